@@ -1,0 +1,157 @@
+"""The `relayscope` command: the desktop app by default, `proxy` headless, and inspection tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.core.config import (
+    LOOPBACK_HOSTS,
+    Config,
+    ConfigError,
+    ProxySettings,
+    default_config_path,
+    default_db_path,
+    load_config,
+)
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # Subcommands repeat the options without defaults, so `relayscope --db X proxy` works too.
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        help=f"config file (TOML); default: {default_config_path()}",
+    )
+    parser.add_argument(
+        "--db", type=Path, default=default, help=f"recording database; default: {default_db_path()}"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relayscope",
+        description="Record, inspect, replay and compare OpenAI-format LLM API calls.",
+    )
+    _common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    proxy = sub.add_parser("proxy", help="run the recording proxy headless")
+    _common(proxy)
+    proxy.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    proxy.add_argument("--port", type=int, help="port to listen on (default 8787; 0 = any free)")
+    proxy.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="permit a --host other than loopback (requires --access-token)",
+    )
+    proxy.add_argument("--access-token", help="token clients must send when listening remotely")
+    proxy.add_argument(
+        "--parent-pipe",
+        action="store_true",
+        help="exit when standard input closes (used by the desktop app)",
+    )
+    proxy.add_argument(
+        "--events", action="store_true", help="print recording events as NDJSON on standard output"
+    )
+    proxy.add_argument("-q", "--quiet", action="store_true", help="no per-call log lines")
+
+    calls = sub.add_parser("calls", help="list recorded calls, newest first")
+    _common(calls)
+    calls.add_argument("-n", "--limit", type=int, default=20)
+    calls.add_argument("--errors", action="store_true", help="only failed or interrupted calls")
+    calls.add_argument("--search", default="", help="full-text search of prompts and answers")
+    calls.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    show = sub.add_parser("show", help="show one recorded call")
+    _common(show)
+    show.add_argument("id", help="call id (a unique prefix is enough)")
+    show.add_argument("--stream", action="store_true", help="print every chunk with its timing")
+    show.add_argument("--json", action="store_true", help="the call's row as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config, explicit=args.config is not None)
+    except ConfigError as exc:
+        print(f"relayscope: {exc}", file=sys.stderr)
+        return 2
+    db_path: Path = args.db or default_db_path()
+    if args.command == "proxy":
+        return _run_proxy(args, config, db_path)
+    if args.command in ("calls", "show"):
+        from app import cli_views
+
+        return cli_views.run(args, db_path)
+    from app.ui.application import run_app
+
+    return run_app(config=config, config_path=args.config or default_config_path(), db_path=db_path)
+
+
+def _run_proxy(args: argparse.Namespace, config: Config, db_path: Path) -> int:
+    settings = config.proxy
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    token = args.access_token or settings.access_token
+    allow_remote = args.allow_remote or settings.allow_remote
+    if host not in LOOPBACK_HOSTS:
+        if not allow_remote:
+            print(
+                f"relayscope: refusing to listen on {host}: other machines could use your "
+                "provider keys. Add --allow-remote and --access-token TOKEN if you mean it.",
+                file=sys.stderr,
+            )
+            return 2
+        if not token:
+            print(
+                "relayscope: listening beyond this machine needs --access-token TOKEN "
+                "(clients send it as their API key).",
+                file=sys.stderr,
+            )
+            return 2
+    if not 0 <= port <= 65535:
+        print(
+            f"relayscope: --port {port} is out of range (1-65535, or 0 for any free port).",
+            file=sys.stderr,
+        )
+        return 2
+    proxy_settings = ProxySettings(host, port, settings.max_body_bytes, token, allow_remote)
+    config = Config(proxy=proxy_settings, providers=config.providers, path=config.path)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("mitmproxy", "asyncio", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    from proxy_addons.worker import WorkerError, WorkerSettings, run_worker
+
+    worker = WorkerSettings(
+        config=config,
+        db_path=db_path,
+        host=host,
+        port=port,
+        events=args.events,
+        parent_pipe=args.parent_pipe,
+    )
+    try:
+        return asyncio.run(run_worker(worker))
+    except WorkerError as exc:
+        print(f"relayscope: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

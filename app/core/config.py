@@ -1,0 +1,268 @@
+"""Relayscope's TOML configuration: providers, proxy settings, validation and default paths."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+
+APP_NAME = "relayscope"
+DEMO_PROVIDER = "demo"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_UPSTREAM_TIMEOUT = 600.0
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class ConfigError(Exception):
+    """A configuration mistake, worded as one sentence a person can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """One upstream that speaks the OpenAI format."""
+
+    name: str
+    base_url: str
+    api_key: str | None = None
+    api_key_env: str | None = None
+    models: tuple[str, ...] = ()
+    stream_required: tuple[str, ...] = ()
+    default: bool = False
+    capture_usage: bool = True
+    timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+
+    def key(self) -> str | None:
+        """The key to send upstream: the literal one, else the environment variable's value."""
+        if self.api_key:
+            return self.api_key
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env) or None
+        return None
+
+    def serves(self, model: str) -> bool:
+        return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.models)
+
+    def requires_stream(self, model: str) -> bool:
+        return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.stream_required)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.name == DEMO_PROVIDER
+
+
+DEMO = Provider(
+    name=DEMO_PROVIDER,
+    base_url="http://demo.relayscope.invalid/v1",
+    models=("demo-*",),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    access_token: str | None = None
+    allow_remote: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    proxy: ProxySettings = field(default_factory=ProxySettings)
+    providers: tuple[Provider, ...] = (DEMO,)
+    path: Path | None = None
+
+    def provider(self, name: str) -> Provider | None:
+        for provider in self.providers:
+            if provider.name == name:
+                return provider
+        return None
+
+    @property
+    def default_provider(self) -> Provider | None:
+        for provider in self.providers:
+            if provider.default:
+                return provider
+        return None
+
+    def secrets(self) -> list[str]:
+        """Every provider key this config can send upstream (for redaction checks)."""
+        return [key for p in self.providers if (key := p.key())]
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_db_path() -> Path:
+    return default_data_dir() / "relayscope.db"
+
+
+_PROXY_KEYS = {"host", "port", "max_body_bytes", "access_token", "allow_remote"}
+_PROVIDER_KEYS = {
+    "name",
+    "base_url",
+    "api_key",
+    "api_key_env",
+    "models",
+    "stream_required",
+    "default",
+    "capture_usage",
+    "timeout",
+}
+
+
+def load_config(path: Path | None = None, *, explicit: bool = False) -> Config:
+    """Read the TOML file at `path` (default location if None).
+
+    A missing file at the default location means "demo only"; a missing file that a
+    person named explicitly (`--config`) is an error.
+    """
+    path = path or default_config_path()
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"{path}: no such config file; check the path given to --config.")
+        return Config(path=path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax there.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc}).") from exc
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    unknown = set(data) - {"proxy", "providers"}
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section {_names(unknown)}; only [proxy] and [[providers]] exist."
+        )
+    proxy = _parse_proxy(data.get("proxy", {}), path)
+    raw_providers = data.get("providers", [])
+    if not isinstance(raw_providers, list):
+        raise ConfigError(f"{path}: 'providers' must be a list of [[providers]] tables.")
+    providers = [_parse_provider(raw, index, path) for index, raw in enumerate(raw_providers)]
+    _check_providers(providers, path)
+    if not any(p.is_demo for p in providers):
+        providers.append(DEMO)
+    return Config(proxy=proxy, providers=tuple(providers), path=path)
+
+
+def _parse_proxy(raw: object, path: Path) -> ProxySettings:
+    where = f"{path}: [proxy]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table.")
+    unknown = set(raw) - _PROXY_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {_names(unknown)}; allowed: {_names(_PROXY_KEYS)}."
+        )
+    host = _get(raw, "host", str, DEFAULT_HOST, where)
+    port = _get(raw, "port", int, DEFAULT_PORT, where)
+    if not 0 <= port <= 65535:
+        raise ConfigError(
+            f"{where} port = {port} is out of range; use 1-65535 (or 0 for any free port)."
+        )
+    max_body = _get(raw, "max_body_bytes", int, DEFAULT_MAX_BODY_BYTES, where)
+    if max_body < 1024:
+        raise ConfigError(f"{where} max_body_bytes = {max_body} is too small; use at least 1024.")
+    token = _get(raw, "access_token", str, "", where) or None
+    allow_remote = _get(raw, "allow_remote", bool, False, where)
+    return ProxySettings(host, port, max_body, token, allow_remote)
+
+
+def _parse_provider(raw: object, index: int, path: Path) -> Provider:
+    where = f"{path}: providers[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table ([[providers]]).")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f'{where} needs a name = "..." (used for routing and in the app).')
+    where = f"{path}: provider '{name}'"
+    if "/" in name or name != name.strip():
+        raise ConfigError(f"{where}: a name cannot contain '/' or spaces at its ends; rename it.")
+    unknown = set(raw) - _PROVIDER_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {_names(unknown)}; allowed: {_names(_PROVIDER_KEYS)}."
+        )
+    base_url = raw.get("base_url")
+    if name == DEMO_PROVIDER and base_url is None:
+        base_url = DEMO.base_url
+    if not isinstance(base_url, str) or not base_url:
+        raise ConfigError(f'{where} needs base_url = "https://…/v1".')
+    _check_url(base_url, where)
+    timeout = float(_get(raw, "timeout", (int, float), DEFAULT_UPSTREAM_TIMEOUT, where))
+    if timeout <= 0:
+        raise ConfigError(f"{where}: timeout must be a positive number of seconds.")
+    return Provider(
+        name=name,
+        base_url=base_url.rstrip("/"),
+        api_key=_get(raw, "api_key", str, "", where) or None,
+        api_key_env=_get(raw, "api_key_env", str, "", where) or None,
+        models=_globs(raw, "models", where, ("demo-*",) if name == DEMO_PROVIDER else ()),
+        stream_required=_globs(raw, "stream_required", where, ()),
+        default=_get(raw, "default", bool, False, where),
+        capture_usage=_get(raw, "capture_usage", bool, True, where),
+        timeout=timeout,
+    )
+
+
+def _check_providers(providers: list[Provider], path: Path) -> None:
+    seen: set[str] = set()
+    for provider in providers:
+        if provider.name in seen:
+            raise ConfigError(
+                f"{path}: two providers are named '{provider.name}'; give each a unique name."
+            )
+        seen.add(provider.name)
+    defaults = [p.name for p in providers if p.default]
+    if len(defaults) > 1:
+        raise ConfigError(
+            f"{path}: providers {_names(defaults)} are all marked default = true; keep only one."
+        )
+
+
+def _check_url(url: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{where}: base_url '{url}' is not an http(s) URL; write it like https://api.example.com/v1."
+        )
+
+
+def _get(raw: dict[str, Any], key: str, kind: Any, default: Any, where: str) -> Any:
+    value = raw.get(key, default)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    bad_bool = isinstance(value, bool) and bool not in kinds
+    if bad_bool or not isinstance(value, kinds):
+        wanted = " or ".join(k.__name__ for k in kinds).replace("str", "a string")
+        raise ConfigError(f"{where}: {key} must be {wanted}, not {value!r}.")
+    return value
+
+
+def _globs(raw: dict[str, Any], key: str, where: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = raw.get(key, list(default))
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f'{where}: {key} must be a list of model globs like ["gpt-*"].')
+    return tuple(value)
+
+
+def _names(names: object) -> str:
+    items = sorted(names) if isinstance(names, (set, frozenset)) else list(names)  # type: ignore[call-overload]
+    return ", ".join(f"'{n}'" for n in items)

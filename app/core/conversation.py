@@ -1,0 +1,128 @@
+"""Reads a request body as a conversation: who said what, which tools were called."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of a conversation as a person reads it."""
+
+    role: str  # system, developer, user, assistant, tool, tool_call, tool_result
+    text: str
+    name: str = ""  # tool name, or the message's name
+    call_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _json_object(body: bytes | str | None) -> dict[str, Any] | None:
+    if not body:
+        return None
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def content_text(content: object) -> str:
+    """Text of a message `content`: a string, or an array of parts (text/input_text/…)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict):
+                text = part.get("text") or part.get("refusal")
+                if isinstance(text, str):
+                    parts.append(text)
+                elif part.get("type") in ("image_url", "input_image"):
+                    parts.append("[image]")
+        return "\n".join(parts)
+    return ""
+
+
+def turns(endpoint: str, body: bytes | str | None) -> list[Turn]:
+    """The conversation a request carries (chat messages, Responses input, or a prompt)."""
+    obj = _json_object(body)
+    if obj is None:
+        return []
+    if endpoint == "responses":
+        return _responses_turns(obj)
+    if endpoint == "completions":
+        prompt = obj.get("prompt")
+        text = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)
+        return [Turn("user", text)]
+    messages = obj.get("messages")
+    return _chat_turns(messages) if isinstance(messages, list) else []
+
+
+def _chat_turns(messages: list[Any]) -> list[Turn]:
+    out: list[Turn] = []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        role = str(message.get("role", "?"))
+        text = content_text(message.get("content"))
+        if role == "tool":
+            out.append(Turn("tool_result", text, call_id=str(message.get("tool_call_id", ""))))
+            continue
+        if text or not message.get("tool_calls"):
+            out.append(Turn(role, text, name=str(message.get("name", ""))))
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict):
+                function = call.get("function") or {}
+                out.append(
+                    Turn(
+                        "tool_call",
+                        str(function.get("arguments", "")),
+                        name=str(function.get("name", "")),
+                        call_id=str(call.get("id", "")),
+                    )
+                )
+    return out
+
+
+def _responses_turns(obj: dict[str, Any]) -> list[Turn]:
+    out: list[Turn] = []
+    instructions = obj.get("instructions")
+    if isinstance(instructions, str) and instructions:
+        out.append(Turn("system", instructions))
+    items = obj.get("input")
+    if isinstance(items, str):
+        return [*out, Turn("user", items)]
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type", "message")
+        if kind == "message":
+            out.append(Turn(str(item.get("role", "?")), content_text(item.get("content"))))
+        elif kind in ("function_call", "custom_tool_call"):
+            args = item.get("arguments", item.get("input", ""))
+            out.append(
+                Turn(
+                    "tool_call",
+                    str(args),
+                    name=str(item.get("name", "")),
+                    call_id=str(item.get("call_id", "")),
+                )
+            )
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            output = item.get("output", "")
+            text = output if isinstance(output, str) else content_text(output)
+            out.append(Turn("tool_result", text, call_id=str(item.get("call_id", ""))))
+        elif kind == "reasoning":
+            summary = content_text(item.get("summary"))
+            if summary:
+                out.append(Turn("reasoning", summary))
+    return out
+
+
+def prompt_text(endpoint: str, body: bytes | str | None) -> str:
+    """All the text of a request's conversation, for full-text search."""
+    return "\n".join(t.text for t in turns(endpoint, body) if t.text)

@@ -1,0 +1,321 @@
+"""RecordingWriter: the one thread that writes recordings, in batched WAL transactions.
+
+The proxy's hooks never touch SQLite: they hand small tuples to `RecordingWriter`, which
+commits at most every `batch_seconds` (so chunks become visible within ~50 ms), assembles
+stream output off the event loop, and reports each commit as NDJSON-ready event dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.conversation import prompt_text
+from app.core.openai_format import Assembled, StreamAssembler, assemble_body
+from app.core.store import open_database
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+_START, _CHUNK, _FINISH, _UPDATE = 0, 1, 2, 3
+_STOP = object()
+
+
+def as_text(data: bytes | str | None) -> str | bytes | None:
+    """Bodies are stored as TEXT when they are UTF-8 (nearly always), else as a BLOB."""
+    if data is None or isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+@dataclass(slots=True)
+class _Live:
+    endpoint: str
+    stream: bool
+    request_body: bytes | str | None
+    assembler: StreamAssembler | None = None
+    chunk_count: int = 0
+    dirty: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordingWriter:
+    """Owns the write connection. Thread-safe `start`/`chunk`/`finish`/`update` calls."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        on_commit: Callable[[list[Event]], None] | None = None,
+        on_error: Callable[[str | None], None] | None = None,
+        batch_seconds: float = 0.02,
+    ) -> None:
+        self.path = Path(path)
+        self.db = open_database(self.path)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._on_commit = on_commit
+        self._on_error = on_error
+        self._batch_seconds = batch_seconds
+        self._live: dict[str, _Live] = {}
+        self._failing: str | None = None
+        self._thread = threading.Thread(target=self._run, name="relayscope-writer", daemon=True)
+
+    # -- called from any thread (the proxy's event loop) --------------------------------
+
+    def start(self, row: dict[str, Any]) -> None:
+        self._queue.put((_START, row))
+
+    def chunk(
+        self, call_id: str, seq: int, t_ms: float, raw: bytes, data: str | None, event: str | None
+    ) -> None:
+        self._queue.put((_CHUNK, call_id, seq, t_ms, raw, data, event))
+
+    def update(self, call_id: str, fields: dict[str, Any]) -> None:
+        self._queue.put((_UPDATE, call_id, fields))
+
+    def finish(self, call_id: str, fields: dict[str, Any]) -> None:
+        """End a call. `fields` may carry `response_body` (bytes) to assemble from."""
+        self._queue.put((_FINISH, call_id, fields))
+
+    def open(self) -> RecordingWriter:
+        self.mark_leftovers_interrupted()
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush everything queued so far and stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+        self.db.conn.close()
+
+    def mark_leftovers_interrupted(self) -> int:
+        """Calls a killed worker left pending/streaming: interrupted, with their chunk counts."""
+        with self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE calls SET state = 'interrupted',"
+                " error = coalesce(error, 'Relayscope stopped before this call finished.'),"
+                " chunk_count = (SELECT count(*) FROM chunks WHERE chunks.call_id = calls.id)"
+                " WHERE state IN ('pending', 'streaming')"
+            )
+        return int(cursor.rowcount)
+
+    # -- the writer thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        pending: list[Any] = []
+        stopping = False
+        while not stopping:
+            op = self._queue.get()
+            if op is _STOP:
+                stopping = True
+            else:
+                pending.append(op)
+                stopping = self._gather(pending)
+            if pending:
+                pending = self._commit(pending, stopping)
+
+    def _gather(self, pending: list[Any]) -> bool:
+        """Collect what arrives within one batch window; True if asked to stop."""
+        deadline = time.monotonic() + self._batch_seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                op = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if op is _STOP:
+                return True
+            pending.append(op)
+        return False
+
+    def _commit(self, ops: list[Any], stopping: bool) -> list[Any]:
+        """Write `ops` in one transaction; on failure keep them for the next try."""
+        events: list[Event] = []
+        try:
+            with self.db.conn:
+                for op in ops:
+                    self._apply(op, events)
+                self._flush_counts(events)
+        except sqlite3.Error as exc:
+            self._report_failure(exc, stopping)
+            return [] if stopping else ops
+        if self._failing is not None:
+            self._failing = None
+            if self._on_error:
+                self._on_error(None)
+        for event in events:
+            if event["event"] == "call_finished":
+                self._live.pop(event["id"], None)
+        if self._on_commit and events:
+            self._on_commit(events)
+        return []
+
+    def _report_failure(self, exc: sqlite3.Error, stopping: bool) -> None:
+        message = f"Recording to {self.path} failed ({exc}); traffic still flows, retrying."
+        if self._failing != message:
+            log.error("%s", message)
+            if self._on_error:
+                self._on_error(message)
+        self._failing = message
+        # Undo what _apply did to in-memory state is not needed: ops are idempotent
+        # (INSERT OR REPLACE / UPDATE), so the same batch can simply be replayed.
+        if not stopping:
+            time.sleep(0.5)
+
+    def _apply(self, op: tuple[Any, ...], events: list[Event]) -> None:
+        kind = op[0]
+        if kind == _CHUNK:
+            self._apply_chunk(*op[1:])
+        elif kind == _START:
+            self._apply_start(op[1], events)
+        elif kind == _UPDATE:
+            self._apply_update(op[1], op[2], events)
+        else:
+            self._apply_finish(op[1], op[2], events)
+
+    def _apply_start(self, row: dict[str, Any], events: list[Event]) -> None:
+        row = dict(row)
+        row.setdefault("state", "pending")
+        row.setdefault("chunk_count", 0)
+        for key in ("request_body", "upstream_request_body"):
+            row[key] = as_text(row.get(key))
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.db.conn.execute(
+            f"INSERT OR REPLACE INTO calls ({columns}) VALUES ({marks})", list(row.values())
+        )
+        live = _Live(
+            endpoint=row.get("endpoint") or "other",
+            stream=bool(row.get("stream")),
+            request_body=row.get("request_body"),
+        )
+        self._live[row["id"]] = live
+        events.append({"event": "call_started", "id": row["id"]})
+
+    def _apply_chunk(
+        self, call_id: str, seq: int, t_ms: float, raw: bytes, data: str | None, event: str | None
+    ) -> None:
+        self.db.conn.execute(
+            "INSERT OR REPLACE INTO chunks (call_id, seq, t_ms, data) VALUES (?, ?, ?, ?)",
+            (call_id, seq, t_ms, as_text(raw)),
+        )
+        live = self._live.get(call_id)
+        if live is None:
+            return
+        if live.chunk_count <= seq:
+            live.chunk_count = seq + 1
+            if live.assembler is None:
+                live.assembler = StreamAssembler(live.endpoint)
+            live.assembler.feed(data, event)
+        live.dirty = True
+
+    def _apply_update(self, call_id: str, fields: dict[str, Any], events: list[Event]) -> None:
+        self._update_row(call_id, fields)
+        events.append({"event": "call_updated", "id": call_id, **_scalars(fields)})
+
+    def _flush_counts(self, events: list[Event]) -> None:
+        for call_id, live in self._live.items():
+            if live.dirty:
+                live.dirty = False
+                self.db.conn.execute(
+                    "UPDATE calls SET chunk_count = ?, state = 'streaming'"
+                    " WHERE id = ? AND state IN ('pending', 'streaming')",
+                    (live.chunk_count, call_id),
+                )
+                events.append(
+                    {
+                        "event": "call_updated",
+                        "id": call_id,
+                        "chunk_count": live.chunk_count,
+                        "state": "streaming",
+                    }
+                )
+
+    def _apply_finish(self, call_id: str, fields: dict[str, Any], events: list[Event]) -> None:
+        fields = dict(fields)
+        live = self._live.get(call_id)
+        body = fields.pop("response_body", None)
+        assembled = self._assemble(live, fields, body)
+        if body is not None:
+            fields["response_body"] = as_text(body)
+        if live is not None:
+            fields["chunk_count"] = live.chunk_count
+            live.dirty = False
+        if assembled is not None:
+            fields.update(_assembled_fields(assembled, fields))
+        self._update_row(call_id, fields)
+        self._index(call_id, live)
+        events.append({"event": "call_finished", "id": call_id, **_scalars(fields)})
+
+    def _assemble(
+        self, live: _Live | None, fields: dict[str, Any], body: bytes | None
+    ) -> Assembled | None:
+        if live is not None and live.assembler is not None:
+            return live.assembler.result()
+        if body:
+            endpoint = live.endpoint if live else fields.get("endpoint", "other")
+            return assemble_body(endpoint, body)
+        return None
+
+    def _update_row(self, call_id: str, fields: dict[str, Any]) -> None:
+        if not fields:
+            return
+        sets = ", ".join(f"{column} = ?" for column in fields)
+        self.db.conn.execute(f"UPDATE calls SET {sets} WHERE id = ?", [*fields.values(), call_id])
+
+    def _index(self, call_id: str, live: _Live | None) -> None:
+        row = self.db.conn.execute(
+            "SELECT rowid, model, provider, path, endpoint, request_body, output_text"
+            " FROM calls WHERE id = ?",
+            (call_id,),
+        ).fetchone()
+        if row is None:
+            return
+        rowid, model, provider, path, endpoint, request_body, output_text = row
+        text = prompt_text(endpoint or "other", request_body)
+        self.db.conn.execute("DELETE FROM calls_fts WHERE rowid = ?", (rowid,))
+        self.db.conn.execute(
+            "INSERT INTO calls_fts (rowid, model, provider, path, prompt_text, output_text)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (rowid, model, provider, path, text, output_text),
+        )
+
+
+def _assembled_fields(result: Assembled, fields: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "output_text": result.output_text or None,
+        "reasoning_text": result.reasoning_text or None,
+        "finish_reason": result.finish_reason,
+        "response_model": result.model,
+        "tool_calls": json.dumps(result.tool_calls) if result.tool_calls else None,
+    }
+    if result.usage is not None:
+        usage = result.usage
+        out.update(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+        )
+    if result.error and not fields.get("error"):
+        error = result.error.get("error", result.error)
+        message = error.get("message") if isinstance(error, dict) else None
+        out["error"] = str(message or json.dumps(result.error))
+    return out
+
+
+def _scalars(fields: dict[str, Any]) -> dict[str, Any]:
+    keep = ("state", "status", "chunk_count", "duration_ms", "ttft_ms", "error")
+    return {k: fields[k] for k in keep if k in fields}

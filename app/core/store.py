@@ -1,0 +1,174 @@
+"""CallStore: opens the recording database and answers queries about recorded calls."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from app.core import schema
+
+LIVE_STATES = ("pending", "streaming")
+SORTABLE = frozenset(
+    {
+        "started_at",
+        "provider",
+        "model",
+        "endpoint",
+        "status",
+        "state",
+        "stream",
+        "ttft_ms",
+        "duration_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "chunk_count",
+    }
+)
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """What the call list shows. Empty fields do not filter."""
+
+    text: str = ""
+    errors_only: bool = False
+    streams_only: bool = False
+    provider: str = ""
+    model: str = ""
+    session_id: str = ""
+    group_id: str = ""
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.errors_only:
+            clauses.append("(calls.state IN ('error', 'interrupted') OR calls.status >= 400)")
+        if self.streams_only:
+            clauses.append("calls.stream = 1")
+        for column in ("provider", "model", "session_id", "group_id"):
+            value = getattr(self, column)
+            if value:
+                clauses.append(f"calls.{column} = ?")
+                params.append(value)
+        if self.text.strip():
+            clauses.append(
+                "(calls.rowid IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?)"
+                " OR calls.model LIKE ? OR calls.provider LIKE ? OR calls.path LIKE ?"
+                " OR calls.id LIKE ?)"
+            )
+            like = f"%{self.text.strip()}%"
+            params += [fts_query(self.text), like, like, like, f"{self.text.strip()}%"]
+        return (" AND ".join(clauses) or "1"), params
+
+
+def fts_query(text: str) -> str:
+    """Turn what a person typed into an FTS5 query: every word must appear, as a prefix."""
+    words = [w.replace('"', '""') for w in text.split()]
+    return " ".join(f'"{w}"*' for w in words) or '""'
+
+
+def open_database(path: Path | str, *, create: bool = True) -> Database:
+    """Open (and if needed create and migrate) the database at `path`, WAL mode."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise StoreError(f"{path}: no recording database here; run `relayscope proxy` first.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # Owner-only from the first byte: recordings hold prompts and answers.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
+        db = Database(conn)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        if create:
+            schema.apply(db)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"{path}: cannot open the recording database ({exc}).") from exc
+    return db
+
+
+class CallStore:
+    """Read access to recorded calls (the app and the CLI each hold their own)."""
+
+    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+        self.path = Path(path)
+        self.db = open_database(self.path, create=create)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def get_call(self, call_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM calls WHERE id = ?", [call_id]))
+        return rows[0] if rows else None
+
+    def resolve_id(self, prefix: str) -> str:
+        """A full call id from a unique prefix (as people type in the CLI)."""
+        rows = [
+            r["id"]
+            for r in self.db.query(
+                "SELECT id FROM calls WHERE id >= ? AND id < ? LIMIT 2", [prefix, prefix + "\uffff"]
+            )
+        ]
+        if not rows:
+            raise StoreError(f"No recorded call has an id starting with '{prefix}'.")
+        if len(rows) > 1 and prefix not in rows:
+            raise StoreError(f"'{prefix}' matches several calls; type more of the id.")
+        return prefix if prefix in rows else str(rows[0])
+
+    def chunks(self, call_id: str) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT seq, t_ms, data FROM chunks WHERE call_id = ? ORDER BY seq", [call_id]
+            )
+        )
+
+    def list_calls(
+        self,
+        flt: CallFilter | None = None,
+        *,
+        columns: Sequence[str] = ("*",),
+        order_by: str = "started_at",
+        descending: bool = True,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        where, params = (flt or CallFilter()).where()
+        if order_by not in SORTABLE:
+            raise ValueError(f"cannot sort by {order_by!r}")
+        direction = "DESC" if descending else "ASC"
+        sql = (
+            f"SELECT {', '.join(columns)} FROM calls WHERE {where} "
+            f"ORDER BY {order_by} {direction}, rowid {direction} LIMIT ? OFFSET ?"
+        )
+        return list(self.db.query(sql, [*params, limit, offset]))
+
+    def count_calls(self, flt: CallFilter | None = None) -> int:
+        where, params = (flt or CallFilter()).where()
+        row = self.db.execute(f"SELECT count(*) FROM calls WHERE {where}", params).fetchone()
+        return int(row[0])
+
+    def providers(self) -> list[str]:
+        sql = "SELECT DISTINCT provider FROM calls WHERE provider IS NOT NULL ORDER BY 1"
+        return [r[0] for r in self.db.execute(sql).fetchall()]
+
+    def iter_calls(self, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        for call_id in ids:
+            call = self.get_call(call_id)
+            if call is not None:
+                yield call
+
+    def integrity_ok(self) -> bool:
+        return bool(self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")

@@ -1,0 +1,401 @@
+"""The built-in `demo` provider: a small OpenAI-format server on the proxy's own event loop.
+
+It is reached through the same routing, streaming and recording path as a real provider,
+so a first run with no keys and no network shows exactly what real traffic looks like,
+gaps between chunks included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import h11
+
+from app.core.conversation import turns
+
+log = logging.getLogger(__name__)
+
+DEMO_MODELS = ("demo-1", "demo-fast")
+ANSWERS = (
+    "Hello from the Relayscope demo provider! This answer was streamed in small chunks, "
+    "so you can see each one arrive in the Stream tab, with the gap before it.",
+    "Relayscope recorded this call: the request you sent, every chunk with its arrival "
+    "time, and the usage figures below. Point your own client at the same base URL to see "
+    "real traffic.",
+    "Try replaying this call, or editing the prompt and sending it again. Every call made "
+    "through Relayscope is recorded the same way, whoever sends it.",
+)
+
+
+def _dumps(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _count_tokens(text: str) -> int:
+    return max(1, round(len(text) / 4))
+
+
+class DemoAnswer:
+    """What the demo model says to one request: text, pieces and usage figures."""
+
+    def __init__(self, endpoint: str, body: dict[str, Any], model: str) -> None:
+        conversation = turns(endpoint, json.dumps(body))
+        last_user = next((t.text for t in reversed(conversation) if t.role == "user"), "")
+        digest = int(hashlib.sha256(last_user.encode()).hexdigest(), 16)
+        text = ANSWERS[digest % len(ANSWERS)]
+        if last_user:
+            text += f' You said: "{last_user[:200]}"'
+        self.text = text
+        self.model = model
+        self.pieces = _split_words(text)
+        prompt = "\n".join(t.text for t in conversation)
+        self.prompt_tokens = _count_tokens(prompt) + 4 * len(conversation)
+        self.completion_tokens = len(self.pieces)
+        self.fast = model.endswith("fast")
+
+    def delays(self) -> list[float]:
+        """Seconds before each piece: a think before the first, a visible stall mid-way."""
+        if self.fast:
+            return [0.0] * len(self.pieces)
+        gaps = [0.03 + 0.02 * (i % 3) for i in range(len(self.pieces))]
+        gaps[0] = 0.25
+        if len(gaps) > 12:
+            gaps[len(gaps) // 2] = 0.6
+        return gaps
+
+    def usage(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+
+def _split_words(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+
+
+class DemoServer:
+    """An asyncio HTTP/1.1 server (h11) answering chat, responses, completions, embeddings."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h11.Connection(h11.SERVER)
+        try:
+            while True:
+                request, body = await _read_request(conn, reader)
+                if request is None:
+                    break
+                await self._answer(conn, writer, request, body)
+                if conn.our_state is h11.MUST_CLOSE:
+                    break
+                conn.start_next_cycle()
+        except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request, body: bytes
+    ) -> None:
+        path = request.target.decode().split("?")[0]
+        method = request.method.decode()
+        if method == "GET" and path.endswith("/models"):
+            payload = {
+                "object": "list",
+                "data": [
+                    {
+                        "id": m,
+                        "object": "model",
+                        "created": 1767225600,
+                        "owned_by": "relayscope-demo",
+                    }
+                    for m in DEMO_MODELS
+                ],
+            }
+            await _send_json(conn, writer, 200, payload)
+            return
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = None
+        if method != "POST" or not isinstance(data, dict):
+            await _send_json(
+                conn,
+                writer,
+                400 if method == "POST" else 404,
+                _error(
+                    "The demo provider answers POST requests with a JSON body.", "invalid_request"
+                ),
+            )
+            return
+        model = str(data.get("model") or "demo-1")
+        endpoint = _endpoint(path)
+        if endpoint is None:
+            await _send_json(
+                conn, writer, 404, _error(f"The demo provider has no {path}.", "not_found")
+            )
+            return
+        answer = DemoAnswer(endpoint, data, model)
+        if endpoint == "embeddings":
+            await _send_json(conn, writer, 200, _embeddings(data, model))
+        elif data.get("stream"):
+            events = _STREAMS[endpoint](answer, data)
+            await _send_stream(conn, writer, events)
+        else:
+            await _send_json(conn, writer, 200, _BODIES[endpoint](answer))
+
+
+def _endpoint(path: str) -> str | None:
+    for suffix, name in (
+        ("/chat/completions", "chat.completions"),
+        ("/responses", "responses"),
+        ("/completions", "completions"),
+        ("/embeddings", "embeddings"),
+    ):
+        if path.endswith(suffix):
+            return name
+    return None
+
+
+def _error(message: str, code: str) -> dict[str, Any]:
+    return {
+        "error": {"message": message, "type": "invalid_request_error", "code": code, "param": None}
+    }
+
+
+async def _read_request(
+    conn: h11.Connection, reader: asyncio.StreamReader
+) -> tuple[h11.Request | None, bytes]:
+    request: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            conn.receive_data(await reader.read(65536))
+            continue
+        if isinstance(event, h11.Request):
+            request = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            return request, bytes(body)
+        elif isinstance(event, h11.ConnectionClosed):
+            return None, b""
+
+
+async def _send_json(
+    conn: h11.Connection, writer: asyncio.StreamWriter, status: int, payload: object
+) -> None:
+    data = _dumps(payload)
+    headers = [("content-type", "application/json"), ("content-length", str(len(data)))]
+    writer.write(conn.send(h11.Response(status_code=status, headers=headers)) or b"")
+    writer.write(conn.send(h11.Data(data=data)) or b"")
+    writer.write(conn.send(h11.EndOfMessage()) or b"")
+    await writer.drain()
+
+
+async def _send_stream(
+    conn: h11.Connection, writer: asyncio.StreamWriter, events: AsyncIterator[bytes]
+) -> None:
+    headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
+    writer.write(conn.send(h11.Response(status_code=200, headers=headers)) or b"")
+    await writer.drain()
+    async for event in events:
+        writer.write(conn.send(h11.Data(data=event)) or b"")
+        await writer.drain()
+    writer.write(conn.send(h11.EndOfMessage()) or b"")
+    await writer.drain()
+
+
+def _sse(obj: object, event: str | None = None) -> bytes:
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + _dumps(obj) + b"\n\n"
+
+
+async def _chat_stream(answer: DemoAnswer, request: dict[str, Any]) -> AsyncIterator[bytes]:
+    base = {
+        "id": f"chatcmpl-demo{int(time.time() * 1000)}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": answer.model,
+        "system_fingerprint": "fp_demo",
+    }
+    yield _sse(
+        {
+            **base,
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+            ],
+        }
+    )
+    for piece, delay in zip(answer.pieces, answer.delays(), strict=True):
+        await asyncio.sleep(delay)
+        yield _sse(
+            {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+        )
+    yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    options = request.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage"):
+        yield _sse({**base, "choices": [], "usage": answer.usage()})
+    yield b"data: [DONE]\n\n"
+
+
+async def _completions_stream(answer: DemoAnswer, request: dict[str, Any]) -> AsyncIterator[bytes]:
+    base = {
+        "id": "cmpl-demo",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": answer.model,
+    }
+    for piece, delay in zip(answer.pieces, answer.delays(), strict=True):
+        await asyncio.sleep(delay)
+        yield _sse({**base, "choices": [{"index": 0, "text": piece, "finish_reason": None}]})
+    yield _sse({**base, "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]})
+    yield b"data: [DONE]\n\n"
+
+
+def _response_object(answer: DemoAnswer, status: str, text: str | None) -> dict[str, Any]:
+    output = [] if text is None else [_message_item(text)]
+    usage = answer.usage()
+    return {
+        "id": "resp_demo",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "model": answer.model,
+        "output": output,
+        "usage": None
+        if text is None
+        else {
+            "input_tokens": usage["prompt_tokens"],
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": usage["completion_tokens"],
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": usage["total_tokens"],
+        },
+    }
+
+
+def _message_item(text: str) -> dict[str, Any]:
+    return {
+        "id": "msg_demo",
+        "type": "message",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+
+
+async def _responses_stream(answer: DemoAnswer, request: dict[str, Any]) -> AsyncIterator[bytes]:
+    seq = 0
+
+    def event(kind: str, **fields: object) -> bytes:
+        nonlocal seq
+        seq += 1
+        return _sse({"type": kind, "sequence_number": seq, **fields}, kind)
+
+    yield event("response.created", response=_response_object(answer, "in_progress", None))
+    item = {**_message_item(""), "status": "in_progress", "content": []}
+    yield event("response.output_item.added", output_index=0, item=item)
+    for piece, delay in zip(answer.pieces, answer.delays(), strict=True):
+        await asyncio.sleep(delay)
+        yield event(
+            "response.output_text.delta",
+            item_id="msg_demo",
+            output_index=0,
+            content_index=0,
+            delta=piece,
+        )
+    yield event(
+        "response.output_text.done",
+        item_id="msg_demo",
+        output_index=0,
+        content_index=0,
+        text=answer.text,
+    )
+    yield event("response.output_item.done", output_index=0, item=_message_item(answer.text))
+    yield event("response.completed", response=_response_object(answer, "completed", answer.text))
+
+
+def _chat_body(answer: DemoAnswer) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-demo",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": answer.model,
+        "system_fingerprint": "fp_demo",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.text},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": answer.usage(),
+    }
+
+
+def _completions_body(answer: DemoAnswer) -> dict[str, Any]:
+    return {
+        "id": "cmpl-demo",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": answer.model,
+        "choices": [{"index": 0, "text": answer.text, "finish_reason": "stop"}],
+        "usage": answer.usage(),
+    }
+
+
+def _embeddings(request: dict[str, Any], model: str) -> dict[str, Any]:
+    inputs = request.get("input")
+    items = inputs if isinstance(inputs, list) else [inputs]
+    data = []
+    for index, item in enumerate(items):
+        digest = hashlib.sha256(str(item).encode()).digest()
+        data.append(
+            {
+                "object": "embedding",
+                "index": index,
+                "embedding": [round(b / 255 - 0.5, 4) for b in digest[:16]],
+            }
+        )
+    tokens = sum(_count_tokens(str(i)) for i in items)
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+_STREAMS = {
+    "chat.completions": _chat_stream,
+    "responses": _responses_stream,
+    "completions": _completions_stream,
+}
+_BODIES = {
+    "chat.completions": _chat_body,
+    "responses": lambda a: _response_object(a, "completed", a.text),
+    "completions": _completions_body,
+}

@@ -1,0 +1,251 @@
+"""Recorder addon: taps requests, responses and SSE events into the RecordingWriter.
+
+Hooks stay cheap: they split the stream into events (needed for arrival times) and hand
+tuples to the writer thread; JSON parsing, assembly and SQLite all happen there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from mitmproxy import http
+
+from app.core.recording import RecordingWriter
+from app.core.routing import redact_headers
+from app.core.sse import SSEDecoder
+from proxy_addons.context import CallContext, context_of
+from proxy_addons.errors import TIMEOUT_MARK, announce_timeout
+
+log = logging.getLogger("relayscope.calls")
+
+
+def _headers_json(headers: list[tuple[str, str]]) -> str:
+    return json.dumps(redact_headers(headers), ensure_ascii=False)
+
+
+def _capped(body: bytes, cap: int) -> tuple[bytes, bool]:
+    return (body[:cap], True) if len(body) > cap else (body, False)
+
+
+class _Decompressor:
+    """Incremental decoding of a compressed stream, so events can still be split and timed."""
+
+    def __init__(self, encoding: str) -> None:
+        self._decode: Callable[[bytes], bytes]
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            self._decode = zlib.decompressobj(wbits=47).decompress
+        elif encoding == "br":
+            import brotli  # type: ignore[import-untyped]  # mitmproxy depends on it
+
+            self._decode = brotli.Decompressor().process
+        elif encoding == "zstd":
+            import zstandard  # mitmproxy depends on it
+
+            self._decode = zstandard.ZstdDecompressor().decompressobj().decompress
+        else:
+            raise ValueError(encoding)
+
+    def __call__(self, data: bytes) -> bytes:
+        return self._decode(data)
+
+
+class Recorder:
+    """Records every flow: a pending row at request time, chunks as they pass, the end."""
+
+    def __init__(self, writer: RecordingWriter, *, max_body_bytes: int) -> None:
+        self.writer = writer
+        self.max_body_bytes = max_body_bytes
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        ctx = context_of(flow)
+        if ctx is None:
+            return
+        request = flow.request
+        body, truncated = _capped(ctx.client_body, self.max_body_bytes)
+        upstream_body: bytes | None = None
+        if ctx.upstream_body_changed:
+            upstream_body, _ = _capped(request.raw_content or b"", self.max_body_bytes)
+        self.writer.start(
+            {
+                "id": ctx.id,
+                "started_at": ctx.started_at,
+                "method": request.method,
+                "path": _client_path(flow),
+                "endpoint": ctx.endpoint,
+                "provider": ctx.provider,
+                "model": ctx.model,
+                "stream": int(ctx.stream),
+                "state": "pending",
+                "request_headers": _headers_json(ctx.client_headers),
+                "request_body": body,
+                "upstream_request_body": upstream_body,
+                "upstream_url": ctx.extra.get("upstream_url"),
+                "request_size": len(ctx.client_body),
+                "truncated": 1 if truncated else 0,
+                "replay_of": ctx.replay_of,
+                "group_id": ctx.group_id,
+                "client": request.headers.get("user-agent"),
+                "session_id": request.headers.get("session-id")
+                or request.headers.get("session_id"),
+                "turn_id": request.headers.get("x-client-request-id"),
+                "transport": "http",
+                "quirks": json.dumps(ctx.quirks) if ctx.quirks else None,
+            }
+        )
+        ctx.last_activity = time.monotonic()
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        ctx = context_of(flow)
+        response = flow.response
+        if ctx is None or response is None:
+            return
+        now = time.monotonic()
+        ctx.first_byte = ctx.first_byte or now
+        ctx.last_activity = now
+        content_type = response.headers.get("content-type", "")
+        if "text/event-stream" in content_type.lower():
+            ctx.streaming = True
+            response.stream = self._tap(ctx, response.headers.get("content-encoding", ""))
+
+    def _tap(self, ctx: CallContext, encoding: str) -> Callable[[bytes], bytes]:
+        decoder = SSEDecoder()
+        writer = self.writer
+        decompress: Callable[[bytes], bytes] | None = None
+        encoding = encoding.strip().lower()
+        if encoding and encoding != "identity":
+            try:
+                decompress = _Decompressor(encoding)
+            except (ValueError, ImportError):
+                ctx.quirks.append(f"stream encoded as {encoding!r}; recorded undecoded")
+            else:
+                ctx.quirks.append(f"stream compressed with {encoding}; recorded decoded")
+
+        def tap(data: bytes) -> bytes:
+            now = time.monotonic()
+            ctx.last_activity = now
+            plain = data
+            if decompress is not None and data:
+                try:
+                    plain = decompress(data)
+                except Exception:  # a corrupt stream must still pass through untouched
+                    plain = data
+            events = decoder.feed(plain) if plain else []
+            if not data:
+                leftover = decoder.flush()
+                if leftover is not None:
+                    events.append(leftover)
+            if events:
+                t_ms = round((now - ctx.t0) * 1000, 3)
+                for event in events:
+                    writer.chunk(ctx.id, ctx.seq, t_ms, event.raw, event.data, event.event)
+                    ctx.seq += 1
+            return data
+
+        return tap
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        ctx = context_of(flow)
+        response = flow.response
+        if ctx is None or response is None or ctx.finished:
+            return
+        ctx.finished = True
+        now = time.monotonic()
+        fields: dict[str, Any] = {
+            "status": response.status_code,
+            "state": "error" if response.status_code >= 400 else "complete",
+            "response_headers": _headers_json(list(response.headers.items(multi=True))),
+            "duration_ms": ctx.ms_since_start(now),
+            "ttft_ms": ctx.ms_since_start(ctx.first_byte) if ctx.first_byte else None,
+        }
+        if ctx.answered_by_proxy:
+            fields["provider"] = ctx.provider
+            fields["ttft_ms"] = fields["duration_ms"]
+        if ctx.streaming:
+            fields["chunk_count"] = ctx.seq
+        else:
+            raw = response.raw_content or b""
+            body = response.get_content(strict=False) or b""
+            fields["response_size"] = len(raw)
+            body, truncated = _capped(body, self.max_body_bytes)
+            if truncated:
+                fields["truncated"] = 2
+            fields["response_body"] = body
+        if ctx.quirks:
+            fields["quirks"] = json.dumps(ctx.quirks)
+        self.writer.finish(ctx.id, fields)
+        log.info(
+            "%s %s %s %s %s %.0fms",
+            response.status_code,
+            flow.request.method,
+            _client_path(flow),
+            ctx.provider or "-",
+            ctx.model or "-",
+            fields["duration_ms"],
+        )
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        ctx = context_of(flow)
+        if ctx is None or ctx.finished:
+            return
+        ctx.finished = True
+        message = flow.error.msg if flow.error else "unknown error"
+        fields = self._error_fields(flow, ctx, message)
+        if ctx.quirks:
+            fields["quirks"] = json.dumps(ctx.quirks)
+        self.writer.finish(ctx.id, fields)
+        log.warning(
+            "%s %s %s: %s",
+            flow.request.method,
+            _client_path(flow),
+            ctx.provider or "-",
+            fields["error"],
+        )
+
+    def _error_fields(self, flow: http.HTTPFlow, ctx: CallContext, message: str) -> dict[str, Any]:
+        now = time.monotonic()
+        fields: dict[str, Any] = {"duration_ms": ctx.ms_since_start(now), "chunk_count": ctx.seq}
+        if ctx.first_byte:
+            fields["ttft_ms"] = ctx.ms_since_start(ctx.first_byte)
+        timed_out = bool(flow.metadata.get(TIMEOUT_MARK))
+        client_side = "client" in message.lower()
+        if flow.response is not None and ctx.first_byte:
+            # The answer had started: whoever cut it, the call is interrupted, not failed.
+            fields["status"] = flow.response.status_code
+            fields["state"] = "interrupted"
+            fields["response_headers"] = _headers_json(list(flow.response.headers.items(True)))
+            if timed_out:
+                who = (
+                    f"the provider sent nothing for {ctx.timeout:g} s, so Relayscope cut the stream"
+                )
+            elif client_side:
+                who = "the client disconnected"
+            else:
+                who = f"the provider's connection ended early ({message})"
+            fields["error"] = f"Interrupted: {who}."
+        elif client_side:
+            fields["state"] = "interrupted"
+            fields["error"] = "Interrupted: the client disconnected before the answer arrived."
+        elif timed_out:
+            announce_timeout(ctx.timeout)
+            fields["status"] = 504
+            fields["state"] = "error"
+            fields["error"] = (
+                f"upstream_timeout: the provider did not answer within {ctx.timeout:g} s."
+            )
+        else:
+            fields["status"] = 502
+            fields["state"] = "error"
+            fields["error"] = f"upstream_unreachable: {message}"
+        return fields
+
+
+def _client_path(flow: http.HTTPFlow) -> str:
+    ctx = context_of(flow)
+    if ctx is not None and ctx.extra.get("client_path"):
+        return str(ctx.extra["client_path"])
+    return flow.request.path

@@ -1,0 +1,190 @@
+"""Router addon: picks the provider, rewrites the target, injects its key, strips our headers."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any
+
+import httpx
+from mitmproxy import http
+
+from app.core import routing
+from app.core.config import Config, Provider
+from app.core.openai_format import endpoint_of, read_request
+from proxy_addons.context import KEY, CallContext, context_of
+from proxy_addons.errors import error_response
+
+log = logging.getLogger(__name__)
+
+MODEL_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
+
+
+class Router:
+    """Decides where each request goes; answers what it cannot route with an OpenAI error."""
+
+    def __init__(self, config: Config, demo_port: int = 0) -> None:
+        self.config = config
+        self.demo_port = demo_port
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        flow.metadata[KEY] = CallContext()
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        ctx = context_of(flow)
+        if ctx is None:
+            ctx = flow.metadata[KEY] = CallContext()
+        request = flow.request
+        ctx.client_headers = list(request.headers.items(multi=True))
+        ctx.client_body = request.raw_content or b""
+        ctx.extra["client_path"] = request.path
+        ctx.endpoint = endpoint_of(request.path)
+        refusal = self._refuse(flow, ctx)
+        if refusal is not None:
+            self._answer(flow, ctx, refusal)
+            return
+        info = read_request(request.raw_content)
+        ctx.model, ctx.stream = info.model, info.stream
+        ctx.replay_of = request.headers.get(routing.REPLAY_HEADER)
+        ctx.group_id = request.headers.get(routing.GROUP_HEADER)
+        header = request.headers.get(routing.PROVIDER_HEADER)
+        if ctx.endpoint in MODEL_ENDPOINTS and request.raw_content and not info.is_json:
+            self._answer(
+                flow,
+                ctx,
+                error_response(
+                    400,
+                    "invalid_json",
+                    "The request body is not a JSON object, so it cannot name a model. "
+                    'Send a JSON body like {"model": "…", …}.',
+                    None,
+                ),
+            )
+            return
+        if (
+            ctx.endpoint == "models"
+            and request.method == "GET"
+            and not header
+            and request.path.split("?")[0].rstrip("/") == "/v1/models"
+        ):
+            self._answer(flow, ctx, await self._merged_models())
+            ctx.provider = "*"
+            return
+        route = routing.choose_provider(self.config, header, info.model)
+        if isinstance(route, routing.RouteError):
+            self._answer(
+                flow, ctx, error_response(route.status, route.code, route.message, route.param)
+            )
+            return
+        self._send_to(flow, ctx, route)
+
+    def _refuse(self, flow: http.HTTPFlow, ctx: CallContext) -> http.Response | None:
+        """Requests Relayscope will not forward: wrong token, paths outside /v1."""
+        token = self.config.proxy.access_token
+        if token and not _token_ok(flow.request.headers, token):
+            return error_response(
+                401,
+                "relayscope_token_required",
+                "This Relayscope listens beyond this machine and needs its access token: send it "
+                "as the API key (Authorization: Bearer TOKEN) or in X-Relayscope-Token.",
+            )
+        path = flow.request.path
+        if not (path == "/v1" or path.startswith(("/v1/", "/v1?"))):
+            return error_response(
+                404,
+                "not_found",
+                f"Relayscope forwards OpenAI-format paths under /v1, not {path[:200]!r}. "
+                "Set your client's base URL to http://HOST:PORT/v1.",
+            )
+        return None
+
+    def _answer(self, flow: http.HTTPFlow, ctx: CallContext, response: http.Response) -> None:
+        ctx.answered_by_proxy = True
+        ctx.provider = ctx.provider or "relayscope"
+        flow.response = response
+
+    def _send_to(self, flow: http.HTTPFlow, ctx: CallContext, route: routing.Route) -> None:
+        provider = route.provider
+        request = flow.request
+        ctx.provider = provider.name
+        ctx.model = route.model
+        ctx.timeout = provider.timeout
+        if route.model_rewritten and route.model is not None:
+            _rewrite_model(request, route.model)
+            ctx.upstream_body_changed = True
+            ctx.quirks.append(f"model prefix '{provider.name}/' removed")
+        url = routing.upstream_url(provider, request.path)
+        if provider.is_demo:
+            url = f"http://127.0.0.1:{self.demo_port}" + routing.split_url(url)[3]
+        scheme, host, port, path = routing.split_url(url)
+        request.scheme, request.host, request.port, request.path = scheme, host, port, path
+        _strip_our_headers(request.headers)
+        _inject_key(request.headers, provider, drop_client_key=bool(self.config.proxy.access_token))
+        ctx.extra["upstream_url"] = url if not provider.is_demo else f"demo:{path}"
+
+    async def _merged_models(self) -> http.Response:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            results = await asyncio.gather(
+                *(self._provider_models(client, p) for p in self.config.providers)
+            )
+        data: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        for provider, models, error in results:
+            if error is not None:
+                errors.append({"provider": provider.name, "message": error})
+            data.extend({**m, "relayscope_provider": provider.name} for m in models)
+        body = {"object": "list", "data": data, "errors": errors}
+        return http.Response.make(
+            200, json.dumps(body).encode(), {"content-type": "application/json"}
+        )
+
+    async def _provider_models(
+        self, client: httpx.AsyncClient, provider: Provider
+    ) -> tuple[Provider, list[dict[str, Any]], str | None]:
+        if provider.is_demo:
+            url = f"http://127.0.0.1:{self.demo_port}/v1/models"
+        else:
+            url = provider.base_url + "/models"
+        headers = {"authorization": f"Bearer {key}"} if (key := provider.key()) else {}
+        try:
+            response = await client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            return provider, [], f"{provider.base_url} is unreachable ({exc.__class__.__name__})."
+        if response.status_code != 200:
+            return provider, [], f"{provider.base_url}/models answered {response.status_code}."
+        try:
+            models = response.json().get("data", [])
+        except (ValueError, AttributeError):
+            return provider, [], f"{provider.base_url}/models did not answer a JSON list."
+        return provider, [m for m in models if isinstance(m, dict)], None
+
+
+def _token_ok(headers: http.Headers, token: str) -> bool:
+    offered = headers.get(routing.TOKEN_HEADER, "")
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        offered = offered or auth[7:].strip()
+    return hmac.compare_digest(offered.encode(), token.encode())
+
+
+def _rewrite_model(request: http.Request, model: str) -> None:
+    body = json.loads(request.raw_content or b"{}")
+    body["model"] = model
+    request.content = json.dumps(body, ensure_ascii=False).encode()
+
+
+def _strip_our_headers(headers: http.Headers) -> None:
+    for name in [n for n in headers if n.lower().startswith(routing.OUR_HEADER_PREFIX)]:
+        del headers[name]
+
+
+def _inject_key(headers: http.Headers, provider: Provider, *, drop_client_key: bool) -> None:
+    """The provider's key replaces the client's; with no key configured the client's goes on,
+    unless it is our access token (which must never leave this machine)."""
+    key = provider.key()
+    if key and not provider.is_demo:
+        headers["authorization"] = f"Bearer {key}"
+    elif provider.is_demo or drop_client_key:
+        headers.pop("authorization", None)

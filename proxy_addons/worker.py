@@ -1,0 +1,191 @@
+"""The proxy worker process: a lean mitmproxy master with Relayscope's addons.
+
+`relayscope proxy` runs this. It prints one line once it accepts connections and, with
+`events=True`, one NDJSON line per recording event (for the desktop app).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from mitmproxy import master, options
+from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
+
+from app.core.config import Config, default_data_dir
+from app.core.recording import RecordingWriter
+from app.core.store import StoreError
+from proxy_addons import errors
+from proxy_addons.demo import DemoServer
+from proxy_addons.recorder import Recorder
+from proxy_addons.router import Router
+from proxy_addons.watchdog import Watchdog
+
+log = logging.getLogger("relayscope")
+
+
+class WorkerError(Exception):
+    """Startup failed for a reason a person can fix (port in use, unwritable database)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    config: Config
+    db_path: Path
+    host: str
+    port: int
+    events: bool = False
+    parent_pipe: bool = False
+    confdir: Path | None = None
+
+
+class EventPrinter:
+    """Writes NDJSON events to stdout (the desktop app reads them); thread-safe."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self._lock = threading.Lock()
+
+    def emit(self, event: dict[str, Any]) -> None:
+        if self.enabled:
+            self._write(json.dumps(event, separators=(",", ":")) + "\n")
+
+    def emit_many(self, events: list[dict[str, Any]]) -> None:
+        if self.enabled:
+            self._write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
+
+    def line(self, text: str) -> None:
+        self._write(text + "\n")
+
+    def _write(self, text: str) -> None:
+        with self._lock:
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # stdout gone (parent closed the pipe): nothing to tell anyone
+
+
+def check_port_free(host: str, port: int) -> None:
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise WorkerError(
+                    f"Port {port} on {host} is in use by another program; stop it or choose "
+                    f"another port (--port, or [proxy] port in the config)."
+                ) from exc
+            raise WorkerError(f"Cannot listen on {host}:{port} ({exc.strerror}).") from exc
+
+
+async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
+    """Run until SIGINT/SIGTERM (or stdin EOF with parent_pipe); return the exit status."""
+    printer = EventPrinter(out, settings.events)
+    check_port_free(settings.host, settings.port)
+    try:
+        writer = RecordingWriter(
+            settings.db_path,
+            on_commit=printer.emit_many,
+            on_error=lambda message: printer.emit({"event": "record_error", "message": message}),
+        ).open()
+    except StoreError as exc:
+        raise WorkerError(str(exc)) from exc
+    errors.install()
+    demo = DemoServer()
+    await demo.start()
+    try:
+        return await _serve(settings, writer, demo, printer)
+    finally:
+        await demo.stop()
+        writer.close()
+        printer.emit({"event": "stopped"})
+
+
+async def _serve(
+    settings: WorkerSettings, writer: RecordingWriter, demo: DemoServer, printer: EventPrinter
+) -> int:
+    confdir = settings.confdir or default_data_dir() / "mitmproxy"
+    opts = options.Options(confdir=str(confdir))
+    mitm = master.Master(opts, with_termlog=False)
+    # Only the core addons we need: every loaded addon is called for every hook.
+    mitm.addons.add(
+        core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig()
+    )
+    opts.update(
+        listen_host=settings.host,
+        listen_port=settings.port,
+        # The target is replaced per request by the Router; lazy means it is never dialled.
+        mode=["reverse:http://127.0.0.1:9"],
+        connection_strategy="lazy",
+    )
+    mitm.addons.add(
+        Router(settings.config, demo.port),
+        Watchdog(),
+        Recorder(writer, max_body_bytes=settings.config.proxy.max_body_bytes),
+    )
+    mitm.addons.add(_Announcer(mitm, printer, settings))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, mitm.shutdown)
+    if settings.parent_pipe:
+        _exit_when_stdin_closes(mitm)
+    await mitm.run()
+    ps = mitm.addons.get("proxyserver")
+    ok = bool(ps and ps.listen_addrs())
+    if ps is not None:
+        await ps.servers.update([])  # master.shutdown() leaves the socket open otherwise
+    return 0 if ok else 1
+
+
+class _Announcer:
+    """Prints the listening line once the server accepts connections (or explains why not)."""
+
+    def __init__(self, mitm: master.Master, printer: EventPrinter, settings: WorkerSettings):
+        self.mitm = mitm
+        self.printer = printer
+        self.settings = settings
+
+    def running(self) -> None:
+        ps = self.mitm.addons.get("proxyserver")
+        addrs = ps.listen_addrs() if ps else []
+        if not addrs:
+            message = (
+                f"Relayscope could not listen on {self.settings.host}:{self.settings.port};"
+                " see the message above."
+            )
+            self.printer.emit({"event": "failed", "message": message})
+            print(message, file=sys.stderr)
+            self.mitm.shutdown()
+            return
+        host, port = addrs[0][0], addrs[0][1]
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}/v1"
+        self.printer.emit({"event": "listening", "url": url, "host": host, "port": port})
+        self.printer.line(f"Relayscope listening on {url}")
+
+
+def _exit_when_stdin_closes(mitm: master.Master) -> None:
+    def wait() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(4096):
+                pass
+        mitm.shutdown()
+
+    threading.Thread(target=wait, name="parent-pipe", daemon=True).start()

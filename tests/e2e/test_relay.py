@@ -1,0 +1,304 @@
+"""The relay end to end: the real worker, a fake provider on a socket, the real openai SDK."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+import time
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.conftest import FAKE_KEY
+from tests.fakes.provider import FakeProvider
+from tests.support.worker import WorkerProcess
+
+PROMPT = "What does Relayscope record?"
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}]
+
+
+def client(worker: WorkerProcess, **kw: object) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=worker.base_url, api_key="sk-client-key-abcdefgh1234", max_retries=0, **kw
+    )  # type: ignore[arg-type]
+
+
+def test_non_stream_chat_is_forwarded_with_the_provider_key_and_recorded(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with client(worker) as c:
+        answer = c.chat.completions.create(model="fake-1", messages=MESSAGES)
+    assert answer.choices[0].message.content == fake.answer_for("fake-1", PROMPT)
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {FAKE_KEY}"
+
+    (row,) = worker.wait_for_calls(1)
+    usage = fake.usage_for({"model": "fake-1", "messages": MESSAGES})
+    assert (row["provider"], row["model"], row["endpoint"]) == (
+        "fake",
+        "fake-1",
+        "chat.completions",
+    )
+    assert (row["status"], row["state"], row["stream"]) == (200, "complete", 0)
+    assert row["output_text"] == answer.choices[0].message.content
+    assert row["finish_reason"] == "stop"
+    assert row["prompt_tokens"] == usage["prompt_tokens"] == answer.usage.prompt_tokens
+    assert row["completion_tokens"] == usage["completion_tokens"]
+    assert row["total_tokens"] == usage["total_tokens"]
+    assert json.loads(row["request_body"])["messages"] == MESSAGES
+    headers = dict((k.lower(), v) for k, v in json.loads(row["request_headers"]))
+    assert headers["authorization"] == "Bearer ****1234"
+    assert row["client"].startswith("OpenAI/Python")
+    assert row["duration_ms"] > 0 and row["ttft_ms"] is not None
+    assert FAKE_KEY.encode() not in worker.db_path.read_bytes()
+    assert FAKE_KEY not in worker.log()
+
+
+def test_stream_chat_passes_every_event_and_records_it_byte_for_byte(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with client(worker) as c:
+        stream = c.chat.completions.create(
+            model="fake-1",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        pieces = [ch.choices[0].delta.content or "" for ch in stream if ch.choices]
+    text = "".join(pieces)
+    assert text == fake.answer_for("fake-1", PROMPT)
+
+    (row,) = worker.wait_for_calls(1)
+    store = worker.store()
+    chunks = store.chunks(row["id"])
+    store.close()
+    sent = fake.sent_events()
+    assert [c["data"].encode() for c in chunks] == sent
+    assert [c["seq"] for c in chunks] == list(range(len(sent)))
+    assert all(b["t_ms"] >= a["t_ms"] for a, b in itertools.pairwise(chunks))
+    assert row["stream"] == 1 and row["chunk_count"] == len(sent)
+    assert row["output_text"] == text
+    assert row["completion_tokens"] == len(text.split(" "))
+    assert row["ttft_ms"] <= chunks[0]["t_ms"] + 1
+
+
+def test_usage_on_the_finish_chunk_is_recorded(tmp_path, fake: FakeProvider) -> None:  # type: ignore[no-untyped-def]
+    with (
+        FakeProvider(name="constreet", usage_on_finish=True) as seed000,
+        WorkerProcess(
+            tmp_path,
+            f'[[providers]]\nname = "constreet"\nbase_url = "{seed000.base_url}"\n'
+            'models = ["gpt-*"]\n',
+        ) as worker,
+    ):
+        with client(worker) as c:
+            chunks = list(
+                c.chat.completions.create(
+                    model="gpt-5.2",
+                    messages=MESSAGES,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+            )
+        assert chunks[-1].usage is not None
+        (row,) = worker.wait_for_calls(1)
+        assert row["provider"] == "constreet"
+        assert row["total_tokens"] == chunks[-1].usage.total_tokens
+        assert row["finish_reason"] == "stop"
+
+
+def test_streamed_tool_calls_are_assembled(worker: WorkerProcess) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "required": ["city"],
+                    "properties": {"city": {"type": "string"}},
+                },
+            },
+        }
+    ]
+    with client(worker) as c:
+        stream = c.chat.completions.create(
+            model="fake-1", messages=MESSAGES, tools=tools, stream=True
+        )
+        finish = [ch.choices[0].finish_reason for ch in stream if ch.choices]
+    assert finish[-1] == "tool_calls"
+    (row,) = worker.wait_for_calls(1)
+    (call,) = json.loads(row["tool_calls"])
+    assert call["function"]["name"] == "get_weather"
+    assert json.loads(call["function"]["arguments"]) == {"city": "test"}
+    assert row["finish_reason"] == "tool_calls"
+
+
+def test_responses_api_stream_and_usage_details(worker: WorkerProcess, fake: FakeProvider) -> None:
+    with client(worker) as c:
+        stream = c.responses.create(model="fake-1", input=PROMPT, stream=True)
+        events = list(stream)
+        answer = c.responses.create(model="fake-1", input=PROMPT)
+    completed = next(e for e in events if e.type == "response.completed")
+    rows = worker.wait_for_calls(2)
+    streamed, plain = rows
+    assert streamed["endpoint"] == "responses" and streamed["stream"] == 1
+    assert streamed["output_text"] == completed.response.output_text
+    assert streamed["prompt_tokens"] == completed.response.usage.input_tokens
+    assert streamed["cached_tokens"] == completed.response.usage.input_tokens_details.cached_tokens
+    assert streamed["reasoning_tokens"] == (
+        completed.response.usage.output_tokens_details.reasoning_tokens
+    )
+    assert plain["output_text"] == answer.output_text
+    assert plain["completion_tokens"] == answer.usage.output_tokens
+
+
+@pytest.mark.anyio
+async def test_async_client_streams(worker: WorkerProcess, fake: FakeProvider) -> None:
+    async with openai.AsyncOpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as c:
+        stream = await c.chat.completions.create(model="fake-1", messages=MESSAGES, stream=True)
+        text = "".join([ch.choices[0].delta.content or "" async for ch in stream if ch.choices])
+    assert text == fake.answer_for("fake-1", PROMPT)
+    (row,) = worker.wait_for_calls(1)
+    assert row["output_text"] == text
+
+
+@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 429, 500, 503])
+def test_provider_errors_pass_through_unchanged_and_are_recorded(
+    worker: WorkerProcess, fake: FakeProvider, status: int
+) -> None:
+    body = {"model": f"fail-{status}", "messages": MESSAGES}
+    direct = httpx.post(
+        fake.base_url + "/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {FAKE_KEY}"},
+    )
+    relayed = httpx.post(worker.base_url + "/chat/completions", json=body)
+    assert relayed.status_code == direct.status_code == status
+    assert relayed.json() == direct.json()
+    assert relayed.headers.get("retry-after") == direct.headers.get("retry-after")
+    (row,) = worker.wait_for_calls(1)
+    assert (row["status"], row["state"]) == (status, "error")
+    assert row["error"] == direct.json()["error"]["message"]
+    assert json.loads(row["response_body"]) == direct.json()
+
+
+def test_sdk_sees_rate_limit_with_retry_after(worker: WorkerProcess) -> None:
+    with client(worker) as c, pytest.raises(openai.RateLimitError) as caught:
+        c.chat.completions.create(model="fail-429", messages=MESSAGES)
+    assert caught.value.response.headers["retry-after"] == "1"
+
+
+def test_stream_cut_by_provider_is_recorded_interrupted_with_its_chunks(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with client(worker) as c, pytest.raises((openai.APIError, httpx.HTTPError)):
+        for _ in c.chat.completions.create(model="cut-stream", messages=MESSAGES, stream=True):
+            pass
+    (row,) = worker.wait_for_calls(1)
+    assert row["state"] == "interrupted"
+    assert "provider" in row["error"]
+    assert row["chunk_count"] == len(fake.sent_events()) > 0
+    assert row["output_text"]
+
+
+def test_slow_stream_is_not_buffered(worker: WorkerProcess) -> None:
+    arrivals = []
+    with client(worker) as c:
+        for _ in c.chat.completions.create(model="slow", messages=MESSAGES, stream=True):
+            arrivals.append(time.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)][1:-2]
+    assert len(gaps) >= 5
+    assert 0.08 <= statistics.median(gaps) <= 0.14
+
+
+def test_model_prefix_and_header_routing(tmp_path, fake: FakeProvider) -> None:  # type: ignore[no-untyped-def]
+    with (
+        FakeProvider(name="other") as other,
+        WorkerProcess(
+            tmp_path,
+            f'[[providers]]\nname = "fake"\nbase_url = "{fake.base_url}"\napi_key = "{FAKE_KEY}"\n'
+            f'models = ["fake-*"]\n\n'
+            f'[[providers]]\nname = "other"\nbase_url = "{other.base_url}"\n',
+        ) as worker,
+    ):
+        with client(worker) as c:
+            prefixed = c.chat.completions.create(model="other/fake-1", messages=MESSAGES)
+            by_header = c.chat.completions.create(
+                model="fake-1", messages=MESSAGES, extra_headers={"X-Relayscope-Provider": "other"}
+            )
+            by_glob = c.chat.completions.create(model="fake-1", messages=MESSAGES)
+            with pytest.raises(openai.NotFoundError) as missing:
+                c.chat.completions.create(model="nobody-serves-this", messages=MESSAGES)
+        assert other.requests[0].json()["model"] == "fake-1"
+        assert "x-relayscope-provider" not in other.requests[1].headers
+        assert prefixed.choices[0].message.content == other.answer_for("fake-1", PROMPT)
+        assert by_header.choices[0].message.content == other.answer_for("fake-1", PROMPT)
+        assert by_glob.choices[0].message.content == fake.answer_for("fake-1", PROMPT)
+        error = missing.value.body
+        assert isinstance(error, dict) and error["code"] == "model_not_found"
+        assert "fake, other" in error["message"]
+        rows = worker.wait_for_calls(4)
+        assert [r["provider"] for r in rows] == ["other", "other", "fake", "relayscope"]
+        assert rows[0]["model"] == "fake-1"
+        assert json.loads(rows[0]["upstream_request_body"])["model"] == "fake-1"
+
+
+def test_unreachable_provider_gets_an_openai_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with WorkerProcess(
+        tmp_path,
+        '[[providers]]\nname = "gone"\nbase_url = "http://127.0.0.1:9/v1"\ndefault = true\n',
+    ) as worker:
+        response = httpx.post(
+            worker.base_url + "/chat/completions", json={"model": "m", "messages": MESSAGES}
+        )
+        assert response.status_code == 502
+        assert response.json()["error"]["code"] == "upstream_unreachable"
+        (row,) = worker.wait_for_calls(1)
+        assert (row["status"], row["state"]) == (502, "error")
+        assert "upstream_unreachable" in row["error"]
+
+
+def test_silent_provider_times_out_with_504(tmp_path, fake: FakeProvider) -> None:  # type: ignore[no-untyped-def]
+    with WorkerProcess(
+        tmp_path,
+        f'[[providers]]\nname = "fake"\nbase_url = "{fake.base_url}"\n'
+        f'api_key = "{FAKE_KEY}"\ndefault = true\ntimeout = 0.5\n',
+    ) as worker:
+        started = time.monotonic()
+        response = httpx.post(
+            worker.base_url + "/chat/completions",
+            json={"model": "stall-headers", "messages": MESSAGES},
+            timeout=10,
+        )
+        assert time.monotonic() - started < 3
+        assert response.status_code == 504
+        assert response.json()["error"]["code"] == "upstream_timeout"
+        (row,) = worker.wait_for_calls(1)
+        assert (row["status"], row["state"]) == (504, "error")
+
+
+def test_models_lists_every_provider_and_reports_failures(tmp_path, fake: FakeProvider) -> None:  # type: ignore[no-untyped-def]
+    with WorkerProcess(
+        tmp_path,
+        f'[[providers]]\nname = "fake"\nbase_url = "{fake.base_url}"\napi_key = "{FAKE_KEY}"\n'
+        '\n[[providers]]\nname = "gone"\nbase_url = "http://127.0.0.1:9/v1"\n',
+    ) as worker:
+        with client(worker) as c:
+            ids = {m.id for m in c.models.list()}
+        assert {"fake-1", "gpt-5.2", "demo-1"} <= ids
+        body = httpx.get(worker.base_url + "/models").json()
+        assert [e["provider"] for e in body["errors"]] == ["gone"]
+
+
+def test_bad_json_gets_400_and_is_still_recorded(worker: WorkerProcess) -> None:
+    response = httpx.post(
+        worker.base_url + "/chat/completions",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+    (row,) = worker.wait_for_calls(1)
+    assert row["request_body"] == "{not json" and row["status"] == 400

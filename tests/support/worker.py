@@ -1,0 +1,150 @@
+"""Runs the real `relayscope proxy` worker process for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any, Self
+
+from app.core.store import CallStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcess:
+    """`python -m app proxy --port 0` in a child process; reads its stdout as it goes."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        config_text: str | None = None,
+        *,
+        events: bool = True,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.tmp = tmp
+        self.db_path = tmp / "relayscope.db"
+        self.config_path = tmp / "config.toml"
+        if config_text is not None:
+            self.config_path.write_text(config_text)
+        self.events_on = events
+        self.extra_args = extra_args
+        self.env = {**os.environ, **(env or {})}
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.events: list[dict[str, Any]] = []
+        self.stdout: list[str] = []
+        self.base_url = ""
+        self.proc: subprocess.Popen[str] | None = None
+
+    def command(self) -> list[str]:
+        args = [sys.executable, "-m", "app", "proxy", "--port", "0", "--db", str(self.db_path)]
+        if self.config_path.exists():
+            args += ["--config", str(self.config_path)]
+        if self.events_on:
+            args.append("--events")
+        return [*args, *self.extra_args]
+
+    def start(self, timeout: float = 20.0) -> Self:
+        with (self.tmp / "worker.log").open("w") as log:
+            self.proc = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        assert self.proc.stdout is not None
+        threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"worker exited {self.proc.returncode}: {self.log()}"
+                    ) from None
+                continue
+            if line.startswith("Relayscope listening on "):
+                self.base_url = line.removeprefix("Relayscope listening on ").strip()
+                return self
+        raise RuntimeError(f"worker did not start: {self.log()}")
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.stdout.append(line)
+            if line.startswith("{"):
+                self.events.append(json.loads(line))
+            self.lines.put(line)
+
+    def log(self) -> str:
+        path = self.tmp / "worker.log"
+        return path.read_text() if path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def store(self) -> CallStore:
+        return CallStore(self.db_path, create=False)
+
+    def wait_for_calls(
+        self, count: int, *, state: str | None = None, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Rows once `count` calls are recorded (and, if given, all in `state`), oldest first."""
+        deadline = time.monotonic() + timeout
+        rows: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            store = self.store()
+            try:
+                rows = store.list_calls(limit=100_000, descending=False)
+            finally:
+                store.close()
+            live = [r for r in rows if r["state"] in ("pending", "streaming")]
+            if (
+                len(rows) >= count
+                and not live
+                and (state is None or all(r["state"] == state for r in rows))
+            ):
+                return rows
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} finished calls, have {rows!r}"[:3000])
+
+
+def provider_config(*providers: tuple[str, str], extra: str = "") -> str:
+    """TOML for fake providers given as (name, base_url) with the first as default."""
+    parts = []
+    for index, (name, base_url) in enumerate(providers):
+        parts.append(
+            f'[[providers]]\nname = "{name}"\nbase_url = "{base_url}"\n'
+            f'api_key = "sk-{name}-secret-key-0123456789"\n'
+            f"default = {'true' if index == 0 else 'false'}\n"
+        )
+    return "\n".join(parts) + extra
