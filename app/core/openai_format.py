@@ -37,12 +37,7 @@ _ARGUMENT_DELTAS = frozenset(
     {"response.function_call_arguments.delta", "response.custom_tool_call_input.delta"}
 )
 _DELTA_EVENTS = (
-    _REASONING_DELTAS
-    | _ARGUMENT_DELTAS
-    | {
-        "response.output_text.delta",
-        "response.refusal.delta",
-    }
+    _REASONING_DELTAS | _ARGUMENT_DELTAS | {"response.output_text.delta", "response.refusal.delta"}
 )
 
 
@@ -125,6 +120,9 @@ _NO_USAGE = Usage()
 class Assembled:
     """The whole answer of one call, read from a body or assembled from a stream.
 
+    ``tool_calls`` use the chat shape ``{"id", "type": "function", "function": {"name",
+    "arguments"}}`` (for Responses, "id" is the item's call_id); a free-form tool call, such as
+    Codex's apply_patch, is ``{"id", "type": "custom", "custom": {"name", "input"}}``.
     ``error`` is the inner object of an ``{"error": {...}}`` (a bare string becomes
     ``{"message": ...}``). ``finish_reason`` is the Responses status for Responses calls, with
     the reason appended for incomplete ones ("incomplete:max_output_tokens").
@@ -193,13 +191,14 @@ class _Stream:
         self.invalid_events = 0
 
     def feed(self, data: str, event: str | None) -> None:
-        if data.startswith("[DONE]") and data.rstrip() == "[DONE]":
-            self.on_done_marker()
-            return
         try:
             obj = json.loads(data)
         except (ValueError, RecursionError):
-            if data.strip():  # an empty data line carries nothing, so it is not invalid
+            # "[DONE]" is rare (once a stream), so it is looked for only where JSON failed.
+            stripped = data.strip()
+            if stripped == "[DONE]":
+                self.on_done_marker()
+            elif stripped:  # an empty data line carries nothing, so it is not invalid
                 self.invalid_events += 1
             return
         if not isinstance(obj, dict):
@@ -242,9 +241,9 @@ class _ChoicesStream(_Stream):
 
     def on_object(self, obj: dict[str, Any], event: str | None) -> None:
         if self.response_id is None:
-            self.response_id = _str(obj.get("id"))
+            self.response_id = _str(obj.get("id")) or None
         if self.model is None:
-            self.model = _str(obj.get("model"))
+            self.model = _str(obj.get("model")) or None
         usage = obj.get("usage")
         if usage is not None:
             self.usage = usage_from(usage) or self.usage
@@ -451,13 +450,11 @@ class _ResponsesStream(_Stream):
         final = self.final
         if final is not None and _nonempty_list(final.get("output")):
             out = _from_response(final, self.final_kind)
-        else:
+        else:  # cut short, or a gateway that leaves the final output empty: use the items
             parts = _Parts()
             for index in sorted(self.items):
                 self.items[index].contribute(parts)
-            out = _from_response(final or self.started or {}, self.final_kind, parts)
-            if final is None:
-                out.finish_reason = None  # a response.created status says nothing final
+            out = _from_response(final or {}, self.final_kind, parts)
         out.response_id = out.response_id or _str(_get(self.started, "id")) or None
         out.model = out.model or _str(_get(self.started, "model")) or None
         out.error = out.error or self.error

@@ -116,15 +116,26 @@ class RecordingWriter:
     def _run(self) -> None:
         pending: list[Any] = []
         stopping = False
-        while not stopping:
-            op = self._queue.get()
-            if op is _STOP:
-                stopping = True
-            else:
-                pending.append(op)
-                stopping = self._gather(pending)
+        give_up_at = 0.0
+        while True:
+            if not stopping:
+                try:
+                    # With a failed batch waiting, wake up to retry it even if nothing new comes.
+                    op = self._queue.get(timeout=0.5 if pending else None)
+                except queue.Empty:
+                    op = None
+                if op is _STOP:
+                    stopping, give_up_at = True, time.monotonic() + 5.0
+                elif op is not None:
+                    pending.append(op)
+                    if self._gather(pending):
+                        stopping, give_up_at = True, time.monotonic() + 5.0
             if pending:
-                pending = self._commit(pending, stopping)
+                pending = self._commit(pending)
+            if stopping and (not pending or time.monotonic() > give_up_at):
+                return
+            if pending:
+                time.sleep(0.2 if stopping else 0.0)
 
     def _gather(self, pending: list[Any]) -> bool:
         """Collect what arrives within one batch window; True if asked to stop."""
@@ -139,7 +150,7 @@ class RecordingWriter:
             pending.append(op)
         return False
 
-    def _commit(self, ops: list[Any], stopping: bool) -> list[Any]:
+    def _commit(self, ops: list[Any]) -> list[Any]:
         """Write `ops` in one transaction; on failure keep them for the next try."""
         events: list[Event] = []
         try:
@@ -148,8 +159,8 @@ class RecordingWriter:
                     self._apply(op, events)
                 self._flush_counts(events)
         except sqlite3.Error as exc:
-            self._report_failure(exc, stopping)
-            return [] if stopping else ops
+            self._report_failure(exc)
+            return ops
         if self._failing is not None:
             self._failing = None
             if self._on_error:
@@ -161,17 +172,15 @@ class RecordingWriter:
             self._on_commit(events)
         return []
 
-    def _report_failure(self, exc: sqlite3.Error, stopping: bool) -> None:
+    def _report_failure(self, exc: sqlite3.Error) -> None:
         message = f"Recording to {self.path} failed ({exc}); traffic still flows, retrying."
         if self._failing != message:
             log.error("%s", message)
             if self._on_error:
                 self._on_error(message)
+        # Ops are idempotent (INSERT OR REPLACE / UPDATE; live state is dropped only after a
+        # successful commit), so the same batch is simply replayed on the next try.
         self._failing = message
-        # Undo what _apply did to in-memory state is not needed: ops are idempotent
-        # (INSERT OR REPLACE / UPDATE), so the same batch can simply be replayed.
-        if not stopping:
-            time.sleep(0.5)
 
     def _apply(self, op: tuple[Any, ...], events: list[Event]) -> None:
         kind = op[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import itertools
 import json
@@ -714,3 +715,12 @@ def test_helpers() -> None:
     with pytest.raises(RuntimeError):
         _ = fake.base_url
     fake.stop()  # stopping a provider that never started is harmless
+
+
+def test_silent_on_stdout_and_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    with FakeProvider() as fake, httpx.Client(base_url=fake.base_url, timeout=0.2) as http:
+        for model in ("garbage", "cut-stream", "stall-headers", "fail-500"):
+            with contextlib.suppress(httpx.HTTPError):
+                http.post("/chat/completions", json=chat(model, stream=True))
+        http.post("/chat/completions", content=b"\xff")
+    assert capfd.readouterr() == ("", "")

@@ -1,0 +1,113 @@
+"""RecordingWriter against a real SQLite file: batching, assembly, failures, leftovers."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from app.core.recording import RecordingWriter
+from app.core.store import CallFilter, CallStore
+
+CHUNKS = [
+    b'data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant",'
+    b'"content":""},"finish_reason":null}]}\n\n',
+    b'data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"Hello "},'
+    b'"finish_reason":null}]}\n\n',
+    b'data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"world"},'
+    b'"finish_reason":null}]}\n\n',
+    b'data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
+    b'"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}\n\n',
+    b"data: [DONE]\n\n",
+]
+REQUEST = b'{"model":"m","stream":true,"messages":[{"role":"user","content":"say hello please"}]}'
+
+
+def start_row(call_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": call_id,
+        "started_at": "2026-11-21T12:00:00.000Z",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "endpoint": "chat.completions",
+        "provider": "p",
+        "model": "m",
+        "stream": 1,
+        "request_body": REQUEST,
+        **extra,
+    }
+
+
+def data_of(raw: bytes) -> str:
+    return raw.decode()[6:].strip()
+
+
+def test_stream_is_recorded_assembled_and_searchable(tmp_path: Path) -> None:
+    events: list[dict[str, Any]] = []
+    writer = RecordingWriter(tmp_path / "r.db", on_commit=events.extend).open()
+    writer.start(start_row("c1"))
+    for seq, raw in enumerate(CHUNKS):
+        writer.chunk("c1", seq, 10.0 * seq, raw, data_of(raw), None)
+    writer.finish("c1", {"status": 200, "state": "complete", "duration_ms": 55.0})
+    writer.close()
+
+    store = CallStore(tmp_path / "r.db")
+    call = store.get_call("c1")
+    assert call is not None
+    assert (call["state"], call["chunk_count"], call["output_text"]) == (
+        "complete",
+        5,
+        "Hello world",
+    )
+    assert (call["prompt_tokens"], call["completion_tokens"], call["total_tokens"]) == (9, 2, 11)
+    assert call["finish_reason"] == "stop"
+    assert b"".join(c["data"].encode() for c in store.chunks("c1")) == b"".join(CHUNKS)
+    assert store.count_calls(CallFilter(text="hello")) == 1
+    assert store.count_calls(CallFilter(text="please")) == 1
+    assert store.count_calls(CallFilter(text="goodbye")) == 0
+    assert events[0]["event"] == "call_started"
+    assert events[-1]["event"] == "call_finished" and events[-1]["id"] == "c1"
+    store.close()
+
+
+def test_leftovers_of_a_killed_worker_are_marked_interrupted(tmp_path: Path) -> None:
+    writer = RecordingWriter(tmp_path / "r.db").open()
+    writer.start(start_row("live"))
+    writer.chunk("live", 0, 1.0, CHUNKS[0], data_of(CHUNKS[0]), None)
+    writer.close()  # no finish: as if the process died mid-stream
+
+    again = RecordingWriter(tmp_path / "r.db")
+    assert again.mark_leftovers_interrupted() == 1
+    again.close()
+    store = CallStore(tmp_path / "r.db")
+    call = store.get_call("live")
+    assert call is not None and call["state"] == "interrupted" and call["chunk_count"] == 1
+    store.close()
+
+
+def test_a_locked_database_delays_recording_but_loses_nothing(tmp_path: Path) -> None:
+    errors: list[str | None] = []
+    writer = RecordingWriter(tmp_path / "r.db", on_error=errors.append)
+    writer.db.execute("PRAGMA busy_timeout=50")
+    writer.open()
+    blocker = sqlite3.connect(tmp_path / "r.db", isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    writer.start(start_row("c2"))
+    writer.finish("c2", {"status": 200, "state": "complete"})
+    done = threading.Event()
+    threading.Timer(1.0, lambda: (blocker.execute("COMMIT"), done.set())).start()
+    done.wait(5)
+    writer.close()
+    blocker.close()
+    assert errors and errors[0] is not None and "retrying" in errors[0]
+    assert errors[-1] is None  # recovery is reported too
+    store = CallStore(tmp_path / "r.db")
+    call = store.get_call("c2")
+    assert call is not None and call["state"] == "complete"
+    store.close()
+
+
+def test_database_file_is_owner_only(tmp_path: Path) -> None:
+    RecordingWriter(tmp_path / "r.db").close()
+    assert (tmp_path / "r.db").stat().st_mode & 0o777 == 0o600

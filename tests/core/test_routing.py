@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.core import routing
+from app.core.config import DEMO, Config, Provider
+
+A = Provider(name="a", base_url="https://a.example/v1", models=("gpt-*",))
+B = Provider(name="b", base_url="http://b.example:8080/api/v1", models=("claude-*",), default=True)
+CONFIG = Config(providers=(A, B, DEMO), path=Path("x.toml"))
+
+
+@pytest.mark.parametrize(
+    ("header", "model", "provider", "sent_model", "reason"),
+    [
+        ("b", "gpt-5.2", "b", "gpt-5.2", "header"),
+        (None, "b/gpt-5.2", "b", "gpt-5.2", "prefix"),
+        (None, "gpt-5.2", "a", "gpt-5.2", "glob"),
+        (None, "claude-sonnet-4-6", "b", "claude-sonnet-4-6", "glob"),
+        (None, "demo-1", "demo", "demo-1", "glob"),
+        (None, "mistral-large", "b", "mistral-large", "default"),
+        (None, "unknown/gpt-5.2", "b", "unknown/gpt-5.2", "default"),
+    ],
+)
+def test_routing_order(
+    header: str | None, model: str, provider: str, sent_model: str, reason: str
+) -> None:
+    route = routing.choose_provider(CONFIG, header, model)
+    assert isinstance(route, routing.Route)
+    assert (route.provider.name, route.model, route.reason) == (provider, sent_model, reason)
+    assert route.model_rewritten == (reason == "prefix")
+
+
+def test_no_match_without_default_names_the_providers() -> None:
+    config = Config(providers=(A, DEMO))
+    error = routing.choose_provider(config, None, "mistral-large")
+    assert isinstance(error, routing.RouteError)
+    assert (error.status, error.code) == (404, "model_not_found")
+    assert "a, demo" in error.message and "mistral-large" in error.message
+
+
+def test_unknown_provider_header() -> None:
+    error = routing.choose_provider(CONFIG, "nope", "gpt-5.2")
+    assert isinstance(error, routing.RouteError) and error.code == "provider_not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        ("/v1/chat/completions", "http://b.example:8080/api/v1/chat/completions"),
+        ("/v1/models?limit=2", "http://b.example:8080/api/v1/models?limit=2"),
+        ("/v1", "http://b.example:8080/api/v1"),
+    ],
+)
+def test_upstream_url_keeps_the_provider_base_path(path: str, url: str) -> None:
+    assert routing.upstream_url(B, path) == url
+    scheme, host, port, rest = routing.split_url(url)
+    assert (scheme, host, port) == ("http", "b.example", 8080)
+    assert rest.startswith("/api/v1")
+
+
+def test_redaction_keeps_only_the_last_four_characters() -> None:
+    headers = [
+        ("Authorization", "Bearer sk-live-abcdefghijkl1234"),
+        ("X-Api-Key", "short"),
+        ("Cookie", "session=abcdefghijklmnop"),
+        ("Content-Type", "application/json"),
+    ]
+    redacted = dict(routing.redact_headers(headers))
+    assert redacted["Authorization"] == "Bearer ****1234"
+    assert redacted["X-Api-Key"] == "****"
+    assert "abcdefghij" not in redacted["Cookie"]
+    assert redacted["Content-Type"] == "application/json"
