@@ -67,6 +67,7 @@ class Recorder:
             return
         request = flow.request
         body, truncated = _capped(ctx.client_body, self.max_body_bytes)
+        ctx.extra["truncated"] = 1 if truncated else 0
         upstream_body: bytes | None = None
         if ctx.upstream_body_changed:
             upstream_body, _ = _capped(request.raw_content or b"", self.max_body_bytes)
@@ -173,7 +174,7 @@ class Recorder:
             fields["response_size"] = len(raw)
             body, truncated = _capped(body, self.max_body_bytes)
             if truncated:
-                fields["truncated"] = 2
+                fields["truncated"] = ctx.extra.get("truncated", 0) | 2
             fields["response_body"] = body
         if ctx.quirks:
             fields["quirks"] = json.dumps(ctx.quirks)

@@ -71,6 +71,7 @@ class WorkerProcess:
                 line = self.lines.get(timeout=0.1)
             except queue.Empty:
                 if self.proc.poll() is not None:
+                    self.stop()
                     raise RuntimeError(
                         f"worker exited {self.proc.returncode}: {self.log()}"
                     ) from None
@@ -78,6 +79,7 @@ class WorkerProcess:
             if line.startswith("Relayscope listening on "):
                 self.base_url = line.removeprefix("Relayscope listening on ").strip()
                 return self
+        self.stop()
         raise RuntimeError(f"worker did not start: {self.log()}")
 
     def _read(self, stream: IO[str]) -> None:

@@ -1,0 +1,219 @@
+"""The worker as a process: start-up messages, shutdown, parent pipe, crash recovery."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.conftest import FAKE_KEY
+from tests.fakes.provider import FakeProvider
+from tests.support.worker import ROOT, WorkerProcess
+
+MESSAGES = [{"role": "user", "content": "hello"}]
+
+
+def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_demo_works_with_no_config_and_sigterm_exits_cleanly(tmp_path: Path) -> None:
+    worker = WorkerProcess(tmp_path, events=False).start()
+    with openai.OpenAI(base_url=worker.base_url, api_key="anything", max_retries=0) as client:
+        chunks = list(
+            client.chat.completions.create(model="demo-fast", messages=MESSAGES, stream=True)
+        )
+        plain = client.chat.completions.create(model="demo-fast", messages=MESSAGES)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == plain.choices[0].message.content and "hello" in text
+    assert plain.usage is not None and plain.usage.total_tokens > 0
+    assert worker.stop(signal.SIGTERM) == 0
+    store = worker.store()
+    rows = store.list_calls()
+    store.close()
+    assert [(r["provider"], r["state"]) for r in rows] == [("demo", "complete")] * 2
+
+
+def test_listening_line_is_printed_with_the_real_port(tmp_path: Path) -> None:
+    with WorkerProcess(tmp_path, events=False) as worker:
+        assert worker.base_url.startswith("http://127.0.0.1:")
+        port = int(worker.base_url.rsplit(":", 1)[1].split("/")[0])
+        assert port != 0
+        assert httpx.get(worker.base_url + "/models").status_code == 200
+
+
+def test_parent_pipe_closing_stops_the_worker(tmp_path: Path) -> None:
+    worker = WorkerProcess(tmp_path, extra_args=("--parent-pipe",)).start()
+    assert worker.proc is not None and worker.proc.stdin is not None
+    worker.proc.stdin.close()
+    assert worker.proc.wait(10) == 0
+    assert worker.stop() == 0
+    port = int(worker.base_url.rsplit(":", 1)[1].split("/")[0])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # the port is free again
+
+
+def test_port_in_use_is_one_clear_sentence(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("proxy", "--db", str(tmp_path / "x.db"), "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"relayscope: Port {port} on 127.0.0.1 is in use by another program; stop it or "
+        "choose another port (--port, or [proxy] port in the config)."
+    )
+
+
+def test_config_mistake_stops_startup_with_one_sentence(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[[providers]]\nname = "x"\nmodels = ["gpt-*"]\n')
+    result = run_cli("proxy", "--config", str(config), "--db", str(tmp_path / "x.db"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"relayscope: {config}: provider 'x' needs base_url = \"https://…/v1\"."]
+
+
+def test_remote_listening_needs_an_explicit_flag_and_a_token(tmp_path: Path) -> None:
+    result = run_cli("proxy", "--host", "0.0.0.0", "--db", str(tmp_path / "x.db"))
+    assert result.returncode == 2 and "--allow-remote" in result.stderr
+    result = run_cli("proxy", "--host", "0.0.0.0", "--allow-remote", "--db", str(tmp_path / "x.db"))
+    assert result.returncode == 2 and "--access-token" in result.stderr
+
+
+def test_access_token_is_required_and_never_forwarded(tmp_path: Path) -> None:
+    token = "local-access-token-42"
+    with (
+        FakeProvider() as fake,
+        WorkerProcess(
+            tmp_path,
+            f'[[providers]]\nname = "fake"\nbase_url = "{fake.base_url}"\ndefault = true\n',
+            extra_args=("--access-token", token),
+        ) as worker,
+    ):
+        body = {"model": "fake-1", "messages": MESSAGES}
+        denied = httpx.post(worker.base_url + "/chat/completions", json=body)
+        assert denied.status_code == 401
+        assert denied.json()["error"]["code"] == "relayscope_token_required"
+        allowed = httpx.post(
+            worker.base_url + "/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert allowed.status_code == 200
+        assert "authorization" not in fake.requests[-1].headers
+        assert len(fake.requests) == 1  # the denied call never left the machine
+        rows = worker.wait_for_calls(2)
+        assert [r["status"] for r in rows] == [401, 200]
+
+
+def test_sigkill_mid_stream_leaves_calls_interrupted_after_restart(
+    tmp_path: Path,
+) -> None:
+    with FakeProvider(chunk_delay=0.05, words=200, api_key=FAKE_KEY) as fake:
+        config = (
+            f'[[providers]]\nname = "fake"\nbase_url = "{fake.base_url}"\n'
+            f'api_key = "{FAKE_KEY}"\ndefault = true\n'
+        )
+        worker = WorkerProcess(tmp_path, config).start()
+        received = threading.Event()
+
+        def stream() -> None:
+            with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as c:
+                try:
+                    for _ in c.chat.completions.create(
+                        model="fake-1", messages=MESSAGES, stream=True
+                    ):
+                        received.set()
+                except (openai.APIError, httpx.HTTPError):
+                    pass
+
+        threads = [threading.Thread(target=stream) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        assert received.wait(10)
+        time.sleep(0.5)
+        worker.stop(signal.SIGKILL)
+        for thread in threads:
+            thread.join(10)
+        sent = [len(fake.sent_events(i)) for i in range(fake.stream_count)]
+
+        restarted = WorkerProcess(tmp_path, config).start()
+        restarted.stop()
+    store = restarted.store()
+    assert store.integrity_ok()
+    rows = store.list_calls()
+    chunk_counts = [len(store.chunks(r["id"])) for r in rows]
+    store.close()
+    assert len(rows) == 5
+    assert {r["state"] for r in rows} == {"interrupted"}
+    assert all(r["chunk_count"] == n and n > 0 for r, n in zip(rows, chunk_counts, strict=True))
+    # At most the last batch window is lost: ~50 ms at one chunk per 50 ms.
+    assert all(max(sent) - n <= 3 for n in chunk_counts), (sent, chunk_counts)
+
+
+def test_client_disconnect_mid_stream_is_recorded_as_interrupted(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    body = {"model": "slow", "messages": MESSAGES, "stream": True}
+    with httpx.stream("POST", worker.base_url + "/chat/completions", json=body) as response:
+        for _ in zip(range(3), response.iter_lines(), strict=False):
+            pass
+    (row,) = worker.wait_for_calls(1)
+    assert row["state"] == "interrupted"
+    assert "client disconnected" in row["error"]
+    assert row["chunk_count"] >= 1
+
+
+@pytest.mark.parametrize("cap", [2048])
+def test_bodies_over_the_cap_are_recorded_truncated_and_flagged(
+    tmp_path: Path, fake: FakeProvider, cap: int
+) -> None:
+    config = (
+        f'[proxy]\nmax_body_bytes = {cap}\n[[providers]]\nname = "fake"\n'
+        f'base_url = "{fake.base_url}"\napi_key = "{FAKE_KEY}"\ndefault = true\n'
+    )
+    big = "x" * 10_000
+    with WorkerProcess(tmp_path, config) as worker:
+        response = httpx.post(
+            worker.base_url + "/chat/completions",
+            json={"model": "fake-1", "messages": [{"role": "user", "content": big}]},
+        )
+        assert response.status_code == 200
+        assert len(fake.requests[-1].body) > 10_000  # the provider got all of it
+        (row,) = worker.wait_for_calls(1)
+    assert len(row["request_body"]) == cap
+    assert row["truncated"] & 1 and row["request_size"] > 10_000
+
+
+def test_gzip_stream_passes_compressed_and_is_recorded_decoded(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
+        chunks = list(
+            client.chat.completions.create(model="gzip-stream", messages=MESSAGES, stream=True)
+        )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    (row,) = worker.wait_for_calls(1)
+    store = worker.store()
+    recorded = [c["data"].encode() for c in store.chunks(row["id"])]
+    store.close()
+    assert recorded == fake.sent_events()
+    assert row["output_text"] == text
+    assert "gzip" in row["quirks"]
