@@ -15,9 +15,10 @@ from typing import Any
 
 from mitmproxy import http
 
+from app.core.quirks import aggregate_chat_completion, strip_usage
 from app.core.recording import RecordingWriter
 from app.core.routing import redact_headers
-from app.core.sse import SSEDecoder
+from app.core.sse import SSEDecoder, SSEEvent
 from proxy_addons.context import CallContext, context_of
 from proxy_addons.errors import TIMEOUT_MARK, announce_timeout
 
@@ -111,9 +112,16 @@ class Recorder:
         content_type = response.headers.get("content-type", "")
         if "text/event-stream" in content_type.lower():
             ctx.streaming = True
-            response.stream = self._tap(ctx, response.headers.get("content-encoding", ""))
+            encoding = response.headers.get("content-encoding", "")
+            rewrite = _client_rewrite(ctx, response)
+            response.stream = self._tap(ctx, encoding, rewrite)
 
-    def _tap(self, ctx: CallContext, encoding: str) -> Callable[[bytes], bytes]:
+    def _tap(
+        self,
+        ctx: CallContext,
+        encoding: str,
+        rewrite: Callable[[list[SSEEvent], bool], bytes] | None = None,
+    ) -> Callable[[bytes], bytes | list[bytes]]:
         decoder = SSEDecoder()
         writer = self.writer
         decompress: Callable[[bytes], bytes] | None = None
@@ -126,7 +134,7 @@ class Recorder:
             else:
                 ctx.quirks.append(f"stream compressed with {encoding}; recorded decoded")
 
-        def tap(data: bytes) -> bytes:
+        def tap(data: bytes) -> bytes | list[bytes]:
             now = time.monotonic()
             ctx.last_activity = now
             plain = data
@@ -145,6 +153,10 @@ class Recorder:
                 for event in events:
                     writer.chunk(ctx.id, ctx.seq, t_ms, event.raw, event.data, event.event)
                     ctx.seq += 1
+            if rewrite is not None:
+                out = rewrite(events, not data)
+                # An empty chunk would end a chunked body early: send nothing instead.
+                return [out] if out else []
             return data
 
         return tap
@@ -168,6 +180,10 @@ class Recorder:
             fields["ttft_ms"] = fields["duration_ms"]
         if ctx.streaming:
             fields["chunk_count"] = ctx.seq
+            if "client_body" in ctx.extra:
+                fields["response_body"] = ctx.extra["client_body"]
+                if b'"error"' in ctx.extra["client_body"][:20]:
+                    fields["state"] = "error"
         else:
             raw = response.raw_content or b""
             body = response.get_content(strict=False) or b""
@@ -243,6 +259,42 @@ class Recorder:
             fields["state"] = "error"
             fields["error"] = f"upstream_unreachable: {message}"
         return fields
+
+
+def _client_rewrite(
+    ctx: CallContext, response: http.Response
+) -> Callable[[list[SSEEvent], bool], bytes] | None:
+    """What the client gets instead of the provider's bytes, when a quirk plan says so.
+
+    The recorded chunks stay exactly what the provider sent; only the client's copy changes.
+    Events are forwarded whole (and decompressed), so the body's framing is ours.
+    """
+    if response.status_code != 200 or not (
+        ctx.extra.get("aggregate") or ctx.extra.get("hide_usage")
+    ):
+        return None
+    response.headers.pop("content-encoding", None)
+    response.headers.pop("content-length", None)
+    response.headers["transfer-encoding"] = "chunked"
+    if ctx.extra.get("aggregate"):
+        response.headers["content-type"] = "application/json"
+        payloads: list[str | None] = []
+
+        def aggregate(events: list[SSEEvent], end: bool) -> bytes:
+            payloads.extend(event.data for event in events)
+            if not end:
+                return b""
+            body = json.dumps(aggregate_chat_completion(payloads), ensure_ascii=False).encode()
+            ctx.extra["client_body"] = body
+            return body
+
+        return aggregate
+
+    def hide_usage(events: list[SSEEvent], end: bool) -> bytes:
+        kept = [strip_usage(event.raw) for event in events]
+        return b"".join(raw for raw in kept if raw is not None)
+
+    return hide_usage
 
 
 def _client_path(flow: http.HTTPFlow) -> str:

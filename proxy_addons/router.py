@@ -14,6 +14,7 @@ from mitmproxy import http
 from app.core import routing
 from app.core.config import Config, Provider
 from app.core.openai_format import endpoint_of, read_request
+from app.core.quirks import plan_request
 from proxy_addons.context import KEY, CallContext, context_of
 from proxy_addons.errors import error_response
 
@@ -115,6 +116,13 @@ class Router:
             _rewrite_model(request, route.model)
             ctx.upstream_body_changed = True
             ctx.quirks.append(f"model prefix '{provider.name}/' removed")
+        plan = plan_request(provider, ctx.endpoint, request.raw_content)
+        if plan.body is not None:
+            request.content = json.dumps(plan.body, ensure_ascii=False).encode()
+            ctx.upstream_body_changed = True
+            ctx.quirks.extend(plan.notes)
+            ctx.extra["aggregate"] = plan.aggregate
+            ctx.extra["hide_usage"] = plan.hide_usage
         url = routing.upstream_url(provider, request.path)
         if provider.is_demo:
             url = f"http://127.0.0.1:{self.demo_port}" + routing.split_url(url)[3]
