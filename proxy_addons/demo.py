@@ -136,7 +136,7 @@ class DemoServer:
             return
         try:
             data = json.loads(body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if method != "POST" or not isinstance(data, dict):
             await _send_json(

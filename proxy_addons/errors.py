@@ -16,6 +16,7 @@ ERROR_TYPES = {
     413: "invalid_request_error",
     502: "upstream_error",
     504: "upstream_error",
+    505: "invalid_request_error",
 }
 
 #: Set on a flow whose upstream did not answer in time, so its error page says so.

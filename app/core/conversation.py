@@ -23,7 +23,7 @@ def _json_object(body: bytes | str | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 

@@ -31,7 +31,7 @@ def plan_request(provider: Provider, endpoint: str, body: bytes | None) -> Reque
         return plan
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return plan
     if not isinstance(obj, dict) or not isinstance(obj.get("model"), str):
         return plan
@@ -78,7 +78,7 @@ def strip_usage(data: bytes) -> bytes | None:
     text = payload.strip()
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return data
     if not isinstance(obj, dict) or obj.get("usage") is None:
         return data
@@ -99,7 +99,7 @@ def aggregate_chat_completion(events: list[str | None]) -> dict[str, Any]:
         if not first and data and data.startswith("{"):
             try:
                 first = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 first = {}
     result = assembler.result()
     message: dict[str, Any] = {"role": "assistant", "content": result.output_text or None}
