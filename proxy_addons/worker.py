@@ -98,6 +98,8 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     """Run until SIGINT/SIGTERM (or stdin EOF with parent_pipe); return the exit status."""
     printer = EventPrinter(out, settings.events)
     check_port_free(settings.host, settings.port)
+    # Read every key once now (keyring look-ups can block), never on the event loop later.
+    settings.config.secrets()
     try:
         writer = RecordingWriter(
             settings.db_path,

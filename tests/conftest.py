@@ -5,3 +5,5 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never touch the person's real keyring (workers they start inherit this too).
+os.environ["RELAYSCOPE_NO_KEYRING"] = "1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
+
+from app.core.secrets import stored_key
 
 APP_NAME = "relayscope"
 DEMO_PROVIDER = "demo"
@@ -38,11 +41,15 @@ class Provider:
     default: bool = False
     capture_usage: bool = True
     timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+    api_key_keyring: bool = False
 
     def key(self) -> str | None:
-        """The key to send upstream: the literal one, else the environment variable's value."""
+        """The key to send upstream: the literal one, else the one in the system keyring
+        (`api_key_keyring = true`; read once per process), else the environment variable's."""
         if self.api_key:
             return self.api_key
+        if self.api_key_keyring and (stored := stored_key(self.name)):
+            return stored
         if self.api_key_env:
             return os.environ.get(self.api_key_env) or None
         return None
@@ -116,6 +123,7 @@ _PROVIDER_KEYS = {
     "base_url",
     "api_key",
     "api_key_env",
+    "api_key_keyring",
     "models",
     "stream_required",
     "default",
@@ -205,8 +213,12 @@ def _parse_provider(raw: object, index: int, path: Path) -> Provider:
     if not isinstance(base_url, str) or not base_url:
         raise ConfigError(f'{where} needs base_url = "https://…/v1".')
     _check_url(base_url, where)
-    timeout = float(_get(raw, "timeout", (int, float), DEFAULT_UPSTREAM_TIMEOUT, where))
-    if timeout <= 0:
+    try:
+        timeout = float(_get(raw, "timeout", (int, float), DEFAULT_UPSTREAM_TIMEOUT, where))
+    except OverflowError:  # a TOML integer too big for a float
+        timeout = math.inf
+    # nan and inf are valid TOML floats but no timeout a socket accepts.
+    if not math.isfinite(timeout) or timeout <= 0:
         raise ConfigError(f"{where}: timeout must be a positive number of seconds.")
     return Provider(
         name=name,
@@ -218,6 +230,7 @@ def _parse_provider(raw: object, index: int, path: Path) -> Provider:
         default=_get(raw, "default", bool, False, where),
         capture_usage=_get(raw, "capture_usage", bool, True, where),
         timeout=timeout,
+        api_key_keyring=_get(raw, "api_key_keyring", bool, False, where),
     )
 
 
@@ -237,8 +250,12 @@ def _check_providers(providers: list[Provider], path: Path) -> None:
 
 
 def _check_url(url: str, where: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        is_http = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[::1"
+        is_http = False
+    if not is_http:
         raise ConfigError(
             f"{where}: base_url '{url}' is not an http(s) URL; write it like https://api.example.com/v1."
         )
