@@ -95,9 +95,11 @@ class Router:
         if flow.request.method == "PRI" and path == "*":
             # An HTTP/2 prior-knowledge preface, read as HTTP/1: mitmproxy has no plaintext h2.
             return error_response(
-                505, "http2_not_supported",
+                505,
+                "http2_not_supported",
                 "Relayscope's plain-HTTP listener speaks HTTP/1.1 (h2c upgrade falls back to "
-                "it); configure the client for HTTP/1.1.")
+                "it); configure the client for HTTP/1.1.",
+            )
         if not (path == "/v1" or path.startswith(("/v1/", "/v1?"))):
             return error_response(
                 404,
