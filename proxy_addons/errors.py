@@ -14,6 +14,7 @@ ERROR_TYPES = {
     403: "permission_error",
     404: "invalid_request_error",
     413: "invalid_request_error",
+    426: "invalid_request_error",
     502: "upstream_error",
     504: "upstream_error",
     505: "invalid_request_error",

@@ -164,7 +164,7 @@ class Recorder:
     def response(self, flow: http.HTTPFlow) -> None:
         ctx = context_of(flow)
         response = flow.response
-        if ctx is None or response is None or ctx.finished:
+        if ctx is None or response is None or ctx.finished or flow.websocket is not None:
             return
         ctx.finished = True
         now = time.monotonic()

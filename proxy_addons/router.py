@@ -74,6 +74,11 @@ class Router:
             ctx.provider = "*"
             return
         route = routing.choose_provider(self.config, header, info.model)
+        if _is_websocket(request):
+            ctx.extra["websocket"] = True
+            if isinstance(route, routing.RouteError) or route.provider.is_demo:
+                self._answer(flow, ctx, websocket_refusal())
+                return
         if isinstance(route, routing.RouteError):
             self._answer(
                 flow, ctx, error_response(route.status, route.code, route.message, route.param)
@@ -175,6 +180,21 @@ class Router:
         except (ValueError, AttributeError):
             return provider, [], f"{provider.base_url}/models did not answer a JSON list."
         return provider, [m for m in models if isinstance(m, dict)], None
+
+
+def _is_websocket(request: http.Request) -> bool:
+    return request.method == "GET" and "websocket" in request.headers.get("upgrade", "").lower()
+
+
+def websocket_refusal(detail: str = "") -> http.Response:
+    """426: Codex's built-in provider then falls back to HTTP at once (a 404 costs it ~6 s)."""
+    return error_response(
+        426,
+        "websocket_not_supported",
+        "This provider is not reached over WebSocket"
+        + (f" ({detail})" if detail else "")
+        + "; use HTTP (Relayscope records both).",
+    )
 
 
 def _token_ok(headers: http.Headers, token: str) -> bool:

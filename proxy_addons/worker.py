@@ -30,6 +30,7 @@ from proxy_addons.demo import DemoServer
 from proxy_addons.recorder import Recorder
 from proxy_addons.router import Router
 from proxy_addons.watchdog import Watchdog
+from proxy_addons.websocket_recorder import WebSocketRecorder
 
 log = logging.getLogger("relayscope")
 
@@ -139,6 +140,7 @@ async def _serve(
     mitm.addons.add(
         Router(settings.config, demo.port),
         Watchdog(),
+        WebSocketRecorder(writer),
         Recorder(writer, max_body_bytes=settings.config.proxy.max_body_bytes),
     )
     mitm.addons.add(_Announcer(mitm, printer, settings))

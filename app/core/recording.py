@@ -77,9 +77,17 @@ class RecordingWriter:
         self._queue.put((_START, row))
 
     def chunk(
-        self, call_id: str, seq: int, t_ms: float, raw: bytes, data: str | None, event: str | None
+        self,
+        call_id: str,
+        seq: int,
+        t_ms: float,
+        raw: bytes,
+        data: str | None,
+        event: str | None,
+        direction: str | None = None,
     ) -> None:
-        self._queue.put((_CHUNK, call_id, seq, t_ms, raw, data, event))
+        """One SSE event (or WebSocket message); `data` feeds the stream assembly."""
+        self._queue.put((_CHUNK, call_id, seq, t_ms, raw, data, event, direction))
 
     def update(self, call_id: str, fields: dict[str, Any]) -> None:
         self._queue.put((_UPDATE, call_id, fields))
@@ -213,11 +221,19 @@ class RecordingWriter:
         events.append({"event": "call_started", "id": row["id"]})
 
     def _apply_chunk(
-        self, call_id: str, seq: int, t_ms: float, raw: bytes, data: str | None, event: str | None
+        self,
+        call_id: str,
+        seq: int,
+        t_ms: float,
+        raw: bytes,
+        data: str | None,
+        event: str | None,
+        direction: str | None,
     ) -> None:
         self.db.conn.execute(
-            "INSERT OR REPLACE INTO chunks (call_id, seq, t_ms, data) VALUES (?, ?, ?, ?)",
-            (call_id, seq, t_ms, as_text(raw)),
+            "INSERT OR REPLACE INTO chunks (call_id, seq, t_ms, data, direction)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (call_id, seq, t_ms, as_text(raw), direction),
         )
         live = self._live.get(call_id)
         if live is None:

@@ -75,5 +75,12 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_chunk_direction(db: Database) -> None:
+    # WebSocket calls record both sides' messages: 'client' or 'server' (NULL for SSE,
+    # which only ever flows from the server).
+    db["chunks"].add_column("direction", str)  # type: ignore[union-attr]
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)

@@ -42,6 +42,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, NamedTuple, Self
 
+import wsproto.connection as wsconnection
+import wsproto.events as wsevents
+
 __all__ = [
     "ERRORS",
     "SCENARIOS",
@@ -329,8 +332,10 @@ class FakeProvider:
         words: int | None = None,
         models: tuple[str, ...] = ("fake-1", "gpt-5.2", "claude-sonnet-4-6"),
         api_key: str | None = None,
+        websocket: bool = False,
     ) -> None:
         self.name = name
+        self.websocket = websocket
         self.chunk_delay = chunk_delay
         self.stream_required = stream_required
         self.usage_on_finish = usage_on_finish
@@ -883,6 +888,12 @@ class FakeProvider:
                 exchange, 401, spec.message, spec.type, spec.code, spec.param
             )
         path = request.path.split("?", 1)[0]
+        if request.method == "GET" and "websocket" in request.headers.get("upgrade", "").lower():
+            if self.websocket and path == "/v1/responses":
+                return await self._websocket(exchange)
+            return await self._send_error(
+                exchange, 404, f"Invalid URL (GET {path})", "invalid_request_error", "not_found"
+            )
         handler = self._routes.get((request.method, path))
         if handler is None and request.method == "GET" and path.startswith("/v1/models/"):
             return await self._get_model(exchange, path.removeprefix("/v1/models/"))
@@ -1050,6 +1061,15 @@ class FakeProvider:
         body, model, scenario = parsed
         if not isinstance(body.get("input"), str | list):
             return await self._bad_request(exchange, "input must be a string or an array", "input")
+        events, (start, end), final = self._responses_events(body, model)
+        if body.get("stream") is not True:
+            return await self._send_non_stream(exchange, final, scenario)
+        return await self._stream(exchange, "responses", events, (start, end), scenario)
+
+    def _responses_events(
+        self, body: dict[str, Any], model: str
+    ) -> tuple[list[bytes], tuple[int, int], dict[str, Any]]:
+        """The SSE events of a Responses stream, the range of its deltas, the final object."""
         answer = self._responses_answer(model, body)
         counts = self.usage_for(body, "responses")
         usage = {
@@ -1117,11 +1137,6 @@ class FakeProvider:
                 "metadata": body.get("metadata") or {},
             }
 
-        if body.get("stream") is not True:
-            return await self._send_non_stream(
-                exchange, response("completed", [item_done], usage), scenario
-            )
-
         seq = 0
 
         def event(type_: str, **fields: Any) -> bytes:
@@ -1168,7 +1183,57 @@ class FakeProvider:
         events.append(
             event("response.completed", response=response("completed", [item_done], usage))
         )
-        return await self._stream(exchange, "responses", events, (start, end), scenario)
+        return events, (start, end), response("completed", [item_done], usage)
+
+    async def _websocket(self, exchange: _Exchange) -> bool:
+        """The Responses API over a WebSocket, as Codex's built-in provider speaks it: each
+        `response.create` text message is answered with the stream's events as messages."""
+        key = exchange.request.headers.get("sec-websocket-key", "")
+        accept = base64.b64encode(
+            hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
+        ).decode()
+        headers = [
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", accept),
+        ]
+        writer = exchange.writer
+        writer.write(self._head(exchange, 101, headers, True))
+        ws = wsconnection.Connection(wsconnection.ConnectionType.SERVER)
+        while True:
+            data = await exchange.reader.read(65536)
+            if not data:
+                return False
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, wsevents.TextMessage):
+                    await self._websocket_turn(ws, writer, event.data)
+                elif isinstance(event, wsevents.Ping):
+                    writer.write(ws.send(event.response()))
+                elif isinstance(event, wsevents.CloseConnection):
+                    writer.write(ws.send(event.response()))
+                    await writer.drain()
+                    return False
+            await writer.drain()
+
+    async def _websocket_turn(
+        self, ws: wsconnection.Connection, writer: asyncio.StreamWriter, text: str
+    ) -> None:
+        body = json.loads(text)
+        body.pop("type", None)
+        model = str(body.get("model") or "fake-1")
+        events, _, _ = self._responses_events(body, model)
+        record: list[bytes] = []
+        with self._lock:
+            self._streams.append(record)
+        for event in events:
+            payload = event.split(b"data: ", 1)[1].rstrip(b"\n")
+            writer.write(ws.send(wsevents.TextMessage(data=payload.decode())))
+            record.append(payload)
+            if self.chunk_delay:
+                await writer.drain()
+                await asyncio.sleep(self.chunk_delay)
+        await writer.drain()
 
     async def _completions(self, exchange: _Exchange) -> bool:
         parsed = await self._parse(exchange)
