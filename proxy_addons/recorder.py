@@ -94,7 +94,7 @@ class Recorder:
                 "client": request.headers.get("user-agent"),
                 "session_id": request.headers.get("session-id")
                 or request.headers.get("session_id"),
-                "turn_id": request.headers.get("x-client-request-id"),
+                "turn_id": _codex_turn(request.headers),
                 "transport": "http",
                 "quirks": json.dumps(ctx.quirks) if ctx.quirks else None,
             }
@@ -295,6 +295,19 @@ def _client_rewrite(
         return b"".join(raw for raw in kept if raw is not None)
 
     return hide_usage
+
+
+def _codex_turn(headers: http.Headers) -> str | None:
+    """Codex's turn id (one turn = the requests and retries of one user message)."""
+    metadata = headers.get("x-codex-turn-metadata")
+    if metadata:
+        try:
+            turn = json.loads(metadata).get("turn_id")
+        except (ValueError, AttributeError, RecursionError):
+            turn = None
+        if isinstance(turn, str):
+            return turn
+    return None
 
 
 def _client_path(flow: http.HTTPFlow) -> str:

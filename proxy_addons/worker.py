@@ -136,6 +136,8 @@ async def _serve(
         # The target is replaced per request by the Router; lazy means it is never dialled.
         mode=["reverse:http://127.0.0.1:9"],
         connection_strategy="lazy",
+        # Record the Host the client sent; the Router's target rewrite sets the upstream's.
+        keep_host_header=True,
     )
     mitm.addons.add(
         Router(settings.config, demo.port),

@@ -215,6 +215,16 @@ def _thirds(text: str) -> list[str]:
     return [text[:a], text[a:b], text[b:]]
 
 
+RUN_PREFIX = "RUN:"
+
+
+def _last_user_text(inputs: list[dict[str, Any]]) -> str:
+    for item in reversed(inputs):
+        if item.get("role") == "user" and item.get("type", "message") == "message":
+            return _content_text(item.get("content"))
+    return ""
+
+
 def _example_arguments(parameters: Any) -> str:
     """``{"<first required property>": "test"}`` for a JSON schema (``{}`` if none)."""
     if not isinstance(parameters, dict):
@@ -569,20 +579,21 @@ class FakeProvider:
         last = inputs[-1] if inputs else {}
         if last.get("type") == "function_call_output":
             return _Answer(f"Done: {_output_text(last.get('output'))}", [])
+        prompt = _last_user_text(inputs)
         tools = [] if body.get("tool_choice") == "none" else _dicts(body.get("tools"))
         functions = [
             t for t in tools if t.get("type") == "function" and isinstance(t.get("name"), str)
         ]
-        if functions:
+        exec_tool = next((t for t in functions if t["name"] == "exec_command"), None)
+        if exec_tool is not None and prompt.startswith(RUN_PREFIX):
+            # Codex's shell tool: "RUN: echo hi" makes the model ask Codex to run `echo hi`.
+            command = json.dumps({"cmd": prompt.removeprefix(RUN_PREFIX).strip()})
+            return _Answer(None, [_Call("call_1", "exec_command", command)])
+        if functions and "notools" not in model and not prompt.startswith(RUN_PREFIX):
             fn = functions[0]
             return _Answer(
                 None, [_Call("call_1", fn["name"], _example_arguments(fn.get("parameters")))]
             )
-        prompt = ""
-        for item in reversed(inputs):
-            if item.get("role") == "user" and item.get("type", "message") == "message":
-                prompt = _content_text(item.get("content"))
-                break
         return _Answer(self.answer_for(model, prompt), [])
 
     # ------------------------------------------------------------------ HTTP server
