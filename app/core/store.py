@@ -93,8 +93,7 @@ def open_database(path: Path | str, *, create: bool = True) -> Database:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
-        if create:
-            schema.apply(db)
+        schema.apply(db)  # an older database is brought up to date, whoever opens it
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(f"{path}: cannot open the recording database ({exc}).") from exc
     return db
@@ -131,7 +130,8 @@ class CallStore:
     def chunks(self, call_id: str) -> list[dict[str, Any]]:
         return list(
             self.db.query(
-                "SELECT seq, t_ms, data FROM chunks WHERE call_id = ? ORDER BY seq", [call_id]
+                "SELECT seq, t_ms, data, direction FROM chunks WHERE call_id = ? ORDER BY seq",
+                [call_id],
             )
         )
 

@@ -1,0 +1,366 @@
+"""Turns a recorded call into code that sends it again through Relayscope: curl or Python."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["API_KEY_ENV", "as_curl", "as_python", "request_url"]
+
+#: The environment variable the snippets read the API key from; never a key itself.
+API_KEY_ENV = "OPENAI_API_KEY"
+
+# Headers a snippet never copies: transport details the tool sets itself, the recorded (and
+# redacted) credentials, and Relayscope's own bookkeeping headers for replays.
+_TRANSPORT_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "expect",
+        "accept-encoding",
+        "proxy-connection",
+        "authorization",
+        "proxy-authorization",
+        "api-key",
+        "x-api-key",
+        "x-goog-api-key",
+        "cookie",
+        "x-relayscope-token",
+        "x-relayscope-replay-of",
+        "x-relayscope-group",
+    }
+)
+# Headers the openai SDK sets on its own; copying them would fight it.
+_SDK_HEADERS = frozenset({"content-type", "accept", "user-agent"})
+_SDK_HEADER_PREFIXES = ("x-stainless-", "openai-")
+
+# Parameters each SDK method takes by name (stable across openai 1.x and later); anything
+# else in a body goes through `extra_body`, which the SDK merges into the JSON unchanged.
+_CHAT_PARAMS = frozenset(
+    [
+        "messages",
+        "model",
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "modalities",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "reasoning_effort",
+        "response_format",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+    ]
+)
+_RESPONSES_PARAMS = frozenset(
+    [
+        "input",
+        "model",
+        "include",
+        "instructions",
+        "max_output_tokens",
+        "metadata",
+        "parallel_tool_calls",
+        "previous_response_id",
+        "reasoning",
+        "store",
+        "stream",
+        "temperature",
+        "text",
+        "tool_choice",
+        "tools",
+        "top_p",
+        "truncation",
+        "user",
+    ]
+)
+_COMPLETIONS_PARAMS = frozenset(
+    [
+        "model",
+        "prompt",
+        "best_of",
+        "echo",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "max_tokens",
+        "n",
+        "presence_penalty",
+        "seed",
+        "stop",
+        "stream",
+        "stream_options",
+        "suffix",
+        "temperature",
+        "top_p",
+        "user",
+    ]
+)
+_EMBEDDINGS_PARAMS = frozenset(["input", "model", "dimensions", "encoding_format", "user"])
+
+#: endpoint -> (SDK method, parameters it names, path suffix the SDK appends to base_url)
+SDK_METHODS: dict[str, tuple[str, frozenset[str], str]] = {
+    "chat.completions": ("client.chat.completions.create", _CHAT_PARAMS, "/chat/completions"),
+    "responses": ("client.responses.create", _RESPONSES_PARAMS, "/responses"),
+    "completions": ("client.completions.create", _COMPLETIONS_PARAMS, "/completions"),
+    "embeddings": ("client.embeddings.create", _EMBEDDINGS_PARAMS, "/embeddings"),
+}
+
+_STREAM_LOOPS = {
+    "chat.completions": (
+        "for chunk in stream:\n"
+        "    if chunk.choices and chunk.choices[0].delta.content:\n"
+        '        print(chunk.choices[0].delta.content, end="", flush=True)\n'
+        "print()\n"
+    ),
+    "responses": (
+        "for event in stream:\n"
+        '    if event.type == "response.output_text.delta":\n'
+        '        print(event.delta, end="", flush=True)\n'
+        "print()\n"
+    ),
+    "completions": (
+        "for chunk in stream:\n"
+        "    if chunk.choices:\n"
+        '        print(chunk.choices[0].text, end="", flush=True)\n'
+        "print()\n"
+    ),
+}
+_RESULT_PRINTS = {
+    "chat.completions": "print(response.choices[0].message.content)\n",
+    "responses": "print(response.output_text)\n",
+    "completions": "print(response.choices[0].text)\n",
+    "embeddings": 'print(len(response.data), "embeddings of", len(response.data[0].embedding))\n',
+}
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _origin(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def request_url(call: dict[str, Any], base_url: str) -> str:
+    """Where the call goes when sent again: Relayscope's address plus the path it was sent to."""
+    path = _text(call.get("path"))
+    if path.startswith("/"):
+        return _origin(base_url) + path
+    suffix = SDK_METHODS.get(_text(call.get("endpoint")), ("", frozenset(), ""))[2]
+    return base_url.rstrip("/") + suffix
+
+
+def _headers(call: dict[str, Any]) -> list[tuple[str, str]]:
+    """The recorded request headers worth sending again (no credentials, no transport)."""
+    try:
+        pairs = json.loads(_text(call.get("request_headers")) or "[]")
+    except ValueError:
+        return []
+    out: list[tuple[str, str]] = []
+    for pair in pairs if isinstance(pairs, list) else []:
+        if isinstance(pair, list | tuple) and len(pair) == 2:
+            name, value = str(pair[0]), str(pair[1])
+            if name.lower() not in _TRANSPORT_HEADERS and not name.lower().startswith(
+                "x-stainless-"
+            ):
+                out.append((name, value))
+    return out
+
+
+def _body_json(call: dict[str, Any]) -> Any:
+    try:
+        return json.loads(_text(call.get("request_body")))
+    except ValueError:
+        return None
+
+
+def _is_stream(call: dict[str, Any], body: Any) -> bool:
+    if isinstance(body, dict) and "stream" in body:
+        return body.get("stream") is True
+    return bool(call.get("stream"))
+
+
+# --- curl ---------------------------------------------------------------------------------
+
+
+def as_curl(call: dict[str, Any], base_url: str) -> str:
+    """A curl command (POSIX shell) that sends the recorded request through Relayscope.
+
+    The body is sent exactly as recorded. The key comes from $OPENAI_API_KEY at run time.
+    """
+    method = _text(call.get("method")) or "POST"
+    body = _text(call.get("request_body"))
+    lines = [f"curl {shlex.quote(request_url(call, base_url))}"]
+    if method != ("POST" if body else "GET"):
+        lines.append(f"-X {shlex.quote(method)}")
+    headers = _headers(call)
+    if body and not any(name.lower() == "content-type" for name, _ in headers):
+        headers.insert(0, ("Content-Type", "application/json"))
+    lines += [f"-H {shlex.quote(f'{name}: {value}')}" for name, value in headers]
+    # Double quotes so the shell puts the key in; the recorded key is redacted anyway.
+    lines.append(f'-H "Authorization: Bearer ${API_KEY_ENV}"')
+    if _is_stream(call, _body_json(call)):
+        lines.append("--no-buffer")  # show the events as they arrive
+    if body:
+        lines.append(f"--data-raw {shlex.quote(body)}")
+    return " \\\n  ".join(lines) + "\n"
+
+
+# --- Python -------------------------------------------------------------------------------
+
+
+# A JSON string, or a JSON word that Python spells differently.
+_JSON_WORDS = re.compile(r'("(?:[^"\\]|\\.)*")|\b(true|false|null|NaN)\b|(-?Infinity)\b')
+_PYTHON_WORDS = {
+    "true": "True",
+    "false": "False",
+    "null": "None",
+    "NaN": 'float("nan")',
+    "Infinity": 'float("inf")',
+    "-Infinity": 'float("-inf")',
+}
+
+
+def _literal(value: Any) -> str:
+    """A Python literal that reads like the JSON it came from (double quotes, 4 spaces)."""
+    try:
+        text = json.dumps(value, indent=4, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): keep it escaped
+        text = json.dumps(value, indent=4)
+    return _JSON_WORDS.sub(lambda m: m.group(1) or _PYTHON_WORDS[m.group(0)], text)
+
+
+def _sdk_base_url(call: dict[str, Any], base_url: str, suffix: str) -> str:
+    """The base_url the SDK needs to reach the recorded path (it appends `suffix` itself)."""
+    path = _text(call.get("path")).partition("?")[0]
+    if path.startswith("/") and path.endswith(suffix):
+        return _origin(base_url) + path[: -len(suffix)]
+    return base_url.rstrip("/")
+
+
+def _docstring(call: dict[str, Any]) -> str:
+    what = ", ".join(_text(call.get(k)) for k in ("endpoint", "model", "provider") if call.get(k))
+    return (
+        f'"""Sends call {_text(call.get("id")) or "?"} ({what}) again through Relayscope.\n\n'
+        f"Relayscope sends the provider's key from its config; {API_KEY_ENV} is only a\n"
+        'placeholder here (or your Relayscope access token, if you set one)."""\n\n'
+    )
+
+
+def as_python(call: dict[str, Any], base_url: str) -> str:
+    """Python that sends the recorded request again: the openai SDK where it fits, else httpx."""
+    body = _body_json(call)
+    endpoint = _text(call.get("endpoint"))
+    method = _text(call.get("method")) or "POST"
+    if isinstance(body, dict) and method == "POST" and endpoint in SDK_METHODS:
+        return _docstring(call) + _sdk_code(call, base_url, endpoint, body)
+    if method == "GET" and endpoint == "models" and _text(call.get("path")).endswith("/models"):
+        return (
+            _docstring(call)
+            + _client_code(call, base_url, "/models")
+            + ("\nfor model in client.models.list():\n    print(model.id)\n")
+        )
+    return _docstring(call) + _httpx_code(call, base_url, body)
+
+
+def _client_code(call: dict[str, Any], base_url: str, suffix: str) -> str:
+    return (
+        "import os\n\nfrom openai import OpenAI\n\n"
+        "client = OpenAI(\n"
+        f"    base_url={_literal(_sdk_base_url(call, base_url, suffix))},\n"
+        f'    api_key=os.environ.get("{API_KEY_ENV}", "relayscope"),\n'
+        ")\n"
+    )
+
+
+def _sdk_extra_headers(call: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in _headers(call)
+        if name.lower() not in _SDK_HEADERS and not name.lower().startswith(_SDK_HEADER_PREFIXES)
+    }
+
+
+def _sdk_code(call: dict[str, Any], base_url: str, endpoint: str, body: dict[str, Any]) -> str:
+    function, known, suffix = SDK_METHODS[endpoint]
+    named = {k: v for k, v in body.items() if k in known}
+    extra = {k: v for k, v in body.items() if k not in known}
+    headers = _sdk_extra_headers(call)
+    code = _client_code(call, base_url, suffix) + f"\nbody = {_literal(named)}\n"
+    arguments = ["**body"]
+    if extra:
+        code += f"# Not named parameters of {function}(); sent in the JSON body as they are.\n"
+        code += f"extra_body = {_literal(extra)}\n"
+        arguments.append("extra_body=extra_body")
+    if headers:
+        code += f"extra_headers = {_literal(headers)}\n"
+        arguments.append("extra_headers=extra_headers")
+    streaming = _is_stream(call, body) and endpoint in _STREAM_LOOPS
+    result = "stream" if streaming else "response"
+    code += f"\n{result} = {function}({', '.join(arguments)})\n"
+    return code + (_STREAM_LOOPS[endpoint] if streaming else _RESULT_PRINTS[endpoint])
+
+
+def _httpx_code(call: dict[str, Any], base_url: str, body: Any) -> str:
+    method = _text(call.get("method")) or "POST"
+    headers = dict(_headers(call))
+    code = "import os\n\nimport httpx\n\n"
+    code += f"url = {_literal(request_url(call, base_url))}\n"
+    code += f"headers = {_literal(headers)}\n"
+    code += (
+        f'headers["Authorization"] = "Bearer " + os.environ.get("{API_KEY_ENV}", "relayscope")\n'
+    )
+    raw = _text(call.get("request_body"))
+    if body is not None:
+        code += f"body = {_literal(body)}\n"
+        payload = ", json=body"
+    elif raw:
+        code += f"content = {_literal(raw)}\n"
+        payload = ", content=content"
+    else:
+        payload = ""
+    request = f"{_literal(method)}, url, headers=headers{payload}, timeout=600"
+    if _is_stream(call, body):
+        return code + (
+            f"\nwith httpx.stream({request}) as response:\n"
+            "    print(response.status_code)\n"
+            "    for line in response.iter_lines():\n"
+            "        print(line)\n"
+        )
+    return code + (
+        f"\nresponse = httpx.request({request})\n"
+        "print(response.status_code)\nprint(response.text)\n"
+    )
