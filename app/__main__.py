@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="show one recorded call")
     _common(show)
     show.add_argument("id", help="call id (a unique prefix is enough)")
-    show.add_argument("--stream", action="store_true", help="the stream debugger: timing, timeline and findings")
+    show.add_argument(
+        "--stream", action="store_true", help="the stream debugger: timing, timeline and findings"
+    )
     show.add_argument("--json", action="store_true", help="the call's row as JSON")
     return parser
 
