@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,12 +9,9 @@ from typing import Any
 
 from mitmproxy import http
 
+from app.core.routing import new_call_id
+
 KEY = "relayscope"
-
-
-def new_call_id() -> str:
-    """Sortable by start time, short enough to type a prefix of: `019a3f2c5b1e-8c1d2e3f`."""
-    return f"{time.time_ns() // 1_000_000:012x}-{os.urandom(4).hex()}"
 
 
 def utc_now_iso() -> str:

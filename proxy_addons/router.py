@@ -50,6 +50,9 @@ class Router:
         ctx.model, ctx.stream = info.model, info.stream
         ctx.replay_of = request.headers.get(routing.REPLAY_HEADER)
         ctx.group_id = request.headers.get(routing.GROUP_HEADER)
+        chosen_id = request.headers.get(routing.CALL_ID_HEADER)
+        if routing.valid_call_id(chosen_id):
+            ctx.id = str(chosen_id)
         header = request.headers.get(routing.PROVIDER_HEADER)
         if ctx.endpoint in MODEL_ENDPOINTS and request.raw_content and not info.is_json:
             self._answer(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -10,8 +13,22 @@ from app.core.config import Config, Provider
 PROVIDER_HEADER = "x-relayscope-provider"
 REPLAY_HEADER = "x-relayscope-replay-of"
 GROUP_HEADER = "x-relayscope-group"
+CALL_ID_HEADER = "x-relayscope-call-id"
 TOKEN_HEADER = "x-relayscope-token"
 OUR_HEADER_PREFIX = "x-relayscope-"
+
+
+_CALL_ID = re.compile(r"[0-9a-f]{12}-[0-9a-f]{8}")
+
+
+def new_call_id() -> str:
+    """Sortable by start time, short enough to type a prefix of: `019a3f2c5b1e-8c1d2e3f`."""
+    return f"{time.time_ns() // 1_000_000:012x}-{os.urandom(4).hex()}"
+
+
+def valid_call_id(value: str | None) -> bool:
+    """A call id a client may choose itself (replays and comparisons know their ids up front)."""
+    return bool(value) and _CALL_ID.fullmatch(value or "") is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -302,3 +302,33 @@ def test_bad_json_gets_400_and_is_still_recorded(worker: WorkerProcess) -> None:
     assert response.json()["error"]["code"] == "invalid_json"
     (row,) = worker.wait_for_calls(1)
     assert row["request_body"] == "{not json" and row["status"] == 400
+
+
+def test_replay_headers_choose_the_id_and_link_the_original_and_never_leave(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    headers = {
+        "X-Relayscope-Call-Id": "0123456789ab-cdef0123",
+        "X-Relayscope-Replay-Of": "0123456789aa-00000000",
+        "X-Relayscope-Group": "group-1",
+    }
+    response = httpx.post(
+        worker.base_url + "/chat/completions",
+        headers=headers,
+        json={"model": "fake-1", "messages": MESSAGES},
+    )
+    assert response.status_code == 200
+    assert not any(name.startswith("x-relayscope") for name in fake.requests[-1].headers)
+    (row,) = worker.wait_for_calls(1)
+    assert (row["id"], row["replay_of"], row["group_id"]) == (
+        "0123456789ab-cdef0123",
+        "0123456789aa-00000000",
+        "group-1",
+    )
+    bad = httpx.post(
+        worker.base_url + "/chat/completions",
+        headers={"X-Relayscope-Call-Id": "'; drop table calls"},
+        json={"model": "fake-1", "messages": MESSAGES},
+    )
+    assert bad.status_code == 200
+    assert worker.wait_for_calls(2)[1]["id"] != "'; drop table calls"
