@@ -34,15 +34,7 @@ def _common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="relayscope",
-        description="Record, inspect, replay and compare OpenAI-format LLM API calls.",
-    )
-    _common(parser, top=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    proxy = sub.add_parser("proxy", help="run the recording proxy headless")
+def _proxy_options(proxy: argparse.ArgumentParser) -> None:
     _common(proxy)
     proxy.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     proxy.add_argument("--port", type=int, help="port to listen on (default 8787; 0 = any free)")
@@ -61,6 +53,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--events", action="store_true", help="print recording events as NDJSON on standard output"
     )
     proxy.add_argument("-q", "--quiet", action="store_true", help="no per-call log lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relayscope",
+        description="Record, inspect, replay and compare OpenAI-format LLM API calls.",
+    )
+    _common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    proxy = sub.add_parser("proxy", help="run the recording proxy headless")
+    _proxy_options(proxy)
+
+    playback = sub.add_parser(
+        "playback", help="serve recorded calls as a provider, with their original timing"
+    )
+    _proxy_options(playback)
+    playback.add_argument(
+        "--call",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a recorded call to serve (repeat for several)",
+    )
+    playback.add_argument("--session", help="serve every call of this Codex session")
+    playback.add_argument(
+        "--match",
+        choices=("exact", "messages", "last"),
+        default="messages",
+        help="how strictly a request must match a recording (default messages)",
+    )
+    playback.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="play faster (2 = twice as fast) or slower than recorded",
+    )
 
     calls = sub.add_parser("calls", help="list recorded calls, newest first")
     _common(calls)
@@ -87,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"relayscope: {exc}", file=sys.stderr)
         return 2
     db_path: Path = args.db or default_db_path()
-    if args.command == "proxy":
+    if args.command in ("proxy", "playback"):
         return _run_proxy(args, config, db_path)
     if args.command in ("calls", "show"):
         from app import cli_views
@@ -136,7 +165,14 @@ def _run_proxy(args: argparse.Namespace, config: Config, db_path: Path) -> int:
     for noisy in ("mitmproxy", "asyncio", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from proxy_addons.worker import WorkerError, WorkerSettings, run_worker
+    from proxy_addons.worker import PlaybackOptions, WorkerError, WorkerSettings, run_worker
+
+    playback = None
+    if args.command == "playback":
+        if args.speed <= 0:
+            print("relayscope: --speed must be above 0 (2 plays twice as fast).", file=sys.stderr)
+            return 2
+        playback = PlaybackOptions(tuple(args.call), args.session, args.match, args.speed)
 
     worker = WorkerSettings(
         config=config,
@@ -145,6 +181,7 @@ def _run_proxy(args: argparse.Namespace, config: Config, db_path: Path) -> int:
         port=port,
         events=args.events,
         parent_pipe=args.parent_pipe,
+        playback=playback,
     )
     try:
         return asyncio.run(run_worker(worker))

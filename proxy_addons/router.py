@@ -26,9 +26,13 @@ MODEL_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "em
 class Router:
     """Decides where each request goes; answers what it cannot route with an OpenAI error."""
 
-    def __init__(self, config: Config, demo_port: int = 0) -> None:
+    def __init__(self, config: Config, local_ports: dict[str, int] | None = None) -> None:
         self.config = config
-        self.demo_port = demo_port
+        # Providers served inside the proxy (demo, playback) → their loopback port.
+        self.local_ports = local_ports or {}
+
+    def _local_url(self, provider: Provider, path: str) -> str:
+        return f"http://127.0.0.1:{self.local_ports.get(provider.name, 9)}{path}"
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         flow.metadata[KEY] = CallContext()
@@ -79,7 +83,7 @@ class Router:
         route = routing.choose_provider(self.config, header, info.model)
         if _is_websocket(request):
             ctx.extra["websocket"] = True
-            if isinstance(route, routing.RouteError) or route.provider.is_demo:
+            if isinstance(route, routing.RouteError) or route.provider.is_local:
                 self._answer(flow, ctx, websocket_refusal())
                 return
         if isinstance(route, routing.RouteError):
@@ -140,13 +144,13 @@ class Router:
             ctx.extra["aggregate"] = plan.aggregate
             ctx.extra["hide_usage"] = plan.hide_usage
         url = routing.upstream_url(provider, request.path)
-        if provider.is_demo:
-            url = f"http://127.0.0.1:{self.demo_port}" + routing.split_url(url)[3]
+        if provider.is_local:
+            url = self._local_url(provider, routing.split_url(url)[3])
         scheme, host, port, path = routing.split_url(url)
         request.scheme, request.host, request.port, request.path = scheme, host, port, path
         _strip_our_headers(request.headers)
         _inject_key(request.headers, provider, drop_client_key=bool(self.config.proxy.access_token))
-        ctx.extra["upstream_url"] = url if not provider.is_demo else f"demo:{path}"
+        ctx.extra["upstream_url"] = f"{provider.name}:{path}" if provider.is_local else url
 
     async def _merged_models(self) -> http.Response:
         async with httpx.AsyncClient(timeout=10.0) as client:
@@ -167,8 +171,8 @@ class Router:
     async def _provider_models(
         self, client: httpx.AsyncClient, provider: Provider
     ) -> tuple[Provider, list[dict[str, Any]], str | None]:
-        if provider.is_demo:
-            url = f"http://127.0.0.1:{self.demo_port}/v1/models"
+        if provider.is_local:
+            url = self._local_url(provider, "/v1/models")
         else:
             url = provider.base_url + "/models"
         headers = {"authorization": f"Bearer {key}"} if (key := provider.key()) else {}
@@ -223,7 +227,7 @@ def _inject_key(headers: http.Headers, provider: Provider, *, drop_client_key: b
     """The provider's key replaces the client's; with no key configured the client's goes on,
     unless it is our access token (which must never leave this machine)."""
     key = provider.key()
-    if key and not provider.is_demo:
+    if key and not provider.is_local:
         headers["authorization"] = f"Bearer {key}"
-    elif provider.is_demo or drop_client_key:
+    elif provider.is_local or drop_client_key:
         headers.pop("authorization", None)

@@ -15,18 +15,20 @@ import signal
 import socket
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from mitmproxy import master, options
 from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 
-from app.core.config import Config, default_data_dir
+from app.core.config import DEMO, PLAYBACK, Config, default_data_dir
+from app.core.playback import PlaybackError, PlaybackSet, load_recordings
 from app.core.recording import RecordingWriter
-from app.core.store import StoreError
+from app.core.store import CallStore, StoreError
 from proxy_addons import errors
 from proxy_addons.demo import DemoServer
+from proxy_addons.playback import PlaybackServer
 from proxy_addons.recorder import Recorder
 from proxy_addons.router import Router
 from proxy_addons.watchdog import Watchdog
@@ -40,6 +42,14 @@ class WorkerError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class PlaybackOptions:
+    call_ids: tuple[str, ...] = ()
+    session_id: str | None = None
+    match: str = "messages"
+    speed: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerSettings:
     config: Config
     db_path: Path
@@ -48,6 +58,7 @@ class WorkerSettings:
     events: bool = False
     parent_pipe: bool = False
     confdir: Path | None = None
+    playback: PlaybackOptions | None = None
 
 
 class EventPrinter:
@@ -110,18 +121,47 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     except StoreError as exc:
         raise WorkerError(str(exc)) from exc
     errors.install()
-    demo = DemoServer()
-    await demo.start()
+    servers: list[DemoServer | PlaybackServer] = [DemoServer()]
+    config = settings.config
     try:
-        return await _serve(settings, writer, demo, printer)
+        if settings.playback is not None:
+            playback = await asyncio.to_thread(_load_playback, settings)
+            servers.append(PlaybackServer(playback))
+            # Played-back calls answer everything: nothing leaves the machine.
+            config = replace(config, providers=(replace(PLAYBACK, default=True), DEMO))
+        local_ports = {}
+        for server, name in zip(servers, (DEMO.name, PLAYBACK.name), strict=False):
+            await server.start()
+            local_ports[name] = server.port
+        return await _serve(replace(settings, config=config), writer, local_ports, printer)
     finally:
-        await demo.stop()
+        for server in servers:
+            await server.stop()
         writer.close()
         printer.emit({"event": "stopped"})
 
 
+def _load_playback(settings: WorkerSettings) -> PlaybackSet:
+    options = settings.playback
+    assert options is not None
+    try:
+        store = CallStore(settings.db_path)
+        try:
+            recordings = load_recordings(
+                store, call_ids=options.call_ids, session_id=options.session_id
+            )
+        finally:
+            store.close()
+    except (PlaybackError, StoreError) as exc:
+        raise WorkerError(str(exc)) from exc
+    return PlaybackSet(recordings, match=options.match, speed=options.speed)
+
+
 async def _serve(
-    settings: WorkerSettings, writer: RecordingWriter, demo: DemoServer, printer: EventPrinter
+    settings: WorkerSettings,
+    writer: RecordingWriter,
+    local_ports: dict[str, int],
+    printer: EventPrinter,
 ) -> int:
     confdir = settings.confdir or default_data_dir() / "mitmproxy"
     opts = options.Options(confdir=str(confdir))
@@ -140,7 +180,7 @@ async def _serve(
         keep_host_header=True,
     )
     mitm.addons.add(
-        Router(settings.config, demo.port),
+        Router(settings.config, local_ports),
         Watchdog(),
         WebSocketRecorder(writer),
         Recorder(writer, max_body_bytes=settings.config.proxy.max_body_bytes),

@@ -64,11 +64,23 @@ class Provider:
     def is_demo(self) -> bool:
         return self.name == DEMO_PROVIDER
 
+    @property
+    def is_local(self) -> bool:
+        """Served inside the proxy (demo, playback): no key, no network."""
+        return self.base_url.endswith(".relayscope.invalid/v1")
+
 
 DEMO = Provider(
     name=DEMO_PROVIDER,
     base_url="http://demo.relayscope.invalid/v1",
     models=("demo-*",),
+)
+
+
+PLAYBACK = Provider(
+    name="playback",
+    base_url="http://playback.relayscope.invalid/v1",
+    models=("playback-*",),
 )
 
 

@@ -29,7 +29,9 @@ class WorkerProcess:
         events: bool = True,
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        subcommand: str = "proxy",
     ) -> None:
+        self.subcommand = subcommand
         self.tmp = tmp
         self.db_path = tmp / "relayscope.db"
         self.config_path = tmp / "config.toml"
@@ -45,7 +47,16 @@ class WorkerProcess:
         self.proc: subprocess.Popen[str] | None = None
 
     def command(self) -> list[str]:
-        args = [sys.executable, "-m", "app", "proxy", "--port", "0", "--db", str(self.db_path)]
+        args = [
+            sys.executable,
+            "-m",
+            "app",
+            self.subcommand,
+            "--port",
+            "0",
+            "--db",
+            str(self.db_path),
+        ]
         if self.config_path.exists():
             args += ["--config", str(self.config_path)]
         if self.events_on:

@@ -1,0 +1,106 @@
+"""Playback: recorded calls served back as a provider, with their content, timing and faults."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.fakes.provider import FakeProvider
+from tests.support.worker import WorkerProcess
+
+SLOW = [{"role": "user", "content": "tell me slowly"}]
+CUT = [{"role": "user", "content": "this one breaks"}]
+LIMITED = [{"role": "user", "content": "too many"}]
+
+
+def timed_stream(
+    base_url: str, model: str, messages: list[dict[str, str]]
+) -> tuple[str, list[float]]:
+    arrivals, text = [], []
+    with openai.OpenAI(base_url=base_url, api_key="x", max_retries=0) as client:
+        for chunk in client.chat.completions.create(
+            model=model,
+            messages=messages,  # type: ignore[arg-type]
+            stream=True,
+        ):
+            arrivals.append(time.monotonic())
+            if chunk.choices:
+                text.append(chunk.choices[0].delta.content or "")
+    return "".join(text), [b - a for a, b in itertools.pairwise(arrivals)]
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> tuple[Path, dict[str, str], str, list[float]]:
+    """Record a slow stream, a cut stream and a 429 from the fake provider; return the ids."""
+    with (
+        FakeProvider(name="live", chunk_delay=0.05) as fake,
+        WorkerProcess(
+            tmp_path,
+            f'[[providers]]\nname = "live"\nbase_url = "{fake.base_url}"\ndefault = true\n',
+        ) as worker,
+    ):
+        text, gaps = timed_stream(worker.base_url, "fake-1", SLOW)
+        with pytest.raises((openai.APIError, httpx.HTTPError)):
+            timed_stream(worker.base_url, "cut-stream", CUT)
+        limited = httpx.post(
+            worker.base_url + "/chat/completions", json={"model": "fail-429", "messages": LIMITED}
+        )
+        assert limited.status_code == 429
+        rows = worker.wait_for_calls(3)
+    return tmp_path, {r["model"]: r["id"] for r in rows}, text, gaps
+
+
+def test_recorded_calls_play_back_with_their_content_timing_and_faults(
+    recorded: tuple[Path, dict[str, str], str, list[float]],
+) -> None:
+    folder, ids, text, live_gaps = recorded
+    args = tuple(arg for call_id in ids.values() for arg in ("--call", call_id))
+    with WorkerProcess(folder, None, subcommand="playback", extra_args=args) as player:
+        replayed, gaps = timed_stream(player.base_url, "fake-1", SLOW)
+        with pytest.raises((openai.APIError, httpx.HTTPError)):
+            timed_stream(player.base_url, "cut-stream", CUT)
+        limited = httpx.post(
+            player.base_url + "/chat/completions", json={"model": "fail-429", "messages": LIMITED}
+        )
+        missing = httpx.post(
+            player.base_url + "/chat/completions",
+            json={
+                "model": "fake-1",
+                "messages": [{"role": "user", "content": "never recorded"}],
+                "stream": True,
+            },
+        )
+        rows = player.wait_for_calls(7)
+    assert replayed == text
+    assert len(gaps) == len(live_gaps)
+    deviations = [abs(a - b) for a, b in zip(gaps, live_gaps, strict=True)]
+    assert statistics.median(deviations) < 0.010 and max(deviations) < 0.030
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+    assert missing.status_code == 404
+    error = missing.json()["error"]
+    assert error["code"] == "playback_no_match"
+    assert ids["fake-1"] in error["message"] and "message #0 differs" in error["message"]
+    played = rows[3:]
+    assert {r["provider"] for r in played} == {"playback"}
+    assert [r["state"] for r in played] == ["complete", "interrupted", "error", "error"]
+
+
+def test_playback_twice_as_fast(recorded: tuple[Path, dict[str, str], str, list[float]]) -> None:
+    folder, ids, _, live_gaps = recorded
+    with WorkerProcess(
+        folder, None, subcommand="playback", extra_args=("--call", ids["fake-1"], "--speed", "2")
+    ) as player:
+        _, gaps = timed_stream(player.base_url, "fake-1", SLOW)
+    assert abs(statistics.median(gaps) - statistics.median(live_gaps) / 2) < 0.01
+
+
+def test_playback_without_calls_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="No recorded calls to play back"):
+        WorkerProcess(tmp_path, None, subcommand="playback").start()
