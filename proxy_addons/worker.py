@@ -27,6 +27,7 @@ from app.core.playback import PlaybackError, PlaybackSet, load_recordings
 from app.core.recording import RecordingWriter
 from app.core.store import CallStore, StoreError
 from proxy_addons import errors
+from proxy_addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
 from proxy_addons.demo import DemoServer
 from proxy_addons.playback import PlaybackServer
 from proxy_addons.recorder import Recorder
@@ -179,11 +180,14 @@ async def _serve(
         # Record the Host the client sent; the Router's target rewrite sets the upstream's.
         keep_host_header=True,
     )
+    holder = Holder(printer.emit, writer)
     mitm.addons.add(
         Router(settings.config, local_ports),
         Watchdog(),
         WebSocketRecorder(writer),
+        ResponseBreakpoints(holder),  # before the Recorder: an edited answer is recorded
         Recorder(writer, max_body_bytes=settings.config.proxy.max_body_bytes),
+        RequestBreakpoints(holder),  # after the Recorder: a held call shows as pending
     )
     mitm.addons.add(_Announcer(mitm, printer, settings))
     loop = asyncio.get_running_loop()
@@ -191,7 +195,7 @@ async def _serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, mitm.shutdown)
     if settings.parent_pipe:
-        _exit_when_stdin_closes(mitm)
+        _read_parent_pipe(mitm, holder)
     await mitm.run()
     ps = mitm.addons.get("proxyserver")
     ok = bool(ps and ps.listen_addrs())
@@ -227,11 +231,19 @@ class _Announcer:
         self.printer.line(f"Relayscope listening on {url}")
 
 
-def _exit_when_stdin_closes(mitm: master.Master) -> None:
-    def wait() -> None:
+def _read_parent_pipe(mitm: master.Master, holder: Holder) -> None:
+    """Commands from the app arrive as NDJSON on stdin; end of file means the app is gone."""
+    loop = asyncio.get_running_loop()
+
+    def read() -> None:
         with contextlib.suppress(OSError, ValueError):
-            while sys.stdin.buffer.read(4096):
-                pass
+            for line in sys.stdin.buffer:
+                try:
+                    command = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(command, dict):
+                    loop.call_soon_threadsafe(holder.command, command)
         mitm.shutdown()
 
-    threading.Thread(target=wait, name="parent-pipe", daemon=True).start()
+    threading.Thread(target=read, name="parent-pipe", daemon=True).start()

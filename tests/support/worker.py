@@ -100,6 +100,21 @@ class WorkerProcess:
                 self.events.append(json.loads(line))
             self.lines.put(line)
 
+    def send(self, command: dict[str, Any]) -> None:
+        """One NDJSON command on the worker's stdin (the app's side of --parent-pipe)."""
+        assert self.proc is not None and self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+
+    def wait_for_event(self, name: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in list(self.events):
+                if event.get("event") == name and all(event.get(k) == v for k, v in match.items()):
+                    return event
+            time.sleep(0.02)
+        raise AssertionError(f"no {name} event {match}; got {self.events[-10:]}")
+
     def log(self) -> str:
         path = self.tmp / "worker.log"
         return path.read_text() if path.exists() else ""
