@@ -105,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream", action="store_true", help="the stream debugger: timing, timeline and findings"
     )
     show.add_argument("--json", action="store_true", help="the call's row as JSON")
+
+    diagnose = sub.add_parser("diagnose", help="provider diagnostics from the recorded calls")
+    _common(diagnose)
+    diagnose.add_argument("provider", nargs="?", help="one provider (default: all)")
+    diagnose.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        dest="report_format",
+        help="report format (default markdown, readable as it is)",
+    )
     return parser
 
 
@@ -118,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_path: Path = args.db or default_db_path()
     if args.command in ("proxy", "playback"):
         return _run_proxy(args, config, db_path)
-    if args.command in ("calls", "show"):
+    if args.command in ("calls", "show", "diagnose"):
         from app import cli_views
 
         return cli_views.run(args, db_path)

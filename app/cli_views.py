@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core import diagnostics
 from app.core.store import CallFilter, CallStore, StoreError
 from app.core.stream_analysis import ERROR, INFO, WARNING, StreamAnalysis, analyse
 from app.core.stream_stats import event_label
@@ -26,6 +27,8 @@ def run(args: argparse.Namespace, db_path: Path) -> int:
     try:
         if args.command == "calls":
             return _calls(store, args)
+        if args.command == "diagnose":
+            return _diagnose(store, args)
         return _show(store, args)
     except StoreError as exc:
         print(f"relayscope: {exc}", file=sys.stderr)
@@ -276,3 +279,23 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {
         k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in row.items()
     }
+
+
+def _diagnose(store: CallStore, args: argparse.Namespace) -> int:
+    if args.provider:
+        if args.provider not in store.providers():
+            known = ", ".join(store.providers()) or "none yet"
+            print(
+                f"relayscope: no recorded calls from provider '{args.provider}' "
+                f"(recorded providers: {known}).",
+                file=sys.stderr,
+            )
+            return 1
+        reports = [diagnostics.diagnose(store, args.provider)]
+    else:
+        reports = diagnostics.diagnose_all(store)
+    if args.report_format == "json":
+        print(diagnostics.as_json(reports))
+    else:
+        print(diagnostics.as_markdown(reports).rstrip())
+    return 0

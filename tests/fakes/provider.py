@@ -343,9 +343,14 @@ class FakeProvider:
         models: tuple[str, ...] = ("fake-1", "gpt-5.2", "claude-sonnet-4-6"),
         api_key: str | None = None,
         websocket: bool = False,
+        substitute_model: str | None = None,
+        usage_scale: float = 1.0,
     ) -> None:
         self.name = name
         self.websocket = websocket
+        # A dishonest reseller: answers from another model, under- or over-reports usage.
+        self.substitute_model = substitute_model
+        self.usage_scale = usage_scale
         self.chunk_delay = chunk_delay
         self.stream_required = stream_required
         self.usage_on_finish = usage_on_finish
@@ -529,7 +534,7 @@ class FakeProvider:
             prompt = _count_words(text)
             answer = _Answer(self.answer_for(model, text), [])
         prompt_tokens = prompt + 3
-        completion_tokens = len(answer.pieces)
+        completion_tokens = round(len(answer.pieces) * self.usage_scale)
         return {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -958,7 +963,7 @@ class FakeProvider:
                 raise _Abort("client left while stalled")
             exchange.keep_alive = False
             scenario = None
-        return body, model, scenario
+        return body, self.substitute_model or model, scenario
 
     async def _chat(self, exchange: _Exchange) -> bool:
         parsed = await self._parse(exchange)

@@ -1,0 +1,315 @@
+"""Provider diagnostics from the recorded calls: reliability, speed over time, and the signs
+that a reseller is not what it claims (substituted models, missing or implausible usage,
+streams that never finish properly, changing fingerprints)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.store import CallStore
+
+_FINGERPRINT = re.compile(r'"system_fingerprint"\s*:\s*"([^"]+)"')
+# A model "differs" unless the answer's model is the asked one or a dated/versioned form of it
+# (gpt-4o → gpt-4o-2024-08-06 is normal; gpt-4o → gpt-4o-mini is not).
+_VERSION_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4}|\d{8}|v\d+(\.\d+)*|latest|preview)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Sign:
+    """One sign worth a person's attention, with how often it was seen and an example call."""
+
+    code: str
+    message: str
+    count: int
+    example: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One time bucket of a provider's calls (for the small plots)."""
+
+    start: str
+    calls: int
+    errors: int
+    ttft_p50: float | None
+    tokens_per_s_p50: float | None
+
+
+@dataclass(slots=True)
+class ProviderReport:
+    provider: str
+    calls: int = 0
+    errors_by_status: dict[int, int] = field(default_factory=dict)
+    interrupted: int = 0
+    ttft_p50: float | None = None
+    ttft_p95: float | None = None
+    tokens_per_s_p50: float | None = None
+    tokens_per_s_p95: float | None = None
+    buckets: list[Bucket] = field(default_factory=list)
+    signs: list[Sign] = field(default_factory=list)
+
+    @property
+    def error_rate(self) -> float:
+        return sum(self.errors_by_status.values()) / self.calls if self.calls else 0.0
+
+
+COLUMNS = (
+    "id, started_at, provider, model, response_model, status, state, stream, ttft_ms, "
+    "duration_ms, completion_tokens, prompt_tokens, total_tokens, output_text, "
+    "tool_calls, chunk_count, request_body, response_body, endpoint"
+)
+
+
+def diagnose(
+    store: CallStore, provider: str, *, bucket_minutes: int = 60, limit: int = 5000
+) -> ProviderReport:
+    """The report for one provider over its most recent `limit` calls."""
+    rows = list(
+        store.db.query(
+            f"SELECT {COLUMNS} FROM calls WHERE provider = ? AND state NOT IN ('pending', "
+            "'streaming') ORDER BY started_at DESC LIMIT ?",
+            [provider, limit],
+        )
+    )
+    rows.reverse()
+    report = ProviderReport(provider, calls=len(rows))
+    report.errors_by_status = dict(
+        Counter(int(r["status"]) for r in rows if r["status"] and int(r["status"]) >= 400)
+    )
+    report.interrupted = sum(1 for r in rows if r["state"] == "interrupted")
+    ok = [r for r in rows if r["state"] == "complete"]
+    ttfts = [float(r["ttft_ms"]) for r in ok if r["ttft_ms"] is not None]
+    speeds = [s for r in ok if (s := _tokens_per_s(r)) is not None]
+    report.ttft_p50, report.ttft_p95 = _pct(ttfts, 50), _pct(ttfts, 95)
+    report.tokens_per_s_p50, report.tokens_per_s_p95 = _pct(speeds, 50), _pct(speeds, 95)
+    report.buckets = _buckets(rows, bucket_minutes)
+    report.signs = [
+        s
+        for s in (
+            _substituted_models(ok),
+            _usage_missing(ok),
+            _usage_implausible(ok),
+            _streams_unfinished(store, ok),
+            _fingerprints(store, ok),
+        )
+        if s is not None
+    ]
+    return report
+
+
+def diagnose_all(store: CallStore, **kw: Any) -> list[ProviderReport]:
+    return [
+        diagnose(store, name, **kw) for name in store.providers() if name not in ("relayscope", "*")
+    ]
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _tokens_per_s(row: dict[str, Any]) -> float | None:
+    tokens, duration, ttft = row["completion_tokens"], row["duration_ms"], row["ttft_ms"]
+    if not tokens or not duration:
+        return None
+    generating = (duration - (ttft or 0)) / 1000 if row["stream"] else duration / 1000
+    return tokens / generating if generating > 0 else None
+
+
+def _buckets(rows: list[dict[str, Any]], minutes: int) -> list[Bucket]:
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        stamp = str(row["started_at"] or "")
+        minute = int(stamp[11:13] or 0) * 60 + int(stamp[14:16] or 0)
+        first = minute - minute % minutes
+        groups[f"{stamp[:10]}T{first // 60:02d}:{first % 60:02d}Z"].append(row)
+    out = []
+    for start, group in sorted(groups.items()):
+        ok = [r for r in group if r["state"] == "complete"]
+        ttfts = [float(r["ttft_ms"]) for r in ok if r["ttft_ms"] is not None]
+        speeds = [s for r in ok if (s := _tokens_per_s(r)) is not None]
+        errors = sum(1 for r in group if r["state"] in ("error", "interrupted"))
+        out.append(Bucket(start, len(group), errors, _pct(ttfts, 50), _pct(speeds, 50)))
+    return out
+
+
+def _same_model(asked: str, answered: str) -> bool:
+    asked, answered = asked.lower(), answered.lower()
+    if asked == answered or answered.split("/")[-1] == asked.split("/")[-1]:
+        return True
+    return _VERSION_SUFFIX.sub("", answered) == _VERSION_SUFFIX.sub("", asked)
+
+
+def _substituted_models(rows: list[dict[str, Any]]) -> Sign | None:
+    pairs = Counter(
+        (r["model"], r["response_model"])
+        for r in rows
+        if r["model"] and r["response_model"] and not _same_model(r["model"], r["response_model"])
+    )
+    if not pairs:
+        return None
+    (asked, answered), _ = pairs.most_common(1)[0]
+    count = sum(pairs.values())
+    example = next(r["id"] for r in rows if (r["model"], r["response_model"]) == (asked, answered))
+    return Sign(
+        "model_substituted",
+        f"{count} answers came from another model than the one "
+        f"asked for (e.g. asked {asked}, answered {answered}).",
+        count,
+        example,
+    )
+
+
+def _usage_missing(rows: list[dict[str, Any]]) -> Sign | None:
+    missing = [
+        r
+        for r in rows
+        if r["endpoint"] in ("chat.completions", "responses", "completions")
+        and not r["completion_tokens"]
+        and (r["output_text"] or r["tool_calls"])
+    ]
+    if not missing:
+        return None
+    return Sign(
+        "usage_missing",
+        f"{len(missing)} of {len(rows)} answers reported no usage "
+        "(or zero output tokens) although they carried text.",
+        len(missing),
+        missing[0]["id"],
+    )
+
+
+def _estimate_tokens(text: str) -> float:
+    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    return ascii_chars / 4 + (len(text) - ascii_chars) / 1.5
+
+
+def _usage_implausible(rows: list[dict[str, Any]]) -> Sign | None:
+    odd = []
+    for row in rows:
+        text, reported = row["output_text"] or "", row["completion_tokens"]
+        if not text or not reported:
+            continue
+        estimate = _estimate_tokens(text)
+        if abs(estimate - reported) > 20 and (reported > 3 * estimate or estimate > 3 * reported):
+            odd.append(row)
+    if not odd:
+        return None
+    first = odd[0]
+    return Sign(
+        "usage_implausible",
+        f"{len(odd)} answers report output tokens far from their "
+        f"length (e.g. {first['completion_tokens']} tokens for about "
+        f"{_estimate_tokens(first['output_text']):.0f} tokens of text, estimated at "
+        "4 characters a token).",
+        len(odd),
+        first["id"],
+    )
+
+
+def _streams_unfinished(store: CallStore, rows: list[dict[str, Any]]) -> Sign | None:
+    chat = [
+        r for r in rows if r["stream"] and r["endpoint"] == "chat.completions" and r["chunk_count"]
+    ]
+    if len(chat) < 3:
+        return None
+    lacking = 0
+    for row in chat:
+        last = store.db.execute(
+            "SELECT data FROM chunks WHERE call_id = ? ORDER BY seq DESC LIMIT 1", [row["id"]]
+        ).fetchone()
+        if last is None or "[DONE]" not in str(last[0]):
+            lacking += 1
+    if lacking < len(chat):
+        return None
+    return Sign(
+        "streams_without_done",
+        f"None of the {len(chat)} chat streams ended with [DONE].",
+        lacking,
+        chat[0]["id"],
+    )
+
+
+def _fingerprints(store: CallStore, rows: list[dict[str, Any]]) -> Sign | None:
+    seen: dict[str, str] = {}
+    for row in rows:
+        source = row["response_body"]
+        if source is None and row["stream"]:
+            first = store.db.execute(
+                "SELECT data FROM chunks WHERE call_id = ? ORDER BY seq LIMIT 1", [row["id"]]
+            ).fetchone()
+            source = first[0] if first else None
+        match = _FINGERPRINT.search(str(source or ""))
+        if match:
+            seen.setdefault(match.group(1), row["id"])
+    if len(seen) < 2:
+        return None
+    names = ", ".join(sorted(seen)[:5])
+    return Sign(
+        "fingerprint_changed",
+        f"{len(seen)} different system_fingerprint values "
+        f"({names}): the backend behind this provider changed.",
+        len(seen),
+        next(iter(seen.values())),
+    )
+
+
+def as_markdown(reports: list[ProviderReport]) -> str:
+    lines = ["# Provider diagnostics", ""]
+    for r in reports:
+        statuses = ", ".join(f"{s}: {n}" for s, n in sorted(r.errors_by_status.items()))
+        lines += [
+            f"## {r.provider}",
+            "",
+            f"- calls: {r.calls}; error rate {r.error_rate:.1%} ({statuses or 'none'});"
+            f" interrupted: {r.interrupted}",
+            f"- TTFT p50 {_ms(r.ttft_p50)}, p95 {_ms(r.ttft_p95)}; tokens/s p50 "
+            f"{_num(r.tokens_per_s_p50)}, p95 {_num(r.tokens_per_s_p95)}",
+        ]
+        lines += [f"- **{s.code}**: {s.message} (example: {s.example})" for s in r.signs]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def as_json(reports: list[ProviderReport]) -> str:
+    def encode(r: ProviderReport) -> dict[str, Any]:
+        return {
+            "provider": r.provider,
+            "calls": r.calls,
+            "error_rate": r.error_rate,
+            "errors_by_status": r.errors_by_status,
+            "interrupted": r.interrupted,
+            "ttft_ms": {"p50": r.ttft_p50, "p95": r.ttft_p95},
+            "tokens_per_s": {"p50": r.tokens_per_s_p50, "p95": r.tokens_per_s_p95},
+            "buckets": [_bucket(b) for b in r.buckets],
+            "signs": [
+                {"code": s.code, "message": s.message, "count": s.count, "example": s.example}
+                for s in r.signs
+            ],
+        }
+
+    return json.dumps([encode(r) for r in reports], indent=2)
+
+
+def _bucket(b: Bucket) -> dict[str, Any]:
+    return {
+        "start": b.start,
+        "calls": b.calls,
+        "errors": b.errors,
+        "ttft_p50": b.ttft_p50,
+        "tokens_per_s_p50": b.tokens_per_s_p50,
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} ms"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
