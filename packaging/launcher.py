@@ -1,0 +1,8 @@
+"""Entry point of the packaged app: the same `relayscope` command as `pip install` gives."""
+
+import sys
+
+from app.__main__ import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The packaged one-folder app: built with PyInstaller, it records a call through its proxy."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.core.store import CallStore
+from tests.support.worker import ROOT
+
+pytestmark = pytest.mark.slow
+BINARY = ROOT / "dist" / "relayscope" / "relayscope"
+
+
+@pytest.fixture(scope="module")
+def binary() -> Path:
+    subprocess.run(
+        ["bash", "packaging/build.sh"], cwd=ROOT, check=True, capture_output=True, timeout=900
+    )
+    assert BINARY.exists()
+    return BINARY
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_call(db: Path, timeout: float = 15) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            store = CallStore(db, create=False)
+            try:
+                rows = store.list_calls()
+            finally:
+                store.close()
+            if rows and rows[0]["state"] == "complete":
+                return rows[0]
+        time.sleep(0.1)
+    raise AssertionError("no call recorded")
+
+
+def send_demo_call(port: int, timeout: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                json={"model": "demo-fast", "messages": [{"role": "user", "content": "packaged?"}]},
+            )
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_packaged_headless_proxy_records_a_call(binary: Path, tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(binary), "proxy", "--port", str(port), "--db", str(tmp_path / "r.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert (
+            proc.stdout.readline().strip() == f"Relayscope listening on http://127.0.0.1:{port}/v1"
+        )
+        assert send_demo_call(port).status_code == 200
+        row = wait_for_call(tmp_path / "r.db")
+        assert (row["provider"], row["status"]) == ("demo", 200)
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
