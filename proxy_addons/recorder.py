@@ -115,6 +115,8 @@ class Recorder:
             encoding = response.headers.get("content-encoding", "")
             rewrite = _client_rewrite(ctx, response)
             response.stream = self._tap(ctx, encoding, rewrite)
+            # The app shows a live stream's status at once, not only when it ends.
+            self.writer.update(ctx.id, {"status": response.status_code})
 
     def _tap(
         self,
@@ -150,6 +152,9 @@ class Recorder:
                     events.append(leftover)
             if events:
                 t_ms = round((now - ctx.t0) * 1000, 3)
+                if ctx.seq == 0:
+                    ctx.extra["ttft_ms"] = t_ms  # a stream's first token is its first event
+                    writer.update(ctx.id, {"ttft_ms": t_ms})
                 for event in events:
                     writer.chunk(ctx.id, ctx.seq, t_ms, event.raw, event.data, event.event)
                     ctx.seq += 1
@@ -173,7 +178,7 @@ class Recorder:
             "state": "error" if response.status_code >= 400 else "complete",
             "response_headers": _headers_json(list(response.headers.items(multi=True))),
             "duration_ms": ctx.ms_since_start(now),
-            "ttft_ms": ctx.ms_since_start(ctx.first_byte) if ctx.first_byte else None,
+            "ttft_ms": _ttft(ctx),
         }
         if ctx.answered_by_proxy:
             fields["provider"] = ctx.provider
@@ -227,7 +232,7 @@ class Recorder:
         now = time.monotonic()
         fields: dict[str, Any] = {"duration_ms": ctx.ms_since_start(now), "chunk_count": ctx.seq}
         if ctx.first_byte:
-            fields["ttft_ms"] = ctx.ms_since_start(ctx.first_byte)
+            fields["ttft_ms"] = _ttft(ctx)
         timed_out = bool(flow.metadata.get(TIMEOUT_MARK))
         client_side = "client" in message.lower()
         if flow.response is not None and ctx.first_byte:
@@ -295,6 +300,13 @@ def _client_rewrite(
         return b"".join(raw for raw in kept if raw is not None)
 
     return hide_usage
+
+
+def _ttft(ctx: CallContext) -> float | None:
+    """Time to the first event of a stream, or to the first byte of any other answer."""
+    if "ttft_ms" in ctx.extra:
+        return float(ctx.extra["ttft_ms"])
+    return ctx.ms_since_start(ctx.first_byte) if ctx.first_byte else None
 
 
 def _codex_turn(headers: http.Headers) -> str | None:

@@ -61,14 +61,18 @@ class CallFilter:
             if value:
                 clauses.append(f"calls.{column} = ?")
                 params.append(value)
-        if self.text.strip():
+        text = self.text.strip()
+        if text:
+            # Finished calls are in the full-text index; calls still live are not indexed
+            # yet, so only they (a handful) are matched by LIKE. An id matches by prefix.
             clauses.append(
                 "(calls.rowid IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?)"
-                " OR calls.model LIKE ? OR calls.provider LIKE ? OR calls.path LIKE ?"
-                " OR calls.id LIKE ?)"
+                " OR (calls.state IN ('pending', 'streaming') AND (calls.model LIKE ?"
+                " OR calls.provider LIKE ? OR calls.path LIKE ?))"
+                " OR (calls.id >= ? AND calls.id < ?))"
             )
-            like = f"%{self.text.strip()}%"
-            params += [fts_query(self.text), like, like, like, f"{self.text.strip()}%"]
+            like = f"%{text}%"
+            params += [fts_query(text), like, like, like, text, text + "\uffff"]
         return (" AND ".join(clauses) or "1"), params
 
 

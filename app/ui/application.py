@@ -1,11 +1,65 @@
-"""Starts the desktop app (placeholder until the window lands)."""
+"""Starts the desktop app: the QApplication, its theme, the proxy worker and the window."""
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
 from app.core.config import Config
+from app.core.store import CallStore, StoreError
+from app.ui import theme
+from app.ui.main_window import MainWindow
+from app.ui.worker_process import WorkerProcess
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with Relayscope's name, icon and light/dark theme (reused if one exists)."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or sys.argv)
+    app.setApplicationName("Relayscope")
+    app.setApplicationDisplayName("Relayscope")
+    app.setOrganizationName("Relayscope")
+    app.setDesktopFileName("relayscope")
+    app.setWindowIcon(theme.app_icon())
+    theme.apply_theme(app)
+    return app
+
+
+def _quit_on_ctrl_c(app: QApplication, window: MainWindow) -> None:
+    """Ctrl+C in the terminal closes the window cleanly (stopping the worker first)."""
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    # Python only sees the signal when it runs: wake it up a few times a second.
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
 
 
 def run_app(*, config: Config, config_path: Path, db_path: Path) -> int:
-    raise SystemExit("The desktop app is not built yet; use `relayscope proxy`.")
+    """Open the window, start the worker on the configured port, run until the window closes."""
+    app = create_application()
+    try:
+        # Opened (and migrated) before the worker starts, so the two never race to create it.
+        store = CallStore(db_path)
+    except StoreError as exc:
+        QMessageBox.critical(None, "Relayscope", str(exc))
+        return 1
+    worker = WorkerProcess(db_path, config_path)
+    window = MainWindow(
+        store,
+        worker,
+        config_path=config_path,
+        host=config.proxy.host,
+        port=config.proxy.port,
+    )
+    worker.start(config.proxy.port)
+    window.show()
+    _quit_on_ctrl_c(app, window)
+    try:
+        return app.exec()
+    finally:
+        worker.stop_and_wait()
+        store.close()

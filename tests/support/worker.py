@@ -61,6 +61,9 @@ class WorkerProcess:
             args += ["--config", str(self.config_path)]
         if self.events_on:
             args.append("--events")
+        # The worker exits when this test process dies, even if a test forgot to stop it.
+        if "--parent-pipe" not in self.extra_args:
+            args.append("--parent-pipe")
         return [*args, *self.extra_args]
 
     def start(self, timeout: float = 20.0) -> Self:

@@ -1,0 +1,52 @@
+"""Ready-to-paste text that points a client (Codex CLI, the OpenAI SDK, curl) at Relayscope."""
+
+from __future__ import annotations
+
+import json
+
+#: The built-in demo provider's model: works with no keys and no network.
+DEMO_MODEL = "demo-1"
+#: The environment variable the Codex snippet names (Codex refuses to start if it is unset).
+CODEX_ENV_KEY = "RELAYSCOPE_KEY"
+
+
+def codex_snippet(base_url: str, model: str = DEMO_MODEL) -> str:
+    """A Codex CLI `config.toml` fragment that sends every turn through Relayscope."""
+    return (
+        f"# Top of ~/.codex/config.toml; also run: export {CODEX_ENV_KEY}=any\n"
+        f"model = {json.dumps(model)}  # or any model your providers serve\n"
+        'model_provider = "relayscope"\n'
+        "\n"
+        "[model_providers.relayscope]\n"
+        'name = "Relayscope"\n'
+        f"base_url = {json.dumps(base_url)}\n"
+        f'env_key = "{CODEX_ENV_KEY}"\n'
+        'wire_api = "responses"\n'
+    )
+
+
+def sdk_snippet(base_url: str, model: str = DEMO_MODEL) -> str:
+    """A runnable Python example using the official `openai` package."""
+    return (
+        "from openai import OpenAI\n"
+        "\n"
+        "# Relayscope adds each provider's real key; any api_key works here.\n"
+        f'client = OpenAI(base_url="{base_url}", api_key="any")\n'
+        "reply = client.chat.completions.create(\n"
+        f"    model={json.dumps(model)},\n"
+        '    messages=[{"role": "user", "content": "Hello!"}],\n'
+        ")\n"
+        "print(reply.choices[0].message.content)\n"
+    )
+
+
+def curl_snippet(base_url: str, model: str = DEMO_MODEL) -> str:
+    """A streaming request from a terminal (POSIX shell quoting)."""
+    body = json.dumps(
+        {"model": model, "stream": True, "messages": [{"role": "user", "content": "Hello!"}]}
+    )
+    return (
+        f"curl -N {base_url}/chat/completions \\\n"
+        "  -H 'content-type: application/json' \\\n"
+        f"  -d '{body}'\n"
+    )

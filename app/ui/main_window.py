@@ -1,0 +1,238 @@
+"""MainWindow: composes the header, filter bar, call list, inspector and first-run panel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import cast
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QFrame,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.store import CallFilter, CallStore
+from app.ui import theme
+from app.ui.call_list_model import CallListModel
+from app.ui.call_list_view import CallListView
+from app.ui.filter_bar import FilterBar
+from app.ui.header_bar import HeaderBar
+from app.ui.inspector.call_inspector import CallInspector
+from app.ui.providers_dialog import ProvidersDialog
+from app.ui.welcome_panel import WelcomePanel
+from app.ui.worker_process import WorkerProcess
+
+#: A shown call that streams is redrawn in the inspector at most this often.
+INSPECTOR_REFRESH_MS = 150
+#: New providers in the filter's list are looked up at most this often.
+PROVIDERS_REFRESH_MS = 1000
+
+
+class MainWindow(QMainWindow):
+    """The Relayscope window. It only composes widgets and wires their signals."""
+
+    def __init__(
+        self,
+        store: CallStore,
+        worker: WorkerProcess,
+        *,
+        config_path: Path,
+        host: str = "127.0.0.1",
+        port: int = 8787,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.worker = worker
+        self.config_path = config_path
+        self.setWindowTitle("Relayscope")
+        self.setWindowIcon(theme.app_icon())
+        self.header = HeaderBar(host, port, self)
+        self.filter_bar = FilterBar(self)
+        self.model = CallListModel(store, self)
+        self.call_list = CallListView(self.model, self)
+        self.inspector = CallInspector(store, self)
+        self.welcome = WelcomePanel(self)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.pages = QStackedWidget(self)
+        self._shown_call = ""
+        self._inspector_timer = self._timer(INSPECTOR_REFRESH_MS, self._refresh_inspector)
+        self._providers_timer = self._timer(PROVIDERS_REFRESH_MS, self._refresh_providers)
+        self._layout()
+        self._connect_worker()
+        self._connect_widgets()
+        self._add_shortcuts()
+        self._refresh_providers()
+        self._on_model_counts_changed(self.model.shown_count, self.model.total_count)
+        self.resize(1280, 800)
+
+    def _timer(self, ms: int, slot: Callable[[], None]) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(ms)
+        timer.timeout.connect(slot)
+        return timer
+
+    def _layout(self) -> None:
+        self.splitter.addWidget(self.call_list)
+        self.splitter.addWidget(self.inspector)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(theme.SPACING // 2 + 1)
+        list_page = QWidget(self)
+        column = QVBoxLayout(list_page)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.filter_bar)
+        column.addWidget(self.splitter, 1)
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(list_page)
+        line = QFrame(self)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Plain)
+        line.setForegroundRole(QPalette.ColorRole.Mid)
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.header)
+        outer.addWidget(line)
+        outer.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.splitter.setSizes([440, 300])
+
+    def _connect_worker(self) -> None:
+        worker = self.worker
+        worker.state_changed.connect(self._on_worker_state_changed)
+        worker.listening.connect(self._on_worker_listening)
+        worker.failed.connect(self._on_worker_failed)
+        worker.call_started.connect(self._on_worker_call_started)
+        worker.call_updated.connect(self._on_worker_call_updated)
+        worker.call_finished.connect(self._on_worker_call_finished)
+        worker.record_error.connect(self.header.show_record_error)
+        self._on_worker_state_changed(worker.state)
+        if worker.url:
+            self._on_worker_listening(worker.url)
+
+    def _connect_widgets(self) -> None:
+        self.model.counts_changed.connect(self._on_model_counts_changed)
+        self.filter_bar.filter_changed.connect(self._on_filter_bar_filter_changed)
+        self.call_list.call_selected.connect(self._on_call_list_call_selected)
+        self.header.start_requested.connect(self.worker.start)
+        self.header.stop_requested.connect(self.worker.stop)
+        self.header.port_applied.connect(self.worker.restart)
+        self.header.providers_requested.connect(self._on_header_providers_requested)
+        self.filter_bar.search.installEventFilter(self)
+        self.inspector.call_link_activated.connect(self.call_list.select_call)
+        self.inspector.message_posted.connect(self.header.flash)
+
+    def _add_shortcuts(self) -> None:
+        find = QAction("Filter calls", self)
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.triggered.connect(self.filter_bar.focus_search)
+        clear = QAction("Clear filter", self)
+        clear.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        clear.triggered.connect(self.clear_filter)
+        self.addActions([find, clear])
+
+    # -- public API ---------------------------------------------------------------------
+
+    def clear_filter(self) -> None:
+        """Esc: show every call again and put the keyboard back on the list."""
+        self.filter_bar.clear()
+        if self.pages.currentIndex() == 1:
+            self.call_list.setFocus()
+
+    def showing_welcome(self) -> bool:
+        return self.pages.currentWidget() is self.welcome
+
+    # -- events -------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Down in the filter box moves to the list, as in a browser's address bar.
+        if watched is self.filter_bar.search and event.type() == QEvent.Type.KeyPress:
+            key = cast(QKeyEvent, event).key()
+            if key == Qt.Key.Key_Down and self.model.rowCount() > 0:
+                self.call_list.setFocus()
+                if not self.call_list.currentIndex().isValid():
+                    self.call_list.setCurrentIndex(self.model.index(0, 0))
+                return True
+        return super().eventFilter(watched, event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.hide()  # the worker takes a moment to flush and exit; the window need not wait
+        self.worker.stop_and_wait()
+        super().closeEvent(event)
+
+    # -- slots --------------------------------------------------------------------------
+
+    def _on_worker_state_changed(self, state: str) -> None:
+        self.header.set_state(state)
+        if state != "listening":
+            self.welcome.set_base_url(self.header.base_url, listening=False)
+
+    def _on_worker_listening(self, url: str) -> None:
+        self.header.set_url(url)
+        self.inspector.set_base_url(url)
+        self.welcome.set_base_url(url, listening=True)
+
+    def _on_worker_failed(self, message: str) -> None:
+        self.header.set_state("failed", message)
+        self.welcome.demo_status.setText(f"The proxy is not running: {message}")
+
+    def _on_worker_call_started(self, call_id: str) -> None:
+        self.model.on_call_started(call_id)
+        if not self._providers_timer.isActive():
+            self._providers_timer.start()
+
+    def _on_worker_call_updated(self, call_id: str, fields: dict[str, object]) -> None:
+        self.model.on_call_updated(call_id, fields)
+        if call_id == self._shown_call and not self._inspector_timer.isActive():
+            self._inspector_timer.start()
+
+    def _on_worker_call_finished(self, call_id: str, fields: dict[str, object]) -> None:
+        self.model.on_call_finished(call_id, fields)
+        if call_id == self._shown_call:
+            self._inspector_timer.stop()
+            self.inspector.refresh_call(call_id)
+
+    def _refresh_inspector(self) -> None:
+        if self._shown_call:
+            self.inspector.refresh_call(self._shown_call)
+
+    def _refresh_providers(self) -> None:
+        self.filter_bar.set_providers(self.store.providers())
+
+    def _on_model_counts_changed(self, shown: int, total: int) -> None:
+        self.filter_bar.set_counts(shown, total)
+        welcome = total == 0 and not self.filter_bar.is_filtering()
+        if welcome != self.showing_welcome():
+            self.pages.setCurrentIndex(0 if welcome else 1)
+            if not welcome and self.model.rowCount() > 0:
+                # The first call: show it at once, so its stream is visible as it arrives.
+                self.call_list.setCurrentIndex(self.model.index(0, 0))
+                self.call_list.setFocus()
+
+    def _on_filter_bar_filter_changed(self, flt: CallFilter) -> None:
+        self.model.set_filter(flt)
+
+    def _on_call_list_call_selected(self, call_id: str) -> None:
+        self._shown_call = call_id
+        self._inspector_timer.stop()
+        self.inspector.show_call(call_id or None)
+
+    def _on_header_providers_requested(self) -> None:
+        dialog = ProvidersDialog(self.config_path, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._on_providers_dialog_saved)
+        dialog.open()
+
+    def _on_providers_dialog_saved(self) -> None:
+        self.worker.restart(self.header.port.value())

@@ -1,0 +1,333 @@
+"""How the window copes with a big recording: 100,000 calls, measured offscreen.
+
+    QT_QPA_PLATFORM=offscreen python bench/ui_bench.py [--rows 100000] [--db PATH]
+        [--screenshot docs/screenshots/filter-100k.png]
+
+Fills a database (kept at --db, reused when it already holds enough rows) with realistic
+calls: 1-4 KB request bodies, JSON responses, headers, and full-text rows in `calls_fts`,
+then times what a person feels: opening the window, the first paint, sorting by duration,
+a filter keystroke, and scrolling through 50 pages. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
+
+from app.core.conversation import prompt_text
+from app.core.store import CallStore, open_database
+from app.ui.application import create_application
+from app.ui.call_list_model import COLUMN
+from app.ui.main_window import MainWindow, default_inspector
+from app.ui.worker_process import WorkerProcess
+
+_FILLER = (
+    "the a to of and in for is on that with this as it be are by from at or an was have "
+    "please explain why how what when which could would should make write list compare "
+    "function return value error request response result code line file change test"
+)
+WORDS = tuple(_FILLER.split())
+#: Each call is about one or two of these (so a search finds a few percent of the calls).
+_TOPICS = (
+    "kubernetes deployment invoice customer weather forecast refactor python rust query "
+    "database migration translate summary poem recipe garden travel budget report "
+    "contract lawsuit marathon vaccine telescope volcano jazz mortgage sourdough chess "
+    "bicycle glacier tariff quantum protein ballet harbor satellite wildfire vineyard "
+    "cathedral submarine origami falcon lantern meteor orchard pyramid saxophone tornado"
+)
+TOPICS = tuple(_TOPICS.split())
+PROVIDERS = ("openai", "constreet", "openrouter", "demo", "local-vllm")
+MODELS = ("gpt-5.2", "gpt-5.2-mini", "claude-sonnet-4.5", "qwen3-coder", "demo-1", "llama-4")
+ENDPOINTS = ("chat.completions", "chat.completions", "chat.completions", "responses")
+
+
+def words(rng: random.Random, size: int, topics: tuple[str, ...] = ()) -> str:
+    out: list[str] = list(topics)
+    length = 0
+    while length < size:
+        word = rng.choice(topics) if topics and rng.random() < 0.05 else rng.choice(WORDS)
+        out.append(word)
+        length += len(word) + 1
+    return " ".join(out)
+
+
+def fake_call(i: int, started: datetime, rng: random.Random) -> tuple[dict[str, Any], str]:
+    """One realistic call row and the prompt text its FTS row indexes."""
+    endpoint = rng.choice(ENDPOINTS)
+    model = rng.choice(MODELS)
+    stream = rng.random() < 0.7
+    topics = tuple(rng.sample(TOPICS, rng.randint(1, 2)))
+    user = words(rng, rng.randint(700, 3600), topics)
+    system = "You are a careful assistant. " + words(rng, 200)
+    if endpoint == "responses":
+        body: dict[str, Any] = {"model": model, "input": user, "instructions": system}
+        path = "/v1/responses"
+    else:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        body = {"model": model, "messages": messages}
+        path = "/v1/chat/completions"
+    body["stream"] = stream
+    roll = rng.random()
+    state, status, error = "complete", 200, None
+    if roll < 0.04:
+        state, status = "error", rng.choice((400, 401, 429, 500, 502, 503))
+        error = {429: "Rate limit exceeded", 401: "Invalid API key"}.get(status, "upstream error")
+    elif roll < 0.06:
+        state, error = "interrupted", "The provider closed the stream before it finished."
+    output = None if state == "error" else words(rng, rng.randint(200, 1400), topics)
+    prompt_tokens = len(user + system) // 4
+    completion = None if output is None else len(output) // 4
+    ttft = rng.lognormvariate(6.0, 0.6)
+    duration = ttft + (completion or 0) * rng.uniform(8, 30)
+    response = (
+        {"error": {"message": error, "type": "api_error", "code": status}}
+        if state == "error"
+        else {"id": f"chatcmpl-{i}", "model": model, "choices": [{"text": output}]}
+    )
+    row = {
+        "id": f"{int(started.timestamp() * 1000):012x}-{i:08x}",
+        "started_at": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "method": "POST",
+        "path": path,
+        "endpoint": endpoint,
+        "provider": rng.choice(PROVIDERS),
+        "model": model,
+        "stream": int(stream),
+        "status": status,
+        "state": state,
+        "error": error,
+        "request_headers": json.dumps(
+            [
+                ["content-type", "application/json"],
+                ["authorization", "Bearer ****abcd"],
+                ["user-agent", "OpenAI/Python 2.8.0"],
+            ]
+        ),
+        "request_body": json.dumps(body),
+        "response_headers": json.dumps(
+            [["content-type", "text/event-stream" if stream else "application/json"]]
+        ),
+        "response_body": None if stream and state != "error" else json.dumps(response),
+        "output_text": output,
+        "finish_reason": None if output is None else "stop",
+        "prompt_tokens": None if state == "error" else prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": None if completion is None else prompt_tokens + completion,
+        "ttft_ms": None if state == "error" else round(ttft, 1),
+        "duration_ms": round(duration, 1),
+        "chunk_count": (completion or 0) // 3 + 2 if stream else 0,
+        "client": "OpenAI/Python 2.8.0",
+        "transport": "http",
+    }
+    return row, prompt_text(endpoint, row["request_body"])
+
+
+def fill(db_path: Path, count: int) -> float:
+    """Insert `count` calls ending now (one every ~2 s). Returns the seconds it took."""
+    started = time.perf_counter()
+    db = open_database(db_path)
+    have = db.execute("SELECT count(*) FROM calls").fetchone()[0]
+    if have >= count:
+        db.conn.close()
+        return 0.0
+    rng = random.Random(20260101)
+    now = datetime.now(UTC)
+    batch: list[tuple[dict[str, Any], str]] = []
+    for i in range(have, count):
+        batch.append(fake_call(i, now - timedelta(seconds=2 * (count - i)), rng))
+        if len(batch) == 5000 or i == count - 1:
+            _insert(db.conn, batch)
+            batch = []
+            print(f"\r  filling {i + 1:,}/{count:,}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    db.conn.close()
+    return time.perf_counter() - started
+
+
+def _insert(conn: Any, batch: list[tuple[dict[str, Any], str]]) -> None:
+    columns = list(batch[0][0])
+    sql = f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    with conn:
+        for row, prompt in batch:
+            rowid = conn.execute(sql, [row[c] for c in columns]).lastrowid
+            conn.execute(
+                "INSERT INTO calls_fts (rowid, model, provider, path, prompt_text, output_text)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (rowid, row["model"], row["provider"], row["path"], prompt, row["output_text"]),
+            )
+
+
+class PaintWatch(QObject):
+    """Notes when a widget paints."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__(widget)
+        self.painted = False
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.painted = True
+        return False
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return (time.perf_counter() - started) * 1000
+
+
+def inspector_or_placeholder(store: CallStore, parent: QWidget | None) -> QWidget:
+    try:
+        return default_inspector(store, parent)
+    except ImportError:
+        return QLabel("(inspector not built yet)", parent)
+
+
+def measure(app: QApplication, db_path: Path, screenshot: Path | None) -> Iterator[tuple[str, str]]:
+    store = CallStore(db_path)
+    worker = WorkerProcess(db_path)
+    started = time.perf_counter()
+    window = MainWindow(
+        store,
+        worker,
+        config_path=db_path.with_suffix(".toml"),
+        inspector_factory=inspector_or_placeholder,
+    )
+    view = window.call_list
+    watch = PaintWatch(view.viewport())
+    window.show()
+    shown = (time.perf_counter() - started) * 1000
+    while not watch.painted:
+        app.processEvents()
+    painted = (time.perf_counter() - started) * 1000
+    yield "window construct + show", f"{shown:.0f} ms"
+    yield "first paint of the list", f"{painted:.0f} ms"
+    yield "calls", f"{window.model.total_count:,}"
+
+    def repaint_after(action: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            action()
+            app.processEvents()
+            view.viewport().repaint()
+
+        return run
+
+    header = view.horizontalHeader()
+    by_duration = timed(
+        repaint_after(
+            lambda: header.setSortIndicator(COLUMN["duration"], Qt.SortOrder.DescendingOrder)
+        )
+    )
+    yield "sort by duration (desc)", f"{by_duration:.0f} ms"
+    by_tokens = timed(
+        repaint_after(
+            lambda: header.setSortIndicator(COLUMN["tokens"], Qt.SortOrder.AscendingOrder)
+        )
+    )
+    yield "sort by tokens (asc)", f"{by_tokens:.0f} ms"
+    back = timed(
+        repaint_after(lambda: header.setSortIndicator(COLUMN["time"], Qt.SortOrder.DescendingOrder))
+    )
+    yield "sort back to newest first", f"{back:.0f} ms"
+
+    keystrokes, counted = [], []
+    search = window.filter_bar
+    for prefix in ("k", "ku", "kub", "kube", "kuber", "kubernetes", "kubernetes x"):
+        search.search.setText(prefix)
+        started = time.perf_counter()
+        repaint_after(search._emit)()  # what the debounce's timeout runs on the GUI thread
+        keystrokes.append((time.perf_counter() - started) * 1000)
+        window.model.wait_for_counts()  # the count runs in a thread meanwhile
+        counted.append((time.perf_counter() - started) * 1000)
+    yield "filter keystroke, GUI thread busy: median", f"{statistics.median(keystrokes):.0f} ms"
+    yield "filter keystroke, GUI thread busy: worst", f"{max(keystrokes):.0f} ms"
+    yield "  count label updated after (background)", f"{statistics.median(counted):.0f} ms"
+    search.search.setText("kubernetes")
+    search._emit()
+    window.model.wait_for_counts()
+    yield "  calls matching 'kubernetes'", f"{window.model.shown_count:,}"
+    clear = timed(repaint_after(window.clear_filter))
+    yield "clear filter (Esc)", f"{clear:.0f} ms"
+    toggle = timed(repaint_after(lambda: search.errors.setChecked(True)))
+    window.model.wait_for_counts()
+    yield "Errors toggle", f"{toggle:.0f} ms"
+    yield "  failed or interrupted calls", f"{window.model.shown_count:,}"
+    window.clear_filter()
+
+    bar = view.verticalScrollBar()
+    pages = []
+    for _ in range(50):
+        pages.append(timed(repaint_after(lambda: bar.setValue(bar.maximum()))))
+    yield (
+        "scroll to end of loaded rows x50 (fetch page + paint), median",
+        f"{statistics.median(pages):.1f} ms",
+    )
+    yield "  worst", f"{max(pages):.1f} ms"
+    yield "  rows loaded after 50 pages", f"{window.model.rowCount():,}"
+
+    def page_up() -> None:
+        bar.setValue(bar.value() - view.viewport().height())
+        app.processEvents()  # paints
+
+    steps = [timed(page_up) for _ in range(200)]
+    yield "page up (scroll + paint, no fetch), median", f"{statistics.median(steps):.1f} ms"
+    repaints = [timed(view.viewport().repaint) for _ in range(100)]
+    yield "repaint of the visible rows, median", f"{statistics.median(repaints):.1f} ms"
+
+    if screenshot is not None:
+        worker.start(0)  # the proxy running, as a person would see it
+        while worker.state == "starting":
+            app.processEvents()
+        bar.setValue(0)
+        search.search.setText("kubernetes")
+        search._emit()
+        window.model.wait_for_counts()
+        view.selectRow(2)
+        app.processEvents()
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(screenshot))
+        yield "screenshot", str(screenshot)
+    window.close()  # stops the worker
+    store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument(
+        "--db", type=Path, default=Path(tempfile.gettempdir()) / "relayscope-ui-bench.db"
+    )
+    parser.add_argument("--screenshot", type=Path)
+    args = parser.parse_args()
+    app = create_application([sys.argv[0]])
+    seconds = fill(args.db, args.rows)
+    size = args.db.stat().st_size / 1e6
+    print(
+        f"{args.db}: {size:,.0f} MB" + (f" (filled in {seconds:.0f} s)" if seconds else " (reused)")
+    )
+    results = list(measure(app, args.db, args.screenshot))
+    width = max(len(name) for name, _ in results)
+    for name, value in results:
+        print(f"{name:<{width}}  {value:>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

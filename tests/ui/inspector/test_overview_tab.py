@@ -1,0 +1,204 @@
+"""OverviewTab: the conversation, the answer, the facts and the error, as a person reads them."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QPalette
+from pytestqt.qtbot import QtBot
+
+from app.ui.inspector import CallInspector
+from app.ui.inspector.overview_html import Answer
+from app.ui.inspector.overview_tab import OverviewTab
+from app.ui.theme import build_palette
+from tests.ui.inspector import samples
+
+
+def overview_of(inspector: CallInspector, call_id: str) -> OverviewTab:
+    inspector.show_call(call_id)
+    return inspector.overview
+
+
+def in_order(text: str, *parts: str) -> bool:
+    position = 0
+    for part in parts:
+        found = text.find(part, position)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return True
+
+
+def test_chat_with_tools_reads_as_a_conversation(inspector: CallInspector) -> None:
+    text = overview_of(inspector, samples.CHAT_ID).conversation_text()
+    assert in_order(
+        text,
+        "System",
+        "You are a concise travel assistant. Use tools.",
+        "User",
+        "What's the weather in Paris and Berlin right now?",
+        "Tool call",
+        "get_weather",
+        '{"city": "Paris"}',
+        "Tool call",
+        '{"city": "Berlin", "unit": "celsius"}',
+        "Tool result",
+        "call_paris",
+        '{"temp_c": 18, "sky": "sunny"}',
+        "Tool result",
+        '"sky": "light rain"',
+        "Answer",
+        "Assistant",
+        "Paris: 18 °C and sunny. Berlin: 12 °C with light rain",
+    )
+    assert "6 messages · 2 tool calls" in text
+    assert inspector.overview.error_text() == ""
+
+
+def test_facts_give_the_numbers_with_units(inspector: CallInspector) -> None:
+    facts = overview_of(inspector, samples.CHAT_ID).facts_text()
+    for expected in (
+        "200 complete",
+        "openai",
+        "gpt-5.2",
+        "answered as gpt-5.2-2025-05-01",
+        "POST /v1/chat/completions",
+        "1.8 s",  # TTFT
+        "1.9 s",  # duration
+        "412 (256 cached)",
+        "24",
+        "436",
+        "13.0 tok/s",  # a whole answer: 24 tokens over the whole 1.85 s
+        "stop",
+        "OpenAI/Python 1.109.1",
+        samples.CHAT_ID,
+    ):
+        assert expected in facts, expected
+
+
+def test_codex_history_shows_calls_outputs_and_the_streamed_answer(
+    inspector: CallInspector,
+) -> None:
+    overview = overview_of(inspector, samples.CODEX_ID)
+    text = overview.conversation_text()
+    assert "28 messages · 12 tool calls" in text
+    assert in_order(
+        text,
+        "Developer",
+        "You are Codex",
+        "Show all (4,231 characters)",
+        "Fix the failing test in tests/test_api.py",
+        "exec_command",
+        '{"cmd": ["pytest", "-q", "tests/test_api.py"]',
+        "Tool result",
+        "KeyError: 'retry-after'",
+        "Answer",
+        "Reasoning · 67 characters",
+        "Adding the missing Retry-After header.",
+        "apply_patch",
+        "*** Begin Patch",
+    )
+    assert "The test expects a Retry-After header" not in text  # reasoning starts folded
+    facts = overview.facts_text()
+    assert "9,120 (8,064 cached)" in facts and "310 (192 reasoning)" in facts
+
+
+def test_reasoning_and_long_texts_open_on_click(inspector: CallInspector) -> None:
+    overview = overview_of(inspector, samples.CODEX_ID)
+    assert overview.conversation_text().count("Follow the repository's AGENTS.md.") < 30
+    overview.conversation.anchorClicked.emit(QUrl("toggle:reasoning"))
+    assert "The test expects a Retry-After header" in overview.conversation_text()
+    overview.conversation.anchorClicked.emit(QUrl("expand:0"))
+    assert overview.conversation_text().count("Follow the repository's AGENTS.md.") == 120
+
+
+def test_error_is_the_first_thing_with_what_to_do(inspector: CallInspector) -> None:
+    overview = overview_of(inspector, samples.ERROR_ID)
+    error = overview.error_text()
+    assert error.splitlines()[0] == "429 Too Many Requests · rate_limit_exceeded"
+    assert samples.RATE_LIMIT_MESSAGE in error
+    assert "What to do: The provider asks to wait 3 s (Retry-After), then replay." in error
+    banner, conversation = overview.banner, overview.conversation
+    assert banner.isVisible()
+    assert banner.geometry().bottom() < conversation.parentWidget().geometry().top()
+    assert "429 error" in overview.facts_text()
+    assert "Summarise this log." in overview.conversation_text()
+    assert "Answer\nNone: the call failed (see above)." in overview.conversation_text()
+
+
+def test_proxy_changes_and_replay_link(inspector: CallInspector, qtbot: QtBot) -> None:
+    overview = overview_of(inspector, samples.UPSTREAM_ID)
+    facts = overview.facts_text()
+    assert "model prefix 'constreet/' removed" in facts
+    assert "https://api.constreet.cc/v1/chat/completions" in facts
+    assert f'href="call:{samples.CHAT_ID}"' in overview.facts.toHtml()
+    with qtbot.waitSignal(inspector.call_link_activated) as activated:
+        overview.facts.anchorClicked.emit(QUrl(f"call:{samples.CHAT_ID}"))
+    assert activated.args == [samples.CHAT_ID]
+
+
+def test_recorded_text_is_shown_as_text_never_as_markup(qtbot: QtBot) -> None:
+    overview = OverviewTab()
+    qtbot.addWidget(overview)
+    body = {"messages": [{"role": "user", "content": "<b>not bold</b> & <a href='x'>no</a>"}]}
+    overview.set_call({"id": "x", "endpoint": "chat.completions", "request_body": json.dumps(body)})
+    assert "<b>not bold</b> & <a href='x'>no</a>" in overview.conversation_text()
+
+
+def test_live_answer_grows_without_redrawing_on_every_chunk(qtbot: QtBot) -> None:
+    overview = OverviewTab()
+    qtbot.addWidget(overview)
+    overview.show()
+    row = {"id": "live", "endpoint": "chat.completions", "state": "streaming", "stream": 1}
+    overview.set_call(row, Answer(live=True))
+    assert "waiting for the first token" in overview.conversation_text()
+    overview.update_live({"chunk_count": 3}, Answer(output_text="Hello wor", live=True, chunks=3))
+    assert "Hello wor" not in overview.conversation_text()  # coalesced, drawn a moment later
+    qtbot.waitUntil(lambda: "Hello wor" in overview.conversation_text(), timeout=2000)
+    assert "streaming · 3 chunks so far" in overview.conversation_text()
+
+
+def test_a_long_codex_conversation_renders_fast(qtbot: QtBot) -> None:
+    items = []
+    for i in range(600):  # far more than Codex's dozens: 600 items, about 1.4 MB
+        items.append(
+            {
+                "type": "function_call",
+                "name": "exec_command",
+                "call_id": f"c{i}",
+                "arguments": json.dumps({"cmd": ["ls", f"dir{i}"]}),
+            }
+        )
+        items.append(
+            {"type": "function_call_output", "call_id": f"c{i}", "output": samples.PYTEST_OUTPUT}
+        )
+    body = json.dumps({"model": "gpt-5.2-codex", "input": items})
+    overview = OverviewTab()
+    qtbot.addWidget(overview)
+    started = time.perf_counter()
+    overview.set_call({"id": "big", "endpoint": "responses", "request_body": body})
+    elapsed = time.perf_counter() - started
+    text = overview.conversation_text()
+    assert "1,200 messages · 600 tool calls" in text
+    assert "Show the 1,000 earlier messages" in text  # only the last 200 are drawn at first
+    assert elapsed < 1.0  # measured about 0.1 s
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_colours_follow_the_palette(qtbot: QtBot, dark: bool) -> None:
+    overview = OverviewTab()
+    qtbot.addWidget(overview)
+    overview.setPalette(build_palette(dark))
+    overview.set_call(
+        {
+            "id": "x",
+            "endpoint": "chat.completions",
+            "request_body": '{"messages":[{"role":"user","content":"hi"}]}',
+        }
+    )
+    html = overview.conversation.toHtml()
+    text_colour = overview.palette().color(QPalette.ColorRole.Text).name()
+    assert text_colour in html.lower()

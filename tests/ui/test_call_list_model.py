@@ -1,0 +1,270 @@
+"""CallListModel: paging, sort and filter in SQL, live rows, units, errors that stand out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from pytestqt.qtbot import QtBot
+
+from app.core.store import CallFilter, CallStore
+from app.ui import call_list_model as clm
+from app.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel
+from tests.ui.conftest import call_row, insert_calls, seed_calls, update_call
+
+DISPLAY = Qt.ItemDataRole.DisplayRole
+BACKGROUND = Qt.ItemDataRole.BackgroundRole
+FOREGROUND = Qt.ItemDataRole.ForegroundRole
+
+
+def text(model: CallListModel, row: int, column: str) -> str:
+    return str(model.data(model.index(row, COLUMN[column]), DISPLAY))
+
+
+def ids(model: CallListModel) -> list[str]:
+    return [model.call_id(row) or "" for row in range(model.rowCount())]
+
+
+@pytest.fixture
+def model(store: CallStore, qtbot: QtBot) -> CallListModel:
+    return CallListModel(store)
+
+
+def fetch_all(model: CallListModel) -> None:
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+
+
+def test_model_passes_qt_model_tester(
+    db_path: Path, store: CallStore, themed: Any, qtmodeltester: Any
+) -> None:
+    seed_calls(db_path, 230)
+    live = call_row(999, datetime.now(UTC), state="streaming", status=200, stream=1)
+    insert_calls(db_path, [live])
+    model = CallListModel(store)
+    model.on_call_started(live["id"])
+    qtmodeltester.check(model)
+
+
+def test_rows_are_paged_from_sql_never_loaded_all_at_once(
+    db_path: Path, store: CallStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_calls(db_path, 1000)
+    limits: list[int] = []
+    list_calls = store.list_calls
+
+    def spy(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        limits.append(kwargs["limit"])
+        assert "request_body" not in kwargs["columns"]  # pages never carry bodies
+        return list_calls(*args, **kwargs)
+
+    monkeypatch.setattr(store, "list_calls", spy)
+    model = CallListModel(store)
+    assert model.rowCount() == PAGE_SIZE == 200
+    assert (model.shown_count, model.total_count) == (1000, 1000)
+    counts = []
+    while model.canFetchMore(QModelIndex()):
+        model.fetchMore(QModelIndex())
+        counts.append(model.rowCount())
+    assert counts == [400, 600, 800, 1000, 1000]
+    assert max(limits) == PAGE_SIZE
+    assert len(set(ids(model))) == 1000
+
+
+def test_newest_first_with_time_and_units(db_path: Path, store: CallStore) -> None:
+    now = datetime.now(UTC).replace(hour=12, minute=1, second=3)
+    rows = [
+        call_row(
+            0,
+            now,
+            ttft_ms=412.0,
+            duration_ms=3140.0,
+            prompt_tokens=9,
+            completion_tokens=812,
+            chunk_count=814,
+        ),
+        call_row(1, now - timedelta(seconds=5), duration_ms=125_000.0, prompt_tokens=1204),
+    ]
+    insert_calls(db_path, rows)
+    model = CallListModel(store)
+    assert ids(model) == [rows[0]["id"], rows[1]["id"]]
+    assert text(model, 0, "ttft") == "412 ms"
+    assert text(model, 0, "duration") == "3.1 s"
+    assert text(model, 0, "tokens") == "9 / 812"
+    assert text(model, 1, "duration") == "2 min 05 s"
+    assert text(model, 1, "tokens").startswith("1,204 / ")
+    assert text(model, 0, "stream") == "SSE" and text(model, 0, "chunks") == "814"
+    assert text(model, 1, "stream") == "" and text(model, 1, "chunks") == ""
+    local = now.astimezone()
+    assert text(model, 0, "time") == local.strftime(
+        "%H:%M:%S" if local.date() == datetime.now().astimezone().date() else "%b %d %H:%M:%S"
+    )
+    right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    for column in ("ttft", "duration", "tokens", "chunks"):
+        assert (
+            model.data(model.index(0, COLUMN[column]), Qt.ItemDataRole.TextAlignmentRole) == right
+        )
+
+
+@pytest.mark.parametrize(
+    ("ms", "shown"),
+    [(None, "—"), (0.4, "0 ms"), (412, "412 ms"), (999.4, "999 ms"), (3140, "3.1 s"),
+     (42_000, "42.0 s"), (125_000, "2 min 05 s")],
+)  # fmt: skip
+def test_durations_read_with_units(ms: float | None, shown: str) -> None:
+    assert clm.format_ms(ms) == shown
+
+
+def test_tokens_and_counts_read_with_separators() -> None:
+    assert clm.format_tokens(9, 812) == "9 / 812"
+    assert clm.format_tokens(12_345, None) == "12,345 / —"
+    assert clm.format_tokens(None, None) == "—"
+    assert clm.format_count(1204) == "1,204"
+
+
+def test_sort_runs_in_sql(db_path: Path, store: CallStore) -> None:
+    rows = seed_calls(db_path, 450)
+    model = CallListModel(store)
+    model.sort(COLUMN["duration"], Qt.SortOrder.DescendingOrder)
+    assert model.rowCount() == PAGE_SIZE
+    longest = max(rows, key=lambda r: (r["duration_ms"], r["id"]))
+    assert model.call_id(0) == longest["id"]
+    model.sort(COLUMN["duration"], Qt.SortOrder.AscendingOrder)
+    fetch_all(model)
+    durations = [
+        model.data(model.index(r, 0), clm.CALL_ROW_ROLE)["duration_ms"] for r in range(450)
+    ]
+    assert durations == sorted(durations)
+    model.sort(COLUMN["provider"], Qt.SortOrder.AscendingOrder)
+    assert text(model, 0, "provider") == "demo"
+
+
+def test_filters_run_in_sql(db_path: Path, store: CallStore) -> None:
+    rows = seed_calls(db_path, 300)
+    model = CallListModel(store)
+    counts: list[tuple[int, int]] = []
+    model.counts_changed.connect(lambda shown, total: counts.append((shown, total)))
+
+    model.set_filter(CallFilter(errors_only=True))
+    model.wait_for_counts()  # filtered counts run off the GUI thread
+    fetch_all(model)
+    failed = [r for r in rows if r["state"] in ("error", "interrupted")]
+    assert counts[-1] == (len(failed), 300)
+    assert sorted(ids(model)) == sorted(r["id"] for r in failed)
+
+    model.set_filter(CallFilter(text="kubernetes"))  # in prompts only: found by FTS
+    model.wait_for_counts()
+    fetch_all(model)
+    wanted = {r["id"] for r in rows if "kubernetes" in r["request_body"]}
+    assert set(ids(model)) == wanted and counts[-1] == (len(wanted), 300)
+
+    model.set_filter(CallFilter(provider="openai", streams_only=True))
+    assert {text(model, r, "provider") for r in range(model.rowCount())} == {"openai"}
+    assert {text(model, r, "stream") for r in range(model.rowCount())} == {"SSE"}
+
+    model.set_filter(CallFilter(text="poem"))  # typed over before its count came back
+    model.set_filter(CallFilter(text="recipe"))
+    assert counts[-1] == (-1, 300)  # "counting…"
+    model.wait_for_counts()
+    assert counts[-1] == (len([r for r in rows if "recipe" in r["request_body"]]), 300)
+
+    model.set_filter(CallFilter(text="no such thing anywhere"))
+    model.wait_for_counts()
+    assert model.rowCount() == 0 and counts[-1] == (0, 300)
+
+
+def test_a_started_call_is_inserted_at_the_top_and_updated_in_place(
+    db_path: Path, store: CallStore, qtbot: QtBot
+) -> None:
+    seed_calls(db_path, 250)
+    model = CallListModel(store)
+    live = call_row(
+        1000, datetime.now(UTC), state="pending", status=None, stream=1, chunk_count=0,
+        duration_ms=None, ttft_ms=None, prompt_tokens=None, completion_tokens=None,
+    )  # fmt: skip
+    insert_calls(db_path, [live])
+    with qtbot.waitSignal(model.rowsInserted) as inserted:
+        model.on_call_started(live["id"])
+    assert inserted.args[1:] == [0, 0]
+    assert model.call_id(0) == live["id"] and model.row_of(live["id"]) == 0
+    assert (model.shown_count, model.total_count) == (251, 251)
+    assert text(model, 0, "status") == "…" and text(model, 0, "state") == "pending"
+
+    with qtbot.waitSignal(model.dataChanged):
+        model.on_call_updated(live["id"], {"chunk_count": 17, "state": "streaming"})
+    assert (text(model, 0, "chunks"), text(model, 0, "state")) == ("17", "streaming")
+    first = text(model, 0, "duration")
+    assert first.endswith("…")  # a live elapsed time
+    qtbot.waitUntil(lambda: text(model, 0, "duration") != first, timeout=1000)
+
+    update_call(
+        db_path, live["id"], state="complete", status=200, duration_ms=2400.0,
+        ttft_ms=310.0, chunk_count=40, prompt_tokens=12, completion_tokens=38,
+    )  # fmt: skip
+    model.on_call_finished(live["id"], {"state": "complete"})
+    assert [text(model, 0, c) for c in ("status", "state", "duration", "tokens", "chunks")] == [
+        "200",
+        "complete",
+        "2.4 s",
+        "12 / 38",
+        "40",
+    ]
+    qtbot.waitUntil(lambda: not model._tick.isActive(), timeout=500)  # ticks only while live
+    fetch_all(model)
+    assert len(set(ids(model))) == model.rowCount() == 251  # paging after an insert: no repeats
+
+
+def test_a_started_call_outside_the_filter_only_counts(db_path: Path, store: CallStore) -> None:
+    seed_calls(db_path, 20)
+    model = CallListModel(store)
+    model.set_filter(CallFilter(errors_only=True))
+    before = model.rowCount()
+    live = call_row(500, datetime.now(UTC), state="pending", status=None, error=None)
+    insert_calls(db_path, [live])
+    model.on_call_started(live["id"])
+    assert model.rowCount() == before and model.total_count == 21
+    # It fails: now it belongs in "errors only".
+    update_call(db_path, live["id"], state="error", status=502, error="upstream unreachable")
+    model.on_call_finished(live["id"], {"state": "error"})
+    assert model.call_id(0) == live["id"] and text(model, 0, "status") == "502"
+
+
+def test_sorted_by_something_else_a_new_call_does_not_jump_in(
+    db_path: Path, store: CallStore
+) -> None:
+    seed_calls(db_path, 20)
+    model = CallListModel(store)
+    model.sort(COLUMN["duration"], Qt.SortOrder.DescendingOrder)
+    live = call_row(500, datetime.now(UTC), state="pending", duration_ms=None)
+    insert_calls(db_path, [live])
+    model.on_call_started(live["id"])
+    assert live["id"] not in ids(model) and model.total_count == 21
+
+
+def test_errors_and_interruptions_stand_out_and_read_without_colour(
+    db_path: Path, store: CallStore, themed: Any
+) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        call_row(0, now, state="complete", status=200),
+        call_row(1, now - timedelta(seconds=1), state="error", status=429, error="slow down"),
+        call_row(2, now - timedelta(seconds=2), state="interrupted", status=200, error="cut"),
+    ]
+    insert_calls(db_path, rows)
+    model = CallListModel(store)
+    ok, failed, cut = (model.index(r, COLUMN["status"]) for r in range(3))
+    assert model.data(ok, BACKGROUND) is None
+    assert model.data(failed, BACKGROUND) is not None and model.data(cut, BACKGROUND) is not None
+    red = model.data(failed, FOREGROUND).color()
+    assert red.red() > 2 * red.green()
+    assert [text(model, r, "status") + " " + text(model, r, "state") for r in range(3)] == [
+        "200 complete",
+        "429 error",
+        "200 interrupted",
+    ]
+    icons = [model.data(i, Qt.ItemDataRole.DecorationRole).cacheKey() for i in (ok, failed, cut)]
+    assert len(set(icons)) == 3  # a different shape for each outcome
+    assert "slow down" in model.data(failed, Qt.ItemDataRole.ToolTipRole)

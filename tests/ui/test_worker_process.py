@@ -1,0 +1,126 @@
+"""WorkerProcess: the real `python -m app proxy` child, its NDJSON events as Qt signals."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from app.ui.welcome_panel import send_demo_call
+from app.ui.worker_process import WorkerProcess
+
+
+@pytest.fixture
+def worker(tmp_path: Path, qtbot: QtBot) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(tmp_path / "relayscope.db", tmp_path / "missing-config.toml")
+    yield process
+    process.stop_and_wait()
+
+
+def start(qtbot: QtBot, worker: WorkerProcess, port: int = 0) -> str:
+    with qtbot.waitSignal(worker.listening, timeout=20_000) as listening:
+        worker.start(port)
+    return str(listening.args[0])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a listener would
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_events_arrive_as_signals_and_stop_frees_the_port(
+    worker: WorkerProcess, qtbot: QtBot
+) -> None:
+    states: list[str] = []
+    started: list[str] = []
+    finished: list[tuple[str, dict[str, object]]] = []
+    worker.state_changed.connect(states.append)
+    worker.call_started.connect(started.append)
+    worker.call_finished.connect(lambda i, f: finished.append((i, f)))
+
+    url = start(qtbot, worker)
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+    assert worker.url == url and worker.port > 0
+    assert "--parent-pipe" in worker.command(0) and "--events" in worker.command(0)
+
+    errors: list[str] = []
+    thread = threading.Thread(target=lambda: errors.append(send_demo_call(url, "demo-fast")))
+    thread.start()
+    qtbot.waitUntil(lambda: bool(finished), timeout=10_000)
+    thread.join()
+    assert errors == [""]
+    (call_id,) = started
+    assert finished[0][0] == call_id
+    assert finished[0][1]["state"] == "complete" and finished[0][1]["status"] == 200
+    assert int(finished[0][1]["chunk_count"]) > 5  # type: ignore[call-overload]
+
+    port = worker.port
+    with qtbot.waitSignal(worker.state_changed, timeout=8000):
+        worker.stop()
+    assert states == ["starting", "listening", "stopped"]
+    assert port_is_free(port)
+    assert worker.url == "" and not worker.is_running()
+
+
+def test_an_occupied_port_fails_with_a_sentence_naming_it(
+    worker: WorkerProcess, qtbot: QtBot
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with qtbot.waitSignal(worker.failed, timeout=20_000) as failed:
+            worker.start(port)
+    message = str(failed.args[0])
+    assert f"Port {port} is in use by another program" in message
+    assert "choose another port" in message
+    assert worker.state == "failed" and not worker.is_running()
+
+
+def test_restart_moves_to_another_port(worker: WorkerProcess, qtbot: QtBot) -> None:
+    start(qtbot, worker)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        new_port = probe.getsockname()[1]
+    with qtbot.waitSignal(worker.listening, timeout=20_000) as listening:
+        worker.restart(new_port)
+    assert listening.args[0] == f"http://127.0.0.1:{new_port}/v1"
+
+
+def test_a_broken_config_fails_with_the_workers_own_sentence(tmp_path: Path, qtbot: QtBot) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[proxy\nport = 1\n")
+    worker = WorkerProcess(tmp_path / "relayscope.db", config)
+    with qtbot.waitSignal(worker.failed, timeout=20_000) as failed:
+        worker.start(0)
+    assert str(failed.args[0]).startswith(f"{config.resolve()}: not valid TOML")
+
+
+def test_stdout_is_parsed_in_pieces_and_noise_is_ignored(tmp_path: Path, qtbot: QtBot) -> None:
+    worker = WorkerProcess(tmp_path / "relayscope.db")
+    seen: list[object] = []
+    worker.call_started.connect(seen.append)
+    worker.call_updated.connect(lambda i, f: seen.append((i, f)))
+    worker.record_error.connect(lambda m: seen.append(("record_error", m)))
+    feed = worker._feed_stdout
+    feed(b"Relayscope listening on http://127.0.0.1:1/v1\n{not json}\n[1]\n")
+    feed(b'{"event":"call_sta')
+    assert seen == []
+    feed(b'rted","id":"a"}\n{"event":"call_updated","id":"a","chunk_count":3,')
+    feed(b'"state":"streaming"}\n{"event":"record_error","message":"disk full"}\n')
+    feed(b'{"event":"record_error","message":null}\n{"event":"mystery"}\n')
+    assert seen == [
+        "a",
+        ("a", {"chunk_count": 3, "state": "streaming"}),
+        ("record_error", "disk full"),
+        ("record_error", ""),
+    ]
