@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -83,3 +84,28 @@ def test_packaged_headless_proxy_records_a_call(binary: Path, tmp_path: Path) ->
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
+
+
+def test_packaged_app_starts_offscreen_with_its_worker(binary: Path, tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f"[proxy]\nport = {port}\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "RELAYSCOPE_NO_KEYRING": "1"}
+    app = subprocess.Popen(
+        [str(binary), "--config", str(config), "--db", str(tmp_path / "r.db")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert send_demo_call(port).status_code == 200  # the app's worker answers
+        row = wait_for_call(tmp_path / "r.db")
+        assert row["provider"] == "demo"
+    finally:
+        app.terminate()
+        app.wait(15)
+        if app.stderr:
+            app.stderr.close()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # closing the app stopped its worker
