@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -236,14 +237,23 @@ def _read_parent_pipe(mitm: master.Master, holder: Holder) -> None:
     loop = asyncio.get_running_loop()
 
     def read() -> None:
-        with contextlib.suppress(OSError, ValueError):
-            for line in sys.stdin.buffer:
-                try:
-                    command = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(command, dict):
-                    loop.call_soon_threadsafe(holder.command, command)
+        # os.read, not sys.stdin: a daemon thread blocked inside the buffered reader holds
+        # its lock, and the interpreter aborts when it finds it held at exit.
+        pending = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(0, 65536):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    _dispatch(line)
         mitm.shutdown()
+
+    def _dispatch(line: bytes) -> None:
+        try:
+            command = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(command, dict):
+            loop.call_soon_threadsafe(holder.command, command)
 
     threading.Thread(target=read, name="parent-pipe", daemon=True).start()
