@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app import cli_export
 from app.core.config import (
     LOOPBACK_HOSTS,
     Config,
@@ -116,7 +117,55 @@ def build_parser() -> argparse.ArgumentParser:
         dest="report_format",
         help="report format (default markdown, readable as it is)",
     )
+
+    _action_parsers(sub)  # replay, diff, compare
+    cli_export.add_parsers(sub, _common)  # export, import
     return parser
+
+
+def _action_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`replay`, `diff` and `compare` (run by app/cli_actions.py)."""
+    replay = sub.add_parser("replay", help="send a recorded call again through the proxy")
+    _common(replay)
+    replay.add_argument("id", help="call id (a unique prefix is enough)")
+    replay.add_argument("--provider", help="send it to this provider (default: as routed before)")
+    replay.add_argument("--model", help="ask for this model instead")
+    replay.add_argument("--body", type=Path, help="send this JSON body instead (edited; - = stdin)")
+    _sending_options(replay)
+
+    diff = sub.add_parser("diff", help="what differs between two recorded calls")
+    _common(diff)
+    diff.add_argument("a", help="first call id (or a unique prefix)")
+    diff.add_argument("b", help="second call id (or a unique prefix)")
+    diff.add_argument("--json", action="store_true", help="the diff as JSON")
+
+    compare = sub.add_parser("compare", help="send one request to several providers at once")
+    _common(compare)
+    source = compare.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from", dest="from_id", metavar="ID", help="the request of this call")
+    source.add_argument("--body", type=Path, help="a JSON request body file (- = stdin)")
+    source.add_argument("--rerun", metavar="GROUP", help="run a saved comparison again")
+    compare.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="PROVIDER[:MODEL]",
+        help="where to send it (repeat; :MODEL alone keeps the routing by model)",
+    )
+    compare.add_argument("--name", help="a name for the saved comparison")
+    _sending_options(compare)
+
+
+def _sending_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", help="the proxy's base URL (default: http://HOST:PORT/v1 from the config)"
+    )
+    parser.add_argument(
+        "--wait-retry-after",
+        action="store_true",
+        help="on a 429/503 with Retry-After, wait that long once and resend",
+    )
+    parser.add_argument("--json", action="store_true", help="the outcome as JSON")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,6 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app import cli_views
 
         return cli_views.run(args, db_path)
+    if args.command in ("replay", "diff", "compare"):
+        from app import cli_actions
+
+        return cli_actions.run(args, config, db_path)
+    if args.command in ("export", "import"):
+        return cli_export.run(args, db_path)
     from app.ui.application import run_app
 
     return run_app(config=config, config_path=args.config or default_config_path(), db_path=db_path)

@@ -82,5 +82,105 @@ def m002_chunk_direction(db: Database) -> None:
     db["chunks"].add_column("direction", str)  # type: ignore[union-attr]
 
 
+@migrations()
+def m003_groups(db: Database) -> None:
+    # One row per comparison; its calls carry the id in calls.group_id. Saved before the calls
+    # are sent, so the app can show the group while the answers stream in, and rerun it later.
+    db["groups"].create(  # type: ignore[union-attr]
+        {
+            "id": str,
+            "created_at": str,
+            "kind": str,  # 'compare'
+            "name": str,
+            "request_body": str,
+            "targets": str,  # JSON list of {"provider", "model"}
+            "path": str,  # e.g. /v1/chat/completions
+            "source_call_id": str,  # the call the request came from, if any
+        },
+        pk="id",
+    )
+    db["groups"].create_index(["created_at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m004_report_views(db: Database) -> None:
+    # Summaries for Datasette and sqlite3 users (README "Database"). A call counts as an
+    # error like `relayscope calls --errors` counts it. Days are UTC, as started_at is.
+    # The SQL lives here, not in a constant, so a later change needs a new migration.
+    db.execute(
+        """
+        CREATE VIEW calls_per_provider_day AS
+        WITH ranked AS (
+            SELECT provider, substr(started_at, 1, 10) AS day, ttft_ms,
+                   row_number() OVER (
+                       PARTITION BY provider, substr(started_at, 1, 10) ORDER BY ttft_ms
+                   ) AS position,
+                   count(*) OVER (PARTITION BY provider, substr(started_at, 1, 10)) AS known
+            FROM calls WHERE ttft_ms IS NOT NULL
+        ),
+        medians AS (
+            SELECT provider, day, avg(ttft_ms) AS median_ttft_ms FROM ranked
+            WHERE position IN ((known + 1) / 2, (known + 2) / 2)
+            GROUP BY provider, day
+        )
+        SELECT calls.provider AS provider,
+               substr(calls.started_at, 1, 10) AS day,
+               count(*) AS calls,
+               sum(CASE WHEN calls.state IN ('error', 'interrupted') OR calls.status >= 400
+                   THEN 1 ELSE 0 END) AS errors,
+               round(avg(CASE WHEN calls.state IN ('error', 'interrupted')
+                   OR calls.status >= 400 THEN 1.0 ELSE 0.0 END), 4) AS error_rate,
+               coalesce(sum(calls.prompt_tokens), 0) AS prompt_tokens,
+               coalesce(sum(calls.completion_tokens), 0) AS completion_tokens,
+               coalesce(sum(calls.total_tokens), 0) AS total_tokens,
+               round(avg(calls.ttft_ms), 1) AS avg_ttft_ms,
+               round(medians.median_ttft_ms, 1) AS median_ttft_ms,
+               round(avg(calls.duration_ms), 1) AS avg_duration_ms
+        FROM calls
+        LEFT JOIN medians ON medians.provider IS calls.provider
+            AND medians.day = substr(calls.started_at, 1, 10)
+        GROUP BY calls.provider, substr(calls.started_at, 1, 10)
+        ORDER BY day, provider
+        """
+    )
+    db.execute(
+        """
+        CREATE VIEW token_usage AS
+        SELECT model,
+               substr(started_at, 1, 10) AS day,
+               count(*) AS calls,
+               count(total_tokens) AS calls_with_usage,
+               coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
+               coalesce(sum(completion_tokens), 0) AS completion_tokens,
+               coalesce(sum(total_tokens), 0) AS total_tokens,
+               coalesce(sum(cached_tokens), 0) AS cached_tokens,
+               coalesce(sum(reasoning_tokens), 0) AS reasoning_tokens
+        FROM calls
+        GROUP BY model, substr(started_at, 1, 10)
+        ORDER BY day, model
+        """
+    )
+    db.execute(
+        """
+        CREATE VIEW error_rates AS
+        WITH per_provider AS (SELECT provider, count(*) AS calls FROM calls GROUP BY provider)
+        SELECT calls.provider AS provider,
+               calls.status AS status,
+               count(*) AS errors,
+               sum(CASE WHEN calls.state = 'interrupted' THEN 1 ELSE 0 END) AS interrupted,
+               per_provider.calls AS provider_calls,
+               round(1.0 * count(*) / per_provider.calls, 4) AS error_rate,
+               max(calls.started_at) AS last_seen
+        FROM calls
+        JOIN per_provider ON per_provider.provider IS calls.provider
+        WHERE calls.state IN ('error', 'interrupted') OR calls.status >= 400
+        GROUP BY calls.provider, calls.status
+        ORDER BY provider, errors DESC, status
+        """
+    )
+
+
 def apply(db: Database) -> None:
-    migrations.apply(db)
+    # Checking first keeps the common case (up to date) free of any write.
+    if migrations.pending(db):
+        migrations.apply(db)

@@ -1,0 +1,203 @@
+"""Export and import end to end: the real worker records, the real CLI exports and imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from app.core.store import CallStore
+from tests.core.test_export import har_problems
+from tests.core.test_otlp import Collector, attributes
+from tests.e2e.conftest import FAKE_KEY
+from tests.fakes.provider import FakeProvider
+from tests.support.worker import ROOT, WorkerProcess
+
+CLIENT_KEY = "sk-client-key-abcdefgh1234"
+AZURE_KEY = "azure-client-secret-9876zyxw"
+ANTHROPIC_KEY = "sk-ant-client-secret-5555"
+KEYS = (FAKE_KEY, CLIENT_KEY, AZURE_KEY, ANTHROPIC_KEY)
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Export me"}]
+
+
+def relayscope(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def record_calls(worker: WorkerProcess) -> list[dict[str, Any]]:
+    """A stream, a plain call, a Responses stream and a 429, with keys in three headers."""
+    headers = {"api-key": AZURE_KEY, "x-api-key": ANTHROPIC_KEY}
+    with openai.OpenAI(
+        base_url=worker.base_url, api_key=CLIENT_KEY, max_retries=0, default_headers=headers
+    ) as client:
+        stream = client.chat.completions.create(
+            model="fake-1",
+            messages=MESSAGES,  # type: ignore[arg-type]
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        assert list(stream)
+        client.chat.completions.create(model="fake-1", messages=MESSAGES)  # type: ignore[arg-type]
+        assert list(client.responses.create(model="fake-1", input="Export me", stream=True))
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="fail-429", messages=MESSAGES)  # type: ignore[arg-type]
+    return worker.wait_for_calls(4)
+
+
+@pytest.fixture
+def recorded(worker: WorkerProcess, fake: FakeProvider) -> list[dict[str, Any]]:
+    return record_calls(worker)
+
+
+def test_jsonl_export_matches_the_database_row_by_row(
+    worker: WorkerProcess, recorded: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    out = tmp_path / "calls.jsonl"
+    done = relayscope("export", "--db", worker.db_path, "--format", "jsonl", "--output", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == f"Exported 4 calls as jsonl to {out}."
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    store = worker.store()
+    try:
+        assert [line["id"] for line in lines] == [row["id"] for row in recorded]
+        for line in lines:
+            row = {k: v for k, v in line.items() if k != "chunks"}
+            assert row == store.get_call(line["id"])
+            assert line["chunks"] == store.chunks(line["id"])
+    finally:
+        store.close()
+    stream = lines[0]
+    assert stream["stream"] == 1 and len(stream["chunks"]) == stream["chunk_count"] > 3
+
+
+def test_har_export_opens_as_har_and_imports_back_the_same_calls(
+    worker: WorkerProcess, recorded: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    har = tmp_path / "calls.har"
+    done = relayscope("export", "--db", worker.db_path, "--format", "har", "-o", har)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(har.read_text())
+    assert har_problems(document) == []
+    stream_entry = document["log"]["entries"][0]
+    assert stream_entry["response"]["content"]["mimeType"].startswith("text/event-stream")
+    assert stream_entry["request"]["url"].startswith(worker.base_url.removesuffix("/v1"))
+
+    fresh = tmp_path / "fresh.db"
+    done = relayscope("import", "--db", fresh, har)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Imported 4 calls from 4 HAR entries."
+    before, after = worker.store(), CallStore(fresh, create=False)
+    try:
+        for row in recorded:
+            original = before.get_call(row["id"])
+            copy = after.get_call(row["id"])
+            assert original is not None and copy is not None
+            assert copy.pop("transport") == "har-import"
+            original.pop("transport")
+            assert copy == original
+            assert after.chunks(row["id"]) == before.chunks(row["id"])
+    finally:
+        before.close()
+        after.close()
+
+    again = relayscope("import", "--db", fresh, har)
+    assert again.stdout.strip().endswith("skipped 4 (4 already in the database).")
+
+
+def test_finetune_export_says_what_it_skipped(
+    worker: WorkerProcess, recorded: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    out = tmp_path / "train.jsonl"
+    done = relayscope("export", "--db", worker.db_path, "--format", "finetune", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert "skipped 1 (1 failed or interrupted)" in done.stderr
+    examples = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(examples) == 3
+    for example in examples:
+        *prompt, answer = example["messages"]
+        assert prompt[-1] == {"role": "user", "content": "Export me"}
+        assert answer["role"] == "assistant" and answer["content"]
+
+
+def test_otlp_export_to_a_collector_and_filters(
+    worker: WorkerProcess, recorded: list[dict[str, Any]]
+) -> None:
+    with Collector() as collector:
+        done = relayscope(
+            "export", "--db", worker.db_path, "--format", "otlp", "--endpoint", collector.endpoint
+        )
+        assert done.returncode == 0, done.stderr
+        errors_only = relayscope(
+            "export",
+            "--db",
+            worker.db_path,
+            "--format",
+            "otlp",
+            "--errors",
+            "--endpoint",
+            collector.endpoint + "/v1/traces",
+        )
+        assert errors_only.returncode == 0, errors_only.stderr
+    spans = collector.spans()
+    assert len(spans) == 5  # four calls, then the failed one again
+    names = [span["name"] for span in spans[:4]]
+    assert names == ["chat fake-1", "chat fake-1", "chat fake-1", "chat fail-429"]
+    failed = attributes(spans[4])
+    assert (failed["error.type"], failed["relayscope.call_id"]) == ("429", recorded[3]["id"])
+    stream = spans[0]
+    assert len(stream["events"]) == recorded[0]["chunk_count"]
+
+
+def test_exports_select_by_id_prefix_and_write_to_stdout(
+    worker: WorkerProcess, recorded: list[dict[str, Any]]
+) -> None:
+    wanted = recorded[1]["id"]
+    done = relayscope("export", "--db", worker.db_path, "--format", "jsonl", "--ids", wanted[:15])
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert json.loads(line)["id"] == wanted
+
+
+def test_no_key_leaves_in_an_export(
+    worker: WorkerProcess, recorded: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    for fmt in ("har", "jsonl", "finetune"):
+        out = tmp_path / f"calls.{fmt}"
+        done = relayscope("export", "--db", worker.db_path, "--format", fmt, "-o", out)
+        assert done.returncode == 0, done.stderr
+        text = out.read_text()
+        for key in KEYS:
+            assert key not in text, (fmt, key)
+            assert key[:-4] not in text, (fmt, key)  # not even the part before the last four
+    har = (tmp_path / "calls.har").read_text()
+    assert "Bearer ****1234" in har  # the client key, redacted as recorded
+
+
+def test_cli_mistakes_get_a_sentence(worker: WorkerProcess, tmp_path: Path) -> None:
+    no_endpoint = relayscope("export", "--db", worker.db_path, "--format", "otlp")
+    assert no_endpoint.returncode == 2
+    assert "needs --endpoint URL" in no_endpoint.stderr
+    both = relayscope("export", "--db", worker.db_path, "--format", "har", "--ids", "x", "--errors")
+    assert both.returncode == 2 and "either by --ids or by" in both.stderr
+    missing = relayscope("import", "--db", tmp_path / "x.db", tmp_path / "nope.har")
+    assert missing.returncode == 1 and "nope.har: cannot read it" in missing.stderr
+    unknown = relayscope("export", "--db", worker.db_path, "--format", "har", "--ids", "ffff")
+    assert unknown.returncode == 1 and "No recorded call has an id starting with" in unknown.stderr
+    unwritable = relayscope(
+        "export", "--db", worker.db_path, "--format", "har", "-o", tmp_path / "no" / "x.har"
+    )
+    assert unwritable.returncode == 1
+    assert f"cannot write {tmp_path / 'no' / 'x.har'} (No such file" in unwritable.stderr
+    nowhere = relayscope("export", "--db", tmp_path / "none.db", "--format", "jsonl")
+    assert nowhere.returncode == 1 and "no recording database here" in nowhere.stderr
