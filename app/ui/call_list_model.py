@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QCoreApplication,
     QElapsedTimer,
     QModelIndex,
     QObject,
@@ -22,7 +20,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush
 
-from app.core.store import CallFilter, CallStore, StoreError
+from app.core.store import CallFilter, CallStore
 from app.ui import theme
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -91,6 +89,8 @@ SQL_COLUMNS = (
     "chunk_count",
     "error",
     "path",
+    "session_id",
+    "turn_id",  # Codex: the requests and retries of one user message (CallGroupModel)
 )
 _LIVE = theme.LIVE_STATES
 _NEWEST_FIRST = ("started_at", True)
@@ -182,16 +182,6 @@ class _Row:
         ]
 
 
-#: Filtered counts run here, one at a time, so typing never waits for them.
-_COUNTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relayscope-count")
-
-
-class _Counted(QObject):
-    """Brings a background count back to the GUI thread (generation, count)."""
-
-    counted = Signal(int, int)
-
-
 # -- the model ----------------------------------------------------------------------------
 
 
@@ -238,11 +228,6 @@ class CallListModel(QAbstractTableModel):
         self._recount_timer.setInterval(RECOUNT_MS)
         self._recount_timer.timeout.connect(self._recount)
         self._since_recount = QElapsedTimer()
-        self._generation = 0
-        self._count_job: Future[None] | None = None
-        # No parent: a count still running when the model goes away must find it alive.
-        self._counted = _Counted()
-        self._counted.counted.connect(self._on_counted)
         self.reload()
 
     # -- Qt model API -------------------------------------------------------------------
@@ -369,6 +354,10 @@ class CallListModel(QAbstractTableModel):
     def row_of(self, call_id: str) -> int | None:
         """The row showing `call_id`, if it is loaded."""
         return self._index.get(call_id)
+
+    def values_at(self, row: int) -> dict[str, Any]:
+        """The loaded row's SQL values (`SQL_COLUMNS`), not a copy: read, never change."""
+        return self._rows[row].values
 
     def is_loaded(self, call_id: str) -> bool:
         return call_id in self._index
@@ -518,6 +507,8 @@ class CallListModel(QAbstractTableModel):
             lines.append(str(row.values["path"]))
         if row.values.get("error"):
             lines.append(f"Error: {row.values['error']}")
+        if row.values.get("turn_id"):
+            lines.append(f"Codex turn {row.values['turn_id']}")
         return "\n".join(lines)
 
     def _schedule_recount(self) -> None:
@@ -530,42 +521,18 @@ class CallListModel(QAbstractTableModel):
         self._recount_timer.stop()
         self._since_recount.start()
         self._total = self.store.count_calls()  # an index count: about a millisecond
-        self._generation += 1
         if self._filter_is_empty():
             self._shown = self._total
             self.counts_changed.emit(self._shown, self._total)
             return
-        # A filtered count can scan the table (tens of ms at 100k calls): off the GUI thread,
-        # on its own connection, newest request wins.
-        self.counts_changed.emit(-1, self._total)
-        generation, flt, path, carrier = (
-            self._generation,
-            self._filter,
-            self.store.path,
-            self._counted,
-        )
-
-        def count() -> None:
-            if generation != self._generation:
-                return  # a newer filter was typed meanwhile
-            try:
-                store = CallStore(path, create=False)
-                try:
-                    carrier.counted.emit(generation, store.count_calls(flt))
-                finally:
-                    store.close()
-            except (StoreError, sqlite3.Error):
-                pass  # the list itself still shows; only the number is missing
-
-        self._count_job = _COUNTER.submit(count)
-
-    def _on_counted(self, generation: int, shown: int) -> None:
-        if generation == self._generation:
-            self._shown = shown
-            self.counts_changed.emit(self._shown, self._total)
+        # A filtered count asks the full-text index (a few ms even at 100k calls; only live
+        # calls are matched by LIKE). It runs on the GUI thread, right after the debounce:
+        # a background thread emitting into a model that may be gone was not worth the risk.
+        try:
+            self._shown = self.store.count_calls(self._filter)
+        except sqlite3.Error:
+            self._shown = -1  # the list itself still shows; only the number is missing
+        self.counts_changed.emit(self._shown, self._total)
 
     def wait_for_counts(self, timeout: float = 5.0) -> None:
-        """Block until a pending filtered count is done and delivered (tests, benchmarks)."""
-        if self._count_job is not None:
-            self._count_job.result(timeout)
-            QCoreApplication.sendPostedEvents(self)
+        """Counts are synchronous now; kept so tests and benchmarks read the same."""
