@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from app import cli_export
@@ -221,7 +222,7 @@ def _run_proxy(args: argparse.Namespace, config: Config, db_path: Path) -> int:
         )
         return 2
     proxy_settings = ProxySettings(host, port, settings.max_body_bytes, token, allow_remote)
-    config = Config(proxy=proxy_settings, providers=config.providers, path=config.path)
+    config = replace(config, proxy=proxy_settings)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(asctime)s %(message)s",

@@ -24,6 +24,7 @@ from mitmproxy import master, options
 from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 
 from app.core.config import DEMO, PLAYBACK, Config, default_data_dir
+from app.core.otlp_forward import OtlpForwarder
 from app.core.playback import PlaybackError, PlaybackSet, load_recordings
 from app.core.recording import RecordingWriter
 from app.core.store import CallStore, StoreError
@@ -114,10 +115,18 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     check_port_free(settings.host, settings.port)
     # Read every key once now (keyring look-ups can block), never on the event loop later.
     settings.config.secrets()
+    forwarder = _otlp_forwarder(settings, printer)
+    on_commit = printer.emit_many
+    if forwarder is not None:
+
+        def on_commit(events: list[dict[str, Any]]) -> None:
+            printer.emit_many(events)
+            forwarder.on_commit(events)
+
     try:
         writer = RecordingWriter(
             settings.db_path,
-            on_commit=printer.emit_many,
+            on_commit=on_commit,
             on_error=lambda message: printer.emit({"event": "record_error", "message": message}),
         ).open()
     except StoreError as exc:
@@ -140,7 +149,22 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
         for server in servers:
             await server.stop()
         writer.close()
+        if forwarder is not None:
+            await asyncio.to_thread(forwarder.close)
         printer.emit({"event": "stopped"})
+
+
+def _otlp_forwarder(settings: WorkerSettings, printer: EventPrinter) -> OtlpForwarder | None:
+    otlp = settings.config.otlp
+    if not otlp.endpoint:
+        return None
+    log.info("Exporting calls as OpenTelemetry spans to %s", otlp.endpoint)
+
+    def report(message: str) -> None:
+        log.warning("OpenTelemetry export: %s", message)
+        printer.emit({"event": "otlp_error", "message": message})
+
+    return OtlpForwarder(settings.db_path, otlp, on_error=report)
 
 
 def _load_playback(settings: WorkerSettings) -> PlaybackSet:

@@ -94,10 +94,19 @@ class ProxySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OtlpSettings:
+    """Optional export of every call as OpenTelemetry spans (off unless an endpoint is set)."""
+
+    endpoint: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     proxy: ProxySettings = field(default_factory=ProxySettings)
     providers: tuple[Provider, ...] = (DEMO,)
     path: Path | None = None
+    otlp: OtlpSettings = field(default_factory=OtlpSettings)
 
     def provider(self, name: str) -> Provider | None:
         for provider in self.providers:
@@ -165,10 +174,11 @@ def load_config(path: Path | None = None, *, explicit: bool = False) -> Config:
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
-    unknown = set(data) - {"proxy", "providers"}
+    unknown = set(data) - {"proxy", "providers", "otlp"}
     if unknown:
         raise ConfigError(
-            f"{path}: unknown section {_names(unknown)}; only [proxy] and [[providers]] exist."
+            f"{path}: unknown section {_names(unknown)}; only [proxy], [[providers]] and "
+            "[otlp] exist."
         )
     proxy = _parse_proxy(data.get("proxy", {}), path)
     raw_providers = data.get("providers", [])
@@ -178,7 +188,30 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     _check_providers(providers, path)
     if not any(p.is_demo for p in providers):
         providers.append(DEMO)
-    return Config(proxy=proxy, providers=tuple(providers), path=path)
+    otlp = _parse_otlp(data.get("otlp", {}), path)
+    return Config(proxy=proxy, providers=tuple(providers), path=path, otlp=otlp)
+
+
+def _parse_otlp(raw: object, path: Path) -> OtlpSettings:
+    where = f"{path}: [otlp]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table.")
+    unknown = set(raw) - {"endpoint", "headers"}
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {_names(unknown)}; allowed: 'endpoint', 'headers'."
+        )
+    endpoint = _get(raw, "endpoint", str, "", where).strip()
+    if endpoint:
+        _check_url(endpoint, where)
+    headers = raw.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise ConfigError(
+            f'{where}: headers must be a table of strings, like {{ authorization = "Bearer …" }}.'
+        )
+    return OtlpSettings(endpoint.rstrip("/"), tuple(sorted(headers.items())))
 
 
 def _parse_proxy(raw: object, path: Path) -> ProxySettings:

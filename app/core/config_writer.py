@@ -108,6 +108,13 @@ def config_to_toml(config: Config) -> str:
         proxy_items.append(("allow_remote", True))
     tables = [_table("[proxy]", proxy_items)]
     tables += [_table("[[providers]]", _provider_items(p)) for p in _written(config.providers)]
+    if config.otlp.endpoint or config.otlp.headers:
+        tables.append(_table("[otlp]", [("endpoint", config.otlp.endpoint)]))
+        if config.otlp.headers:
+            pairs = ", ".join(
+                f"{toml_string(k)} = {toml_string(v)}" for k, v in config.otlp.headers
+            )
+            tables[-1] = tables[-1].rstrip("\n") + f"\nheaders = {{ {pairs} }}\n"
     return "\n".join(tables)
 
 

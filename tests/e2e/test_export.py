@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,34 @@ def test_cli_mistakes_get_a_sentence(worker: WorkerProcess, tmp_path: Path) -> N
     assert f"cannot write {tmp_path / 'no' / 'x.har'} (No such file" in unwritable.stderr
     nowhere = relayscope("export", "--db", tmp_path / "none.db", "--format", "jsonl")
     assert nowhere.returncode == 1 and "no recording database here" in nowhere.stderr
+
+
+def test_the_worker_exports_every_finished_call_to_an_otlp_collector(tmp_path: Path) -> None:
+    """Configured with [otlp] endpoint, the proxy sends spans as calls finish."""
+    with Collector() as collector:
+        config = (
+            f'[otlp]\nendpoint = "{collector.endpoint}"\n'
+            'headers = { authorization = "Bearer collector-token" }\n'
+        )
+        with WorkerProcess(tmp_path, config) as worker:
+            with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
+                list(
+                    client.chat.completions.create(
+                        model="demo-fast",
+                        stream=True,
+                        messages=[{"role": "user", "content": "trace me"}],
+                    )
+                )
+            (row,) = worker.wait_for_calls(1)
+            deadline = time.monotonic() + 10
+            while not collector.posts and time.monotonic() < deadline:
+                time.sleep(0.05)
+    path, headers, payload = collector.posts[0]
+    assert path == "/v1/traces" and headers["authorization"] == "Bearer collector-token"
+    (span,) = [
+        span for rs in payload["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]
+    ]
+    found = attributes(span)
+    assert found["gen_ai.request.model"] == "demo-fast"
+    assert found["gen_ai.provider.name"] == "demo"
+    assert len(span["events"]) == row["chunk_count"]
