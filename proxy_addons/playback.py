@@ -16,6 +16,7 @@ import h11
 
 from app.core.openai_format import endpoint_of
 from app.core.playback import Miss, PlaybackSet, Recording, delays
+from app.core.quirks import strip_usage
 from proxy_addons.demo import _read_request
 from proxy_addons.errors import error_body
 
@@ -92,10 +93,15 @@ class PlaybackServer:
     async def _stream(self, writer: asyncio.StreamWriter, found: Recording) -> bool:
         headers = [*found.headers(), ("transfer-encoding", "chunked")]
         waits = delays(found.chunks, self.playback.speed)
+        hidden = found.hid_usage()
         for index, (wait, chunk) in enumerate(zip(waits, found.chunks, strict=True)):
             await asyncio.sleep(wait)
             data = chunk["data"]
-            raw = data.encode() if isinstance(data, str) else bytes(data)
+            raw: bytes | None = data.encode() if isinstance(data, str) else bytes(data)
+            if hidden and raw is not None:
+                raw = strip_usage(raw)  # as the client saw it when it was recorded
+            if raw is None:
+                continue
             head = _head(found.status(), headers, None) if index == 0 else b""
             writer.write(head + b"%x\r\n%b\r\n" % (len(raw), raw))
             await writer.drain()

@@ -81,6 +81,8 @@ PLAYBACK = Provider(
     name="playback",
     base_url="http://playback.relayscope.invalid/v1",
     models=("playback-*",),
+    # Recordings answer the request as the client sent it, and already hold their usage.
+    capture_usage=False,
 )
 
 

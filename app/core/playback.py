@@ -65,6 +65,11 @@ class Recording:
         pairs = json.loads(raw) if isinstance(raw, str) and raw else []
         return [(str(k), str(v)) for k, v in pairs if str(k).lower() not in _HOP_HEADERS]
 
+    def hid_usage(self) -> bool:
+        """True if the proxy asked for usage the client had not, and kept it from the client:
+        the replay must keep it from the client too."""
+        return "usage capture" in str(self.call.get("quirks") or "")
+
     def cut(self) -> bool:
         """True if the recorded answer ended early, so the replay must end early too."""
         return self.call.get("state") == "interrupted"

@@ -1,4 +1,4 @@
-"""CallListView: the dense, sortable list of calls (selection, copy, context menu)."""
+"""CallListView: the dense, sortable list of calls (selection, copy, grouping, context menu)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from PySide6.QtGui import (
     QGuiApplication,
     QKeyEvent,
     QKeySequence,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
 )
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import theme
+from app.ui.call_group_model import CallGroupModel
 from app.ui.call_list_model import COLUMN, COLUMNS, CallListModel
 
 #: Widest text each column usually shows (sizes the columns at start).
@@ -59,21 +61,33 @@ _HAS_FOCUS = QStyle.StateFlag.State_HasFocus
 class CallListView(QTableView):
     """The list of calls: one dense row per call, sortable, keyboard-driven.
 
+    "Group by turn" (header or row context menu) folds each Codex turn into one row
+    (`CallGroupModel`); → / ← or a double-click unfold and fold it. Several calls can be
+    selected (Shift/Ctrl) for "Serve as playback…".
+
     Signals:
         call_selected(str): the current call changed (its id; empty when none).
         call_id_copied(str): a call id was put on the clipboard (Ctrl+C or the menu).
+        playback_requested(list): "Serve as playback…" for these call ids.
+        diagnostics_requested(str): "Diagnose provider…" for this provider.
+        grouping_toggled(bool): "Group by turn" was switched on or off.
     """
 
     call_selected = Signal(str)
     call_id_copied = Signal(str)
+    playback_requested = Signal(list)
+    diagnostics_requested = Signal(str)
+    grouping_toggled = Signal(bool)
 
     def __init__(self, model: CallListModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._model = model
+        self._source = model
+        self._model: CallListModel | CallGroupModel = model
+        self._groups: CallGroupModel | None = None
         self._restore_id = ""
         self._empty_message = "No calls match the filter. Press Esc to clear it."
-        self.setModel(model)
         self.setItemDelegate(_RowDelegate(self))
+        self._attach(model)
         self._configure()
         self._size_columns()
         self._apply_selection_palette()
@@ -82,15 +96,41 @@ class CallListView(QTableView):
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.copy_action.triggered.connect(self.copy_current_id)
         self.addAction(self.copy_action)
+        self.group_action = QAction("Group by turn", self)
+        self.group_action.setCheckable(True)
+        self.group_action.setToolTip("One row per Codex turn, unfolding into its requests")
+        self.group_action.toggled.connect(self.set_grouped)
+        self.playback_action = QAction("Serve as playback…", self)
+        self.playback_action.setToolTip("Serve the selected calls again, with their timing")
+        self.playback_action.triggered.connect(self._on_playback_action_triggered)
+        self.customContextMenuRequested.connect(self._on_custom_context_menu_requested)
+        header = self.horizontalHeader()
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._on_header_context_menu_requested)
+
+    def _attach(self, model: CallListModel | CallGroupModel) -> None:
+        """Show `model` (the list, or the list grouped by turn), keeping columns and selection."""
+        state = self.horizontalHeader().saveState() if self.model() is not None else None
+        previous = self.model()
+        if previous is not None:
+            previous.modelAboutToBeReset.disconnect(self._on_model_about_to_be_reset)
+            previous.modelReset.disconnect(self._on_model_reset)
+            previous.rowsInserted.disconnect(self._on_model_rows_inserted)
+        self._model = model
+        old_selection = self.selectionModel()
+        self.setModel(model)
+        if old_selection is not None:
+            old_selection.deleteLater()  # setModel leaves the old one to its owner
+        if state is not None:
+            self.horizontalHeader().restoreState(state)
         self.selectionModel().currentRowChanged.connect(self._on_selection_current_row_changed)
         model.modelAboutToBeReset.connect(self._on_model_about_to_be_reset)
         model.modelReset.connect(self._on_model_reset)
         model.rowsInserted.connect(self._on_model_rows_inserted)
-        self.customContextMenuRequested.connect(self._on_custom_context_menu_requested)
 
     def _configure(self) -> None:
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setShowGrid(False)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
@@ -131,12 +171,69 @@ class CallListView(QTableView):
         return self._model.call_id(index.row()) or "" if index.isValid() else ""
 
     def select_call(self, call_id: str) -> bool:
-        """Select the row of `call_id` if it is loaded; True if it was."""
+        """Select the row of `call_id` if it is loaded (unfolding its turn); True if it was."""
+        groups = self._groups if self._model is self._groups else None
         row = self._model.row_of(call_id)
+        if groups is not None and row is not None and groups.call_id(row) != call_id:
+            turn = groups.turn_id(row)
+            if turn is not None:
+                groups.set_expanded(turn, True)
+                row = groups.row_of(call_id)
         if row is None:
             return False
         self.setCurrentIndex(self._model.index(row, 0))
         self.scrollTo(self._model.index(row, 0))
+        return True
+
+    def select_first_row(self) -> None:
+        """Make the top row current (the first call, or the list got the keyboard)."""
+        if self._model.rowCount() > 0:
+            self.setCurrentIndex(self._model.index(0, 0))
+
+    def selected_call_ids(self) -> list[str]:
+        """The selected calls, top to bottom (a turn's row stands for all its calls)."""
+        rows = sorted(index.row() for index in self.selectionModel().selectedRows())
+        ids: list[str] = []
+        for row in rows:
+            if isinstance(self._model, CallGroupModel):
+                ids += self._model.call_ids(row)
+            elif (call_id := self._model.call_id(row)) is not None:
+                ids.append(call_id)
+        return list(dict.fromkeys(ids))
+
+    def is_grouped(self) -> bool:
+        return self._groups is not None and self._model is self._groups
+
+    @property
+    def group_model(self) -> CallGroupModel | None:
+        """The grouping model while "Group by turn" is on."""
+        return self._groups if self.is_grouped() else None
+
+    def set_grouped(self, grouped: bool) -> None:
+        """Fold each Codex turn into one row (or show every call on its own row again)."""
+        if grouped == self.is_grouped():
+            return
+        current = self.current_call_id()
+        if grouped:
+            self._groups = CallGroupModel(self._source, self)
+            self._attach(self._groups)
+        else:
+            self._attach(self._source)
+            if self._groups is not None:
+                self._groups.deleteLater()
+            self._groups = None
+        self.group_action.setChecked(grouped)
+        if current:
+            self.select_call(current)
+        self.grouping_toggled.emit(grouped)
+
+    def toggle_turn(self, row: int) -> bool:
+        """Unfold or fold the turn on `row`; False if the row is not a turn's."""
+        groups = self.group_model
+        turn = groups.turn_id(row) if groups is not None else None
+        if groups is None or turn is None:
+            return False
+        groups.set_expanded(turn, not groups.is_expanded(turn))
         return True
 
     def copy_current_id(self) -> None:
@@ -169,13 +266,57 @@ class CallListView(QTableView):
             self.copy_current_id()
             event.accept()
             return
+        if self._fold_key(event.key()):
+            event.accept()
+            return
         super().keyPressEvent(event)
+
+    def _fold_key(self, key: int) -> bool:
+        """→ unfolds the current turn, ← folds it (or goes from a call up to its turn)."""
+        groups = self.group_model
+        row = self.currentIndex().row()
+        if groups is None or row < 0 or key not in (Qt.Key.Key_Right, Qt.Key.Key_Left):
+            return False
+        turn = groups.turn_id(row)
+        if turn is not None:
+            groups.set_expanded(turn, key == Qt.Key.Key_Right)
+            return True
+        if key == Qt.Key.Key_Left:
+            call_id = groups.call_id(row) or ""
+            for above in range(row - 1, -1, -1):
+                if call_id in groups.call_ids(above) and groups.turn_id(above) is not None:
+                    self.setCurrentIndex(groups.index(above, 0))
+                    return True
+        return False
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        # The ▸ in front of a turn's time folds and unfolds it, as in a tree.
+        index = self.indexAt(event.position().toPoint())
+        if (
+            self.group_model is not None
+            and index.isValid()
+            and index.column() == self.horizontalHeader().logicalIndexAt(0)
+            and event.position().x() - self.columnViewportPosition(index.column())
+            < 3 * theme.SPACING
+            and self.toggle_turn(index.row())
+        ):
+            self.setCurrentIndex(index)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        index = self.indexAt(event.position().toPoint())
+        if index.isValid() and self.toggle_turn(index.row()):
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.ApplicationPaletteChange:
             self._apply_selection_palette()
-            self._model.refresh_theme()
+            self._source.refresh_theme()
 
     def _apply_selection_palette(self) -> None:
         palette = QGuiApplication.palette()
@@ -213,7 +354,33 @@ class CallListView(QTableView):
         index = self.indexAt(position)
         if not index.isValid():
             return
-        self.setCurrentIndex(index)
+        selection = self.selectionModel()
+        if selection.isRowSelected(index.row(), QModelIndex()):
+            # A right-click inside the selection keeps it (playback of several calls).
+            selection.setCurrentIndex(index, selection.SelectionFlag.NoUpdate)
+        else:
+            self.setCurrentIndex(index)
+        count = len(self.selected_call_ids())
+        self.playback_action.setText(
+            "Serve as playback…" if count <= 1 else f"Serve {count} calls as playback…"
+        )
         menu = QMenu(self)
         menu.addAction(self.copy_action)
+        menu.addAction(self.playback_action)
+        provider = str(self._model.data(self._model.index(index.row(), COLUMN["provider"])))
+        if provider and provider != "—" and "," not in provider:
+            diagnose = menu.addAction(f"Diagnose provider “{provider}”…")
+            diagnose.triggered.connect(lambda: self.diagnostics_requested.emit(provider))
+        menu.addSeparator()
+        menu.addAction(self.group_action)
         menu.exec(self.viewport().mapToGlobal(position))
+
+    def _on_header_context_menu_requested(self, position: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addAction(self.group_action)
+        menu.exec(self.horizontalHeader().mapToGlobal(position))
+
+    def _on_playback_action_triggered(self) -> None:
+        ids = self.selected_call_ids()
+        if ids:
+            self.playback_requested.emit(ids)

@@ -10,20 +10,27 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QFrame,
+    QHBoxLayout,
     QMainWindow,
+    QMenu,
     QSplitter,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.store import CallFilter, CallStore
 from app.ui import theme
+from app.ui.breakpoints_panel import BreakpointsButton, BreakpointsPanel
 from app.ui.call_list_model import CallListModel
 from app.ui.call_list_view import CallListView
 from app.ui.filter_bar import FilterBar
 from app.ui.header_bar import HeaderBar
+from app.ui.held_call_dialog import HeldCalls
 from app.ui.inspector.call_inspector import CallInspector
+from app.ui.playback_panel import PlaybackOptionsDialog, PlaybackPanel
+from app.ui.provider_page import ProviderPage
 from app.ui.providers_dialog import ProvidersDialog
 from app.ui.welcome_panel import WelcomePanel
 from app.ui.worker_process import WorkerProcess
@@ -64,9 +71,11 @@ class MainWindow(QMainWindow):
         self._shown_call = ""
         self._inspector_timer = self._timer(INSPECTOR_REFRESH_MS, self._refresh_inspector)
         self._providers_timer = self._timer(PROVIDERS_REFRESH_MS, self._refresh_providers)
+        self._create_tools()
         self._layout()
         self._connect_worker()
         self._connect_widgets()
+        self._connect_tools()
         self._add_shortcuts()
         self._refresh_providers()
         self._on_model_counts_changed(self.model.shown_count, self.model.total_count)
@@ -91,6 +100,7 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.filter_bar)
+        column.addWidget(self.playback)
         column.addWidget(self.splitter, 1)
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(list_page)
@@ -102,7 +112,7 @@ class MainWindow(QMainWindow):
         outer = QVBoxLayout(central)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
-        outer.addWidget(self.header)
+        outer.addLayout(self._top_row())
         outer.addWidget(line)
         outer.addWidget(self.pages, 1)
         self.setCentralWidget(central)
@@ -162,13 +172,14 @@ class MainWindow(QMainWindow):
             if key == Qt.Key.Key_Down and self.model.rowCount() > 0:
                 self.call_list.setFocus()
                 if not self.call_list.currentIndex().isValid():
-                    self.call_list.setCurrentIndex(self.model.index(0, 0))
+                    self.call_list.select_first_row()
                 return True
         return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.hide()  # the worker takes a moment to flush and exit; the window need not wait
         self.worker.stop_and_wait()
+        self.playback.stop_and_wait()
         super().closeEvent(event)
 
     # -- slots --------------------------------------------------------------------------
@@ -217,7 +228,7 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentIndex(0 if welcome else 1)
             if not welcome and self.model.rowCount() > 0:
                 # The first call: show it at once, so its stream is visible as it arrives.
-                self.call_list.setCurrentIndex(self.model.index(0, 0))
+                self.call_list.select_first_row()
                 self.call_list.setFocus()
 
     def _on_filter_bar_filter_changed(self, flt: CallFilter) -> None:
@@ -236,3 +247,120 @@ class MainWindow(QMainWindow):
 
     def _on_providers_dialog_saved(self) -> None:
         self.worker.restart(self.header.port.value())
+
+    # -- debugging tools: breakpoints, provider diagnostics, playback -------------------
+
+    def _create_tools(self) -> None:
+        self.breakpoints_button = BreakpointsButton(self)
+        self.diagnostics_action = QAction("Provider diagnostics…", self)
+        self.diagnostics_action.setToolTip(
+            "Error rates, speed over time, and signs that a provider substitutes models"
+        )
+        self.breakpoints_action = QAction("Breakpoints…", self)
+        self.tools_button = QToolButton(self)
+        self.tools_button.setText("⋯")
+        self.tools_button.setToolTip("More: provider diagnostics, breakpoints, grouping")
+        self.tools_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.tools_button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
+        menu = QMenu(self.tools_button)
+        menu.addActions([self.diagnostics_action, self.breakpoints_action])
+        menu.addSeparator()
+        menu.addAction(self.call_list.group_action)
+        self.tools_button.setMenu(menu)
+        self.breakpoints = BreakpointsPanel(self)
+        self.held_calls = HeldCalls(self)
+        self.playback = PlaybackPanel(self.store.path, self)
+        self.provider_page: ProviderPage | None = None
+
+    def _top_row(self) -> QHBoxLayout:
+        """The header, with the tools at its right end (aligned with the header's row)."""
+        tools = QWidget(self)
+        row = QHBoxLayout(tools)
+        row.setContentsMargins(0, theme.SPACING, 2 * theme.SPACING, theme.SPACING)
+        row.setSpacing(theme.SPACING)
+        row.addWidget(self.breakpoints_button)
+        row.addWidget(self.tools_button)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.setSpacing(0)
+        top.addWidget(self.header, 1)
+        top.addWidget(tools, 0, Qt.AlignmentFlag.AlignTop)
+        return top
+
+    def _connect_tools(self) -> None:
+        worker = self.worker
+        worker.listening.connect(self._on_worker_listening_send_breakpoints)
+        worker.state_changed.connect(self._on_worker_state_changed_release_held)
+        worker.breakpoints_set.connect(self.breakpoints.show_applied)
+        worker.command_error.connect(self._on_worker_command_error)
+        worker.call_held.connect(self.held_calls.on_call_held)
+        worker.call_released.connect(self.held_calls.on_call_released)
+        self.breakpoints_button.panel_requested.connect(self.show_breakpoints)
+        self.breakpoints_button.held_requested.connect(self.held_calls.show_current)
+        self.breakpoints.rules_changed.connect(self.send_breakpoints)
+        self.held_calls.command_ready.connect(self.worker.send_command)
+        self.held_calls.count_changed.connect(self.breakpoints_button.set_held)
+        self.held_calls.note_posted.connect(self._on_held_calls_note_posted)
+        self.diagnostics_action.triggered.connect(lambda: self.show_provider_page())
+        self.breakpoints_action.triggered.connect(self.show_breakpoints)
+        self.call_list.diagnostics_requested.connect(self.show_provider_page)
+        self.call_list.playback_requested.connect(self._on_call_list_playback_requested)
+        player = self.playback.worker  # the calls it serves are recorded and listed too
+        player.call_started.connect(self._on_worker_call_started)
+        player.call_updated.connect(self._on_worker_call_updated)
+        player.call_finished.connect(self._on_worker_call_finished)
+        self.playback.copied.connect(lambda what: self.header.flash(f"Copied {what}"))
+
+    def show_breakpoints(self) -> None:
+        self.breakpoints.show()
+        self.breakpoints.raise_()
+        self.breakpoints.activateWindow()
+
+    def send_breakpoints(self) -> None:
+        """Send the rules to the worker (it keeps none across restarts)."""
+        self.breakpoints_button.set_active_rules(self.breakpoints.active_count())
+        if not self.worker.send_command(self.breakpoints.command()):
+            self.breakpoints.show_not_running()
+
+    def show_provider_page(self, provider: str = "") -> ProviderPage:
+        """Provider diagnostics, for `provider` (default: the one the list is filtered to)."""
+        provider = provider or self.filter_bar.current_filter().provider
+        if self.provider_page is None:
+            self.provider_page = ProviderPage(
+                self.store.path, self.store.providers(), provider, self
+            )
+            self.provider_page.call_link_activated.connect(self._on_provider_page_call_link)
+        else:
+            self.provider_page.set_providers(self.store.providers(), provider)
+            self.provider_page.refresh()
+        self.provider_page.show()
+        self.provider_page.raise_()
+        return self.provider_page
+
+    def _on_worker_listening_send_breakpoints(self, _url: str) -> None:
+        if self.breakpoints.rules():
+            self.send_breakpoints()
+
+    def _on_worker_state_changed_release_held(self, state: str) -> None:
+        if state not in ("starting", "listening"):
+            self.held_calls.clear()  # a stopped worker took its held calls with it
+
+    def _on_worker_command_error(self, message: str) -> None:
+        self.breakpoints.show_error(message)
+        self.header.banner.show_message(f"The proxy refused a command: {message}", "warning")
+
+    def _on_held_calls_note_posted(self, note: str) -> None:
+        self.header.banner.show_message(note, "warning")
+
+    def _on_provider_page_call_link(self, call_id: str) -> None:
+        if not self.call_list.select_call(call_id):
+            self.inspector.show_call(call_id)  # not loaded in the list: show it all the same
+        self.activateWindow()
+
+    def _on_call_list_playback_requested(self, call_ids: list[str]) -> None:
+        dialog = PlaybackOptionsDialog(call_ids, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(
+            lambda: self.playback.start(dialog.call_ids, dialog.match_mode(), dialog.speed_factor())
+        )
+        dialog.open()

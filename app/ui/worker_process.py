@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ _STDERR_TAIL = 40
 
 
 class WorkerProcess(QObject):
-    """The `relayscope proxy` child process, seen as Qt signals.
+    """The `relayscope proxy` (or `relayscope playback`) child process, seen as Qt signals.
 
     Signals:
         state_changed(str): `starting`, `listening`, `stopped` or `failed`.
@@ -36,9 +36,15 @@ class WorkerProcess(QObject):
         call_updated(str, dict): a live call changed (id, changed fields such as chunk_count).
         call_finished(str, dict): a call ended (id, final fields).
         record_error(str): recording failed (message), or works again (empty string).
+        call_held(dict): a breakpoint holds a call (the event: id, stage, rule, provider,
+            model, endpoint, status, body, timeout).
+        call_released(str, str): a held call went on (id, stage), decided or timed out.
+        breakpoints_set(int): the worker took the breakpoint rules (how many).
+        command_error(str): the worker rejected a command (why).
 
     The worker's stdin stays open as the "parent pipe": if this process dies, the pipe
-    closes and the worker exits, so no port is ever left held.
+    closes and the worker exits, so no port is ever left held. `send_command` writes the
+    app's NDJSON commands to it (README, Breakpoints).
     """
 
     state_changed = Signal(str)
@@ -48,6 +54,10 @@ class WorkerProcess(QObject):
     call_updated = Signal(str, dict)
     call_finished = Signal(str, dict)
     record_error = Signal(str)
+    call_held = Signal(dict)
+    call_released = Signal(str, str)
+    breakpoints_set = Signal(int)
+    command_error = Signal(str)
 
     def __init__(
         self,
@@ -56,11 +66,17 @@ class WorkerProcess(QObject):
         parent: QObject | None = None,
         *,
         host: str | None = None,
+        subcommand: str = "proxy",
+        extra_args: Sequence[str] = (),
     ) -> None:
         super().__init__(parent)
         self.db_path = Path(db_path)
         self.config_path = Path(config_path) if config_path is not None else None
         self.host = host
+        #: `proxy`, or `playback` (then `extra_args` names the calls: `--call ID ...`).
+        self.subcommand = subcommand
+        #: Appended to the command line; read at each start, so it may change between runs.
+        self.extra_args: list[str] = list(extra_args)
         self._state = "stopped"
         self._url = ""
         self._port = 0
@@ -96,15 +112,27 @@ class WorkerProcess(QObject):
     def command(self, port: int) -> list[str]:
         """The worker's command line (docs/ui-contract.md)."""
         if getattr(sys, "frozen", False):  # a packaged app: the binary is the CLI
-            args = [sys.executable, "proxy"]
+            args = [sys.executable, self.subcommand]
         else:
-            args = [sys.executable, "-m", "app", "proxy"]
+            args = [sys.executable, "-m", "app", self.subcommand]
         args += ["--events", "--parent-pipe", "--db", str(self.db_path.resolve())]
         if self.config_path is not None and self.config_path.exists():
             args += ["--config", str(self.config_path.resolve())]
         if self.host:
             args += ["--host", self.host]
-        return [*args, "--port", str(port)]
+        return [*args, "--port", str(port), *self.extra_args]
+
+    def send_command(self, command: dict[str, Any]) -> bool:
+        """Write one NDJSON command to the worker's stdin; False if no worker takes it now.
+
+        QProcess writes as the event loop runs: a GUI thread blocked after this call (a
+        test joining a thread) delays the command until it returns to the loop.
+        """
+        process = self._process
+        if process is None or self._stopping:
+            return False
+        line = json.dumps(command, ensure_ascii=False) + "\n"
+        return process.write(line.encode("utf-8")) == len(line.encode("utf-8"))
 
     def start(self, port: int) -> None:
         """Start the worker on `port` (0 = any free port). A no-op if it is already running."""
@@ -249,6 +277,14 @@ class WorkerProcess(QObject):
             self.listening.emit(self._url)
         elif kind == "record_error":
             self.record_error.emit(str(event.get("message") or ""))
+        elif kind == "call_held":
+            self.call_held.emit(event)
+        elif kind == "call_released":
+            self.call_released.emit(call_id, str(event.get("stage") or ""))
+        elif kind == "breakpoints_set":
+            self.breakpoints_set.emit(int(event.get("count") or 0))
+        elif kind == "command_error":
+            self.command_error.emit(str(event.get("message") or ""))
         elif kind == "failed":
             self._failure_event = str(event.get("message") or "")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import statistics
 import time
 from pathlib import Path
@@ -104,3 +105,25 @@ def test_playback_twice_as_fast(recorded: tuple[Path, dict[str, str], str, list[
 def test_playback_without_calls_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="No recorded calls to play back"):
         WorkerProcess(tmp_path, None, subcommand="playback").start()
+
+
+def test_exact_match_replays_what_the_client_saw(
+    recorded: tuple[Path, dict[str, str], str, list[float]],
+) -> None:
+    """The recording asked the provider for usage the client had not asked for; the replay
+    matches the client's own request exactly and hides that usage again."""
+    folder, ids, text, _ = recorded
+    with WorkerProcess(
+        folder,
+        None,
+        subcommand="playback",
+        extra_args=("--call", ids["fake-1"], "--match", "exact"),
+    ) as player:
+        body = {"model": "fake-1", "messages": SLOW, "stream": True}
+        response = httpx.post(player.base_url + "/chat/completions", json=body)
+    assert response.status_code == 200
+    events = [e for e in response.text.split("\n\n") if e]
+    assert not any('"usage"' in e for e in events)
+    assert events[-1] == "data: [DONE]"
+    chunks = [json.loads(e[6:]) for e in events[:-1]]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == text

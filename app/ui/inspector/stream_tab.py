@@ -1,9 +1,9 @@
-"""StreamTab: a stream's chunks as a timeline above a table, with its timing summary."""
+"""StreamTab: a stream's chunks as a timeline above a table, with its summary and findings."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
-from html import escape
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt
@@ -16,47 +16,55 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.stream_stats import (
-    GapStats,
-    Stall,
-    find_stalls,
-    gap_stats,
-    output_tokens_per_second,
-    stall_threshold_ms,
-)
+from app.core.openai_format import Assembled
+from app.core.stream_analysis import StreamAnalysis, analyse, stall_threshold_ms
+from app.core.stream_stats import Stall, find_stalls
 from app.ui.inspector import _format as fmt
 from app.ui.inspector._style import SPACING, colours, monospace_font
 from app.ui.inspector.chunk_model import DELTA, EVENT, GAP, SEQ, TIME, ChunkTableModel
+from app.ui.inspector.findings_list import FindingsList
 from app.ui.inspector.stream_timeline import StreamTimeline
 
-# Chunk kinds that carry model output: the first of them is the first token.
-_TOKEN_EVENTS = frozenset({"content", "reasoning", "tool_call", "refusal"})
 _COLUMN_WIDTHS = {SEQ: 56, TIME: 80, GAP: 88, EVENT: 264, DELTA: 320}
+_LIVE_STATES = frozenset({"pending", "streaming"})
+#: While a stream runs, it is analysed again at most this often (seconds), and never more
+#: than a twentieth of the time: analysing 5,000 chunks takes about 0.1 s.
+LIVE_ANALYSIS_EVERY = 1.0
+_EMPTY = StreamAnalysis(None, None, 0, None, None, None, None, None, Assembled())
 
 
 class StreamTab(QWidget):
-    """Summary line, timeline strip and chunk table, kept in step with each other."""
+    """Summary line, findings, timeline strip and chunk table, kept in step with each other.
+
+    Figures and findings come from `app.core.stream_analysis.analyse` (as in
+    `relayscope show --stream`); a finding, the timeline and the table each select a chunk
+    in the other two.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._row: dict[str, Any] = {}
-        self._first_token_row: int | None = None
-        self._first_token_scanned = 0
-        self.stats = GapStats(None, None, None, None)
+        self._chunks: list[dict[str, Any]] = []
+        self.analysis = _EMPTY
+        self._analysed_at = 0.0
+        self._analysis_cost = 0.0
         self.stall_list: list[Stall] = []
         self.summary = QLabel(self)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setWordWrap(True)
         self.summary.linkActivated.connect(self._on_summary_link_activated)
+        self.findings = FindingsList(self)
+        self.findings.finding_activated.connect(self._on_findings_finding_activated)
         self.timeline = StreamTimeline(self)
         self.timeline.chunk_clicked.connect(self._on_timeline_chunk_clicked)
         self.model = ChunkTableModel(self)
         self.table = self._table()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, SPACING, 0, 0)
-        layout.setSpacing(SPACING)
+        layout.setSpacing(SPACING // 2)
         self.summary.setContentsMargins(SPACING, 0, SPACING, 0)
         layout.addWidget(self.summary)
+        layout.addWidget(self.findings)
         layout.addWidget(self.timeline)
         layout.addWidget(self.table, 1)
 
@@ -83,11 +91,11 @@ class StreamTab(QWidget):
 
     def set_call(self, row: dict[str, Any], chunks: Iterable[Mapping[str, Any]]) -> None:
         self._row = row
-        self._first_token_row = None
-        self._first_token_scanned = 0
+        self._chunks = [dict(chunk) for chunk in chunks]
+        self._analysed_at = 0.0
         c = colours(self.palette())
         self.model.set_looks(monospace_font(), c.error, c.error_bg, c.warning, c.warning_bg)
-        self.model.set_chunks(chunks)
+        self.model.set_chunks(self._chunks)
         self._update_stats()
         if self.model.rowCount() > 0:
             self.table.scrollToTop()
@@ -97,7 +105,10 @@ class StreamTab(QWidget):
         self._row = {**self._row, **row}
         bar = self.table.verticalScrollBar()
         following = bar.value() >= bar.maximum() - 2
-        added = self.model.append_chunks(chunks)
+        last = self.model.last_seq()
+        fresh = [dict(chunk) for chunk in chunks if int(chunk["seq"]) > last]
+        self._chunks += fresh
+        added = self.model.append_chunks(fresh)
         if added or row:
             self._update_stats()
         if added and following:
@@ -105,9 +116,15 @@ class StreamTab(QWidget):
         return added
 
     def _update_stats(self) -> None:
+        live = self._row.get("state") in _LIVE_STATES
+        if self._analysis_due(live):
+            started = time.perf_counter()
+            self.analysis = analyse(self._row, self._chunks)
+            self._analysis_cost = time.perf_counter() - started
+            self._analysed_at = time.monotonic()
+            self.findings.set_findings(self.analysis.findings, live=live)
         times = self.model.times()
-        self.stats = gap_stats(times)
-        threshold = stall_threshold_ms(self.stats)
+        threshold = stall_threshold_ms(self.analysis.gap_median_ms)
         self.model.set_stall_threshold(threshold)
         self.stall_list = find_stalls(times, None, threshold)
         self.timeline.set_stream(
@@ -119,17 +136,17 @@ class StreamTab(QWidget):
         )
         self.summary.setText(self._summary_html())
 
+    def _analysis_due(self, live: bool) -> bool:
+        """Always for a finished call; for a live one, throttled so big streams stay smooth."""
+        if not live or not self._analysed_at:
+            return True
+        wait = max(LIVE_ANALYSIS_EVERY, 20 * self._analysis_cost) if self._chunks else 0.0
+        return time.monotonic() - self._analysed_at >= wait
+
     def first_token_ms(self) -> float | None:
         """When the first chunk with model output arrived (else the recorded TTFT)."""
-        if self._first_token_row is None:
-            for i in range(self._first_token_scanned, self.model.rowCount()):
-                chunk = self.model.row_at(i)
-                if chunk.event_type in _TOKEN_EVENTS or chunk.event_type.endswith(".delta"):
-                    self._first_token_row = i
-                    break
-            self._first_token_scanned = self.model.rowCount()
-        if self._first_token_row is not None:
-            return self.model.row_at(self._first_token_row).t_ms
+        if self.analysis.ttft_ms is not None:
+            return self.analysis.ttft_ms
         ttft = self._row.get("ttft_ms")
         return float(ttft) if ttft is not None else None
 
@@ -137,50 +154,34 @@ class StreamTab(QWidget):
 
     def _summary_html(self) -> str:
         c = colours(self.palette())
-        row, stats = self._row, self.stats
-        count = self.model.rowCount()
+        row, a = self._row, self.analysis
         times = self.model.times()
-        total = row.get("duration_ms") or (times[-1] if times else None)
-        speed = output_tokens_per_second(row.get("completion_tokens"), row.get("ttft_ms"), total)
-        facts = [
-            f"<b>{count:,} chunks</b>",
-            f"TTFT {fmt.ms(row.get('ttft_ms'))}",
-        ]
-        first, ttft = self.first_token_ms(), row.get("ttft_ms")
-        if first is not None and ttft is not None and first - ttft > max(50.0, 0.1 * ttft):
-            facts.append(f"first text at {fmt.ms(first)}")
+        total = a.total_ms if a.total_ms is not None else (times[-1] if times else None)
+        facts = [f"<b>{self.model.rowCount():,} chunks</b>", f"<b>TTFT {fmt.ms(a.ttft_ms)}</b>"]
+        first_byte = row.get("ttft_ms")
+        if (
+            first_byte is not None
+            and a.ttft_ms is not None
+            and a.ttft_ms - first_byte > max(50.0, 0.1 * first_byte)
+        ):
+            facts.append(f"first byte {fmt.ms(first_byte)}")
         facts += [
             f"total {fmt.ms(total)}",
-            f"gaps: median {fmt.ms(stats.median)}",
-            f"p95 {fmt.ms(stats.p95)}",
+            f"gaps: median {fmt.ms(a.gap_median_ms)}",
+            f"p95 {fmt.ms(a.gap_p95_ms)}",
         ]
-        if stats.max is not None and stats.max_at_seq is not None:
-            longest = f'max {fmt.ms(stats.max)} before <a href="row:{stats.max_at_seq}" ' + (
-                f'style="color:{c.accent}">#{stats.max_at_seq}</a>'
+        if a.gap_max_ms is not None and a.longest_stall_seq is not None:
+            seq = a.longest_stall_seq
+            colour = c.warning if a.gap_max_ms >= stall_threshold_ms(a.gap_median_ms) else c.accent
+            facts.append(
+                f'max {fmt.ms(a.gap_max_ms)} before <a href="row:{seq}" '
+                f'style="color:{colour}">#{seq}</a>'
             )
-            facts.append(longest)
+        speed = a.output_tokens_per_s
         facts.append(fmt.rate(speed) if speed is not None else "tok/s —")
-        if row.get("state") in ("pending", "streaming"):
+        if row.get("state") in _LIVE_STATES:
             facts.append(f'<span style="color:{c.accent}">● live</span>')
-        return " · ".join(facts) + self._findings_html(c.warning, c.error)
-
-    def _findings_html(self, warning: str, error: str) -> str:
-        """Stalls and invalid chunks, each a link that selects its chunk."""
-        findings = [
-            f'<a href="row:{s.at_seq}" style="color:{warning}; font-weight:600">'
-            f"⚠ {escape(s.label)} before #{s.at_seq}</a>"
-            for s in self.stall_list[:5]
-        ]
-        if len(self.stall_list) > 5:
-            findings.append(f"and {len(self.stall_list) - 5} more stalls")
-        invalid = self.model.invalid_rows()
-        findings += [
-            f'<a href="row:{r}" style="color:{error}; font-weight:600">⚠ not valid JSON: #{r}</a>'
-            for r in invalid[:5]
-        ]
-        if len(invalid) > 5:
-            findings.append(f"and {len(invalid) - 5} more invalid chunks")
-        return ("<br>" + " &nbsp; ".join(findings)) if findings else ""
+        return " · ".join(facts)
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -204,6 +205,9 @@ class StreamTab(QWidget):
         indexes: list[QModelIndex] = selected.indexes()
         if indexes:
             self.timeline.select_row(indexes[0].row())
+
+    def _on_findings_finding_activated(self, seq: int) -> None:
+        self.select_row(self.model.row_of_seq(seq))
 
     def _on_summary_link_activated(self, link: str) -> None:
         kind, _, value = link.partition(":")
