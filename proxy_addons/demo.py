@@ -18,6 +18,7 @@ from typing import Any
 import h11
 
 from app.core.conversation import turns
+from proxy_addons.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -82,37 +83,14 @@ def _split_words(text: str) -> list[str]:
     return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
 
 
-class DemoServer:
-    """An asyncio HTTP/1.1 server (h11) answering chat, responses, completions, embeddings."""
+class DemoServer(LocalServer):
+    """Answers chat, responses, completions and embeddings like a real provider would."""
 
-    def __init__(self) -> None:
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            self.server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = h11.Connection(h11.SERVER)
-        try:
-            while True:
-                request, body = await _read_request(conn, reader)
-                if request is None:
-                    break
-                await self._answer(conn, writer, request, body)
-                if conn.our_state is h11.MUST_CLOSE:
-                    break
-                conn.start_next_cycle()
-        except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+    async def answer(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request, body: bytes
+    ) -> bool:
+        await self._answer(conn, writer, request, body)
+        return conn.our_state is not h11.MUST_CLOSE
 
     async def _answer(
         self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request, body: bytes
@@ -181,26 +159,6 @@ def _error(message: str, code: str) -> dict[str, Any]:
     return {
         "error": {"message": message, "type": "invalid_request_error", "code": code, "param": None}
     }
-
-
-async def _read_request(
-    conn: h11.Connection, reader: asyncio.StreamReader
-) -> tuple[h11.Request | None, bytes]:
-    request: h11.Request | None = None
-    body = bytearray()
-    while True:
-        event = conn.next_event()
-        if event is h11.NEED_DATA:
-            conn.receive_data(await reader.read(65536))
-            continue
-        if isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.Data):
-            body += event.data
-        elif isinstance(event, h11.EndOfMessage):
-            return request, bytes(body)
-        elif isinstance(event, h11.ConnectionClosed):
-            return None, b""
 
 
 async def _send_json(

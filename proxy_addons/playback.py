@@ -17,45 +17,23 @@ import h11
 from app.core.openai_format import endpoint_of
 from app.core.playback import Miss, PlaybackSet, Recording, delays
 from app.core.quirks import strip_usage
-from proxy_addons.demo import _read_request
 from proxy_addons.errors import error_body
+from proxy_addons.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
 
-class PlaybackServer:
+class PlaybackServer(LocalServer):
     """Answers each request with the recording that matches it, or a 404 that says why not."""
 
     def __init__(self, playback: PlaybackSet) -> None:
+        super().__init__()
         self.playback = playback
-        self.server: asyncio.Server | None = None
-        self.port = 0
 
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            self.server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = h11.Connection(h11.SERVER)
-        try:
-            while True:
-                request, body = await _read_request(conn, reader)
-                if request is None:
-                    break
-                keep_open = await self._answer(writer, request, body)
-                if not keep_open:
-                    break
-                # We wrote the answer ourselves; a fresh parser reads the next request.
-                conn = h11.Connection(h11.SERVER)
-        except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+    async def answer(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request, body: bytes
+    ) -> bool:
+        return await self._answer(writer, request, body)
 
     async def _answer(
         self, writer: asyncio.StreamWriter, request: h11.Request, body: bytes

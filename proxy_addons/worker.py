@@ -31,6 +31,7 @@ from app.core.store import CallStore, StoreError
 from proxy_addons import errors
 from proxy_addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
 from proxy_addons.demo import DemoServer
+from proxy_addons.local_server import LocalServer
 from proxy_addons.playback import PlaybackServer
 from proxy_addons.recorder import Recorder
 from proxy_addons.router import Router
@@ -132,7 +133,7 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     except StoreError as exc:
         raise WorkerError(str(exc)) from exc
     errors.install()
-    servers: list[DemoServer | PlaybackServer] = [DemoServer()]
+    servers: list[LocalServer] = [DemoServer()]
     config = settings.config
     try:
         if settings.playback is not None:
