@@ -146,25 +146,34 @@ class RecordingWriter:
                 time.sleep(0.2 if stopping else 0.0)
 
     def _gather(self, pending: list[Any]) -> bool:
-        """Collect what arrives within one batch window; True if asked to stop."""
-        deadline = time.monotonic() + self._batch_seconds
-        while (remaining := deadline - time.monotonic()) > 0:
+        """Collect what arrives within one batch window; True if asked to stop.
+
+        One sleep, then one drain: waking for every queued chunk would take the GIL from the
+        proxy's event loop once per chunk, which cost more than writing the chunks.
+        """
+        time.sleep(self._batch_seconds)
+        while True:
             try:
-                op = self._queue.get(timeout=remaining)
+                op = self._queue.get_nowait()
             except queue.Empty:
-                break
+                return False
             if op is _STOP:
                 return True
             pending.append(op)
-        return False
 
     def _commit(self, ops: list[Any]) -> list[Any]:
         """Write `ops` in one transaction; on failure keep them for the next try."""
         events: list[Event] = []
         try:
             with self.db.conn:
+                chunk_rows: list[tuple[Any, ...]] = []
                 for op in ops:
+                    if op[0] == _CHUNK:
+                        chunk_rows.append(self._chunk_row(*op[1:]))
+                        continue
+                    self._write_chunks(chunk_rows)  # keep the order: chunks before what follows
                     self._apply(op, events)
+                self._write_chunks(chunk_rows)
                 self._flush_counts(events)
         except sqlite3.Error as exc:
             self._report_failure(exc)
@@ -192,9 +201,7 @@ class RecordingWriter:
 
     def _apply(self, op: tuple[Any, ...], events: list[Event]) -> None:
         kind = op[0]
-        if kind == _CHUNK:
-            self._apply_chunk(*op[1:])
-        elif kind == _START:
+        if kind == _START:
             self._apply_start(op[1], events)
         elif kind == _UPDATE:
             self._apply_update(op[1], op[2], events)
@@ -220,7 +227,7 @@ class RecordingWriter:
         self._live[row["id"]] = live
         events.append({"event": "call_started", "id": row["id"]})
 
-    def _apply_chunk(
+    def _chunk_row(
         self,
         call_id: str,
         seq: int,
@@ -229,21 +236,26 @@ class RecordingWriter:
         data: str | None,
         event: str | None,
         direction: str | None,
-    ) -> None:
-        self.db.conn.execute(
-            "INSERT OR REPLACE INTO chunks (call_id, seq, t_ms, data, direction)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (call_id, seq, t_ms, as_text(raw), direction),
-        )
+    ) -> tuple[Any, ...]:
+        """Account for one chunk (count, assembly) and return its row for one executemany."""
         live = self._live.get(call_id)
-        if live is None:
-            return
-        if live.chunk_count <= seq:
-            live.chunk_count = seq + 1
-            if live.assembler is None:
-                live.assembler = StreamAssembler(live.endpoint)
-            live.assembler.feed(data, event)
-        live.dirty = True
+        if live is not None:
+            if live.chunk_count <= seq:
+                live.chunk_count = seq + 1
+                if live.assembler is None:
+                    live.assembler = StreamAssembler(live.endpoint)
+                live.assembler.feed(data, event)
+            live.dirty = True
+        return (call_id, seq, t_ms, as_text(raw), direction)
+
+    def _write_chunks(self, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO chunks (call_id, seq, t_ms, data, direction)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            rows.clear()
 
     def _apply_update(self, call_id: str, fields: dict[str, Any], events: list[Event]) -> None:
         self._update_row(call_id, fields)

@@ -57,6 +57,16 @@ class SSEDecoder:
         """Add bytes; return the events they complete (often none, often several)."""
         if not chunk:
             return []
+        if (
+            not self._buf
+            and chunk.endswith(b"\n\n")
+            and chunk.find(b"\n\n") == len(chunk) - 2
+            and chunk[:1] not in (b"\n", b"\xef")  # no leading blank line, no BOM
+            and b"\r" not in chunk
+        ):
+            # The shape gateways send: exactly one whole event per network chunk.
+            self._at_start = False
+            return [_parse(chunk, chunk[:-2])]
         self._has_cr = self._has_cr or b"\r" in chunk
         if self._buf:
             self._buf += chunk
