@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,26 @@ def test_a_locked_database_delays_recording_but_loses_nothing(tmp_path: Path) ->
 def test_database_file_is_owner_only(tmp_path: Path) -> None:
     RecordingWriter(tmp_path / "r.db").close()
     assert (tmp_path / "r.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_full_disk_delays_recording_but_loses_nothing(tmp_path: Path) -> None:
+    """SQLite's max_page_count makes writes fail exactly as on a full disk (SQLITE_FULL)."""
+    errors: list[str | None] = []
+    writer = RecordingWriter(tmp_path / "r.db", on_error=errors.append)
+    pages = writer.db.execute("PRAGMA page_count").fetchone()[0]
+    writer.db.execute(f"PRAGMA max_page_count = {pages}")  # not one page more: "disk full"
+    writer.open()
+    big = b'{"model":"m","messages":[{"role":"user","content":"' + b"x" * 200_000 + b'"}]}'
+    writer.start(start_row("c3", request_body=big))
+    writer.finish("c3", {"status": 200, "state": "complete"})
+    deadline = time.monotonic() + 5
+    while not errors and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert errors and errors[0] is not None and "full" in errors[0]
+    writer.db.execute("PRAGMA max_page_count = 1000000")  # space again
+    writer.close()
+    assert errors[-1] is None  # recovery is reported too
+    store = CallStore(tmp_path / "r.db")
+    call = store.get_call("c3")
+    assert call is not None and call["state"] == "complete" and len(call["request_body"]) > 200_000
+    store.close()
