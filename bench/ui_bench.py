@@ -28,13 +28,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QApplication, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app.core.conversation import prompt_text
 from app.core.store import CallStore, open_database
 from app.ui.application import create_application
 from app.ui.call_list_model import COLUMN
-from app.ui.main_window import MainWindow, default_inspector
+from app.ui.main_window import MainWindow
 from app.ui.worker_process import WorkerProcess
 
 _FILLER = (
@@ -193,23 +193,11 @@ def timed(action: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def inspector_or_placeholder(store: CallStore, parent: QWidget | None) -> QWidget:
-    try:
-        return default_inspector(store, parent)
-    except ImportError:
-        return QLabel("(inspector not built yet)", parent)
-
-
 def measure(app: QApplication, db_path: Path, screenshot: Path | None) -> Iterator[tuple[str, str]]:
     store = CallStore(db_path)
     worker = WorkerProcess(db_path)
     started = time.perf_counter()
-    window = MainWindow(
-        store,
-        worker,
-        config_path=db_path.with_suffix(".toml"),
-        inspector_factory=inspector_or_placeholder,
-    )
+    window = MainWindow(store, worker, config_path=db_path.with_suffix(".toml"))
     view = window.call_list
     watch = PaintWatch(view.viewport())
     window.show()

@@ -131,3 +131,23 @@ def test_report_renders_every_section(tmp_path: Path) -> None:
     written = page.read_text()
     assert "old" not in written and "kept" in written and "intro" in written
     assert text in written
+
+
+def test_ui_bench_runs_end_to_end_on_a_small_database(tmp_path: Path) -> None:
+    """The window benchmark drives the real window; a refactor must not break it silently."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.ui_bench", "--rows", "400", "--db", str(tmp_path / "u.db")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "first paint" in result.stdout
