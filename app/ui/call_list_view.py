@@ -100,6 +100,8 @@ class CallListView(QTableView):
         self.group_action.setCheckable(True)
         self.group_action.setToolTip("One row per Codex turn, unfolding into its requests")
         self.group_action.toggled.connect(self.set_grouped)
+        #: The window's actions on the selected calls (edit, compare, diff, export…).
+        self.extra_actions: list[QAction] = []
         self.playback_action = QAction("Serve as playback…", self)
         self.playback_action.setToolTip("Serve the selected calls again, with their timing")
         self.playback_action.triggered.connect(self._on_playback_action_triggered)
@@ -366,6 +368,7 @@ class CallListView(QTableView):
         )
         menu = QMenu(self)
         menu.addAction(self.copy_action)
+        menu.addActions(self.extra_actions)
         menu.addAction(self.playback_action)
         provider = str(self._model.data(self._model.index(index.row(), COLUMN["provider"])))
         if provider and provider != "—" and "," not in provider:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from app.core.store import CallFilter, CallStore
 from app.ui import theme
 from app.ui.breakpoints_panel import BreakpointsButton, BreakpointsPanel
+from app.ui.call_actions import CallActions
 from app.ui.call_list_model import CallListModel
 from app.ui.call_list_view import CallListView
 from app.ui.filter_bar import FilterBar
@@ -72,10 +73,14 @@ class MainWindow(QMainWindow):
         self._inspector_timer = self._timer(INSPECTOR_REFRESH_MS, self._refresh_inspector)
         self._providers_timer = self._timer(PROVIDERS_REFRESH_MS, self._refresh_providers)
         self._create_tools()
+        self.call_actions = CallActions(store, config_path, self)
+        self._select_when_started = ""
+        self._previous_call = ""
         self._layout()
         self._connect_worker()
         self._connect_widgets()
         self._connect_tools()
+        self._connect_call_actions()
         self._add_shortcuts()
         self._refresh_providers()
         self._on_model_counts_changed(self.model.shown_count, self.model.total_count)
@@ -178,6 +183,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.hide()  # the worker takes a moment to flush and exit; the window need not wait
+        self.call_actions.shutdown()
         self.worker.stop_and_wait()
         self.playback.stop_and_wait()
         super().closeEvent(event)
@@ -200,6 +206,9 @@ class MainWindow(QMainWindow):
 
     def _on_worker_call_started(self, call_id: str) -> None:
         self.model.on_call_started(call_id)
+        if call_id == self._select_when_started:  # a replay or resend: show it as it arrives
+            self._select_when_started = ""
+            self.call_list.select_call(call_id)
         if not self._providers_timer.isActive():
             self._providers_timer.start()
 
@@ -235,6 +244,8 @@ class MainWindow(QMainWindow):
         self.model.set_filter(flt)
 
     def _on_call_list_call_selected(self, call_id: str) -> None:
+        if self._shown_call and self._shown_call != call_id:
+            self._previous_call = self._shown_call
         self._shown_call = call_id
         self._inspector_timer.stop()
         self.inspector.show_call(call_id or None)
@@ -266,6 +277,7 @@ class MainWindow(QMainWindow):
         menu.addActions([self.diagnostics_action, self.breakpoints_action])
         menu.addSeparator()
         menu.addAction(self.call_list.group_action)
+        self.tools_menu = menu
         self.tools_button.setMenu(menu)
         self.breakpoints = BreakpointsPanel(self)
         self.held_calls = HeldCalls(self)
@@ -336,6 +348,60 @@ class MainWindow(QMainWindow):
         self.provider_page.show()
         self.provider_page.raise_()
         return self.provider_page
+
+    # -- replay, edit and resend, diff, compare, export --------------------------------
+
+    def _connect_call_actions(self) -> None:
+        actions = self.call_actions
+        self.worker.listening.connect(actions.set_base_url)
+        if self.worker.url:
+            actions.set_base_url(self.worker.url)
+        self.inspector.replay_requested.connect(actions.replay)
+        self.inspector.edit_requested.connect(actions.edit)
+        self.inspector.diff_requested.connect(self._on_inspector_diff_requested)
+        actions.call_sent.connect(self._on_actions_call_sent)
+        actions.call_link_activated.connect(self.call_list.select_call)
+        actions.message_posted.connect(self.header.flash)
+        actions.calls_imported.connect(self.model.reload)
+        actions.edit_action.triggered.connect(lambda: actions.edit(self._shown_call or None))
+        actions.compare_action.triggered.connect(lambda: actions.compare(self._shown_call or None))
+        actions.diff_action.triggered.connect(self._on_diff_action_triggered)
+        actions.export_action.triggered.connect(
+            lambda: actions.export(
+                self.call_list.selected_call_ids(), self.filter_bar.current_filter()
+            )
+        )
+        actions.import_action.triggered.connect(actions.import_har)
+        self.tools_menu.insertActions(
+            self.tools_menu.actions()[0],
+            [actions.compare_action, actions.export_action, actions.import_action],
+        )
+        self.tools_menu.insertSeparator(self.tools_menu.actions()[3])
+        self.call_list.extra_actions = [
+            actions.edit_action,
+            actions.compare_action,
+            actions.diff_action,
+            actions.export_action,
+        ]
+
+    def _on_actions_call_sent(self, call_id: str) -> None:
+        self._select_when_started = call_id
+
+    def _on_inspector_diff_requested(self, call_id: str) -> None:
+        selected = self.call_list.selected_call_ids()
+        if len(selected) == 2:
+            self.call_actions.diff(*selected)
+        elif self._previous_call:
+            self.call_actions.diff(self._previous_call, call_id)
+        else:
+            self.header.flash("Select two calls (Ctrl+click) to diff them.")
+
+    def _on_diff_action_triggered(self) -> None:
+        selected = self.call_list.selected_call_ids()
+        if len(selected) == 2:
+            self.call_actions.diff(*selected)
+        else:
+            self.header.flash("Select exactly two calls (Ctrl+click) to diff them.")
 
     def _on_worker_listening_send_breakpoints(self, _url: str) -> None:
         if self.breakpoints.rules():

@@ -1,0 +1,114 @@
+"""CallActions: what a person can do with recorded calls — replay, edit and resend, diff,
+compare providers, export and import — as actions for the window's menus and buttons.
+
+It owns the windows those open and the one-click `ReplayRunner`, so `MainWindow` only wires
+signals to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QWidget
+
+from app.core.export import Selection
+from app.core.store import CallFilter, CallStore
+from app.ui.compare_view import CompareView
+from app.ui.diff_view import DiffView
+from app.ui.export_dialog import ExportDialog, ImportDialog
+from app.ui.replay_runner import ReplayRunner
+from app.ui.request_editor import RequestEditor
+
+
+class CallActions(QObject):
+    """Signals:
+    call_sent(str): a replay, resend or comparison sent a call; its id (known up front).
+    call_link_activated(str): a window asked to show this call in the list.
+    message_posted(str): a sentence for the window's status line.
+    calls_imported(): calls were imported; the list must reload.
+    """
+
+    call_sent = Signal(str)
+    call_link_activated = Signal(str)
+    message_posted = Signal(str)
+    calls_imported = Signal()
+
+    def __init__(self, store: CallStore, config_path: Path, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.config_path = config_path
+        self.window = parent
+        self.base_url = ""
+        self.replays = ReplayRunner(store, config_path, parent)
+        self.replays.replay_started.connect(self.call_sent)
+        self.replays.message_posted.connect(lambda text, _kind: self.message_posted.emit(text))
+        self.open_windows: list[QWidget] = []
+        self.edit_action = QAction("Edit and resend…", self)
+        self.compare_action = QAction("Compare providers…", self)
+        self.diff_action = QAction("Diff the two selected calls", self)
+        self.export_action = QAction("Export calls…", self)
+        self.import_action = QAction("Import HAR…", self)
+
+    def set_base_url(self, url: str) -> None:
+        self.base_url = url
+        self.replays.set_base_url(url)
+        for window in self.open_windows:
+            if isinstance(window, RequestEditor | CompareView):
+                window.set_base_url(url)
+
+    def replay(self, call_id: str) -> str | None:
+        return self.replays.replay(call_id)
+
+    def edit(self, call_id: str | None) -> RequestEditor:
+        editor = RequestEditor(self.store, self.config_path, self.base_url)
+        if call_id:
+            editor.load_call(call_id)
+        editor.call_sent.connect(self.call_sent)
+        editor.call_link_activated.connect(self.call_link_activated)
+        return self._show(editor)
+
+    def compare(self, call_id: str | None) -> CompareView:
+        view = CompareView(self.store, self.config_path, self.base_url)
+        if call_id:
+            view.load_call(call_id)
+        view.call_link_activated.connect(self.call_link_activated)
+        return self._show(view)
+
+    def diff(self, a: str, b: str) -> DiffView | None:
+        view = DiffView(self.store)
+        if not view.set_calls(a, b):
+            view.deleteLater()
+            self.message_posted.emit("Those calls are no longer in the database.")
+            return None
+        view.call_link_activated.connect(self.call_link_activated)
+        return self._show(view)
+
+    def export(self, ids: list[str], flt: CallFilter) -> ExportDialog:
+        if len(ids) > 1:
+            selection, what = Selection(ids=tuple(ids)), f"the {len(ids)} selected calls"
+        else:
+            selection, what = Selection(filter=flt), "the calls the list shows (its filter)"
+        dialog = ExportDialog(self.store, selection, what, self.window)
+        dialog.exported.connect(lambda result: self.message_posted.emit(result.summary()))
+        dialog.open()
+        return dialog
+
+    def import_har(self) -> ImportDialog:
+        dialog = ImportDialog(self.store.path, self.window)
+        dialog.imported.connect(lambda _result: self.calls_imported.emit())
+        dialog.open()
+        return dialog
+
+    def _show[W: QWidget](self, window: W) -> W:
+        self.open_windows = [w for w in self.open_windows if w.isVisible()]
+        self.open_windows.append(window)
+        window.show()
+        window.raise_()
+        return window
+
+    def shutdown(self) -> None:
+        self.replays.shutdown()
+        for window in self.open_windows:
+            window.close()
