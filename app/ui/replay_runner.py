@@ -300,19 +300,7 @@ class ReplayRunner(QObject):
         self.runner.shutdown()
 
     def _send(self, request: ReplayRequest, *, wait: float) -> None:
-        base_url = self._base_url
-
-        def work(job: Job) -> ReplayResult | None:
-            if wait and not sleep_unless_cancelled(wait, job.cancel_event):
-                return None
-            return send(
-                request,
-                base_url,
-                cancel=job.cancel_event,
-                wait_for_retry_after=wait > 0,
-                on_event=lambda event: _started(job, event),
-            )
-
+        work = send_work(request, self._base_url, wait=wait, on_event=_started)
         self.runner.start(
             work,
             on_event=self._on_job_event,
@@ -379,3 +367,23 @@ def _started(job: Job, event: ReplayEvent) -> None:
     # Only what the runner needs on the GUI thread: a stream's chunks are left out.
     if event.kind == "retry_wait":
         job.post(event)
+
+
+def send_work(
+    request: ReplayRequest,
+    base_url: str,
+    *,
+    wait: float,
+    on_event: Callable[[Job, ReplayEvent], None] | None = None,
+) -> Callable[[Job], ReplayResult | None]:
+    """The job that sends `request` (after waiting `wait` s for a Retry-After, if any);
+    `on_event(job, event)` sees each event on the job's thread (default: post it)."""
+
+    def work(job: Job) -> ReplayResult | None:
+        if wait and not sleep_unless_cancelled(wait, job.cancel_event):
+            return None
+        report = (lambda event: on_event(job, event)) if on_event else job.post
+        return send(request, base_url, on_event=report, cancel=job.cancel_event,
+                    wait_for_retry_after=wait > 0)
+
+    return work

@@ -59,7 +59,6 @@ from app.core.replay import (
     new_request,
     parse_json_body,
     replay_request,
-    send,
 )
 from app.core.store import CallStore
 from app.ui import theme
@@ -73,7 +72,7 @@ from app.ui.replay_runner import (
     configured_providers,
     proxy_headers,
     retry_message,
-    sleep_unless_cancelled,
+    send_work,
 )
 
 __all__ = ["JsonEditor", "MessagesEditor", "RequestEditor", "error_text"]
@@ -800,19 +799,7 @@ class RequestEditor(QWidget):
     # -- sending ------------------------------------------------------------------------
 
     def _start(self, request: ReplayRequest, *, wait: float) -> None:
-        base_url = self._base_url
-
-        def work(job: Job) -> ReplayResult | None:
-            if wait and not sleep_unless_cancelled(wait, job.cancel_event):
-                return None
-            return send(
-                request,
-                base_url,
-                on_event=job.post,
-                cancel=job.cancel_event,
-                wait_for_retry_after=wait > 0,
-            )
-
+        work = send_work(request, self._base_url, wait=wait)
         self.answer.clear()
         self.retry_button.hide()
         self._started = time.monotonic()
