@@ -7,18 +7,19 @@ signals to it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMenu, QWidget
 
 from app.core.export import Selection
 from app.core.store import CallFilter, CallStore
 from app.ui.compare_view import CompareView
 from app.ui.diff_view import DiffView
 from app.ui.export_dialog import ExportDialog, ImportDialog
-from app.ui.replay_runner import ReplayRunner
+from app.ui.replay_runner import ReplayRunner, configured_providers
 from app.ui.request_editor import RequestEditor
 
 
@@ -45,6 +46,13 @@ class CallActions(QObject):
         self.replays.replay_started.connect(self.call_sent)
         self.replays.message_posted.connect(lambda text, _kind: self.message_posted.emit(text))
         self.open_windows: list[QWidget] = []
+        #: The call the actions apply to (the window sets it: the list's current call).
+        self.current_call: Callable[[], str] = lambda: ""
+        self.replay_action = QAction("Replay", self)
+        self.replay_action.setToolTip("Send it again, exactly as it was, to the same provider")
+        self.replay_action.triggered.connect(lambda: self._replay_current(None))
+        self.replay_to_menu = QMenu("Replay to", parent)
+        self.replay_to_menu.aboutToShow.connect(self._fill_replay_to_menu)
         self.edit_action = QAction("Edit and resend…", self)
         self.compare_action = QAction("Compare providers…", self)
         self.diff_action = QAction("Diff the two selected calls", self)
@@ -58,8 +66,19 @@ class CallActions(QObject):
             if isinstance(window, RequestEditor | CompareView):
                 window.set_base_url(url)
 
-    def replay(self, call_id: str) -> str | None:
-        return self.replays.replay(call_id)
+    def replay(self, call_id: str, provider: str | None = None) -> str | None:
+        return self.replays.replay(call_id, provider)
+
+    def _replay_current(self, provider: str | None) -> None:
+        call_id = self.current_call()
+        if call_id:
+            self.replay(call_id, provider)
+
+    def _fill_replay_to_menu(self) -> None:
+        self.replay_to_menu.clear()
+        for name in configured_providers(self.config_path):
+            action = self.replay_to_menu.addAction(name)
+            action.triggered.connect(lambda _=False, n=name: self._replay_current(n))
 
     def edit(self, call_id: str | None) -> RequestEditor:
         editor = RequestEditor(self.store, self.config_path, self.base_url)

@@ -378,11 +378,14 @@ class MainWindow(QMainWindow):
         )
         self.tools_menu.insertSeparator(self.tools_menu.actions()[3])
         self.call_list.extra_actions = [
+            actions.replay_action,
+            actions.replay_to_menu.menuAction(),
             actions.edit_action,
             actions.compare_action,
             actions.diff_action,
             actions.export_action,
         ]
+        actions.current_call = lambda: self._shown_call
 
     def _on_actions_call_sent(self, call_id: str) -> None:
         self._select_when_started = call_id

@@ -179,9 +179,31 @@ def test_window_menus_offer_the_actions(window: MainWindow) -> None:
     titles = [a.text() for a in window.tools_menu.actions()]
     assert {"Compare providers…", "Export calls…", "Import HAR…"} <= set(titles)
     assert [a.text() for a in window.call_list.extra_actions] == [
+        "Replay",
+        "Replay to",
         "Edit and resend…",
         "Compare providers…",
         "Diff the two selected calls",
         "Export calls…",
     ]
     assert window.call_list.extra_actions[0].isEnabled()
+
+
+def test_replay_to_another_provider_from_the_menu(
+    window: MainWindow, fakes: tuple[FakeProvider, FakeProvider], qtbot: QtBot
+) -> None:
+    _, beta = fakes
+    original = send_first_call(window, qtbot)
+    window.call_list.select_call(original)
+    menu = window.call_actions.replay_to_menu
+    menu.aboutToShow.emit()
+    (to_beta,) = [a for a in menu.actions() if a.text() == "beta"]
+    with qtbot.waitSignal(window.call_actions.call_sent, timeout=5000) as sent:
+        to_beta.trigger()
+    qtbot.waitUntil(
+        lambda: (window.store.get_call(sent.args[0]) or {}).get("state") == "complete",
+        timeout=10_000,
+    )
+    row = window.store.get_call(sent.args[0])
+    assert row is not None and row["provider"] == "beta" and row["replay_of"] == original
+    assert beta.requests[-1].json()["messages"] == PROMPT
