@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.cli_views import open_store
 from app.core.compare import CompareResult, Target, TargetSummary, compare, load_group, rerun
 from app.core.config import Config
 from app.core.diff import diff_as_json, diff_calls, format_unified
@@ -33,10 +34,8 @@ class _Usage(Exception):
 
 
 def run(args: argparse.Namespace, config: Config, db_path: Path) -> int:
-    try:
-        store = CallStore(db_path, create=False)
-    except StoreError as exc:
-        print(f"relayscope: {exc}", file=sys.stderr)
+    store = open_store(db_path)
+    if store is None:
         return 1
     try:
         if args.command == "diff":

@@ -18,11 +18,18 @@ from app.core.stream_analysis import ERROR, INFO, WARNING, StreamAnalysis, analy
 from app.core.stream_stats import event_label
 
 
-def run(args: argparse.Namespace, db_path: Path) -> int:
+def open_store(db_path: Path) -> CallStore | None:
+    """The recording database for a CLI command, or None after saying why it cannot open."""
     try:
-        store = CallStore(db_path, create=False)
+        return CallStore(db_path, create=False)
     except StoreError as exc:
         print(f"relayscope: {exc}", file=sys.stderr)
+        return None
+
+
+def run(args: argparse.Namespace, db_path: Path) -> int:
+    store = open_store(db_path)
+    if store is None:
         return 1
     try:
         if args.command == "calls":

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
@@ -45,7 +45,6 @@ class CallActions(QObject):
         self.replays = ReplayRunner(store, config_path, parent)
         self.replays.replay_started.connect(self.call_sent)
         self.replays.message_posted.connect(lambda text, _kind: self.message_posted.emit(text))
-        self.open_windows: list[QWidget] = []
         #: The call the actions apply to (the window sets it: the list's current call).
         self.current_call: Callable[[], str] = lambda: ""
         self.replay_action = QAction("Replay", self)
@@ -62,7 +61,7 @@ class CallActions(QObject):
     def set_base_url(self, url: str) -> None:
         self.base_url = url
         self.replays.set_base_url(url)
-        for window in self.open_windows:
+        for window in self._windows():
             if isinstance(window, RequestEditor | CompareView):
                 window.set_base_url(url)
 
@@ -81,7 +80,7 @@ class CallActions(QObject):
             action.triggered.connect(lambda _=False, n=name: self._replay_current(n))
 
     def edit(self, call_id: str | None) -> RequestEditor:
-        editor = RequestEditor(self.store, self.config_path, self.base_url)
+        editor = RequestEditor(self.store, self.config_path, self.base_url, self.window)
         if call_id:
             editor.load_call(call_id)
         editor.call_sent.connect(self.call_sent)
@@ -89,14 +88,14 @@ class CallActions(QObject):
         return self._show(editor)
 
     def compare(self, call_id: str | None) -> CompareView:
-        view = CompareView(self.store, self.config_path, self.base_url)
+        view = CompareView(self.store, self.config_path, self.base_url, self.window)
         if call_id:
             view.load_call(call_id)
         view.call_link_activated.connect(self.call_link_activated)
         return self._show(view)
 
     def diff(self, a: str, b: str) -> DiffView | None:
-        view = DiffView(self.store)
+        view = DiffView(self.store, self.window)
         if not view.set_calls(a, b):
             view.deleteLater()
             self.message_posted.emit("Those calls are no longer in the database.")
@@ -121,13 +120,21 @@ class CallActions(QObject):
         return dialog
 
     def _show[W: QWidget](self, window: W) -> W:
-        self.open_windows = [w for w in self.open_windows if w.isVisible()]
-        self.open_windows.append(window)
+        # Owned by the main window and deleted by Qt when closed (on the GUI thread, in the
+        # event loop): never left for Python's garbage collector to delete at a random time.
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         window.show()
         window.raise_()
         return window
 
+    def _windows(self) -> list[QWidget]:
+        return [
+            w
+            for kind in (RequestEditor, CompareView, DiffView)
+            for w in self.window.findChildren(kind)
+        ]
+
     def shutdown(self) -> None:
         self.replays.shutdown()
-        for window in self.open_windows:
+        for window in self._windows():
             window.close()

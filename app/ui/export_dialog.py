@@ -6,6 +6,7 @@ anything slower than a moment and a Cancel that leaves no half-written file behi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,24 @@ class _JobDialog(QDialog):
         row.addWidget(self.cancel_button)
         row.addWidget(self.go_button)
         return row
+
+    def _run(self, work: Callable[[Job], object]) -> Job:
+        """Start `work` as this dialog's job: progress, result and end come back here."""
+        job = self.runner.start(
+            work,
+            on_event=self._on_progress,
+            on_success=self._on_success,
+            on_failure=self._on_failure,
+            on_end=self._ended,
+        )
+        self._started(job)
+        return job
+
+    def _on_success(self, result: Any) -> None:
+        raise NotImplementedError
+
+    def _on_failure(self, error: Exception) -> None:
+        raise NotImplementedError
 
     def _started(self, job: Job) -> None:
         self.job = job
@@ -193,15 +212,7 @@ class ExportDialog(_JobDialog):
             finally:
                 store.close()
 
-        job = self.runner.start(
-            work,
-            on_event=self._on_progress,
-            on_success=self._on_success,
-            on_failure=self._on_failure,
-            on_end=self._ended,
-        )
-        self._started(job)
-        return job
+        return self._run(work)
 
     def _on_success(self, result: Any) -> None:
         self._say(f"{result.summary()} → {result.path}")
@@ -273,15 +284,7 @@ class ImportDialog(_JobDialog):
                 cancel=job.cancel_event,
             )
 
-        job = self.runner.start(
-            work,
-            on_event=self._on_progress,
-            on_success=self._on_success,
-            on_failure=self._on_failure,
-            on_end=self._ended,
-        )
-        self._started(job)
-        return job
+        return self._run(work)
 
     def _on_success(self, result: Any) -> None:
         self._say(result.summary(), "warning" if result.cancelled else "ok")

@@ -184,6 +184,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.hide()  # the worker takes a moment to flush and exit; the window need not wait
         self.call_actions.shutdown()
+        for timer in self.findChildren(QTimer):
+            timer.stop()  # nothing may read the database after the window is closed
         self.worker.stop_and_wait()
         self.playback.stop_and_wait()
         super().closeEvent(event)

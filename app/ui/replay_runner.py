@@ -383,7 +383,12 @@ def send_work(
         if wait and not sleep_unless_cancelled(wait, job.cancel_event):
             return None
         report = (lambda event: on_event(job, event)) if on_event else job.post
-        return send(request, base_url, on_event=report, cancel=job.cancel_event,
-                    wait_for_retry_after=wait > 0)
+        return send(
+            request,
+            base_url,
+            on_event=report,
+            cancel=job.cancel_event,
+            wait_for_retry_after=wait > 0,
+        )
 
     return work
