@@ -278,11 +278,26 @@ class ProvidersDialog(QDialog):
         outer.setContentsMargins(16, 16, 16, 16)
         outer.setSpacing(16)
         outer.addLayout(body, 1)
+        outer.addLayout(self._build_otlp_row())
         outer.addWidget(self._problem)
         outer.addWidget(self._build_buttons())
         self._name_widgets()
         self._set_keyboard_order()
         self.resize(880, 600)
+
+    def _build_otlp_row(self) -> QHBoxLayout:
+        """Teams: every call as an OpenTelemetry span to their collector (off when empty)."""
+        self._otlp = QLineEdit()
+        self._otlp.setObjectName("otlp_endpoint")
+        self._otlp.setPlaceholderText("off — e.g. http://localhost:4318 (Jaeger, Tempo, Langfuse…)")
+        self._otlp.setToolTip("Send every finished call as an OpenTelemetry GenAI span (OTLP/HTTP)")
+        self._otlp.textChanged.connect(lambda _text: self._validate())
+        row = QHBoxLayout()
+        label = QLabel("&OpenTelemetry endpoint")
+        label.setBuddy(self._otlp)
+        row.addWidget(label)
+        row.addWidget(self._otlp, 1)
+        return row
 
     def _build_list(self) -> QVBoxLayout:
         self._list = QListWidget()
@@ -394,7 +409,7 @@ class ProvidersDialog(QDialog):
         self._save.setDefault(True)  # (QDialog ignores Enter while Save is disabled)
         chain = [self._list, self._add, self._remove, self._name, self._url, self._key]
         chain += [self._forget, self._env, self._models, self._stream, self._default]
-        chain += [self._usage, self._timeout, self._test, self._save, cancel]
+        chain += [self._usage, self._timeout, self._test, self._otlp, self._save, cancel]
         for first, second in pairwise(chain):
             QWidget.setTabOrder(first, second)
 
@@ -471,6 +486,7 @@ class ProvidersDialog(QDialog):
             for widget in (self._list, self._add, self._remove, self._form, self._save):
                 widget.setEnabled(False)
             return
+        self._otlp.setText(self._config.otlp.endpoint)
         self._drafts = [_Draft.of(p) for p in self._config.providers]
         for draft in self._drafts:
             self._list.addItem(QListWidgetItem())
@@ -659,7 +675,10 @@ class ProvidersDialog(QDialog):
                 return None, f"{label}: {next(iter(problems.values()))}"
         proxy = dataclasses.asdict(self._config.proxy)
         proxy = {key: value for key, value in proxy.items() if value is not None}
-        data = {"proxy": proxy, "providers": [d.table() for d in self._drafts]}
+        data: dict[str, Any] = {"proxy": proxy, "providers": [d.table() for d in self._drafts]}
+        endpoint = self._otlp.text().strip()
+        if endpoint or self._config.otlp.headers:  # never drop a section the file had
+            data["otlp"] = {"endpoint": endpoint, "headers": dict(self._config.otlp.headers)}
         try:
             return parse_config(data, self._path), ""
         except ConfigError as exc:

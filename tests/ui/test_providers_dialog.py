@@ -471,3 +471,21 @@ def test_settings_the_dialog_does_not_show_are_kept(qtbot: QtBot, path: Path) ->
     after = load_config(path)
     assert after.proxy == before.proxy
     assert after.provider("acme") == before.provider("acme")
+
+
+def test_the_otlp_endpoint_is_kept_validated_and_saved(qtbot: QtBot, path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        '[otlp]\nendpoint = "http://collector:4318"\n'
+        'headers = { authorization = "Bearer team-token" }\n'
+    )
+    dialog = open_dialog(qtbot, path)
+    otlp = line(dialog, "otlp_endpoint")
+    assert otlp.text() == "http://collector:4318"
+    otlp.setText("not a url")
+    assert not button(dialog, "save").isEnabled()
+    otlp.setText("http://localhost:4318")
+    save(qtbot, dialog)
+    config = load_config(path)
+    assert config.otlp.endpoint == "http://localhost:4318"
+    assert dict(config.otlp.headers) == {"authorization": "Bearer team-token"}  # kept
