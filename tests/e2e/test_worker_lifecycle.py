@@ -65,6 +65,7 @@ def test_parent_pipe_closing_stops_the_worker(tmp_path: Path) -> None:
     assert worker.stop() == 0
     port = int(worker.base_url.rsplit(":", 1)[1].split("/")[0])
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a new listener would
         probe.bind(("127.0.0.1", port))  # the port is free again
 
 

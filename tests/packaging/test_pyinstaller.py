@@ -33,6 +33,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def port_frees_up(port: int, timeout: float = 10) -> bool:
+    """True once a new listener could bind the port (as a server would: SO_REUSEADDR, since
+    the connections the worker closed linger in TIME_WAIT)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    return False
+        time.sleep(0.1)
+
+
 def wait_for_call(db: Path, timeout: float = 15) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -107,5 +123,4 @@ def test_packaged_app_starts_offscreen_with_its_worker(binary: Path, tmp_path: P
         app.wait(15)
         if app.stderr:
             app.stderr.close()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))  # closing the app stopped its worker
+    assert port_frees_up(port)  # closing the app stopped its worker
