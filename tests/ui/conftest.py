@@ -1,23 +1,48 @@
-"""Fixtures for the window's tests: seeded databases and a themed app."""
+"""Fixtures for the window's tests: seeded databases, a themed app, a live window."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 from app.core.conversation import prompt_text
 from app.core.store import CallStore, open_database
 from app.ui import theme
+from app.ui.main_window import MainWindow
+from app.ui.worker_process import WorkerProcess
+from tests.support.worker import provider_config
 
 PROVIDERS = ("openai", "gateway", "demo")
 MODELS = ("gpt-5.2", "claude-sonnet-4.5", "demo-1", "qwen3-coder")
 WORDS = ("weather", "invoice", "refactor", "poem", "kubernetes", "recipe", "translate")
+
+
+@contextmanager
+def live_window(tmp_path: Path, qtbot: QtBot, *providers: tuple[str, str]) -> Iterator[MainWindow]:
+    """The real window with its real worker (listening on a free port) for `providers`."""
+    config = tmp_path / "config.toml"
+    config.write_text(provider_config(*providers))
+    db_path = tmp_path / "relayscope.db"
+    store = CallStore(db_path)
+    worker = WorkerProcess(db_path, config)
+    win = MainWindow(store, worker, config_path=config)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(worker.listening, timeout=20_000):
+        worker.start(0)
+    try:
+        yield win
+    finally:
+        win.close()
+        store.close()
 
 
 @pytest.fixture

@@ -15,12 +15,10 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore
 from app.ui.call_list_model import COLUMN
 from app.ui.main_window import MainWindow
-from app.ui.worker_process import WorkerProcess
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import provider_config
+from tests.ui.conftest import live_window
 
 MESSAGES: Any = [{"role": "user", "content": "What does Relayscope record?"}]
 
@@ -33,19 +31,8 @@ def fake() -> Iterator[FakeProvider]:
 
 @pytest.fixture
 def window(tmp_path: Path, fake: FakeProvider, qtbot: QtBot, themed: Any) -> Iterator[MainWindow]:
-    config = tmp_path / "config.toml"
-    config.write_text(provider_config(("fake", fake.base_url)))
-    db_path = tmp_path / "relayscope.db"
-    store = CallStore(db_path)
-    worker = WorkerProcess(db_path, config)
-    win = MainWindow(store, worker, config_path=config)
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(worker.listening, timeout=20_000):
-        worker.start(0)
-    yield win
-    win.close()
-    store.close()
+    with live_window(tmp_path, qtbot, ("fake", fake.base_url)) as win:
+        yield win
 
 
 def in_thread(target: Callable[[], object]) -> threading.Thread:

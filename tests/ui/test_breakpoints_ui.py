@@ -17,13 +17,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore
 from app.ui.breakpoints_panel import BreakpointsPanel
 from app.ui.held_call_dialog import HeldCallDialog
 from app.ui.main_window import MainWindow
-from app.ui.worker_process import WorkerProcess
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import provider_config
+from tests.ui.conftest import live_window
 
 BODY = {
     "model": "fake-1",
@@ -44,19 +42,8 @@ def fake() -> Iterator[FakeProvider]:
 
 @pytest.fixture
 def window(tmp_path: Path, fake: FakeProvider, qtbot: QtBot, themed: Any) -> Iterator[MainWindow]:
-    config = tmp_path / "config.toml"
-    config.write_text(provider_config(("fake", fake.base_url)))
-    db_path = tmp_path / "relayscope.db"
-    store = CallStore(db_path)
-    worker = WorkerProcess(db_path, config)
-    win = MainWindow(store, worker, config_path=config)
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(worker.listening, timeout=20_000):
-        worker.start(0)
-    yield win
-    win.close()
-    store.close()
+    with live_window(tmp_path, qtbot, ("fake", fake.base_url)) as win:
+        yield win
 
 
 def post(url: str, body: dict[str, Any]) -> tuple[threading.Thread, list[httpx.Response]]:

@@ -19,9 +19,8 @@ from app.ui.diff_view import DiffView
 from app.ui.export_dialog import ExportDialog
 from app.ui.main_window import MainWindow
 from app.ui.request_editor import RequestEditor
-from app.ui.worker_process import WorkerProcess
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import provider_config
+from tests.ui.conftest import live_window
 
 SHOTS = os.environ.get("RELAYSCOPE_SCREENSHOTS")
 PROMPT = [{"role": "user", "content": "What does a reverse proxy do?"}]
@@ -38,19 +37,8 @@ def window(
     tmp_path: Path, fakes: tuple[FakeProvider, FakeProvider], qtbot: QtBot, themed: Any
 ) -> Iterator[MainWindow]:
     alpha, beta = fakes
-    config = tmp_path / "config.toml"
-    config.write_text(provider_config(("alpha", alpha.base_url), ("beta", beta.base_url)))
-    db_path = tmp_path / "relayscope.db"
-    store = CallStore(db_path)
-    worker = WorkerProcess(db_path, config)
-    win = MainWindow(store, worker, config_path=config)
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(worker.listening, timeout=20_000):
-        worker.start(0)
-    yield win
-    win.close()
-    store.close()
+    with live_window(tmp_path, qtbot, ("alpha", alpha.base_url), ("beta", beta.base_url)) as win:
+        yield win
 
 
 def send_first_call(win: MainWindow, qtbot: QtBot) -> str:
