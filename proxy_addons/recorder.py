@@ -1,7 +1,8 @@
-"""Recorder addon: taps requests, responses and SSE events into the RecordingWriter.
+"""Recorder addon: taps requests, responses and streams into the recording writer.
 
-Hooks stay cheap: they split the stream into events (needed for arrival times) and hand
-tuples to the writer thread; JSON parsing, assembly and SQLite all happen there.
+Hooks stay cheap: a stream's network chunks are timed and handed over as they are (the
+writer splits them into SSE events); JSON parsing, assembly and SQLite all happen in the
+writer, which runs in its own process (app/core/recording_process.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from mitmproxy import http
 
-from app.core.quirks import aggregate_chat_completion, strip_usage
+from app.core.quirks import UsageHider, aggregate_chat_completion, strip_usage
 from app.core.recording import RecordingWriter
 from app.core.routing import redact_headers
 from app.core.sse import SSEDecoder, SSEEvent
@@ -112,11 +113,45 @@ class Recorder:
         content_type = response.headers.get("content-type", "")
         if "text/event-stream" in content_type.lower():
             ctx.streaming = True
-            encoding = response.headers.get("content-encoding", "")
-            rewrite = _client_rewrite(ctx, response)
-            response.stream = self._tap(ctx, encoding, rewrite)
+            response.stream = self._stream_tap(ctx, response)
             # The app shows a live stream's status at once, not only when it ends.
             self.writer.update(ctx.id, {"status": response.status_code})
+
+    def _stream_tap(
+        self, ctx: CallContext, response: http.Response
+    ) -> Callable[[bytes], bytes | list[bytes]]:
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        rewrites = response.status_code == 200 and bool(
+            ctx.extra.get("aggregate") or ctx.extra.get("hide_usage")
+        )
+        if rewrites:
+            # The client gets our framing of the events (decoded, some left out).
+            response.headers.pop("content-encoding", None)
+            response.headers.pop("content-length", None)
+            response.headers["transfer-encoding"] = "chunked"
+        if encoding in ("", "identity") and not (rewrites and ctx.extra.get("aggregate")):
+            return self._raw_tap(ctx, UsageHider() if rewrites else None)
+        return self._tap(ctx, encoding, _client_rewrite(ctx, response) if rewrites else None)
+
+    def _raw_tap(
+        self, ctx: CallContext, hide_usage: UsageHider | None
+    ) -> Callable[[bytes], bytes | list[bytes]]:
+        """The hot path (every stream that is not compressed or aggregated): take the time
+        and hand the bytes over; the writer splits them into events (`RecordingWriter.raw`)."""
+        record = self.writer.raw
+        call_id, t0, clock = ctx.id, ctx.t0, time.monotonic
+
+        def tap(data: bytes) -> bytes | list[bytes]:
+            now = clock()
+            ctx.last_activity = now
+            record(call_id, round((now - t0) * 1000, 3), data)
+            if hide_usage is None:
+                return data
+            out = hide_usage(data)
+            # An empty chunk would end a chunked body early: send nothing instead.
+            return [out] if out else []
+
+        return tap
 
     def _tap(
         self,
@@ -268,19 +303,13 @@ class Recorder:
 
 def _client_rewrite(
     ctx: CallContext, response: http.Response
-) -> Callable[[list[SSEEvent], bool], bytes] | None:
-    """What the client gets instead of the provider's bytes, when a quirk plan says so.
+) -> Callable[[list[SSEEvent], bool], bytes]:
+    """What the client gets instead of the provider's bytes, for a compressed or aggregated
+    stream (events decoded on the loop; see `_stream_tap`).
 
     The recorded chunks stay exactly what the provider sent; only the client's copy changes.
     Events are forwarded whole (and decompressed), so the body's framing is ours.
     """
-    if response.status_code != 200 or not (
-        ctx.extra.get("aggregate") or ctx.extra.get("hide_usage")
-    ):
-        return None
-    response.headers.pop("content-encoding", None)
-    response.headers.pop("content-length", None)
-    response.headers["transfer-encoding"] = "chunked"
     if ctx.extra.get("aggregate"):
         response.headers["content-type"] = "application/json"
         payloads: list[str | None] = []

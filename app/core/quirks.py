@@ -13,6 +13,7 @@ from typing import Any
 
 from app.core.config import Provider
 from app.core.openai_format import StreamAssembler
+from app.core.sse import SSEDecoder
 
 
 @dataclass(slots=True)
@@ -88,6 +89,52 @@ def strip_usage(data: bytes) -> bytes | None:
     ending = data[len(data.rstrip(b"\r\n")) :]
     compact = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
     return head + b"data: " + compact + ending
+
+
+class UsageHider:
+    """The client's copy of a usage-captured stream, from the provider's bytes split anywhere.
+
+    Works on bytes, not events: a chunk of whole events without `"usage"` (nearly all of
+    them) goes out as it came, with no parsing. Only complete events are sent, as before:
+    bytes after the last event boundary wait for the rest of their event. A stream with CR
+    line endings is rare enough to go through the general SSE decoder.
+    """
+
+    __slots__ = ("_decoder", "_pending")
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._decoder: SSEDecoder | None = None
+
+    def __call__(self, data: bytes) -> bytes:
+        """The bytes to send for `data` (b"" means the stream ended: send what is left)."""
+        end = not data
+        if self._decoder is not None or b"\r" in data:
+            return self._through_decoder(data)
+        if self._pending:
+            data, self._pending = self._pending + data, b""
+        if not end and not data.endswith(b"\n\n"):
+            cut = data.rfind(b"\n\n")
+            cut = cut + 2 if cut >= 0 else 0
+            data, self._pending = data[:cut], data[cut:]
+        if b'"usage"' not in data:
+            return data
+        events = data.split(b"\n\n")
+        tail = events.pop()  # b"" after the last boundary, or the unterminated end
+        kept = [strip_usage(event + b"\n\n") for event in events]
+        if tail:
+            kept.append(strip_usage(tail))
+        return b"".join(raw for raw in kept if raw is not None)
+
+    def _through_decoder(self, data: bytes) -> bytes:
+        if self._decoder is None:
+            self._decoder = SSEDecoder()
+            data, self._pending = self._pending + data, b""
+        events = self._decoder.feed(data) if data else []
+        if not data and (leftover := self._decoder.flush()) is not None:
+            events.append(leftover)
+        kept = [strip_usage(event.raw) for event in events]
+        return b"".join(raw for raw in kept if raw is not None)
 
 
 def aggregate_chat_completion(events: list[str | None]) -> dict[str, Any]:

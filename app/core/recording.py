@@ -14,18 +14,20 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.core.conversation import prompt_text
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
+from app.core.sse import SSEDecoder
 from app.core.store import open_database
 
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
-_START, _CHUNK, _FINISH, _UPDATE = 0, 1, 2, 3
+Op = tuple[Any, ...]
+_START, _CHUNK, _FINISH, _UPDATE, _RAW = 0, 1, 2, 3, 4
 _STOP = object()
 
 
@@ -47,7 +49,11 @@ class _Live:
     assembler: StreamAssembler | None = None
     chunk_count: int = 0
     dirty: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    # A stream handed over as raw bytes (`RecordingWriter.raw`) is split into events here.
+    decoder: SSEDecoder | None = None
+    next_seq: int = 0
+    first_event_ms: float | None = None
+    last_t_ms: float = 0.0
 
 
 class RecordingWriter:
@@ -89,12 +95,26 @@ class RecordingWriter:
         """One SSE event (or WebSocket message); `data` feeds the stream assembly."""
         self._queue.put((_CHUNK, call_id, seq, t_ms, raw, data, event, direction))
 
+    def raw(self, call_id: str, t_ms: float, data: bytes) -> None:
+        """Stream bytes as they arrived (b"" at the end); the writer splits them into events.
+
+        The cheapest way to record a stream: the proxy only takes the time. Events completed
+        by one network chunk share its arrival time, exactly as if they had been split on
+        arrival.
+        """
+        self._queue.put((_RAW, call_id, t_ms, data))
+
     def update(self, call_id: str, fields: dict[str, Any]) -> None:
         self._queue.put((_UPDATE, call_id, fields))
 
     def finish(self, call_id: str, fields: dict[str, Any]) -> None:
         """End a call. `fields` may carry `response_body` (bytes) to assemble from."""
         self._queue.put((_FINISH, call_id, fields))
+
+    def submit(self, ops: list[Op]) -> None:
+        """Queue ops made by another process's `RecordingProcess` (see recording_process)."""
+        for op in ops:
+            self._queue.put(op)
 
     def open(self) -> RecordingWriter:
         self.mark_leftovers_interrupted()
@@ -163,6 +183,7 @@ class RecordingWriter:
 
     def _commit(self, ops: list[Any]) -> list[Any]:
         """Write `ops` in one transaction; on failure keep them for the next try."""
+        ops = self._split_raw(ops)  # once, before the transaction: a retry must not re-split
         events: list[Event] = []
         try:
             with self.db.conn:
@@ -188,6 +209,52 @@ class RecordingWriter:
         if self._on_commit and events:
             self._on_commit(events)
         return []
+
+    def _split_raw(self, ops: list[Any]) -> list[Any]:
+        """Turn raw stream bytes into numbered chunk ops (and the first event's TTFT).
+
+        A call that ends without its stream's end (cut, failed) still gets the bytes of its
+        unfinished last event as a final chunk: what arrived is recorded, byte for byte.
+        """
+        out: list[Any] = []
+        for op in ops:
+            if op[0] == _RAW:
+                self._split_one(op[1], op[2], op[3], out)
+            elif op[0] == _START:
+                self._track(op[1])  # a call started in this batch must exist for its chunks
+                out.append(op)
+            elif op[0] == _FINISH:
+                live = self._live.get(op[1])
+                if live is not None and live.decoder is not None:
+                    self._split_one(op[1], live.last_t_ms, b"", out)
+                out.append(op)
+            else:
+                out.append(op)
+        return out
+
+    def _split_one(self, call_id: str, t_ms: float, data: bytes, out: list[Any]) -> None:
+        live = self._live.get(call_id)
+        if live is None:  # started before this writer did (it was restarted): still record
+            live = self._live[call_id] = _Live(endpoint="other", stream=True, request_body=None)
+        if live.decoder is None:
+            if not data:
+                return
+            live.decoder = SSEDecoder()
+        if data:
+            events = live.decoder.feed(data)
+            live.last_t_ms = t_ms
+        else:
+            leftover = live.decoder.flush()
+            events = [leftover] if leftover is not None else []
+            live.decoder = None
+        for event in events:
+            if live.first_event_ms is None:
+                live.first_event_ms = t_ms  # a stream's first token is its first event
+                out.append((_UPDATE, call_id, {"ttft_ms": t_ms}))
+            out.append(
+                (_CHUNK, call_id, live.next_seq, t_ms, event.raw, event.data, event.event, None)
+            )
+            live.next_seq += 1
 
     def _report_failure(self, exc: sqlite3.Error) -> None:
         message = f"Recording to {self.path} failed ({exc}); traffic still flows, retrying."
@@ -219,13 +286,19 @@ class RecordingWriter:
         self.db.conn.execute(
             f"INSERT OR REPLACE INTO calls ({columns}) VALUES ({marks})", list(row.values())
         )
-        live = _Live(
-            endpoint=row.get("endpoint") or "other",
-            stream=bool(row.get("stream")),
-            request_body=row.get("request_body"),
-        )
-        self._live[row["id"]] = live
+        self._track(row)
         events.append({"event": "call_started", "id": row["id"]})
+
+    def _track(self, row: dict[str, Any]) -> _Live:
+        """The live state of a call from its start row (made once, kept across retries)."""
+        live = self._live.get(row["id"])
+        if live is None:
+            live = self._live[row["id"]] = _Live(
+                endpoint=row.get("endpoint") or "other",
+                stream=bool(row.get("stream")),
+                request_body=as_text(row.get("request_body")),
+            )
+        return live
 
     def _chunk_row(
         self,
@@ -288,6 +361,8 @@ class RecordingWriter:
             fields["response_body"] = as_text(body)
         if live is not None:
             fields["chunk_count"] = live.chunk_count
+            if live.first_event_ms is not None:
+                fields["ttft_ms"] = live.first_event_ms
             live.dirty = False
         if assembled is not None:
             fields.update(_assembled_fields(assembled, fields))

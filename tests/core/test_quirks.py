@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from app.core.config import Provider
-from app.core.quirks import aggregate_chat_completion, plan_request, strip_usage
+from app.core.quirks import UsageHider, aggregate_chat_completion, plan_request, strip_usage
+from app.core.sse import SSEDecoder
 
 GATEWAY = Provider(name="gw", base_url="https://gw.example/v1", stream_required=("gpt-*",))
 
@@ -51,6 +55,65 @@ def test_strip_usage() -> None:
         == b'data: {"id":"a","choices":[{"index":0,"delta":{"content":"x"}}]}\n\n'
     )
     assert strip_usage(b"data: [DONE]\n\n") == b"data: [DONE]\n\n"
+
+
+CAPTURED = (
+    b'data: {"id":"a","choices":[{"index":0,"delta":{"role":"assistant"}}],"usage":null}\n\n'
+    b": keep-alive\n\n"
+    b'data: {"id":"a","choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null}\n\n\n'
+    b'data: {"id":"a","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    b'data: {"id":"a","choices":[],"usage":{"prompt_tokens":3,"total_tokens":4}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+def reference_client_copy(stream: bytes) -> bytes:
+    """What the client must get: every event through strip_usage, whole events only."""
+    decoder = SSEDecoder()
+    events = [*decoder.feed(stream)]
+    if (leftover := decoder.flush()) is not None:
+        events.append(leftover)
+    return b"".join(kept for e in events if (kept := strip_usage(e.raw)) is not None)
+
+
+def hide(stream_parts: list[bytes]) -> tuple[bytes, list[bytes]]:
+    hider = UsageHider()
+    sent = [hider(part) for part in stream_parts if part] + [hider(b"")]
+    return b"".join(sent), sent
+
+
+def test_usage_hider_passes_plain_chunks_untouched_and_drops_the_usage() -> None:
+    plain = b'data: {"id":"a","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
+    hider = UsageHider()
+    assert hider(plain) is plain  # no parsing, no copy: the common case
+    out, _ = hide([CAPTURED])
+    assert b'"usage"' not in out
+    assert out == reference_client_copy(CAPTURED)
+    assert out.endswith(b"data: [DONE]\n\n") and b": keep-alive" in out
+
+
+def test_usage_hider_only_sends_whole_events() -> None:
+    first, second = CAPTURED[:30], CAPTURED[30:]
+    _, sent = hide([first, second])
+    assert sent[0] == b""  # half an event waits for the rest
+    assert all(part.endswith(b"\n\n") for part in sent if part)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(CAPTURED)), max_size=8))
+def test_usage_hider_gives_the_same_bytes_however_the_stream_is_split(cuts: list[int]) -> None:
+    points = [0, *sorted(cuts), len(CAPTURED)]
+    parts = [CAPTURED[a:b] for a, b in zip(points, points[1:], strict=False)]
+    assert hide(parts)[0] == reference_client_copy(CAPTURED)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(CAPTURED)), max_size=6))
+def test_usage_hider_with_crlf_line_endings(cuts: list[int]) -> None:
+    stream = CAPTURED.replace(b"\n", b"\r\n")
+    points = [0, *sorted(c for c in cuts if c < len(stream)), len(stream)]
+    parts = [stream[a:b] for a, b in zip(points, points[1:], strict=False)]
+    out = hide(parts)[0]
+    assert b'"usage"' not in out
+    assert out.count(b"data: ") == stream.count(b"data: ") - 1  # only the usage chunk dropped
 
 
 def test_aggregate_chat_completion() -> None:

@@ -72,6 +72,55 @@ def test_stream_is_recorded_assembled_and_searchable(tmp_path: Path) -> None:
     store.close()
 
 
+def test_raw_stream_bytes_are_split_into_timed_events(tmp_path: Path) -> None:
+    """`raw` hands over network chunks as they came; the writer numbers and times events."""
+    events: list[dict[str, Any]] = []
+    writer = RecordingWriter(tmp_path / "r.db", on_commit=events.extend).open()
+    writer.start(start_row("c1"))
+    body = b"".join(CHUNKS)
+    # Three network chunks: half an event, then the rest of it with two more, then the rest.
+    cut1, cut2 = 40, len(CHUNKS[0]) + len(CHUNKS[1]) + len(CHUNKS[2])
+    writer.raw("c1", 5.0, body[:cut1])
+    writer.raw("c1", 7.5, body[cut1:cut2])
+    writer.raw("c1", 12.0, body[cut2:])
+    writer.raw("c1", 12.0, b"")
+    writer.finish("c1", {"status": 200, "state": "complete", "duration_ms": 20.0, "ttft_ms": 1.0})
+    writer.close()
+
+    store = CallStore(tmp_path / "r.db")
+    call = store.get_call("c1")
+    assert call is not None
+    assert (call["chunk_count"], call["output_text"], call["total_tokens"]) == (
+        5,
+        "Hello world",
+        11,
+    )
+    assert call["ttft_ms"] == 7.5  # the first complete event, not the first byte
+    chunks = store.chunks("c1")
+    assert [c["t_ms"] for c in chunks] == [7.5, 7.5, 7.5, 12.0, 12.0]
+    assert [c["seq"] for c in chunks] == [0, 1, 2, 3, 4]
+    assert b"".join(c["data"].encode() for c in chunks) == body
+    assert any(e.get("ttft_ms") == 7.5 for e in events if e["event"] == "call_updated")
+    store.close()
+
+
+def test_a_cut_stream_keeps_the_bytes_of_its_unfinished_event(tmp_path: Path) -> None:
+    writer = RecordingWriter(tmp_path / "r.db").open()
+    writer.start(start_row("c1"))
+    partial = CHUNKS[0] + CHUNKS[1][:25]
+    writer.raw("c1", 3.0, partial)
+    writer.finish("c1", {"status": 200, "state": "interrupted", "duration_ms": 9.0})
+    writer.close()
+
+    store = CallStore(tmp_path / "r.db")
+    chunks = store.chunks("c1")
+    assert b"".join(c["data"].encode() for c in chunks) == partial
+    assert [c["t_ms"] for c in chunks] == [3.0, 3.0]
+    call = store.get_call("c1")
+    assert call is not None and call["chunk_count"] == 2
+    store.close()
+
+
 def test_leftovers_of_a_killed_worker_are_marked_interrupted(tmp_path: Path) -> None:
     writer = RecordingWriter(tmp_path / "r.db").open()
     writer.start(start_row("live"))
