@@ -170,6 +170,11 @@ def _sending_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["_record"]:  # the proxy's recording process, not a user command
+        from app.core.recording_process import child_main
+
+        return child_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, explicit=args.config is not None)

@@ -26,7 +26,7 @@ from app.core.breakpoints import (
     parse_decision,
     parse_rules,
 )
-from app.core.recording import RecordingWriter
+from app.core.recording import Recording
 from proxy_addons.context import CallContext, context_of
 from proxy_addons.errors import error_response
 
@@ -38,7 +38,7 @@ Emit = Callable[[dict[str, Any]], None]
 class Holder:
     """The rules, the held calls, and the commands that release them (from the app)."""
 
-    def __init__(self, emit: Emit, writer: RecordingWriter) -> None:
+    def __init__(self, emit: Emit, writer: Recording) -> None:
         self.emit = emit
         self.writer = writer
         self.rules: list[Rule] = []

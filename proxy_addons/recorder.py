@@ -17,7 +17,7 @@ from typing import Any
 from mitmproxy import http
 
 from app.core.quirks import UsageHider, aggregate_chat_completion, strip_usage
-from app.core.recording import RecordingWriter
+from app.core.recording import Recording
 from app.core.routing import redact_headers
 from app.core.sse import SSEDecoder, SSEEvent
 from proxy_addons.context import CallContext, context_of
@@ -59,7 +59,7 @@ class _Decompressor:
 class Recorder:
     """Records every flow: a pending row at request time, chunks as they pass, the end."""
 
-    def __init__(self, writer: RecordingWriter, *, max_body_bytes: int) -> None:
+    def __init__(self, writer: Recording, *, max_body_bytes: int) -> None:
         self.writer = writer
         self.max_body_bytes = max_body_bytes
 

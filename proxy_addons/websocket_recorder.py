@@ -7,7 +7,7 @@ import time
 
 from mitmproxy import http
 
-from app.core.recording import RecordingWriter
+from app.core.recording import Recording
 from app.core.routing import redact_headers
 from proxy_addons.context import context_of
 from proxy_addons.router import websocket_refusal
@@ -23,7 +23,7 @@ class WebSocketRecorder:
     426, so Codex falls back to HTTP at once instead of retrying for seconds.
     """
 
-    def __init__(self, writer: RecordingWriter) -> None:
+    def __init__(self, writer: Recording) -> None:
         self.writer = writer
 
     def response(self, flow: http.HTTPFlow) -> None:

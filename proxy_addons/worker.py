@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,7 +27,8 @@ from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 from app.core.config import DEMO, PLAYBACK, Config, default_data_dir
 from app.core.otlp_forward import OtlpForwarder
 from app.core.playback import PlaybackError, PlaybackSet, load_recordings
-from app.core.recording import RecordingWriter
+from app.core.recording import Recording, prepare_database
+from app.core.recording_process import RecordingProcess
 from app.core.store import CallStore, StoreError
 from proxy_addons import errors
 from proxy_addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
@@ -77,12 +79,13 @@ class EventPrinter:
         if self.enabled:
             self._write(json.dumps(event, separators=(",", ":")) + "\n")
 
-    def emit_many(self, events: list[dict[str, Any]]) -> None:
-        if self.enabled:
-            self._write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
-
     def line(self, text: str) -> None:
         self._write(text + "\n")
+
+    def write(self, ndjson: str) -> None:
+        """Event lines made elsewhere (the recording process), passed on whole."""
+        if self.enabled:
+            self._write(ndjson)
 
     def _write(self, text: str) -> None:
         with self._lock:
@@ -116,22 +119,16 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     check_port_free(settings.host, settings.port)
     # Read every key once now (keyring look-ups can block), never on the event loop later.
     settings.config.secrets()
-    forwarder = _otlp_forwarder(settings, printer)
-    on_commit = printer.emit_many
-    if forwarder is not None:
-
-        def on_commit(events: list[dict[str, Any]]) -> None:
-            printer.emit_many(events)
-            forwarder.on_commit(events)
-
     try:
-        writer = RecordingWriter(
-            settings.db_path,
-            on_commit=on_commit,
-            on_error=lambda message: printer.emit({"event": "record_error", "message": message}),
-        ).open()
+        prepare_database(settings.db_path)  # unwritable or corrupt: say so before listening
     except StoreError as exc:
         raise WorkerError(str(exc)) from exc
+    forwarder = _otlp_forwarder(settings, printer)
+    writer = RecordingProcess(
+        settings.db_path,
+        on_lines=_event_relay(printer, forwarder),
+        on_error=lambda message: printer.emit({"event": "record_error", "message": message}),
+    ).open()
     errors.install()
     servers: list[LocalServer] = [DemoServer()]
     config = settings.config
@@ -153,6 +150,23 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
         if forwarder is not None:
             await asyncio.to_thread(forwarder.close)
         printer.emit({"event": "stopped"})
+
+
+def _event_relay(
+    printer: EventPrinter, forwarder: OtlpForwarder | None
+) -> Callable[[bytes], None] | None:
+    """Where the recording process's NDJSON event lines go: to stdout as they are, and the
+    finished calls to the OpenTelemetry exporter. None when nobody wants them."""
+    if not printer.enabled and forwarder is None:
+        return None
+
+    def relay(lines: bytes) -> None:
+        if printer.enabled:
+            printer.write(lines.decode("utf-8", "replace"))
+        if forwarder is not None and b'"call_finished"' in lines:
+            forwarder.on_commit([json.loads(line) for line in lines.splitlines() if line])
+
+    return relay
 
 
 def _otlp_forwarder(settings: WorkerSettings, printer: EventPrinter) -> OtlpForwarder | None:
@@ -186,7 +200,7 @@ def _load_playback(settings: WorkerSettings) -> PlaybackSet:
 
 async def _serve(
     settings: WorkerSettings,
-    writer: RecordingWriter,
+    writer: Recording,
     local_ports: dict[str, int],
     printer: EventPrinter,
 ) -> int:

@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from sqlite_utils import Database
 
 from app.core.conversation import prompt_text
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
@@ -54,6 +56,51 @@ class _Live:
     next_seq: int = 0
     first_event_ms: float | None = None
     last_t_ms: float = 0.0
+
+
+class Recording(Protocol):
+    """What the proxy's addons record through: a `RecordingWriter` (a thread) or a
+    `RecordingProcess` (the same writer in a child process). All calls are non-blocking."""
+
+    def start(self, row: dict[str, Any]) -> None: ...
+
+    def chunk(
+        self,
+        call_id: str,
+        seq: int,
+        t_ms: float,
+        raw: bytes,
+        data: str | None,
+        event: str | None,
+        direction: str | None = None,
+    ) -> None: ...
+
+    def raw(self, call_id: str, t_ms: float, data: bytes) -> None: ...
+
+    def update(self, call_id: str, fields: dict[str, Any]) -> None: ...
+
+    def finish(self, call_id: str, fields: dict[str, Any]) -> None: ...
+
+
+def prepare_database(path: Path | str) -> int:
+    """Create or migrate the database and mark what a killed run left unfinished as
+    interrupted; returns how many calls that was. Raises StoreError with the reason."""
+    db = open_database(path)
+    try:
+        return _interrupt_leftovers(db)
+    finally:
+        db.conn.close()
+
+
+def _interrupt_leftovers(db: Database) -> int:
+    with db.conn:
+        cursor = db.execute(
+            "UPDATE calls SET state = 'interrupted',"
+            " error = coalesce(error, 'Relayscope stopped before this call finished.'),"
+            " chunk_count = (SELECT count(*) FROM chunks WHERE chunks.call_id = calls.id)"
+            " WHERE state IN ('pending', 'streaming')"
+        )
+    return int(cursor.rowcount)
 
 
 class RecordingWriter:
@@ -116,8 +163,9 @@ class RecordingWriter:
         for op in ops:
             self._queue.put(op)
 
-    def open(self) -> RecordingWriter:
-        self.mark_leftovers_interrupted()
+    def open(self, *, interrupt_leftovers: bool = True) -> RecordingWriter:
+        if interrupt_leftovers:
+            self.mark_leftovers_interrupted()
         self._thread.start()
         return self
 
@@ -130,14 +178,7 @@ class RecordingWriter:
 
     def mark_leftovers_interrupted(self) -> int:
         """Calls a killed worker left pending/streaming: interrupted, with their chunk counts."""
-        with self.db.conn:
-            cursor = self.db.execute(
-                "UPDATE calls SET state = 'interrupted',"
-                " error = coalesce(error, 'Relayscope stopped before this call finished.'),"
-                " chunk_count = (SELECT count(*) FROM chunks WHERE chunks.call_id = calls.id)"
-                " WHERE state IN ('pending', 'streaming')"
-            )
-        return int(cursor.rowcount)
+        return _interrupt_leftovers(self.db)
 
     # -- the writer thread ------------------------------------------------------------
 

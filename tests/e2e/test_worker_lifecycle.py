@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -218,3 +219,41 @@ def test_gzip_stream_passes_compressed_and_is_recorded_decoded(
     assert recorded == fake.sent_events()
     assert row["output_text"] == text
     assert "gzip" in row["quirks"]
+
+
+def test_ctrl_c_to_the_process_group_loses_no_call(tmp_path: Path) -> None:
+    """A terminal's Ctrl+C reaches the worker and its recording process at once."""
+    worker = WorkerProcess(tmp_path, events=False, new_session=True).start()
+    recorder = worker.recording_pid()
+    with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
+        for _ in range(20):
+            client.chat.completions.create(model="demo-fast", messages=MESSAGES)
+    assert worker.proc is not None
+    os.killpg(worker.proc.pid, signal.SIGINT)
+    assert worker.stop(timeout=15) == 0
+    assert not Path(f"/proc/{recorder}").exists()
+    assert "Traceback" not in worker.log() and "KeyboardInterrupt" not in worker.log()
+    store = worker.store()
+    rows = store.list_calls()
+    store.close()
+    assert len(rows) == 20 and {r["state"] for r in rows} == {"complete"}
+
+
+def test_a_killed_recording_process_is_restarted_and_traffic_never_stops(
+    worker: WorkerProcess,
+) -> None:
+    with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
+        client.chat.completions.create(model="fake-1", messages=MESSAGES)
+        worker.wait_for_calls(1)
+        first = worker.recording_pid()
+        os.kill(first, signal.SIGKILL)
+        error = worker.wait_for_event("record_error")
+        assert "restarted" in error["message"]
+        answer = client.chat.completions.create(model="fake-1", messages=MESSAGES)
+        assert answer.choices[0].message.content
+        stream = client.chat.completions.create(model="fake-1", messages=MESSAGES, stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    rows = worker.wait_for_calls(3)
+    assert [r["state"] for r in rows] == ["complete"] * 3
+    assert rows[2]["chunk_count"] > 0
+    assert worker.recording_pid() != first

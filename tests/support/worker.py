@@ -30,8 +30,10 @@ class WorkerProcess:
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
         subcommand: str = "proxy",
+        new_session: bool = False,
     ) -> None:
         self.subcommand = subcommand
+        self.new_session = new_session  # its own process group, as a terminal would give it
         self.tmp = tmp
         self.db_path = tmp / "relayscope.db"
         self.config_path = tmp / "config.toml"
@@ -76,6 +78,7 @@ class WorkerProcess:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
+                start_new_session=self.new_session,
             )
         assert self.proc.stdout is not None
         threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
@@ -117,6 +120,15 @@ class WorkerProcess:
                     return event
             time.sleep(0.02)
         raise AssertionError(f"no {name} event {match}; got {self.events[-10:]}")
+
+    def recording_pid(self) -> int:
+        """The worker's recording process (its one child), Linux /proc."""
+        assert self.proc is not None
+        children: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            children += [int(p) for p in (task / "children").read_text().split()]
+        assert len(children) == 1, children
+        return children[0]
 
     def log(self) -> str:
         path = self.tmp / "worker.log"
