@@ -34,6 +34,8 @@ class CallContext:
     upstream_body_changed: bool = False
     quirks: list[str] = field(default_factory=list)
     client_headers: list[tuple[str, str]] = field(default_factory=list)
+    # The same by lower-case name (first value): one pass instead of a scan per look-up.
+    header: dict[str, str] = field(default_factory=dict)
     client_body: bytes = b""
     # Filled while the response arrives (on the event loop only):
     first_byte: float | None = None

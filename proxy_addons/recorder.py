@@ -92,10 +92,9 @@ class Recorder:
                 "truncated": 1 if truncated else 0,
                 "replay_of": ctx.replay_of,
                 "group_id": ctx.group_id,
-                "client": request.headers.get("user-agent"),
-                "session_id": request.headers.get("session-id")
-                or request.headers.get("session_id"),
-                "turn_id": _codex_turn(request.headers),
+                "client": ctx.header.get("user-agent"),
+                "session_id": ctx.header.get("session-id") or ctx.header.get("session_id"),
+                "turn_id": _codex_turn(ctx.header),
                 "transport": "http",
                 "quirks": json.dumps(ctx.quirks) if ctx.quirks else None,
             }
@@ -144,7 +143,7 @@ class Recorder:
         def tap(data: bytes) -> bytes | list[bytes]:
             now = clock()
             ctx.last_activity = now
-            record(call_id, round((now - t0) * 1000, 3), data)
+            record(call_id, (now - t0) * 1000.0, data)  # rounded by the writer
             if hide_usage is None:
                 return data
             out = hide_usage(data)
@@ -338,9 +337,9 @@ def _ttft(ctx: CallContext) -> float | None:
     return ctx.ms_since_start(ctx.first_byte) if ctx.first_byte else None
 
 
-def _codex_turn(headers: http.Headers) -> str | None:
+def _codex_turn(header: dict[str, str]) -> str | None:
     """Codex's turn id (one turn = the requests and retries of one user message)."""
-    metadata = headers.get("x-codex-turn-metadata")
+    metadata = header.get("x-codex-turn-metadata")
     if metadata:
         try:
             turn = json.loads(metadata).get("turn_id")

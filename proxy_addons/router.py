@@ -14,12 +14,13 @@ from mitmproxy import http
 from app.core import routing
 from app.core.config import Config, Provider
 from app.core.openai_format import endpoint_of, read_request
-from app.core.quirks import plan_request
+from app.core.quirks import RequestPlan, plan_request
 from proxy_addons.context import KEY, CallContext, context_of
 from proxy_addons.errors import error_response
 
 log = logging.getLogger(__name__)
 
+NO_PLAN = RequestPlan()
 MODEL_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
 
 
@@ -43,6 +44,9 @@ class Router:
             ctx = flow.metadata[KEY] = CallContext()
         request = flow.request
         ctx.client_headers = list(request.headers.items(multi=True))
+        header = ctx.header = {}
+        for name, value in reversed(ctx.client_headers):
+            header[name.lower()] = value
         ctx.client_body = request.raw_content or b""
         ctx.extra["client_path"] = request.path
         ctx.endpoint = endpoint_of(request.path)
@@ -52,12 +56,12 @@ class Router:
             return
         info = read_request(request.raw_content)
         ctx.model, ctx.stream = info.model, info.stream
-        ctx.replay_of = request.headers.get(routing.REPLAY_HEADER)
-        ctx.group_id = request.headers.get(routing.GROUP_HEADER)
-        chosen_id = request.headers.get(routing.CALL_ID_HEADER)
+        ctx.replay_of = header.get(routing.REPLAY_HEADER)
+        ctx.group_id = header.get(routing.GROUP_HEADER)
+        chosen_id = header.get(routing.CALL_ID_HEADER)
         if routing.valid_call_id(chosen_id):
             ctx.id = str(chosen_id)
-        header = request.headers.get(routing.PROVIDER_HEADER)
+        chosen_provider = header.get(routing.PROVIDER_HEADER)
         if ctx.endpoint in MODEL_ENDPOINTS and request.raw_content and not info.is_json:
             self._answer(
                 flow,
@@ -74,14 +78,14 @@ class Router:
         if (
             ctx.endpoint == "models"
             and request.method == "GET"
-            and not header
+            and not chosen_provider
             and request.path.split("?")[0].rstrip("/") == "/v1/models"
         ):
             self._answer(flow, ctx, await self._merged_models())
             ctx.provider = "*"
             return
-        route = routing.choose_provider(self.config, header, info.model)
-        if _is_websocket(request):
+        route = routing.choose_provider(self.config, chosen_provider, info.model)
+        if _is_websocket(request.method, header):
             ctx.extra["websocket"] = True
             if isinstance(route, routing.RouteError) or route.provider.is_local:
                 self._answer(flow, ctx, websocket_refusal())
@@ -96,7 +100,7 @@ class Router:
     def _refuse(self, flow: http.HTTPFlow, ctx: CallContext) -> http.Response | None:
         """Requests Relayscope will not forward: wrong token, paths outside /v1."""
         token = self.config.proxy.access_token
-        if token and not _token_ok(flow.request.headers, token):
+        if token and not _token_ok(ctx.header, token):
             return error_response(
                 401,
                 "relayscope_token_required",
@@ -136,7 +140,12 @@ class Router:
             _rewrite_model(request, route.model)
             ctx.upstream_body_changed = True
             ctx.quirks.append(f"model prefix '{provider.name}/' removed")
-        plan = plan_request(provider, ctx.endpoint, request.raw_content)
+        # Only a stream, or a model that must stream, can need a change (parsed once more).
+        plan = (
+            plan_request(provider, ctx.endpoint, request.raw_content)
+            if ctx.stream or (route.model and provider.requires_stream(route.model))
+            else NO_PLAN
+        )
         if plan.body is not None:
             request.content = json.dumps(plan.body, ensure_ascii=False).encode()
             ctx.upstream_body_changed = True
@@ -147,8 +156,11 @@ class Router:
         if provider.is_local:
             url = self._local_url(provider, routing.split_url(url)[3])
         scheme, host, port, path = routing.split_url(url)
-        request.scheme, request.host, request.port, request.path = scheme, host, port, path
-        _strip_our_headers(request.headers)
+        # The port goes in first, unannounced, so the Host header is rewritten once (by the
+        # host setter), not once per setter: each rewrite is a header scan.
+        request.scheme, request.data.port, request.host, request.path = scheme, port, host, path
+        if any(name.startswith(routing.OUR_HEADER_PREFIX) for name in ctx.header):
+            _strip_our_headers(request.headers)
         _inject_key(request.headers, provider, drop_client_key=bool(self.config.proxy.access_token))
         ctx.extra["upstream_url"] = f"{provider.name}:{path}" if provider.is_local else url
 
@@ -189,8 +201,8 @@ class Router:
         return provider, [m for m in models if isinstance(m, dict)], None
 
 
-def _is_websocket(request: http.Request) -> bool:
-    return request.method == "GET" and "websocket" in request.headers.get("upgrade", "").lower()
+def _is_websocket(method: str, header: dict[str, str]) -> bool:
+    return method == "GET" and "websocket" in header.get("upgrade", "").lower()
 
 
 def websocket_refusal(detail: str = "") -> http.Response:
@@ -204,9 +216,9 @@ def websocket_refusal(detail: str = "") -> http.Response:
     )
 
 
-def _token_ok(headers: http.Headers, token: str) -> bool:
-    offered = headers.get(routing.TOKEN_HEADER, "")
-    auth = headers.get("authorization", "")
+def _token_ok(header: dict[str, str], token: str) -> bool:
+    offered = header.get(routing.TOKEN_HEADER, "")
+    auth = header.get("authorization", "")
     if auth.lower().startswith("bearer "):
         offered = offered or auth[7:].strip()
     return hmac.compare_digest(offered.encode(), token.encode())

@@ -63,12 +63,16 @@ def plan_request(provider: Provider, endpoint: str, body: bytes | None) -> Reque
     return plan
 
 
+_USAGE_NULLS = (b',"usage":null', b', "usage": null')
+_LAST_USAGE_NULL = b',"usage":null}\n\n'
+
+
 def strip_usage(data: bytes) -> bytes | None:
     """The client's version of one captured SSE event: None to drop a usage-only chunk,
     the event without its `usage` when usage rode on a content chunk, else unchanged."""
     if b'"usage"' not in data:
         return data
-    for null in (b',"usage":null', b', "usage": null'):
+    for null in _USAGE_NULLS:
         if null in data:
             # OpenAI sends `"usage": null` on every chunk once usage is asked for; a client
             # that did not ask never sees the key. Cut it textually: cheap, and exact.
@@ -108,6 +112,15 @@ class UsageHider:
 
     def __call__(self, data: bytes) -> bytes:
         """The bytes to send for `data` (b"" means the stream ended: send what is left)."""
+        if (
+            data.endswith(_LAST_USAGE_NULL)
+            and not self._pending
+            and self._decoder is None
+            and data.count(b'"usage"') == 1
+            and b"\r" not in data
+        ):
+            # One OpenAI chunk once usage is asked for (`"usage": null` on each): the usual case.
+            return data[: -len(_LAST_USAGE_NULL)] + b"}\n\n"
         end = not data
         if self._decoder is not None or b"\r" in data:
             return self._through_decoder(data)
@@ -117,7 +130,15 @@ class UsageHider:
             cut = data.rfind(b"\n\n")
             cut = cut + 2 if cut >= 0 else 0
             data, self._pending = data[:cut], data[cut:]
-        if b'"usage"' not in data:
+        usages = data.count(b'"usage"')
+        if not usages:
+            return data
+        nulls = [null for null in _USAGE_NULLS if null in data]
+        if nulls and usages == sum(data.count(null) for null in nulls):
+            # OpenAI's shape once usage is asked for: `"usage": null` on every chunk. Only the
+            # key goes, so the events need no splitting (a JSON string cannot hold `"usage"`).
+            for null in nulls:
+                data = data.replace(null, b"")
             return data
         events = data.split(b"\n\n")
         tail = events.pop()  # b"" after the last boundary, or the unterminated end

@@ -274,6 +274,7 @@ class RecordingWriter:
         return out
 
     def _split_one(self, call_id: str, t_ms: float, data: bytes, out: list[Any]) -> None:
+        t_ms = round(t_ms, 3)
         live = self._live.get(call_id)
         if live is None:  # started before this writer did (it was restarted): still record
             live = self._live[call_id] = _Live(endpoint="other", stream=True, request_body=None)

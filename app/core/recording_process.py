@@ -41,6 +41,7 @@ from app.core.recording import _CHUNK, _FINISH, _RAW, _START, _UPDATE, Event, Op
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">I")
+_OWN_GROUP: dict[str, Any] = {"process_group": 0} if os.name == "posix" else {}
 _PIPE_BYTES = 1 << 20  # room for a few batches of a fast stream while the child commits
 _MAX_DEATHS = 3  # within _DEATH_WINDOW seconds, then recording stops
 _DEATH_WINDOW = 60.0
@@ -207,6 +208,9 @@ class RecordingProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE if self._on_lines is not None else subprocess.DEVNULL,
             close_fds=True,
+            # Its own process group: a terminal's Ctrl+C goes to the worker, which ends the
+            # recording in order (closing stdin), even while the child is still starting up.
+            **_OWN_GROUP,
         )
         assert child.stdin is not None
         _grow_pipe(child.stdin.fileno())
@@ -250,8 +254,8 @@ def child_main(argv: Sequence[str]) -> int:
     parser.add_argument("--events", action="store_true")
     parser.add_argument("--batch-seconds", type=float, default=0.02)
     args = parser.parse_args(argv)
-    # The parent decides when recording ends (it closes stdin): a Ctrl+C or SIGTERM sent to
-    # the whole process group must not lose the last batch.
+    # The parent decides when recording ends (it closes stdin): a stray SIGINT or SIGTERM
+    # must not lose the last batch.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     logging.basicConfig(

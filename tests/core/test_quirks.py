@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 
 from hypothesis import given
@@ -102,7 +103,7 @@ def test_usage_hider_only_sends_whole_events() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=len(CAPTURED)), max_size=8))
 def test_usage_hider_gives_the_same_bytes_however_the_stream_is_split(cuts: list[int]) -> None:
     points = [0, *sorted(cuts), len(CAPTURED)]
-    parts = [CAPTURED[a:b] for a, b in zip(points, points[1:], strict=False)]
+    parts = [CAPTURED[a:b] for a, b in itertools.pairwise(points)]
     assert hide(parts)[0] == reference_client_copy(CAPTURED)
 
 
@@ -110,7 +111,7 @@ def test_usage_hider_gives_the_same_bytes_however_the_stream_is_split(cuts: list
 def test_usage_hider_with_crlf_line_endings(cuts: list[int]) -> None:
     stream = CAPTURED.replace(b"\n", b"\r\n")
     points = [0, *sorted(c for c in cuts if c < len(stream)), len(stream)]
-    parts = [stream[a:b] for a, b in zip(points, points[1:], strict=False)]
+    parts = [stream[a:b] for a, b in itertools.pairwise(points)]
     out = hide(parts)[0]
     assert b'"usage"' not in out
     assert out.count(b"data: ") == stream.count(b"data: ") - 1  # only the usage chunk dropped

@@ -92,7 +92,7 @@ def test_a_recorded_call_is_served_again_and_the_replay_is_listed(
     assert panel.isVisible()
     assert panel.label.text() == f"<b>Playback:</b> 1 call at <b>{url}</b>"
     command = panel.worker.command(0)
-    assert command[3] == "playback" and command[-6:] == [
+    assert command[command.index("app") + 1] == "playback" and command[-6:] == [
         "--call",
         recorded,
         "--match",
