@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -171,7 +170,6 @@ def _sending_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["_record"]:  # the proxy's recording process, not a user command
         from app.core.recording_process import child_main
@@ -185,8 +183,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     db_path: Path = args.db or default_db_path()
     if args.command in ("proxy", "playback"):
-        if from_command_line:
-            _reexec_optimized(argv)
         return _run_proxy(args, config, db_path)
     if args.command in ("calls", "show", "diagnose"):
         from app import cli_views
@@ -201,19 +197,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.ui.application import run_app
 
     return run_app(config=config, config_path=args.config or default_config_path(), db_path=db_path)
-
-
-def _reexec_optimized(argv: list[str]) -> None:
-    """Run the proxy under `python -O`: mitmproxy guards per-message type checks and its
-    state machines' event assertions with `__debug__`, which cost about a fifth of its
-    requests per second (docs/benchmarks.md). Our code does not rely on `assert`. The
-    packaged app is compiled optimized instead (packaging/relayscope.spec); on Windows,
-    where exec starts a new process, the proxy runs as it is."""
-    if sys.flags.optimize or getattr(sys, "frozen", False) or os.name != "posix":
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-O", "-m", "app", *argv])
 
 
 def _run_proxy(args: argparse.Namespace, config: Config, db_path: Path) -> int:

@@ -3,8 +3,10 @@
     python -m bench.lean_mitm --upstream http://127.0.0.1:PORT --port P --confdir DIR
 
 The same `Master` and the same four core addons as `proxy_addons/worker.py`, the same lazy
-connection strategy, plus one addon that streams every response. Everything Relayscope adds
-on top of this (routing, recording, the writer thread) is what the benchmark charges to it.
+connection strategy and the same two mitmproxy checks switched off
+(`proxy_addons/mitm_speedups.py`), plus one addon that streams every response. Everything
+Relayscope adds on top of this (routing, recording, the recording process) is what the
+benchmark charges to it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import asyncio
 import contextlib
 import signal
 
+# First, as in the worker: switches off the two debug-only checks (proxy_addons/mitm_speedups.py).
+import proxy_addons  # noqa: F401
+
+# isort: split
 from mitmproxy import http, master, options
 from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 

@@ -176,7 +176,6 @@ class Bench:
         if name == "mitm-lean":
             argv = [
                 sys.executable,
-                "-O",  # the interpreter flags Relayscope's worker runs with
                 "-m",
                 "bench.lean_mitm",
                 "--upstream",

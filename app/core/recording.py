@@ -18,12 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlite_utils import Database
-
 from app.core.conversation import prompt_text
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
 from app.core.sse import SSEDecoder
-from app.core.store import open_database
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +82,28 @@ class Recording(Protocol):
 def prepare_database(path: Path | str) -> int:
     """Create or migrate the database and mark what a killed run left unfinished as
     interrupted; returns how many calls that was. Raises StoreError with the reason."""
+    from app.core.store import open_database  # sqlite-utils: only where the schema is made
+
     db = open_database(path)
     try:
-        return _interrupt_leftovers(db)
+        return _interrupt_leftovers(db.conn)
     finally:
         db.conn.close()
 
 
-def _interrupt_leftovers(db: Database) -> int:
-    with db.conn:
-        cursor = db.execute(
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A write connection to a database that `prepare_database` (or a CallStore) has made:
+    plain sqlite3, so the recording process does not load sqlite-utils (~12 MB)."""
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def _interrupt_leftovers(conn: sqlite3.Connection) -> int:
+    with conn:
+        cursor = conn.execute(
             "UPDATE calls SET state = 'interrupted',"
             " error = coalesce(error, 'Relayscope stopped before this call finished.'),"
             " chunk_count = (SELECT count(*) FROM chunks WHERE chunks.call_id = calls.id)"
@@ -113,9 +122,16 @@ class RecordingWriter:
         on_commit: Callable[[list[Event]], None] | None = None,
         on_error: Callable[[str | None], None] | None = None,
         batch_seconds: float = 0.02,
+        migrate: bool = True,
     ) -> None:
+        """`migrate=False`: the database exists and is up to date (the recording process)."""
         self.path = Path(path)
-        self.db = open_database(self.path)
+        if migrate:
+            from app.core.store import open_database
+
+            self.conn = open_database(self.path).conn
+        else:
+            self.conn = connect(self.path)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._on_commit = on_commit
         self._on_error = on_error
@@ -174,11 +190,11 @@ class RecordingWriter:
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout)
-        self.db.conn.close()
+        self.conn.close()
 
     def mark_leftovers_interrupted(self) -> int:
         """Calls a killed worker left pending/streaming: interrupted, with their chunk counts."""
-        return _interrupt_leftovers(self.db)
+        return _interrupt_leftovers(self.conn)
 
     # -- the writer thread ------------------------------------------------------------
 
@@ -227,7 +243,7 @@ class RecordingWriter:
         ops = self._split_raw(ops)  # once, before the transaction: a retry must not re-split
         events: list[Event] = []
         try:
-            with self.db.conn:
+            with self.conn:
                 chunk_rows: list[tuple[Any, ...]] = []
                 for op in ops:
                     if op[0] == _CHUNK:
@@ -325,7 +341,7 @@ class RecordingWriter:
             row[key] = as_text(row.get(key))
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        self.db.conn.execute(
+        self.conn.execute(
             f"INSERT OR REPLACE INTO calls ({columns}) VALUES ({marks})", list(row.values())
         )
         self._track(row)
@@ -365,7 +381,7 @@ class RecordingWriter:
 
     def _write_chunks(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
-            self.db.conn.executemany(
+            self.conn.executemany(
                 "INSERT OR REPLACE INTO chunks (call_id, seq, t_ms, data, direction)"
                 " VALUES (?, ?, ?, ?, ?)",
                 rows,
@@ -380,7 +396,7 @@ class RecordingWriter:
         for call_id, live in self._live.items():
             if live.dirty:
                 live.dirty = False
-                self.db.conn.execute(
+                self.conn.execute(
                     "UPDATE calls SET chunk_count = ?, state = 'streaming'"
                     " WHERE id = ? AND state IN ('pending', 'streaming')",
                     (live.chunk_count, call_id),
@@ -426,10 +442,10 @@ class RecordingWriter:
         if not fields:
             return
         sets = ", ".join(f"{column} = ?" for column in fields)
-        self.db.conn.execute(f"UPDATE calls SET {sets} WHERE id = ?", [*fields.values(), call_id])
+        self.conn.execute(f"UPDATE calls SET {sets} WHERE id = ?", [*fields.values(), call_id])
 
     def _index(self, call_id: str, live: _Live | None) -> None:
-        row = self.db.conn.execute(
+        row = self.conn.execute(
             "SELECT rowid, model, provider, path, endpoint, request_body, output_text"
             " FROM calls WHERE id = ?",
             (call_id,),
@@ -438,8 +454,8 @@ class RecordingWriter:
             return
         rowid, model, provider, path, endpoint, request_body, output_text = row
         text = prompt_text(endpoint or "other", request_body)
-        self.db.conn.execute("DELETE FROM calls_fts WHERE rowid = ?", (rowid,))
-        self.db.conn.execute(
+        self.conn.execute("DELETE FROM calls_fts WHERE rowid = ?", (rowid,))
+        self.conn.execute(
             "INSERT INTO calls_fts (rowid, model, provider, path, prompt_text, output_text)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             (rowid, model, provider, path, text, output_text),

@@ -13,8 +13,8 @@ exits. A child that dies is started again (the batch it did not take is sent to 
 one) and the parent reports it; after three deaths within a minute it gives up and says so,
 and traffic keeps flowing unrecorded.
 
-The child is `relayscope _record --db PATH [--events]` (`python -m app _record` from
-source, the packaged binary itself when frozen); it is not a user command.
+The child is `python -m app.core.recording_process --db PATH [--events]` (the packaged
+binary runs it as `relayscope _record`); it is not a user command.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def child_command(path: Path, *, events: bool) -> list[str]:
     """How to start the recording child: the same program as this one."""
     if getattr(sys, "frozen", False):  # a packaged app: the binary is the CLI
         base = [sys.executable, "_record"]
-    else:
-        base = [sys.executable, "-m", "app", "_record"]
+    else:  # this module itself: lighter than the CLI (no sqlite-utils, no config)
+        base = [sys.executable, "-m", "app.core.recording_process"]
     return [*base, "--db", str(path), *(["--events"] if events else [])]
 
 
@@ -267,6 +267,7 @@ def child_main(argv: Sequence[str]) -> int:
         on_commit=out.emit if out else None,
         on_error=out.error if out else None,
         batch_seconds=args.batch_seconds,
+        migrate=False,  # the worker prepared the database before it started us
     )
     # The worker marked the leftovers of an earlier run before it started listening; a
     # restarted child must not mark the calls in flight now.
@@ -316,3 +317,7 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
         parts.append(data)
         left -= len(data)
     return b"".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1:]))

@@ -114,8 +114,7 @@ class WorkerProcess(QObject):
         if getattr(sys, "frozen", False):  # a packaged app: the binary is the CLI
             args = [sys.executable, self.subcommand]
         else:
-            # -O: see app.__main__._reexec_optimized (passing it here saves the re-exec).
-            args = [sys.executable, "-O", "-m", "app", self.subcommand]
+            args = [sys.executable, "-m", "app", self.subcommand]
         args += ["--events", "--parent-pipe", "--db", str(self.db_path.resolve())]
         if self.config_path is not None and self.config_path.exists():
             args += ["--config", str(self.config_path.resolve())]

@@ -139,7 +139,7 @@ def test_leftovers_of_a_killed_worker_are_marked_interrupted(tmp_path: Path) -> 
 def test_a_locked_database_delays_recording_but_loses_nothing(tmp_path: Path) -> None:
     errors: list[str | None] = []
     writer = RecordingWriter(tmp_path / "r.db", on_error=errors.append)
-    writer.db.execute("PRAGMA busy_timeout=50")
+    writer.conn.execute("PRAGMA busy_timeout=50")
     writer.open()
     blocker = sqlite3.connect(tmp_path / "r.db", isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
@@ -167,8 +167,8 @@ def test_a_full_disk_delays_recording_but_loses_nothing(tmp_path: Path) -> None:
     """SQLite's max_page_count makes writes fail exactly as on a full disk (SQLITE_FULL)."""
     errors: list[str | None] = []
     writer = RecordingWriter(tmp_path / "r.db", on_error=errors.append)
-    pages = writer.db.execute("PRAGMA page_count").fetchone()[0]
-    writer.db.execute(f"PRAGMA max_page_count = {pages}")  # not one page more: "disk full"
+    pages = writer.conn.execute("PRAGMA page_count").fetchone()[0]
+    writer.conn.execute(f"PRAGMA max_page_count = {pages}")  # not one page more: "disk full"
     writer.open()
     big = b'{"model":"m","messages":[{"role":"user","content":"' + b"x" * 200_000 + b'"}]}'
     writer.start(start_row("c3", request_body=big))
@@ -177,7 +177,7 @@ def test_a_full_disk_delays_recording_but_loses_nothing(tmp_path: Path) -> None:
     while not errors and time.monotonic() < deadline:
         time.sleep(0.05)
     assert errors and errors[0] is not None and "full" in errors[0]
-    writer.db.execute("PRAGMA max_page_count = 1000000")  # space again
+    writer.conn.execute("PRAGMA max_page_count = 1000000")  # space again
     writer.close()
     assert errors[-1] is None  # recovery is reported too
     store = CallStore(tmp_path / "r.db")
