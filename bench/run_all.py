@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variants",
         default="",
-        help="extra Relayscope paths with experimental patches, e.g. drain+many,nocapture"
+        help="extra Relayscope paths with experimental patches, e.g. nowriter,nocapture"
         " (see bench/patched_worker.py)",
     )
     parser.add_argument("--no-write", action="store_true", help="do not update the docs page")

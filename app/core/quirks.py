@@ -117,9 +117,10 @@ class UsageHider:
             and not self._pending
             and self._decoder is None
             and data.count(b'"usage"') == 1
-            and b"\r" not in data
         ):
-            # One OpenAI chunk once usage is asked for (`"usage": null` on each): the usual case.
+            # Whole events (a chunk ending in a blank line ends an event, whatever its line
+            # endings) with one `"usage": null`: the usual OpenAI chunk once usage is asked
+            # for. Only those bytes go; nothing needs splitting.
             return data[: -len(_LAST_USAGE_NULL)] + b"}\n\n"
         end = not data
         if self._decoder is not None or b"\r" in data:
