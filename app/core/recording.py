@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from app.core.conversation import prompt_text
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
@@ -55,11 +55,15 @@ class _Live:
     last_t_ms: float = 0.0
 
 
-class Recording(Protocol):
-    """What the proxy's addons record through: a `RecordingWriter` (a thread) or a
-    `RecordingProcess` (the same writer in a child process). All calls are non-blocking."""
+class Recording:
+    """The calls the proxy's addons record through, each one op tuple handed to `_put`
+    without blocking: a `RecordingWriter` queues it for its thread, a `RecordingProcess`
+    (app/core/recording_process.py) for its child process."""
 
-    def start(self, row: dict[str, Any]) -> None: ...
+    _put: Callable[[Op], None]
+
+    def start(self, row: dict[str, Any]) -> None:
+        self._put((_START, row))
 
     def chunk(
         self,
@@ -70,13 +74,25 @@ class Recording(Protocol):
         data: str | None,
         event: str | None,
         direction: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """One SSE event (or WebSocket message); `data` feeds the stream assembly."""
+        self._put((_CHUNK, call_id, seq, t_ms, raw, data, event, direction))
 
-    def raw(self, call_id: str, t_ms: float, data: bytes) -> None: ...
+    def raw(self, call_id: str, t_ms: float, data: bytes) -> None:
+        """Stream bytes as they arrived (b"" at the end); the writer splits them into events.
 
-    def update(self, call_id: str, fields: dict[str, Any]) -> None: ...
+        The cheapest way to record a stream: the proxy only takes the time. Events completed
+        by one network chunk share its arrival time, exactly as if they had been split on
+        arrival.
+        """
+        self._put((_RAW, call_id, t_ms, data))
 
-    def finish(self, call_id: str, fields: dict[str, Any]) -> None: ...
+    def update(self, call_id: str, fields: dict[str, Any]) -> None:
+        self._put((_UPDATE, call_id, fields))
+
+    def finish(self, call_id: str, fields: dict[str, Any]) -> None:
+        """End a call. `fields` may carry `response_body` (bytes) to assemble from."""
+        self._put((_FINISH, call_id, fields))
 
 
 def prepare_database(path: Path | str) -> int:
@@ -112,7 +128,7 @@ def _interrupt_leftovers(conn: sqlite3.Connection) -> int:
     return int(cursor.rowcount)
 
 
-class RecordingWriter:
+class RecordingWriter(Recording):
     """Owns the write connection. Thread-safe `start`/`chunk`/`finish`/`update` calls."""
 
     def __init__(
@@ -133,46 +149,13 @@ class RecordingWriter:
         else:
             self.conn = connect(self.path)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._put = self._queue.put  # the Recording calls, from any thread
         self._on_commit = on_commit
         self._on_error = on_error
         self._batch_seconds = batch_seconds
         self._live: dict[str, _Live] = {}
         self._failing: str | None = None
         self._thread = threading.Thread(target=self._run, name="relayscope-writer", daemon=True)
-
-    # -- called from any thread (the proxy's event loop) --------------------------------
-
-    def start(self, row: dict[str, Any]) -> None:
-        self._queue.put((_START, row))
-
-    def chunk(
-        self,
-        call_id: str,
-        seq: int,
-        t_ms: float,
-        raw: bytes,
-        data: str | None,
-        event: str | None,
-        direction: str | None = None,
-    ) -> None:
-        """One SSE event (or WebSocket message); `data` feeds the stream assembly."""
-        self._queue.put((_CHUNK, call_id, seq, t_ms, raw, data, event, direction))
-
-    def raw(self, call_id: str, t_ms: float, data: bytes) -> None:
-        """Stream bytes as they arrived (b"" at the end); the writer splits them into events.
-
-        The cheapest way to record a stream: the proxy only takes the time. Events completed
-        by one network chunk share its arrival time, exactly as if they had been split on
-        arrival.
-        """
-        self._queue.put((_RAW, call_id, t_ms, data))
-
-    def update(self, call_id: str, fields: dict[str, Any]) -> None:
-        self._queue.put((_UPDATE, call_id, fields))
-
-    def finish(self, call_id: str, fields: dict[str, Any]) -> None:
-        """End a call. `fields` may carry `response_body` (bytes) to assemble from."""
-        self._queue.put((_FINISH, call_id, fields))
 
     def submit(self, ops: list[Op]) -> None:
         """Queue ops made by another process's `RecordingProcess` (see recording_process)."""

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from app.core.recording import _CHUNK, _FINISH, _RAW, _START, _UPDATE, Event, Op, RecordingWriter
+from app.core.recording import Event, Op, Recording, RecordingWriter
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def child_command(path: Path, *, events: bool) -> list[str]:
     return [*base, "--db", str(path), *(["--events"] if events else [])]
 
 
-class RecordingProcess:
+class RecordingProcess(Recording):
     """Same calls as `RecordingWriter` (start/chunk/raw/update/finish), done by a child.
 
     The calls are made on the proxy's event loop and cost one `deque.append` each.
@@ -75,6 +75,7 @@ class RecordingProcess:
     ) -> None:
         self.path = Path(path)
         self._ops: collections.deque[Op] = collections.deque()
+        self._put = self._ops.append  # the Recording calls: one append on the event loop
         self._on_lines = on_lines
         self._on_error = on_error
         self._batch_seconds = batch_seconds
@@ -89,32 +90,6 @@ class RecordingProcess:
         self._flusher = threading.Thread(
             target=self._flush_loop, name="relayscope-recording", daemon=True
         )
-
-    # -- called on the proxy's event loop ------------------------------------------------
-
-    def start(self, row: dict[str, Any]) -> None:
-        self._ops.append((_START, row))
-
-    def chunk(
-        self,
-        call_id: str,
-        seq: int,
-        t_ms: float,
-        raw: bytes,
-        data: str | None,
-        event: str | None,
-        direction: str | None = None,
-    ) -> None:
-        self._ops.append((_CHUNK, call_id, seq, t_ms, raw, data, event, direction))
-
-    def raw(self, call_id: str, t_ms: float, data: bytes) -> None:
-        self._ops.append((_RAW, call_id, t_ms, data))
-
-    def update(self, call_id: str, fields: dict[str, Any]) -> None:
-        self._ops.append((_UPDATE, call_id, fields))
-
-    def finish(self, call_id: str, fields: dict[str, Any]) -> None:
-        self._ops.append((_FINISH, call_id, fields))
 
     # -- lifetime ---------------------------------------------------------------------
 
