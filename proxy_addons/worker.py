@@ -124,11 +124,14 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     except StoreError as exc:
         raise WorkerError(str(exc)) from exc
     forwarder = _otlp_forwarder(settings, printer)
-    writer = RecordingProcess(
-        settings.db_path,
-        on_lines=_event_relay(printer, forwarder),
-        on_error=lambda message: printer.emit({"event": "record_error", "message": message}),
-    ).open()
+    try:
+        writer = RecordingProcess(
+            settings.db_path,
+            on_lines=_event_relay(printer, forwarder),
+            on_error=lambda message: printer.emit({"event": "record_error", "message": message}),
+        ).open()
+    except OSError as exc:
+        raise WorkerError(f"Cannot start the recording process ({exc}).") from exc
     errors.install()
     servers: list[LocalServer] = [DemoServer()]
     config = settings.config
