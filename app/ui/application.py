@@ -6,13 +6,14 @@ import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.core.config import Config
 from app.core.store import CallStore, StoreError
 from app.ui import theme
 from app.ui.main_window import MainWindow
+from app.ui.window_state import restore_window_state, save_window_state
 from app.ui.worker_process import WorkerProcess
 
 
@@ -55,11 +56,14 @@ def run_app(*, config: Config, config_path: Path, db_path: Path) -> int:
         host=config.proxy.host,
         port=config.proxy.port,
     )
+    settings = QSettings()  # the platform's place for it, named after the application
+    restore_window_state(window, window.splitter, settings)
     worker.start(config.proxy.port)
     window.show()
     _quit_on_ctrl_c(app, window)
     try:
         return app.exec()
     finally:
+        save_window_state(window, window.splitter, settings)
         worker.stop_and_wait()
         store.close()
