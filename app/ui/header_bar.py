@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
+    QMenu,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -118,8 +121,22 @@ class HeaderBar(QWidget):
         self.copy_url = self._button("Copy", "Copy the base URL")
         self.codex = self._button("Codex snippet", "Copy a Codex CLI config.toml block")
         self.sdk = self._button("SDK snippet", "Copy a Python example using the openai package")
+        # A narrow window folds Copy and the snippet buttons into this menu (_fit_to_width).
+        self.snippets = QToolButton(self)
+        self.snippets.setText("Copy")
+        self.snippets.setToolTip("Copy the base URL, a Codex CLI config or a Python example")
+        self.snippets.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.snippets)
+        menu.addAction("Base URL", self._on_copy_url_clicked)
+        menu.addAction("Codex CLI config.toml block", self._on_codex_clicked)
+        menu.addAction("Python example (openai package)", self._on_sdk_clicked)
+        self.snippets.setMenu(menu)
+        self.snippets.hide()
         self.copied_label = QLabel(self)
         self.copied_label.setStyleSheet(f"color: {theme.colour(theme.OK).name()};")
+        # A transient message must never make the window wider.
+        self.copied_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._min_widths = {False: 0, True: 0}  # the row's minimum width unfolded / folded
         self.port = QSpinBox(self)
         self.port.setRange(0, 65535)
         self.port.setValue(port)
@@ -136,6 +153,7 @@ class HeaderBar(QWidget):
         self._layout()
         self._connect()
         self.set_state("stopped")
+        self._measure()
 
     def _button(self, text: str, tip: str) -> QPushButton:
         button = QPushButton(text, self)
@@ -143,7 +161,7 @@ class HeaderBar(QWidget):
         return button
 
     def _layout(self) -> None:
-        row = QHBoxLayout()
+        row = self._row = QHBoxLayout()
         row.setContentsMargins(theme.SPACING * 2, theme.SPACING, theme.SPACING * 2, theme.SPACING)
         row.setSpacing(theme.SPACING)
         row.addWidget(self.dot)
@@ -154,9 +172,9 @@ class HeaderBar(QWidget):
         row.addSpacing(theme.SPACING)
         row.addWidget(self.codex)
         row.addWidget(self.sdk)
-        row.addWidget(self.copied_label)
-        row.addStretch(1)
-        port_label = QLabel("Port", self)
+        row.addWidget(self.snippets)
+        row.addWidget(self.copied_label, 1)
+        port_label = self.port_label = QLabel("Port", self)
         port_label.setBuddy(self.port)
         row.addWidget(port_label)
         row.addWidget(self.port)
@@ -165,6 +183,8 @@ class HeaderBar(QWidget):
         row.addWidget(self.start_stop)
         row.addWidget(self.providers)
         column = QVBoxLayout(self)
+        # The header's minimum width is the folded row's (minimumSizeHint), not the full one.
+        column.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addLayout(row)
@@ -200,7 +220,8 @@ class HeaderBar(QWidget):
         self.url_label.setText(self.base_url)
         self.url_label.setEnabled(state == "listening")
         self.url_label.setVisible(state != "failed")
-        self.copy_url.setVisible(state != "failed")
+        if self._min_widths[False]:  # not while __init__ builds the header
+            self._measure()
         self._update_apply()
 
     def set_url(self, url: str) -> None:
@@ -211,6 +232,7 @@ class HeaderBar(QWidget):
         if port is not None:
             self.port.setValue(port)
         self._update_apply()
+        self._measure()
 
     def show_record_error(self, message: str) -> None:
         """`message` empty: recording works again."""
@@ -237,7 +259,37 @@ class HeaderBar(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        self._fit_to_width()
         self._show_status()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._measure()
+
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as the folded row: the window tiles to half a laptop screen."""
+        return QSize(self._min_widths[True], super().minimumSizeHint().height())
+
+    def _measure(self) -> None:
+        """The row's minimum width unfolded and folded, as Qt's layout computes it (after
+        anything that changes a text in it)."""
+        folded = self.snippets.isVisible()
+        for compact in (not folded, folded):
+            self._fold(compact)
+            self._row.invalidate()
+            self._min_widths[compact] = self._row.minimumSize().width()
+        self.updateGeometry()
+        self._fit_to_width()
+
+    def _fit_to_width(self) -> None:
+        self._fold(self.width() < self._min_widths[False])
+
+    def _fold(self, compact: bool) -> None:
+        self.snippets.setVisible(compact)
+        self.copy_url.setVisible(not compact and self._state != "failed")
+        for widget in (self.codex, self.sdk, self.port_label):
+            widget.setVisible(not compact)
 
     def _running_port(self) -> int | None:
         if not self._url:

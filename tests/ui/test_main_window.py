@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,9 @@ from app.ui.main_window import MainWindow
 from app.ui.providers_dialog import ProvidersDialog
 from app.ui.worker_process import WorkerProcess
 from tests.ui.conftest import call_row, insert_calls, seed_calls
+
+#: `RELAYSCOPE_SCREENSHOTS=docs/screenshots pytest tests/ui` refreshes the screenshots.
+SHOTS = os.environ.get("RELAYSCOPE_SCREENSHOTS")
 
 
 @pytest.fixture
@@ -233,3 +237,34 @@ def test_providers_dialog_saves_restart_the_worker(
     dialog.saved.emit()  # what a successful Save announces
     dialog.close()
     assert restarts == [8787]
+
+
+def test_a_narrow_window_folds_the_copy_buttons_into_one_menu(
+    window: MainWindow, qtbot: QtBot, db_path: Path
+) -> None:
+    seed_calls(db_path, 40)
+    window.model.reload()
+    header = window.header
+    assert header.codex.isVisible() and not header.snippets.isVisible()
+    window.resize(600, 700)
+    qtbot.waitUntil(lambda: header.snippets.isVisible() and window.width() < 1000)
+    qtbot.wait(50)  # let the layout settle
+    assert window.width() < 960  # tiles to half of a 1920-pixel screen
+    assert not (header.codex.isVisible() or header.sdk.isVisible() or header.copy_url.isVisible())
+    assert header.url_label.width() >= header.url_label.sizeHint().width()  # nothing clipped
+    if SHOTS:
+        window.call_list.selectRow(2)
+        qtbot.wait(100)
+        window.grab().save(str(Path(SHOTS) / "narrow.png"))
+    actions = header.snippets.menu().actions()
+    assert [a.text() for a in actions] == [
+        "Base URL",
+        "Codex CLI config.toml block",
+        "Python example (openai package)",
+    ]
+    actions[1].trigger()
+    assert 'base_url = "http://127.0.0.1:8787/v1"' in QGuiApplication.clipboard().text()
+    assert header.copied_label.text() == "Copied Codex config"
+    window.resize(1280, 800)
+    qtbot.waitUntil(header.codex.isVisible)
+    assert not header.snippets.isVisible() and header.copy_url.isVisible()
