@@ -168,6 +168,11 @@ class CallStore:
         sql = "SELECT DISTINCT provider FROM calls WHERE provider IS NOT NULL ORDER BY 1"
         return [r[0] for r in self.db.execute(sql).fetchall()]
 
+    def models(self) -> list[str]:
+        """The models calls asked for (read from the model index, not the table)."""
+        sql = "SELECT DISTINCT model FROM calls WHERE model IS NOT NULL ORDER BY 1"
+        return [r[0] for r in self.db.execute(sql).fetchall()]
+
     def iter_calls(self, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
         for call_id in ids:
             call = self.get_call(call_id)

@@ -1,4 +1,4 @@
-"""FilterBar: the search box, Errors / Streams toggles, provider choice and the call count."""
+"""FilterBar: the search box, Errors / Streams toggles, provider and model choices, the count."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from app.ui import theme
 #: Typing pauses this long before the list is filtered.
 DEBOUNCE_MS = 150
 _ALL_PROVIDERS = "All providers"
+_ALL_MODELS = "All models"
 
 
 class FilterBar(QWidget):
@@ -42,10 +43,8 @@ class FilterBar(QWidget):
         self.search.setMinimumWidth(36 * theme.SPACING)
         self.errors = self._toggle("Errors", "Only failed or interrupted calls")
         self.streams = self._toggle("Streams", "Only streamed (SSE) calls")
-        self.provider = QComboBox(self)
-        self.provider.setToolTip("Only calls routed to this provider")
-        self.provider.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.provider.addItem(_ALL_PROVIDERS, "")
+        self.provider = self._choice(_ALL_PROVIDERS, "Only calls routed to this provider")
+        self.model_name = self._choice(_ALL_MODELS, "Only calls that asked for this model")
         self.count = QLabel("0 calls", self)
         self.count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.count.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
@@ -60,6 +59,15 @@ class FilterBar(QWidget):
         self.errors.toggled.connect(self._emit)
         self.streams.toggled.connect(self._emit)
         self.provider.currentIndexChanged.connect(self._emit)
+        self.model_name.currentIndexChanged.connect(self._emit)
+
+    def _choice(self, all_text: str, tip: str) -> QComboBox:
+        box = QComboBox(self)
+        box.setToolTip(tip)
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        box.setMaximumWidth(28 * theme.SPACING)  # a long model name must not crowd the row
+        box.addItem(all_text, "")
+        return box
 
     def _toggle(self, text: str, tip: str) -> QPushButton:
         button = QPushButton(text, self)
@@ -76,6 +84,7 @@ class FilterBar(QWidget):
         row.addWidget(self.errors)
         row.addWidget(self.streams)
         row.addWidget(self.provider)
+        row.addWidget(self.model_name)
         row.addStretch(1)
         row.addWidget(self.count)
 
@@ -87,6 +96,7 @@ class FilterBar(QWidget):
             errors_only=self.errors.isChecked(),
             streams_only=self.streams.isChecked(),
             provider=str(self.provider.currentData() or ""),
+            model=str(self.model_name.currentData() or ""),
         )
 
     def focus_search(self) -> None:
@@ -95,13 +105,15 @@ class FilterBar(QWidget):
 
     def clear(self) -> None:
         """Show every call again (Esc)."""
-        for widget in (self.search, self.errors, self.streams, self.provider):
+        widgets = (self.search, self.errors, self.streams, self.provider, self.model_name)
+        for widget in widgets:
             widget.blockSignals(True)
         self.search.clear()
         self.errors.setChecked(False)
         self.streams.setChecked(False)
         self.provider.setCurrentIndex(0)
-        for widget in (self.search, self.errors, self.streams, self.provider):
+        self.model_name.setCurrentIndex(0)
+        for widget in widgets:
             widget.blockSignals(False)
         self._emit()
 
@@ -110,17 +122,11 @@ class FilterBar(QWidget):
 
     def set_providers(self, names: Sequence[str]) -> None:
         """The provider choices (keeps the current one)."""
-        current = str(self.provider.currentData() or "")
-        known = [str(self.provider.itemData(i)) for i in range(1, self.provider.count())]
-        if list(names) == known:
-            return
-        self.provider.blockSignals(True)
-        self.provider.clear()
-        self.provider.addItem(_ALL_PROVIDERS, "")
-        for name in names:
-            self.provider.addItem(name, name)
-        self.provider.setCurrentIndex(max(0, self.provider.findData(current)))
-        self.provider.blockSignals(False)
+        _set_choices(self.provider, _ALL_PROVIDERS, names)
+
+    def set_models(self, names: Sequence[str]) -> None:
+        """The model choices (keeps the current one)."""
+        _set_choices(self.model_name, _ALL_MODELS, names)
 
     def set_counts(self, shown: int, total: int) -> None:
         """`1,204 calls`, or `37 of 1,204 calls` while a filter is on (`shown` < 0: counting)."""
@@ -143,3 +149,17 @@ class FilterBar(QWidget):
         if flt != self._last:
             self._last = flt
             self.filter_changed.emit(flt)
+
+
+def _set_choices(box: QComboBox, all_text: str, names: Sequence[str]) -> None:
+    current = str(box.currentData() or "")
+    known = [str(box.itemData(i)) for i in range(1, box.count())]
+    if list(names) == known:
+        return
+    box.blockSignals(True)
+    box.clear()
+    box.addItem(all_text, "")
+    for name in names:
+        box.addItem(name, name)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    box.blockSignals(False)

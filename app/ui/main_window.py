@@ -231,6 +231,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_providers(self) -> None:
         self.filter_bar.set_providers(self.store.providers())
+        self.filter_bar.set_models(self.store.models())
 
     def _on_model_counts_changed(self, shown: int, total: int) -> None:
         self.filter_bar.set_counts(shown, total)

@@ -136,6 +136,27 @@ def test_errors_toggle_and_provider_choice(window: MainWindow, db_path: Path, qt
     assert {cell(window, r, "provider") for r in range(window.model.rowCount())} == {"openai"}
 
 
+def test_model_choice(window: MainWindow, db_path: Path, qtbot: QtBot) -> None:
+    rows = seed_calls(db_path, 30)
+    window.model.reload()
+    window._refresh_providers()
+    models = window.filter_bar.model_name
+    assert models.itemText(0) == "All models"
+    assert [models.itemText(i) for i in range(1, models.count())] == sorted(
+        {r["model"] for r in rows}
+    )
+    models.setCurrentIndex(models.findText("gpt-5.2"))
+    wanted = [r for r in rows if r["model"] == "gpt-5.2"]
+    assert 0 < len(wanted) < len(rows)
+    assert window.model.rowCount() == len(wanted)
+    assert {cell(window, r, "model") for r in range(len(wanted))} == {"gpt-5.2"}
+    assert window.filter_bar.count.text() == f"{len(wanted)} of 30 calls"
+    window._refresh_providers()  # a refresh keeps the choice
+    assert models.currentText() == "gpt-5.2"
+    window.filter_bar.clear()
+    assert models.currentIndex() == 0 and window.model.rowCount() == 30
+
+
 def test_worker_states_show_in_the_header(window: MainWindow, worker: WorkerProcess) -> None:
     header = window.header
     worker.state_changed.emit("starting")
