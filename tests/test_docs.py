@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.__main__ import build_parser
 from app.core.schema import CALL_COLUMNS
+from app.core.store import open_database
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -31,6 +32,10 @@ def test_every_cli_option_is_in_the_readme() -> None:
     assert missing == []
 
 
-def test_every_calls_column_is_in_the_readme() -> None:
-    missing = [column for column in CALL_COLUMNS if f"`{column}`" not in README]
+def test_every_calls_column_is_in_the_readme(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "r.db")  # every migration applied
+    columns = [row[1] for row in db.execute("PRAGMA table_info(calls)").fetchall()]
+    db.conn.close()
+    assert set(CALL_COLUMNS) <= set(columns)
+    missing = [column for column in columns if f"`{column}`" not in README]
     assert missing == []

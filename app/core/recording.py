@@ -14,13 +14,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.core.conversation import prompt_text
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
 from app.core.sse import SSEDecoder
+from app.core.stream_stats import gap_profile
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class _Live:
     next_seq: int = 0
     first_event_ms: float | None = None
     last_t_ms: float = 0.0
+    times: list[float] = field(default_factory=list)  # each chunk's t_ms, for the gap profile
 
 
 class Recording:
@@ -356,6 +358,7 @@ class RecordingWriter(Recording):
         if live is not None:
             if live.chunk_count <= seq:
                 live.chunk_count = seq + 1
+                live.times.append(t_ms)
                 if live.assembler is None:
                     live.assembler = StreamAssembler(live.endpoint)
                 live.assembler.feed(data, event)
@@ -404,6 +407,9 @@ class RecordingWriter(Recording):
             fields["chunk_count"] = live.chunk_count
             if live.first_event_ms is not None:
                 fields["ttft_ms"] = live.first_event_ms
+            if (profile := gap_profile(live.times)) is not None:
+                fields["max_gap_ms"] = max(profile["max"])
+                fields["gap_profile"] = json.dumps(profile, separators=(",", ":"))
             live.dirty = False
         if assembled is not None:
             fields.update(_assembled_fields(assembled, fields))

@@ -195,6 +195,14 @@ def m005_sort_indexes(db: Database) -> None:
         db["calls"].create_index([column], if_not_exists=True)  # type: ignore[union-attr]
 
 
+@migrations()
+def m006_gap_profile(db: Database) -> None:
+    # The call list's per-row gap sparkline, and sorting by the longest silence in a stream.
+    db["calls"].add_column("max_gap_ms", float)  # type: ignore[union-attr]
+    db["calls"].add_column("gap_profile", str)  # type: ignore[union-attr]
+    db["calls"].create_index(["max_gap_ms"], if_not_exists=True)  # type: ignore[union-attr]
+
+
 def apply(db: Database) -> None:
     # Checking first keeps the common case (up to date) free of any write.
     if migrations.pending(db):

@@ -15,6 +15,7 @@ __all__ = [
     "Stall",
     "event_label",
     "find_stalls",
+    "gap_profile",
     "gap_stats",
     "gaps",
     "output_tokens_per_second",
@@ -112,6 +113,26 @@ def gap_stats(t_ms: Sequence[float]) -> GapStats:
 def stall_threshold_ms(stats: GapStats) -> float:
     """How long a gap must be to count as a stall in this stream."""
     return max(MIN_STALL_MS, STALL_FACTOR * (stats.median or 0.0))
+
+
+#: How many bars the call list's gap sparkline has.
+PROFILE_BINS = 24
+
+
+def gap_profile(t_ms: Sequence[float], bins: int = PROFILE_BINS) -> dict[str, Any] | None:
+    """The call list's sparkline of a stream: the gaps between chunks, in order, as at most
+    `bins` values (each the longest gap of its run of consecutive chunks, so a stall is never
+    averaged away), with the stall threshold of the whole stream. None below two chunks.
+    """
+    between = [t_ms[i] - t_ms[i - 1] for i in range(1, len(t_ms))]
+    if not between:
+        return None
+    total, count = len(between), min(bins, len(between))
+    runs = [between[i * total // count : (i + 1) * total // count] for i in range(count)]
+    return {
+        "max": [round(max(run), 1) for run in runs],
+        "stall": round(stall_threshold_ms(gap_stats(t_ms)), 1),
+    }
 
 
 def find_stalls(

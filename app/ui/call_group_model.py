@@ -309,6 +309,7 @@ class CallGroupModel(QAbstractTableModel):
             format_ms(wall),
             format_tokens(*_token_sums(calls)),
             _chunks_text(calls),
+            _longest_gap_text(calls),
         ]
         group.dirty = False
 
@@ -381,3 +382,8 @@ def _chunks_text(calls: list[dict[str, Any]]) -> str:
     """The turn's streamed chunks (blank, like a call's, when nothing streamed)."""
     streamed = [int(v.get("chunk_count") or 0) for v in calls if v.get("stream")]
     return format_count(sum(streamed)) if streamed else ""
+
+
+def _longest_gap_text(calls: list[dict[str, Any]]) -> str:
+    gaps = [float(v["max_gap_ms"]) for v in calls if v.get("max_gap_ms") is not None]
+    return format_ms(max(gaps)) if gaps else ""

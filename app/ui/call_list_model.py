@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 CALL_ID_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 #: The row's raw values as a dict (the SQL columns below).
 CALL_ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 2
+#: A finished stream's gap profile for the Gaps sparkline: (gaps in ms, stall threshold ms).
+GAPS_ROLE = int(Qt.ItemDataRole.UserRole) + 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("duration", "Duration", "duration_ms", numeric=True),
     Column("tokens", "Tokens in / out", "total_tokens", numeric=True),
     Column("chunks", "Chunks", "chunk_count", numeric=True),
+    Column("gaps", "Gaps", "max_gap_ms", numeric=True),  # a sparkline and the longest gap
 )
 COLUMN = {c.key: i for i, c in enumerate(COLUMNS)}
 _STATUS, _DURATION = COLUMN["status"], COLUMN["duration"]
@@ -91,6 +95,8 @@ SQL_COLUMNS = (
     "path",
     "session_id",
     "turn_id",  # Codex: the requests and retries of one user message (CallGroupModel)
+    "max_gap_ms",
+    "gap_profile",
 )
 _LIVE = theme.LIVE_STATES
 _NEWEST_FIRST = ("started_at", True)
@@ -147,7 +153,7 @@ def format_time(started: datetime | None, today: datetime | None = None) -> str:
 class _Row:
     """One loaded call: raw values plus its display strings, computed once."""
 
-    __slots__ = ("id", "kind", "live", "started", "texts", "values")
+    __slots__ = ("id", "kind", "live", "profile", "started", "texts", "values")
 
     def __init__(self, values: dict[str, Any], today: datetime) -> None:
         self.values = values
@@ -157,6 +163,7 @@ class _Row:
         self.texts: list[str] = []
         self.kind = "idle"
         self.live = False
+        self.profile: tuple[list[float], float] | None = None
         self.render(today, started)
 
     def render(self, today: datetime, started: datetime | None = None) -> None:
@@ -179,7 +186,22 @@ class _Row:
             format_ms(v.get("duration_ms")),
             format_tokens(v.get("prompt_tokens"), v.get("completion_tokens")),
             format_count(v.get("chunk_count")) if stream else "",
+            format_ms(v.get("max_gap_ms")) if v.get("max_gap_ms") is not None else "",
         ]
+        self.profile = parse_gap_profile(v.get("gap_profile"))
+
+
+def parse_gap_profile(text: str | None) -> tuple[list[float], float] | None:
+    """`calls.gap_profile` as (gaps, stall threshold), or None if absent or unreadable."""
+    if not text:
+        return None
+    try:
+        profile = json.loads(text)
+        gaps = [float(g) for g in profile["max"]]
+        stall = float(profile["stall"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return (gaps, stall) if gaps else None
 
 
 # -- the model ----------------------------------------------------------------------------
@@ -288,6 +310,8 @@ class CallListModel(QAbstractTableModel):
             return row.id
         if role == CALL_ROW_ROLE:
             return dict(row.values)
+        if role == GAPS_ROLE:
+            return row.profile
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:

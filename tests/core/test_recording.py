@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -63,6 +64,8 @@ def test_stream_is_recorded_assembled_and_searchable(tmp_path: Path) -> None:
     )
     assert (call["prompt_tokens"], call["completion_tokens"], call["total_tokens"]) == (9, 2, 11)
     assert call["finish_reason"] == "stop"
+    assert call["max_gap_ms"] == 10.0  # chunks 10 ms apart: the list's Gaps sparkline
+    assert json.loads(call["gap_profile"]) == {"max": [10.0] * 4, "stall": 1000.0}
     assert b"".join(c["data"].encode() for c in store.chunks("c1")) == b"".join(CHUNKS)
     assert store.count_calls(CallFilter(text="hello")) == 1
     assert store.count_calls(CallFilter(text="please")) == 1

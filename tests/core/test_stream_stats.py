@@ -14,6 +14,7 @@ from app.core.stream_stats import (
     Stall,
     event_label,
     find_stalls,
+    gap_profile,
     gap_stats,
     gaps,
     output_tokens_per_second,
@@ -202,3 +203,23 @@ def test_invalid_json_is_flagged() -> None:
 def test_event_label_never_raises(text: str) -> None:
     label = event_label(text)
     assert isinstance(label.event_type, str) and isinstance(label.delta_text, str)
+
+
+def test_gap_profile_keeps_every_gap_of_a_short_stream_and_the_stall_rule() -> None:
+    assert gap_profile([]) is None and gap_profile([5.0]) is None
+    assert gap_profile([0.0, 10.0, 20.0, 1520.0, 1530.0]) == {
+        "max": [10.0, 10.0, 1500.0, 10.0],
+        "stall": 1000.0,
+    }
+
+
+def test_gap_profile_of_a_long_stream_never_averages_a_stall_away() -> None:
+    times = [20.0 * i for i in range(1000)]
+    times[500:] = [t + 4000.0 for t in times[500:]]  # 4 s of silence before chunk 500
+    profile = gap_profile(times)
+    assert profile is not None
+    assert len(profile["max"]) == 24
+    assert max(profile["max"]) == 4020.0
+    assert sorted(profile["max"])[-2] == 20.0  # the other runs are the steady rhythm
+    assert profile["max"].index(4020.0) in (11, 12)  # where it happened: the middle
+    assert profile["stall"] == 1000.0

@@ -89,6 +89,13 @@ def call_row(index: int, started: datetime, **overrides: Any) -> dict[str, Any]:
         "duration_ms": 120.0 + (index * 37) % 9000,
         "chunk_count": (completion or 0) + 2 if stream else 0,
     }
+    if stream and completion:
+        # ~20 ms between chunks with some jitter; every other stream stalls 1.5-4 s once.
+        gaps = [round(12.0 + (index * 7 + i * 13) % 19, 1) for i in range(24)]
+        if index % 2 == 0:
+            gaps[(index * 5) % 24] = 1500.0 + (index * 97) % 2500
+        row["max_gap_ms"] = max(gaps)
+        row["gap_profile"] = json.dumps({"max": gaps, "stall": 1000.0})
     row.update(overrides)
     return row
 

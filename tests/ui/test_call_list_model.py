@@ -12,7 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from app.core.store import CallFilter, CallStore
 from app.ui import call_list_model as clm
-from app.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel
+from app.ui.call_list_model import COLUMN, GAPS_ROLE, PAGE_SIZE, CallListModel, format_ms
+from app.ui.call_list_view import sparkline_bars
 from tests.ui.conftest import call_row, insert_calls, seed_calls, update_call
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -267,3 +268,28 @@ def test_errors_and_interruptions_stand_out_and_read_without_colour(
     icons = [model.data(i, Qt.ItemDataRole.DecorationRole).cacheKey() for i in (ok, failed, cut)]
     assert len(set(icons)) == 3  # a different shape for each outcome
     assert "slow down" in model.data(failed, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_gaps_column_shows_the_longest_gap_and_hands_the_profile_to_the_view(
+    db_path: Path, store: CallStore
+) -> None:
+    rows = seed_calls(db_path, 12)
+    model = CallListModel(store)
+    stalled = next(r for r in rows if r.get("max_gap_ms", 0) >= 1000)
+    position = model.row_of(stalled["id"])
+    assert position is not None
+    index = model.index(position, COLUMN["gaps"])
+    assert model.data(index) == format_ms(stalled["max_gap_ms"])
+    gaps, stall = model.data(index, GAPS_ROLE)
+    assert len(gaps) == 24 and max(gaps) == stalled["max_gap_ms"] and stall == 1000.0
+    plain = next(r for r in rows if not r["stream"])
+    plain_index = model.index(model.row_of(plain["id"]) or 0, COLUMN["gaps"])
+    assert model.data(plain_index) == "" and model.data(plain_index, GAPS_ROLE) is None
+
+
+def test_sparkline_bars_scale_to_the_tallest_gap_and_mark_stalls() -> None:
+    bars = sparkline_bars([10.0, 20.0, 2000.0, 10.0], 1000.0, 40, 20)
+    assert [b[2] for b in bars] == [1, 1, 20, 1]  # a steady stream still shows a baseline
+    assert [b[3] for b in bars] == [False, False, True, False]
+    assert [b[0] for b in bars] == [0, 4, 8, 12]
+    assert sparkline_bars([10.0] * 30, 1000.0, 20, 20) == []  # no room: nothing drawn
