@@ -103,7 +103,7 @@ class RecordingProcess(Recording):
         self._stop.set()
         if self._flusher.is_alive():
             self._flusher.join(timeout)
-        self._ship()
+        self._ship(wait=timeout)  # a child that stopped reading must not hang the worker
         child = self._child
         if child is not None:
             if child.stdin is not None:
@@ -131,23 +131,30 @@ class RecordingProcess(Recording):
                 self._restart(child.returncode)
             self._ship()
 
-    def _ship(self) -> None:
-        with self._ship_lock:
-            ops = self._ops
-            batch = self._unsent + [ops.popleft() for _ in range(len(ops))]
-            self._unsent = []
-            if not batch or self._given_up or self._child is None:
-                return
-            payload = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
-            stdin = self._child.stdin
-            try:
-                assert stdin is not None
-                stdin.write(_HEADER.pack(len(payload)))
-                stdin.write(payload)
-                stdin.flush()
-            except (OSError, ValueError):
-                # The child is gone: the next pass restarts it and sends this batch again.
-                self._unsent = batch
+    def _ship(self, wait: float = -1) -> None:
+        if not self._ship_lock.acquire(timeout=wait):
+            return
+        try:
+            self._ship_locked()
+        finally:
+            self._ship_lock.release()
+
+    def _ship_locked(self) -> None:
+        ops = self._ops
+        batch = self._unsent + [ops.popleft() for _ in range(len(ops))]
+        self._unsent = []
+        if not batch or self._given_up or self._child is None:
+            return
+        payload = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
+        stdin = self._child.stdin
+        try:
+            assert stdin is not None
+            stdin.write(_HEADER.pack(len(payload)))
+            stdin.write(payload)
+            stdin.flush()
+        except (OSError, ValueError):
+            # The child is gone: the next pass restarts it and sends this batch again.
+            self._unsent = batch
 
     def _restart(self, status: int | None) -> None:
         dead = self._child
@@ -166,11 +173,21 @@ class RecordingProcess(Recording):
                 "recorded; restart Relayscope to record again."
             )
             return
+        try:
+            self._spawn()
+        except OSError as exc:
+            self._given_up = True
+            self._unsent = []
+            self._ops.clear()
+            self._report(
+                f"Recording stopped: the recording process stopped (exit status {status}) and "
+                f"cannot be started again ({exc}). Traffic still flows but is not recorded."
+            )
+            return
         self._report(
             f"The recording process stopped unexpectedly (exit status {status}) and was "
             "restarted; calls in flight at that moment may be recorded incomplete."
         )
-        self._spawn()
 
     def _report(self, message: str) -> None:
         log.error("%s", message)

@@ -92,3 +92,18 @@ def test_a_child_that_keeps_dying_stops_recording_with_a_sentence(tmp_path: Path
     assert errors[-1].startswith("Recording stopped: the recording process failed 3 times")
     assert "Traffic still flows" in errors[-1] and "exit status 3" in errors[-1]
     assert len(errors) == 3
+
+
+def test_a_child_that_cannot_be_started_again_stops_recording_with_a_sentence(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "child.sh"
+    script.write_text(f"#!/bin/sh\nrm -f {script}\nexit 3\n")  # runs once, then is gone
+    script.chmod(0o755)
+    errors: list[str] = []
+    writer = RecordingProcess(tmp_path / "r.db", on_error=errors.append, command=[str(script)])
+    writer.open()
+    wait_until(lambda: bool(errors))
+    writer.close()
+    assert len(errors) == 1 and errors[0].startswith("Recording stopped")
+    assert "cannot be started again" in errors[0] and "Traffic still flows" in errors[0]
