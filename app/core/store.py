@@ -29,6 +29,7 @@ SORTABLE = frozenset(
         "completion_tokens",
         "total_tokens",
         "chunk_count",
+        "max_gap_ms",
     }
 )
 
