@@ -100,7 +100,7 @@ def fake_call(i: int, started: datetime, rng: random.Random) -> tuple[dict[str, 
         if state == "error"
         else {"id": f"chatcmpl-{i}", "model": model, "choices": [{"text": output}]}
     )
-    row = {
+    row: dict[str, Any] = {
         "id": f"{int(started.timestamp() * 1000):012x}-{i:08x}",
         "started_at": started.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "method": "POST",
@@ -135,6 +135,13 @@ def fake_call(i: int, started: datetime, rng: random.Random) -> tuple[dict[str, 
         "client": "OpenAI/Python 2.8.0",
         "transport": "http",
     }
+    if stream and state != "error":
+        # The Gaps sparkline: ~25 ms between chunks with jitter; one stream in eight stalls.
+        gaps = [round(rng.uniform(8, 45), 1) for _ in range(24)]
+        if rng.random() < 0.125:
+            gaps[rng.randrange(24)] = round(rng.uniform(1200, 8000), 1)
+        row["max_gap_ms"] = max(gaps)
+        row["gap_profile"] = json.dumps({"max": gaps, "stall": 1000.0})
     return row, prompt_text(endpoint, row["request_body"])
 
 
@@ -161,11 +168,11 @@ def fill(db_path: Path, count: int) -> float:
 
 
 def _insert(conn: Any, batch: list[tuple[dict[str, Any], str]]) -> None:
-    columns = list(batch[0][0])
+    columns = list(dict.fromkeys(column for row, _ in batch for column in row))
     sql = f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     with conn:
         for row, prompt in batch:
-            rowid = conn.execute(sql, [row[c] for c in columns]).lastrowid
+            rowid = conn.execute(sql, [row.get(c) for c in columns]).lastrowid
             conn.execute(
                 "INSERT INTO calls_fts (rowid, model, provider, path, prompt_text, output_text)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -230,6 +237,12 @@ def measure(app: QApplication, db_path: Path, screenshot: Path | None) -> Iterat
         )
     )
     yield "sort by tokens (asc)", f"{by_tokens:.0f} ms"
+    by_gap = timed(
+        repaint_after(lambda: header.setSortIndicator(COLUMN["gaps"], Qt.SortOrder.DescendingOrder))
+    )
+    yield "sort by longest gap (desc)", f"{by_gap:.0f} ms"
+    models = timed(window._refresh_providers)
+    yield "provider and model menus refreshed", f"{models:.1f} ms"
     back = timed(
         repaint_after(lambda: header.setSortIndicator(COLUMN["time"], Qt.SortOrder.DescendingOrder))
     )

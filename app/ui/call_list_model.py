@@ -99,6 +99,7 @@ SQL_COLUMNS = (
     "gap_profile",
 )
 _LIVE = theme.LIVE_STATES
+_UNPARSED = object()
 _NEWEST_FIRST = ("started_at", True)
 
 
@@ -163,7 +164,7 @@ class _Row:
         self.texts: list[str] = []
         self.kind = "idle"
         self.live = False
-        self.profile: tuple[list[float], float] | None = None
+        self.profile: object = _UNPARSED  # then parse_gap_profile(...): (gaps, stall) or None
         self.render(today, started)
 
     def render(self, today: datetime, started: datetime | None = None) -> None:
@@ -188,7 +189,7 @@ class _Row:
             format_count(v.get("chunk_count")) if stream else "",
             format_ms(v.get("max_gap_ms")) if v.get("max_gap_ms") is not None else "",
         ]
-        self.profile = parse_gap_profile(v.get("gap_profile"))
+        self.profile = _UNPARSED  # parsed when the row is first painted (GAPS_ROLE)
 
 
 def parse_gap_profile(text: str | None) -> tuple[list[float], float] | None:
@@ -311,6 +312,8 @@ class CallListModel(QAbstractTableModel):
         if role == CALL_ROW_ROLE:
             return dict(row.values)
         if role == GAPS_ROLE:
+            if row.profile is _UNPARSED:
+                row.profile = parse_gap_profile(row.values.get("gap_profile"))
             return row.profile
         return None
 

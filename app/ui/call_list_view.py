@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import (
     QAction,
+    QColor,
     QGuiApplication,
     QKeyEvent,
     QKeySequence,
@@ -50,6 +51,8 @@ class _RowDelegate(QStyledItemDelegate):
     (Costs about 1 ms per repaint of the visible rows, measured with bench/ui_bench.py.)
     """
 
+    _colour_cache: tuple[bool, tuple[QColor, QColor]] | None = None
+
     def initStyleOption(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
@@ -68,18 +71,25 @@ class _RowDelegate(QStyledItemDelegate):
         profile = index.data(GAPS_ROLE)
         if profile is None:
             return
-        text = str(index.data() or "")
         gaps, stall_ms = profile
-        room = option.rect.adjusted(theme.SPACING // 2, 4, 0, -4)
-        room.setWidth(room.width() - option.fontMetrics.horizontalAdvance(text) - theme.SPACING)
-        bars = sparkline_bars(gaps, stall_ms, room.width(), room.height())
-        painter.save()
-        painter.setPen(Qt.PenStyle.NoPen)
-        steady, stall = theme.colour(theme.MUTED), theme.colour(theme.WARNING)
-        for x, width, height, stalled in bars:
-            painter.setBrush(stall if stalled else steady)
-            painter.drawRect(room.left() + x, room.bottom() + 1 - height, width, height)
-        painter.restore()
+        rect = option.rect
+        # The bars keep to the left of the longest gap's text (at most "99.9 s" wide).
+        text_room = option.fontMetrics.horizontalAdvance("99.9 s") + 2 * theme.SPACING
+        width = min(SPARKLINE_WIDTH, rect.width() - text_room)
+        left, bottom = rect.left() + theme.SPACING // 2, rect.bottom() - 3
+        bars = sparkline_bars(gaps, stall_ms, width, rect.height() - 8)
+        steady, stall = self._colours()
+        for x, bar_width, height, stalled in bars:
+            painter.fillRect(
+                left + x, bottom + 1 - height, bar_width, height, stall if stalled else steady
+            )
+
+    def _colours(self) -> tuple[QColor, QColor]:
+        dark = theme.is_dark()
+        if self._colour_cache is None or self._colour_cache[0] != dark:
+            colours = (theme.colour(theme.MUTED), theme.colour(theme.WARNING))
+            self._colour_cache = (dark, colours)
+        return self._colour_cache[1]
 
 
 def sparkline_bars(
