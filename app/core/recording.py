@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 Event = dict[str, Any]
 Op = tuple[Any, ...]
 _START, _CHUNK, _FINISH, _UPDATE, _RAW = 0, 1, 2, 3, 4
+#: How often a live stream's gap profile is rewritten (the call list's Gaps sparkline).
+LIVE_PROFILE_SECONDS = 0.5
 _STOP = object()
 
 
@@ -55,6 +57,7 @@ class _Live:
     first_event_ms: float | None = None
     last_t_ms: float = 0.0
     times: list[float] = field(default_factory=list)  # each chunk's t_ms, for the gap profile
+    profiled_at: float = 0.0  # when the live gap profile was last written
 
 
 class Recording:
@@ -379,22 +382,23 @@ class RecordingWriter(Recording):
         events.append({"event": "call_updated", "id": call_id, **_scalars(fields)})
 
     def _flush_counts(self, events: list[Event]) -> None:
+        now = time.monotonic()
         for call_id, live in self._live.items():
-            if live.dirty:
-                live.dirty = False
-                self.conn.execute(
-                    "UPDATE calls SET chunk_count = ?, state = 'streaming'"
-                    " WHERE id = ? AND state IN ('pending', 'streaming')",
-                    (live.chunk_count, call_id),
-                )
-                events.append(
-                    {
-                        "event": "call_updated",
-                        "id": call_id,
-                        "chunk_count": live.chunk_count,
-                        "state": "streaming",
-                    }
-                )
+            if not live.dirty:
+                continue
+            live.dirty = False
+            fields: dict[str, Any] = {"chunk_count": live.chunk_count, "state": "streaming"}
+            if now - live.profiled_at >= LIVE_PROFILE_SECONDS:
+                # The list's Gaps sparkline grows while the stream does (a stall shows once
+                # the chunk after it arrives), at most twice a second per stream.
+                live.profiled_at = now
+                fields.update(_gap_fields(live.times))
+            sets = ", ".join(f"{column} = ?" for column in fields)
+            self.conn.execute(
+                f"UPDATE calls SET {sets} WHERE id = ? AND state IN ('pending', 'streaming')",
+                [*fields.values(), call_id],
+            )
+            events.append({"event": "call_updated", "id": call_id, **fields})
 
     def _apply_finish(self, call_id: str, fields: dict[str, Any], events: list[Event]) -> None:
         fields = dict(fields)
@@ -407,9 +411,7 @@ class RecordingWriter(Recording):
             fields["chunk_count"] = live.chunk_count
             if live.first_event_ms is not None:
                 fields["ttft_ms"] = live.first_event_ms
-            if (profile := gap_profile(live.times)) is not None:
-                fields["max_gap_ms"] = max(profile["max"])
-                fields["gap_profile"] = json.dumps(profile, separators=(",", ":"))
+            fields.update(_gap_fields(live.times))
             live.dirty = False
         if assembled is not None:
             fields.update(_assembled_fields(assembled, fields))
@@ -473,6 +475,17 @@ def _assembled_fields(result: Assembled, fields: dict[str, Any]) -> dict[str, An
         message = error.get("message") if isinstance(error, dict) else None
         out["error"] = str(message or json.dumps(result.error))
     return out
+
+
+def _gap_fields(times: list[float]) -> dict[str, Any]:
+    """`max_gap_ms` and `gap_profile` of a stream's chunk times (nothing below two chunks)."""
+    profile = gap_profile(times)
+    if profile is None:
+        return {}
+    return {
+        "max_gap_ms": max(profile["max"]),
+        "gap_profile": json.dumps(profile, separators=(",", ":")),
+    }
 
 
 def _scalars(fields: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.core.recording import RecordingWriter
+from app.core.recording import LIVE_PROFILE_SECONDS, RecordingWriter
 from app.core.store import CallFilter, CallStore
 
 CHUNKS = [
@@ -121,6 +121,32 @@ def test_a_cut_stream_keeps_the_bytes_of_its_unfinished_event(tmp_path: Path) ->
     assert [c["t_ms"] for c in chunks] == [3.0, 3.0]
     call = store.get_call("c1")
     assert call is not None and call["chunk_count"] == 2
+    store.close()
+
+
+def test_a_live_stream_shows_its_gaps_before_it_ends(tmp_path: Path) -> None:
+    events: list[dict[str, Any]] = []
+    writer = RecordingWriter(tmp_path / "r.db", on_commit=events.extend).open()
+    writer.start(start_row("c1"))
+    for seq, t_ms in enumerate((10.0, 20.0, 30.0, 40.0, 2040.0)):  # then two seconds of silence
+        writer.chunk("c1", seq, t_ms, CHUNKS[seq], data_of(CHUNKS[seq]), None)
+    time.sleep(LIVE_PROFILE_SECONDS + 0.1)  # the profile is rewritten at most this often
+    writer.chunk("c1", 5, 2050.0, b"data: {}\n\n", "{}", None)
+    store = CallStore(tmp_path / "r.db")
+    expected = {"max": [10.0, 10.0, 10.0, 2000.0, 10.0], "stall": 1000.0}
+    deadline = time.monotonic() + 5
+    call = store.get_call("c1")
+    while time.monotonic() < deadline and not (
+        call and call["gap_profile"] and json.loads(call["gap_profile"]) == expected
+    ):
+        time.sleep(0.02)
+        call = store.get_call("c1")
+    assert call is not None and call["state"] == "streaming"
+    assert call["max_gap_ms"] == 2000.0
+    assert json.loads(call["gap_profile"]) == expected
+    live = [e for e in events if e["event"] == "call_updated" and "gap_profile" in e]
+    assert live and live[-1]["max_gap_ms"] == 2000.0  # the app's row learns it from the event
+    writer.close()
     store.close()
 
 

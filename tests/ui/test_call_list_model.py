@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,11 @@ def test_a_started_call_is_inserted_at_the_top_and_updated_in_place(
     with qtbot.waitSignal(model.dataChanged):
         model.on_call_updated(live["id"], {"chunk_count": 17, "state": "streaming"})
     assert (text(model, 0, "chunks"), text(model, 0, "state")) == ("17", "streaming")
+    # The recording process sends a live stream's gap profile (at most twice a second).
+    profile = {"max": [12.0, 11.0, 2500.0], "stall": 1000.0}
+    model.on_call_updated(live["id"], {"max_gap_ms": 2500.0, "gap_profile": json.dumps(profile)})
+    assert text(model, 0, "gaps") == format_ms(2500.0)
+    assert model.data(model.index(0, COLUMN["gaps"]), GAPS_ROLE) == ([12.0, 11.0, 2500.0], 1000.0)
     first = text(model, 0, "duration")
     assert first.endswith("…")  # a live elapsed time
     qtbot.waitUntil(lambda: text(model, 0, "duration") != first, timeout=1000)
