@@ -16,10 +16,10 @@ from typing import Any
 
 from mitmproxy import http
 
-from app.core.quirks import UsageHider, aggregate_chat_completion, strip_usage
+from app.core.quirks import UsageHider, aggregate_chat_completion
 from app.core.recording import Recording
 from app.core.routing import redact_headers
-from app.core.sse import SSEDecoder, SSEEvent
+from app.core.sse import SSEDecoder
 from proxy_addons.context import CallContext, context_of
 from proxy_addons.errors import TIMEOUT_MARK, announce_timeout
 
@@ -119,59 +119,26 @@ class Recorder:
     def _stream_tap(
         self, ctx: CallContext, response: http.Response
     ) -> Callable[[bytes], bytes | list[bytes]]:
-        encoding = response.headers.get("content-encoding", "").strip().lower()
-        rewrites = response.status_code == 200 and bool(
-            ctx.extra.get("aggregate") or ctx.extra.get("hide_usage")
-        )
-        if rewrites:
+        """Take the time of each network chunk and hand its bytes over (decompressed, if the
+        provider compressed the stream); the writer splits them into events
+        (`RecordingWriter.raw`). When a quirk plan changes what the client gets, the client's
+        copy is made from the same bytes: usage hidden, or one aggregated answer."""
+        decompress = self._decompressor(ctx, response.headers.get("content-encoding", ""))
+        client: Callable[[bytes], bytes] | None = None
+        if response.status_code == 200 and ctx.extra.get("aggregate"):
+            client = _Aggregator(ctx, response)
+        elif response.status_code == 200 and ctx.extra.get("hide_usage"):
+            client = UsageHider()
+        if client is not None:
             # The client gets our framing of the events (decoded, some left out).
             response.headers.pop("content-encoding", None)
             response.headers.pop("content-length", None)
             response.headers["transfer-encoding"] = "chunked"
-        if encoding in ("", "identity") and not (rewrites and ctx.extra.get("aggregate")):
-            return self._raw_tap(ctx, UsageHider() if rewrites else None)
-        return self._tap(ctx, encoding, _client_rewrite(ctx, response) if rewrites else None)
-
-    def _raw_tap(
-        self, ctx: CallContext, hide_usage: UsageHider | None
-    ) -> Callable[[bytes], bytes | list[bytes]]:
-        """The hot path (every stream that is not compressed or aggregated): take the time
-        and hand the bytes over; the writer splits them into events (`RecordingWriter.raw`)."""
         record = self.writer.raw
         call_id, t0, clock = ctx.id, ctx.t0, time.monotonic
 
         def tap(data: bytes) -> bytes | list[bytes]:
             now = clock()
-            ctx.last_activity = now
-            record(call_id, (now - t0) * 1000.0, data)  # rounded by the writer
-            if hide_usage is None:
-                return data
-            out = hide_usage(data)
-            # An empty chunk would end a chunked body early: send nothing instead.
-            return [out] if out else []
-
-        return tap
-
-    def _tap(
-        self,
-        ctx: CallContext,
-        encoding: str,
-        rewrite: Callable[[list[SSEEvent], bool], bytes] | None = None,
-    ) -> Callable[[bytes], bytes | list[bytes]]:
-        decoder = SSEDecoder()
-        writer = self.writer
-        decompress: Callable[[bytes], bytes] | None = None
-        encoding = encoding.strip().lower()
-        if encoding and encoding != "identity":
-            try:
-                decompress = _Decompressor(encoding)
-            except (ValueError, ImportError):
-                ctx.quirks.append(f"stream encoded as {encoding!r}; recorded undecoded")
-            else:
-                ctx.quirks.append(f"stream compressed with {encoding}; recorded decoded")
-
-        def tap(data: bytes) -> bytes | list[bytes]:
-            now = time.monotonic()
             ctx.last_activity = now
             plain = data
             if decompress is not None and data:
@@ -179,26 +146,29 @@ class Recorder:
                     plain = decompress(data)
                 except Exception:  # a corrupt stream must still pass through untouched
                     plain = data
-            events = decoder.feed(plain) if plain else []
-            if not data:
-                leftover = decoder.flush()
-                if leftover is not None:
-                    events.append(leftover)
-            if events:
-                t_ms = round((now - ctx.t0) * 1000, 3)
-                if ctx.seq == 0:
-                    ctx.extra["ttft_ms"] = t_ms  # a stream's first token is its first event
-                    writer.update(ctx.id, {"ttft_ms": t_ms})
-                for event in events:
-                    writer.chunk(ctx.id, ctx.seq, t_ms, event.raw, event.data, event.event)
-                    ctx.seq += 1
-            if rewrite is not None:
-                out = rewrite(events, not data)
-                # An empty chunk would end a chunked body early: send nothing instead.
-                return [out] if out else []
-            return data
+                if not plain:  # the decompressor is waiting for more (b"" would mean the end)
+                    return [] if client is not None else data
+            record(call_id, (now - t0) * 1000.0, plain)  # rounded by the writer
+            if client is None:
+                return data
+            out = client(plain)
+            # An empty chunk would end a chunked body early: send nothing instead.
+            return [out] if out else []
 
         return tap
+
+    @staticmethod
+    def _decompressor(ctx: CallContext, encoding: str) -> Callable[[bytes], bytes] | None:
+        encoding = encoding.strip().lower()
+        if not encoding or encoding == "identity":
+            return None
+        try:
+            decompress = _Decompressor(encoding)
+        except (ValueError, ImportError):
+            ctx.quirks.append(f"stream encoded as {encoding!r}; recorded undecoded")
+            return None
+        ctx.quirks.append(f"stream compressed with {encoding}; recorded decoded")
+        return decompress
 
     def response(self, flow: http.HTTPFlow) -> None:
         ctx = context_of(flow)
@@ -300,34 +270,26 @@ class Recorder:
         return fields
 
 
-def _client_rewrite(
-    ctx: CallContext, response: http.Response
-) -> Callable[[list[SSEEvent], bool], bytes]:
-    """What the client gets instead of the provider's bytes, for a compressed or aggregated
-    stream (events decoded on the loop; see `_stream_tap`).
+class _Aggregator:
+    """A `stream_required` client's copy: nothing while the stream runs, then one
+    chat.completion built from its events (also kept as the recorded response body)."""
 
-    The recorded chunks stay exactly what the provider sent; only the client's copy changes.
-    Events are forwarded whole (and decompressed), so the body's framing is ours.
-    """
-    if ctx.extra.get("aggregate"):
+    def __init__(self, ctx: CallContext, response: http.Response) -> None:
         response.headers["content-type"] = "application/json"
-        payloads: list[str | None] = []
+        self._ctx = ctx
+        self._decoder = SSEDecoder()
+        self._payloads: list[str | None] = []
 
-        def aggregate(events: list[SSEEvent], end: bool) -> bytes:
-            payloads.extend(event.data for event in events)
-            if not end:
-                return b""
-            body = json.dumps(aggregate_chat_completion(payloads), ensure_ascii=False).encode()
-            ctx.extra["client_body"] = body
-            return body
-
-        return aggregate
-
-    def hide_usage(events: list[SSEEvent], end: bool) -> bytes:
-        kept = [strip_usage(event.raw) for event in events]
-        return b"".join(raw for raw in kept if raw is not None)
-
-    return hide_usage
+    def __call__(self, data: bytes) -> bytes:
+        if data:
+            self._payloads.extend(event.data for event in self._decoder.feed(data))
+            return b""
+        if (leftover := self._decoder.flush()) is not None:
+            self._payloads.append(leftover.data)
+        answer = aggregate_chat_completion(self._payloads)
+        body = json.dumps(answer, ensure_ascii=False).encode()
+        self._ctx.extra["client_body"] = body
+        return body
 
 
 def _ttft(ctx: CallContext) -> float | None:
