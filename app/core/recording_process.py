@@ -164,10 +164,7 @@ class RecordingProcess(Recording):
         now = time.monotonic()
         self._deaths = [t for t in self._deaths if now - t < _DEATH_WINDOW] + [now]
         if len(self._deaths) >= _MAX_DEATHS:
-            self._given_up = True
-            self._unsent = []
-            self._ops.clear()
-            self._report(
+            self._give_up(
                 f"Recording stopped: the recording process failed {len(self._deaths)} times "
                 f"in a minute (last exit status {status}). Traffic still flows but is not "
                 "recorded; restart Relayscope to record again."
@@ -176,10 +173,7 @@ class RecordingProcess(Recording):
         try:
             self._spawn()
         except OSError as exc:
-            self._given_up = True
-            self._unsent = []
-            self._ops.clear()
-            self._report(
+            self._give_up(
                 f"Recording stopped: the recording process stopped (exit status {status}) and "
                 f"cannot be started again ({exc}). Traffic still flows but is not recorded."
             )
@@ -188,6 +182,13 @@ class RecordingProcess(Recording):
             f"The recording process stopped unexpectedly (exit status {status}) and was "
             "restarted; calls in flight at that moment may be recorded incomplete."
         )
+
+    def _give_up(self, message: str) -> None:
+        """Stop recording: drop what is queued (nothing will take it) and say so."""
+        self._given_up = True
+        self._unsent = []
+        self._ops.clear()
+        self._report(message)
 
     def _report(self, message: str) -> None:
         log.error("%s", message)
