@@ -187,8 +187,7 @@ class Recorder:
         if ctx.answered_by_proxy:
             fields["provider"] = ctx.provider
             fields["ttft_ms"] = fields["duration_ms"]
-        if ctx.streaming:
-            fields["chunk_count"] = ctx.seq
+        if ctx.streaming:  # chunk_count and the first event's TTFT come from the writer
             if "client_body" in ctx.extra:
                 fields["response_body"] = ctx.extra["client_body"]
                 if b'"error"' in ctx.extra["client_body"][:20]:
@@ -293,9 +292,8 @@ class _Aggregator:
 
 
 def _ttft(ctx: CallContext) -> float | None:
-    """Time to the first event of a stream, or to the first byte of any other answer."""
-    if "ttft_ms" in ctx.extra:
-        return float(ctx.extra["ttft_ms"])
+    """Time to the first byte of the answer (for a stream, the writer replaces it with the
+    time of the first event, which it alone sees)."""
     return ctx.ms_since_start(ctx.first_byte) if ctx.first_byte else None
 
 
