@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zlib
 from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import http
 
+from app.core.encodings import Decompressor
 from app.core.quirks import UsageHider, aggregate_chat_completion
 from app.core.recording import Recording
 from app.core.routing import redact_headers
@@ -32,28 +32,6 @@ def _headers_json(headers: list[tuple[str, str]]) -> str:
 
 def _capped(body: bytes, cap: int) -> tuple[bytes, bool]:
     return (body[:cap], True) if len(body) > cap else (body, False)
-
-
-class _Decompressor:
-    """Incremental decoding of a compressed stream, so events can still be split and timed."""
-
-    def __init__(self, encoding: str) -> None:
-        self._decode: Callable[[bytes], bytes]
-        if encoding in ("gzip", "x-gzip", "deflate"):
-            self._decode = zlib.decompressobj(wbits=47).decompress
-        elif encoding == "br":
-            import brotli  # type: ignore[import-untyped]  # mitmproxy depends on it
-
-            self._decode = brotli.Decompressor().process
-        elif encoding == "zstd":
-            import zstandard  # mitmproxy depends on it
-
-            self._decode = zstandard.ZstdDecompressor().decompressobj().decompress
-        else:
-            raise ValueError(encoding)
-
-    def __call__(self, data: bytes) -> bytes:
-        return self._decode(data)
 
 
 class Recorder:
@@ -163,8 +141,8 @@ class Recorder:
         if not encoding or encoding == "identity":
             return None
         try:
-            decompress = _Decompressor(encoding)
-        except (ValueError, ImportError):
+            decompress = Decompressor(encoding)
+        except ValueError:
             ctx.quirks.append(f"stream encoded as {encoding!r}; recorded undecoded")
             return None
         ctx.quirks.append(f"stream compressed with {encoding}; recorded decoded")
@@ -183,6 +161,7 @@ class Recorder:
             "response_headers": _headers_json(list(response.headers.items(multi=True))),
             "duration_ms": ctx.ms_since_start(now),
             "ttft_ms": _ttft(ctx),
+            "first_byte_ms": _ttft(ctx),
         }
         if ctx.answered_by_proxy:
             fields["provider"] = ctx.provider
@@ -235,7 +214,7 @@ class Recorder:
         now = time.monotonic()
         fields: dict[str, Any] = {"duration_ms": ctx.ms_since_start(now), "chunk_count": ctx.seq}
         if ctx.first_byte:
-            fields["ttft_ms"] = _ttft(ctx)
+            fields["ttft_ms"] = fields["first_byte_ms"] = _ttft(ctx)
         timed_out = bool(flow.metadata.get(TIMEOUT_MARK))
         client_side = "client" in message.lower()
         if flow.response is not None and ctx.first_byte:
@@ -247,24 +226,30 @@ class Recorder:
                 who = (
                     f"the provider sent nothing for {ctx.timeout:g} s, so Relayscope cut the stream"
                 )
+                fields["cut_by"], fields["error_code"] = "timeout", "upstream_timeout"
             elif client_side:
                 who = "the client disconnected"
+                fields["cut_by"], fields["error_code"] = "client", "client_disconnected"
             else:
                 who = f"the provider's connection ended early ({message})"
+                fields["cut_by"], fields["error_code"] = "provider", "upstream_cut"
             fields["error"] = f"Interrupted: {who}."
         elif client_side:
             fields["state"] = "interrupted"
+            fields["cut_by"], fields["error_code"] = "client", "client_disconnected"
             fields["error"] = "Interrupted: the client disconnected before the answer arrived."
         elif timed_out:
             announce_timeout(ctx.timeout)
             fields["status"] = 504
             fields["state"] = "error"
+            fields["error_code"] = "upstream_timeout"
             fields["error"] = (
                 f"upstream_timeout: the provider did not answer within {ctx.timeout:g} s."
             )
         else:
             fields["status"] = 502
             fields["state"] = "error"
+            fields["error_code"] = "upstream_unreachable"
             fields["error"] = f"upstream_unreachable: {message}"
         return fields
 

@@ -42,6 +42,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, NamedTuple, Self
 
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
+
+import brotli  # type: ignore[import-untyped]
 import wsproto.connection as wsconnection
 import wsproto.events as wsevents
 
@@ -98,10 +104,13 @@ SCENARIOS: Final[frozenset[str]] = frozenset(
         "stall-headers",
         "error-in-stream",
         "gzip-stream",
+        "br-stream",
+        "zstd-stream",
         "garbage",
         "wrong-content-type",
         "keepalive",
         "slow",
+        "linger",
     }
 )
 """Model names (or ``x-fake-scenario`` header values) that trigger a special behaviour."""
@@ -114,6 +123,10 @@ CUT_AFTER: Final = 5
 
 SLOW_DELAY: Final = 0.1
 """Delay between events for the ``slow`` scenario."""
+
+LINGER_SECONDS: Final = 1.0
+"""``linger`` keeps the body open this long after the stream's last event (as some gateways
+do), so a client that stops reading at ``[DONE]`` closes the connection first."""
 
 STREAM_REQUIRED_MESSAGE: Final = "GPT models require stream=true (非流式请求将返回错误)"
 GARBAGE: Final = b"NOT HTTP AT ALL\r\n"
@@ -824,10 +837,9 @@ class FakeProvider:
             ("Cache-Control", "no-cache"),
             ("Transfer-Encoding", "chunked"),
         ]
-        compressor = None
-        if scenario == "gzip-stream":
-            headers.append(("Content-Encoding", "gzip"))
-            compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+        compressor = _StreamCompressor.for_scenario(scenario)
+        if compressor is not None:
+            headers.append(("Content-Encoding", compressor.encoding))
         keep_alive = exchange.keep_alive and ending == "clean"
         record: list[bytes] = []
         with self._lock:
@@ -842,7 +854,7 @@ class FakeProvider:
                 raise _Abort("client left mid-stream")
             payload = event
             if compressor is not None:
-                payload = compressor.compress(event) + compressor.flush(zlib.Z_SYNC_FLUSH)
+                payload = compressor.block(event)
             writer.write(b"%x\r\n%b\r\n" % (len(payload), payload))
             record.append(event)
             await writer.drain()
@@ -851,8 +863,10 @@ class FakeProvider:
         if ending == "stall":
             await self._pause(exchange, STALL_SECONDS)
             raise _Abort("stall over")
+        if scenario == "linger" and not await self._pause(exchange, LINGER_SECONDS):
+            raise _Abort("client left before the body ended")
         if compressor is not None:
-            tail = compressor.flush()
+            tail = compressor.finish()
             writer.write(b"%x\r\n%b\r\n" % (len(tail), tail))
         writer.write(b"0\r\n\r\n")
         await writer.drain()
@@ -885,9 +899,10 @@ class FakeProvider:
             return await self._send_body(
                 exchange, 200, body, content_type="text/plain; charset=utf-8"
             )
-        elif scenario == "gzip-stream":
+        elif scenario in _COMPRESSED_STREAMS:
+            encoding = _COMPRESSED_STREAMS[scenario]
             return await self._send_body(
-                exchange, 200, _gzip(body), extra=[("Content-Encoding", "gzip")]
+                exchange, 200, _compress(body, encoding), extra=[("Content-Encoding", encoding)]
             )
         return await self._send_body(exchange, 200, body)
 
@@ -1353,9 +1368,47 @@ def _include_usage(body: Mapping[str, Any]) -> bool:
     return isinstance(options, dict) and options.get("include_usage") is True
 
 
-def _gzip(data: bytes) -> bytes:
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
-    return compressor.compress(data) + compressor.flush()
+_COMPRESSED_STREAMS: Final = {"gzip-stream": "gzip", "br-stream": "br", "zstd-stream": "zstd"}
+
+
+def _compress(data: bytes, encoding: str) -> bytes:
+    if encoding == "gzip":
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+        return compressor.compress(data) + compressor.flush()
+    if encoding == "br":
+        return bytes(brotli.compress(data))
+    return zstd.compress(data)
+
+
+class _StreamCompressor:
+    """One compressed stream, flushed after every event so each arrives on its own."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31) if encoding == "gzip" else None
+        self._br = brotli.Compressor() if encoding == "br" else None
+        self._zstd = zstd.ZstdCompressor() if encoding == "zstd" else None
+
+    @classmethod
+    def for_scenario(cls, scenario: str | None) -> _StreamCompressor | None:
+        encoding = _COMPRESSED_STREAMS.get(scenario or "")
+        return cls(encoding) if encoding else None
+
+    def block(self, data: bytes) -> bytes:
+        if self._gzip is not None:
+            return self._gzip.compress(data) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
+        if self._br is not None:
+            return bytes(self._br.process(data)) + bytes(self._br.flush())
+        assert self._zstd is not None
+        return self._zstd.compress(data, zstd.ZstdCompressor.FLUSH_BLOCK)
+
+    def finish(self) -> bytes:
+        if self._gzip is not None:
+            return self._gzip.flush()
+        if self._br is not None:
+            return bytes(self._br.finish())
+        assert self._zstd is not None
+        return self._zstd.flush()
 
 
 def _infer_endpoint(body: Mapping[str, Any]) -> Endpoint:
