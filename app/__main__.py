@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes.util
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +22,25 @@ from app.core.config import (
     default_db_path,
     load_config,
 )
+
+
+def display_problem(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why the window cannot open here, as one sentence, or None. Checked before Qt is
+    loaded: Qt itself aborts the process (exit 134) with a hint that is usually wrong."""
+    env = os.environ if environ is None else environ
+    platform = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if platform or sys.platform in ("darwin", "win32"):
+        return None  # a chosen platform plugin (offscreen, vnc, …) or a desktop OS
+    if env.get("WAYLAND_DISPLAY"):
+        return None
+    if not env.get("DISPLAY"):
+        return "no display: for headless use run `relayscope proxy`."
+    if ctypes.util.find_library("xcb-cursor") is None:
+        return (
+            "the window needs the X11 library libxcb-cursor (on Debian and Ubuntu: "
+            "apt-get install libxcb-cursor0); for headless use run `relayscope proxy`."
+        )
+    return None
 
 
 def _common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
@@ -180,6 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config, explicit=args.config is not None)
     except ConfigError as exc:
         print(f"relayscope: {exc}", file=sys.stderr)
+        if args.command is None and display_problem() is None:
+            # Opened from a desktop launcher, nobody reads standard error: say it in a window.
+            from app.ui.application import show_startup_error
+
+            show_startup_error(f"Relayscope could not start: {exc}")
         return 2
     db_path: Path = args.db or default_db_path()
     if args.command in ("proxy", "playback"):
@@ -194,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_actions.run(args, config, db_path)
     if args.command in ("export", "import"):
         return cli_export.run(args, db_path)
+    if (problem := display_problem()) is not None:
+        print(f"relayscope: {problem}", file=sys.stderr)
+        return 2
     from app.ui.application import run_app
 
     return run_app(config=config, config_path=args.config or default_config_path(), db_path=db_path)

@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.core.config import Config
@@ -28,6 +28,16 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setWindowIcon(theme.app_icon())
     theme.apply_theme(app)
     return app
+
+
+def show_startup_error(message: str) -> None:
+    """A start-up mistake (a config error, say) as a dialog: a desktop launcher shows no
+    terminal, so the sentence the CLI prints must reach the person another way."""
+    create_application()
+    box = QMessageBox(QMessageBox.Icon.Critical, "Relayscope", message)
+    box.setTextFormat(Qt.TextFormat.PlainText)  # the message quotes the user's file
+    box.setObjectName("startup_error")
+    box.exec()
 
 
 def _quit_on_ctrl_c(app: QApplication, window: MainWindow) -> None:

@@ -155,7 +155,15 @@ class MainWindow(QMainWindow):
         clear = QAction("Clear filter", self)
         clear.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         clear.triggered.connect(self.clear_filter)
-        self.addActions([find, clear])
+        # Ctrl+Q on Linux and Windows, Cmd+Q on macOS (the platform's own binding), and
+        # Ctrl+Q everywhere, as the README promises.
+        self.quit_action = QAction("Quit Relayscope", self)
+        quit_keys = [QKeySequence(QKeySequence.StandardKey.Quit), QKeySequence("Ctrl+Q")]
+        self.quit_action.setShortcuts([k for k in dict.fromkeys(quit_keys) if not k.isEmpty()])
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        self.addActions([find, clear, self.quit_action])
 
     # -- public API ---------------------------------------------------------------------
 

@@ -289,3 +289,10 @@ def test_a_narrow_window_folds_the_copy_buttons_into_one_menu(
     window.resize(1280, 800)
     qtbot.waitUntil(header.codex.isVisible)
     assert not header.snippets.isVisible() and header.copy_url.isVisible()
+
+
+def test_ctrl_q_closes_the_window(window: MainWindow, qtbot: QtBot) -> None:
+    assert window.isVisible()
+    qtbot.keyClick(window.call_list, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=2000)
+    assert "Ctrl+Q" in [k.toString() for k in window.quit_action.shortcuts()]
