@@ -415,6 +415,7 @@ class RecordingWriter(Recording):
             live.dirty = False
         if assembled is not None:
             fields.update(_assembled_fields(assembled, fields))
+            _complete_if_delivered(assembled, fields)
         self._update_row(call_id, fields)
         self._index(call_id, live)
         events.append({"event": "call_finished", "id": call_id, **_scalars(fields)})
@@ -475,6 +476,20 @@ def _assembled_fields(result: Assembled, fields: dict[str, Any]) -> dict[str, An
         message = error.get("message") if isinstance(error, dict) else None
         out["error"] = str(message or json.dumps(result.error))
     return out
+
+
+def _complete_if_delivered(result: Assembled, fields: dict[str, Any]) -> None:
+    """A stream whose terminal event (`[DONE]`, `response.completed`, `message_stop`) arrived
+    was delivered whole, even if the client hung up before the provider closed the body (the
+    openai SDK stops reading at `[DONE]`): complete, with a note, not interrupted."""
+    if fields.get("state") == "interrupted" and fields.get("cut_by") == "client" and result.done:
+        fields.update(
+            state="complete",
+            error=None,
+            error_code=None,
+            cut_by=None,
+            note="The client closed the connection after the stream's end.",
+        )
 
 
 def _gap_fields(times: list[float]) -> dict[str, Any]:

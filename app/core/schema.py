@@ -203,6 +203,23 @@ def m006_gap_profile(db: Database) -> None:
     db["calls"].create_index(["max_gap_ms"], if_not_exists=True)  # type: ignore[union-attr]
 
 
+@migrations()
+def m007_facts_as_codes(db: Database) -> None:
+    # Facts the writer used to put into sentences (`error`) become columns of their own:
+    # who cut a call short, the machine-readable error code, the first byte as its own figure
+    # (TTFT is the first output token), a note for the person (e.g. "the client closed the
+    # connection after the stream's end"), and how long a breakpoint held the call.
+    calls = db["calls"]
+    for column, kind in (
+        ("first_byte_ms", float),
+        ("cut_by", str),
+        ("error_code", str),
+        ("note", str),
+        ("hold_ms", float),
+    ):
+        calls.add_column(column, kind)  # type: ignore[union-attr]
+
+
 def apply(db: Database) -> None:
     # Checking first keeps the common case (up to date) free of any write.
     if migrations.pending(db):

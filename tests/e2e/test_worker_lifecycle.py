@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import httpx
 import openai
 import pytest
 
+from app.core import encodings
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import ROOT, WorkerProcess
@@ -204,21 +206,80 @@ def test_bodies_over_the_cap_are_recorded_truncated_and_flagged(
     assert row["truncated"] & 1 and row["request_size"] > 10_000
 
 
-def test_gzip_stream_passes_compressed_and_is_recorded_decoded(
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+def test_compressed_stream_passes_compressed_and_is_recorded_decoded(
+    worker: WorkerProcess, fake: FakeProvider, encoding: str
+) -> None:
+    model = f"{encoding}-stream"
+    with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
+        chunks = list(client.chat.completions.create(model=model, messages=MESSAGES, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text  # the SDK decoded the stream it was passed
+    # On the wire a client whose stream needs no rewriting (it asked for usage itself) gets
+    # the provider's compressed bytes, unchanged.
+    body = {
+        "model": model,
+        "messages": MESSAGES,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with httpx.stream(
+        "POST",
+        worker.base_url + "/chat/completions",
+        json=body,
+        headers={"accept-encoding": encoding},
+    ) as response:
+        assert response.headers["content-encoding"] == encoding
+        wire = b"".join(response.iter_raw())
+    assert encodings.decode(wire, encoding) == b"".join(fake.sent_events(1))
+    rows = worker.wait_for_calls(2, state="complete")
+    store = worker.store()
+    for index, row in enumerate(rows):
+        recorded = [c["data"].encode() for c in store.chunks(row["id"])]
+        assert recorded == fake.sent_events(index)  # one chunk per event, byte for byte
+        assert encoding in row["quirks"]
+    store.close()
+    assert rows[0]["output_text"] == text
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "responses"])
+def test_a_stream_read_to_its_end_is_complete_when_the_client_hangs_up_first(
+    worker: WorkerProcess, fake: FakeProvider, endpoint: str
+) -> None:
+    """The openai SDK stops reading at `[DONE]` / `response.completed` and closes; the
+    provider (`linger`) ends its body a second later. Nothing was lost: complete, noted."""
+    text = ""
+    with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
+        if endpoint == "chat":
+            stream = client.chat.completions.create(model="linger", messages=MESSAGES, stream=True)
+            text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+            stream.close()
+    if endpoint == "responses":  # read up to response.completed, then hang up
+        body = {"model": "linger", "input": "hello", "stream": True}
+        with httpx.stream("POST", worker.base_url + "/responses", json=body) as response:
+            for line in response.iter_lines():
+                if line.startswith("data:") and '"response.completed"' in line:
+                    text = json.loads(line[5:])["response"]["output"][0]["content"][0]["text"]
+                    break
+    (row,) = worker.wait_for_calls(1, timeout=15)
+    assert row["state"] == "complete", row["error"]
+    assert row["error"] is None and row["cut_by"] is None
+    assert row["note"] == "The client closed the connection after the stream's end."
+    assert row["output_text"] == text
+
+
+def test_a_stream_cut_before_its_end_is_still_interrupted(
     worker: WorkerProcess, fake: FakeProvider
 ) -> None:
-    with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
-        chunks = list(
-            client.chat.completions.create(model="gzip-stream", messages=MESSAGES, stream=True)
-        )
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    (row,) = worker.wait_for_calls(1)
-    store = worker.store()
-    recorded = [c["data"].encode() for c in store.chunks(row["id"])]
-    store.close()
-    assert recorded == fake.sent_events()
-    assert row["output_text"] == text
-    assert "gzip" in row["quirks"]
+    with (
+        openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client,
+        client.chat.completions.create(model="slow", messages=MESSAGES, stream=True) as stream,
+    ):
+        next(iter(stream))
+    (row,) = worker.wait_for_calls(1, timeout=15)
+    assert row["state"] == "interrupted"
+    assert row["cut_by"] == "client" and row["error_code"] == "client_disconnected"
+    assert row["note"] is None
 
 
 def test_ctrl_c_to_the_process_group_loses_no_call(tmp_path: Path) -> None:
