@@ -49,8 +49,13 @@ _CARRIED = (
     "truncated",
     "request_size",
     "ttft_ms",
+    "first_byte_ms",
     "duration_ms",
     "chunk_count",
+    "cut_by",
+    "error_code",
+    "note",
+    "hold_ms",
 )
 
 
@@ -155,9 +160,11 @@ def har_entry(call: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[str, A
 
 
 def _timings(call: dict[str, Any]) -> tuple[float, float]:
-    """(wait, receive): wait is the time to the first byte (≈ TTFT), receive the rest."""
+    """(wait, receive): wait is the time to the first byte, receive the rest."""
     duration = max(0.0, float(call.get("duration_ms") or 0.0))
-    ttft = call.get("ttft_ms")
+    ttft = call.get("first_byte_ms")
+    if ttft is None:
+        ttft = call.get("ttft_ms")
     wait = duration if ttft is None else min(max(0.0, float(ttft)), duration)
     return round(wait, 3), round(duration - wait, 3)
 

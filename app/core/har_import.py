@@ -216,7 +216,17 @@ def _finish(
         "ttft_ms": _float(ours.get("ttft_ms"))
         if "ttft_ms" in ours or status is None
         else first_byte,
+        # Relayscope's own HAR says whether the first byte was known; another tool's has
+        # only its timings.
+        "first_byte_ms": _float(ours.get("first_byte_ms"))
+        if ours or status is None
+        else first_byte,
     }
+    for column in ("cut_by", "error_code", "note"):
+        if isinstance(ours.get(column), str):
+            fields[column] = ours[column]
+    if ours.get("hold_ms") is not None:
+        fields["hold_ms"] = _float(ours.get("hold_ms"))
     size = _size(_int(response.get("bodySize")))
     if size is not None:
         fields["response_size"] = size
