@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from mitmproxy import http
@@ -57,6 +57,16 @@ def error_of(response: http.Response | None) -> dict[str, Any]:
     return dict(error)
 
 
+class Chunk(NamedTuple):
+    call_id: str
+    seq: int
+    t_ms: float
+    raw: bytes
+    data: str | None
+    event: str | None
+    direction: str | None
+
+
 class RecordingSink(Recording):
     """A `Recording` whose ops stay here instead of going to a writer: the base class builds
     them as it would for the real one; `calls` keeps each call by name, in order."""
@@ -64,15 +74,24 @@ class RecordingSink(Recording):
     def __init__(self) -> None:
         self.ops: list[tuple[Any, ...]] = []
         self._put = self.ops.append
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.calls: list[tuple[str, Any]] = []
 
     def start(self, row: dict[str, Any]) -> None:
         self.calls.append(("start", (row,)))
         super().start(row)
 
-    def chunk(self, *args: Any, **kwargs: Any) -> None:
-        self.calls.append(("chunk", args))
-        super().chunk(*args, **kwargs)
+    def chunk(
+        self,
+        call_id: str,
+        seq: int,
+        t_ms: float,
+        raw: bytes,
+        data: str | None,
+        event: str | None,
+        direction: str | None = None,
+    ) -> None:
+        self.calls.append(("chunk", Chunk(call_id, seq, t_ms, raw, data, event, direction)))
+        super().chunk(call_id, seq, t_ms, raw, data, event, direction)
 
     def raw(self, call_id: str, t_ms: float, data: bytes) -> None:
         self.calls.append(("raw", (call_id, t_ms, data)))
@@ -86,7 +105,7 @@ class RecordingSink(Recording):
         self.calls.append(("finish", (call_id, fields)))
         super().finish(call_id, fields)
 
-    def named(self, name: str) -> list[tuple[Any, ...]]:
+    def named(self, name: str) -> list[Any]:
         return [args for called, args in self.calls if called == name]
 
 
