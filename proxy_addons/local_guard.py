@@ -102,7 +102,8 @@ class LocalGuard:
         if not isinstance(verdict, Verdict) or verdict.origin is None:
             return
         response.headers["access-control-allow-origin"] = verdict.origin
-        response.headers["vary"] = "Origin"
+        vary = response.headers.get("vary")
+        response.headers["vary"] = f"{vary}, Origin" if vary else "Origin"
         if verdict.preflight:
             asked = flow.request.headers.get("access-control-request-headers")
             response.headers["access-control-allow-methods"] = PREFLIGHT_METHODS

@@ -89,3 +89,19 @@ def test_a_preflight_is_answered_for_an_allowed_origin_only() -> None:
     without_origin = flow("localhost", access_control_request_method="POST")
     # A preflight without an Origin is no client's.
     assert code(without_origin) == "origin_not_allowed"
+
+
+def test_answers_lose_the_providers_cors_headers_and_gain_the_allowed_origins() -> None:
+    provider_headers = {"access-control-allow-origin": "*", "vary": "Accept-Encoding"}
+    page = flow("localhost", origin="http://app.test")
+    GUARD.requestheaders(page)
+    page.response = http.Response.make(200, b"{}", provider_headers)
+    GUARD.responseheaders(page)
+    assert page.response.headers["access-control-allow-origin"] == "http://app.test"
+    assert page.response.headers["vary"] == "Accept-Encoding, Origin"
+    client = flow("localhost")
+    GUARD.requestheaders(client)
+    client.response = http.Response.make(200, b"{}", provider_headers)
+    GUARD.responseheaders(client)
+    assert "access-control-allow-origin" not in client.response.headers
+    assert client.response.headers["vary"] == "Accept-Encoding"
