@@ -266,7 +266,10 @@ def _parse_proxy(raw: object, path: Path) -> ProxySettings:
 
 def _strings(raw: dict[str, Any], key: str, where: str, example: str) -> list[str]:
     value = raw.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+    # A tuple too: the app's dialogs hand back the loaded ProxySettings as a dict.
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str) and v.strip() for v in value
+    ):
         raise ConfigError(f"{where}: {key} must be a list of strings like [{example}].")
     return [v.strip().lower() for v in value]
 
@@ -392,7 +395,7 @@ def _globs(raw: dict[str, Any], key: str, where: str, default: tuple[str, ...]) 
     value = raw.get(key, list(default))
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f'{where}: {key} must be a list of model globs like ["gpt-*"].')
     return tuple(value)
 
