@@ -17,7 +17,6 @@ from app.core.config import (
     LOOPBACK_HOSTS,
     Config,
     ConfigError,
-    ProxySettings,
     default_config_path,
     default_db_path,
     load_config,
@@ -255,7 +254,9 @@ def _run_proxy(args: argparse.Namespace, config: Config, db_path: Path) -> int:
             file=sys.stderr,
         )
         return 2
-    proxy_settings = ProxySettings(host, port, settings.max_body_bytes, token, allow_remote)
+    proxy_settings = replace(
+        settings, host=host, port=port, access_token=token, allow_remote=allow_remote
+    )
     config = replace(config, proxy=proxy_settings)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,

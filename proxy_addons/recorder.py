@@ -165,6 +165,8 @@ class Recorder:
         }
         if ctx.answered_by_proxy:
             fields["provider"] = ctx.provider
+            if code := response.headers.get("x-relayscope-error"):
+                fields["error_code"] = code  # host_not_allowed, origin_not_allowed, …
             fields["ttft_ms"] = fields["duration_ms"]
         if ctx.streaming:  # chunk_count and the first event's TTFT come from the writer
             if "client_body" in ctx.extra:

@@ -32,7 +32,9 @@ from app.core.recording_process import RecordingProcess
 from app.core.store import CallStore, StoreError
 from proxy_addons import errors
 from proxy_addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
+from proxy_addons.call_ids import ChosenCallIds
 from proxy_addons.demo import DemoServer
+from proxy_addons.local_guard import LocalGuard
 from proxy_addons.local_server import LocalServer
 from proxy_addons.playback import PlaybackServer
 from proxy_addons.recorder import Recorder
@@ -226,6 +228,8 @@ async def _serve(
     holder = Holder(printer.emit, writer)
     mitm.addons.add(
         Chain(
+            LocalGuard(settings.config),  # first: refuses browser pages before any key is added
+            ChosenCallIds(settings.db_path),
             Router(settings.config, local_ports),
             Watchdog(),
             WebSocketRecorder(writer),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,10 @@ DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_UPSTREAM_TIMEOUT = 600.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+#: A Host header value: a name or IPv4 address, or a bracketed IPv6 address, optional :port.
+_HOST = re.compile(r"(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
 class ConfigError(Exception):
@@ -93,6 +98,10 @@ class ProxySettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     access_token: str | None = None
     allow_remote: bool = False
+    # Extra Host names (beyond the loopback ones) and browser origins that may use the proxy
+    # (proxy_addons/local_guard.py); both empty by default.
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +149,15 @@ def default_db_path() -> Path:
     return default_data_dir() / "relayscope.db"
 
 
-_PROXY_KEYS = {"host", "port", "max_body_bytes", "access_token", "allow_remote"}
+_PROXY_KEYS = {
+    "host",
+    "port",
+    "max_body_bytes",
+    "access_token",
+    "allow_remote",
+    "allowed_hosts",
+    "allowed_origins",
+}
 _PROVIDER_KEYS = {
     "name",
     "base_url",
@@ -236,7 +253,63 @@ def _parse_proxy(raw: object, path: Path) -> ProxySettings:
         raise ConfigError(f"{where} max_body_bytes = {max_body} is too small; use at least 1024.")
     token = _get(raw, "access_token", str, "", where) or None
     allow_remote = _get(raw, "allow_remote", bool, False, where)
-    return ProxySettings(host, port, max_body, token, allow_remote)
+    return ProxySettings(
+        host,
+        port,
+        max_body,
+        token,
+        allow_remote,
+        allowed_hosts=_allowed_hosts(raw, where),
+        allowed_origins=_allowed_origins(raw, where),
+    )
+
+
+def _strings(raw: dict[str, Any], key: str, where: str, example: str) -> list[str]:
+    value = raw.get(key, [])
+    # A tuple too: the app's dialogs hand back the loaded ProxySettings as a dict.
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str) and v.strip() for v in value
+    ):
+        raise ConfigError(f"{where}: {key} must be a list of strings like [{example}].")
+    return [v.strip().lower() for v in value]
+
+
+def _allowed_hosts(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    """Host header values (a name, or name:port) accepted beyond 127.0.0.1, localhost, ::1."""
+    hosts = _strings(raw, "allowed_hosts", where, '"host.docker.internal"')
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise ConfigError(
+                f"{where}: allowed_hosts entry {host!r} is not a host name; write a name or "
+                'name:port as a client puts it in its Host header, like "myhost.lan:8787".'
+            )
+    return tuple(hosts)
+
+
+def _allowed_origins(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    """Browser origins (scheme://host[:port]) whose pages may call Relayscope with its keys."""
+    origins = _strings(raw, "allowed_origins", where, '"http://localhost:3000"')
+    for origin in origins:
+        if origin in ("*", "null"):
+            raise ConfigError(
+                f"{where}: allowed_origins cannot hold {origin!r}: that would let any web page "
+                "(or any sandboxed frame or file) use your provider keys; list the exact "
+                'origins of the web apps you trust, like "http://localhost:3000".'
+            )
+        parts = urlsplit(origin)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            raise ConfigError(
+                f"{where}: allowed_origins entry {origin!r} is not an origin; write scheme, "
+                'host and port only, as a browser sends it, like "http://localhost:3000".'
+            )
+    return tuple(origins)
 
 
 def _parse_provider(raw: object, index: int, path: Path) -> Provider:
@@ -322,7 +395,7 @@ def _globs(raw: dict[str, Any], key: str, where: str, default: tuple[str, ...]) 
     value = raw.get(key, list(default))
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f'{where}: {key} must be a list of model globs like ["gpt-*"].')
     return tuple(value)
 

@@ -106,6 +106,10 @@ def config_to_toml(config: Config) -> str:
         proxy_items.append(("access_token", proxy.access_token))
     if proxy.allow_remote:
         proxy_items.append(("allow_remote", True))
+    if proxy.allowed_hosts:
+        proxy_items.append(("allowed_hosts", proxy.allowed_hosts))
+    if proxy.allowed_origins:
+        proxy_items.append(("allowed_origins", proxy.allowed_origins))
     tables = [_table("[proxy]", proxy_items)]
     tables += [_table("[[providers]]", _provider_items(p)) for p in _written(config.providers)]
     if config.otlp.endpoint or config.otlp.headers:

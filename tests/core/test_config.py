@@ -152,6 +152,19 @@ def test_a_demo_table_may_change_the_demo(tmp_path: Path) -> None:
     assert config.providers == (Provider("demo", DEMO.base_url, models=("toy-*",)),)
 
 
+def test_allowed_hosts_and_origins_are_read_lower_case(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            '[proxy]\nallowed_hosts = ["MyHost.lan", "[::2]:8787"]\n'
+            'allowed_origins = ["http://LocalHost:3000", "https://app.example"]\n',
+        )
+    )
+    assert config.proxy.allowed_hosts == ("myhost.lan", "[::2]:8787")
+    assert config.proxy.allowed_origins == ("http://localhost:3000", "https://app.example")
+    assert load_config(write(tmp_path, "[proxy]\n")).proxy.allowed_origins == ()
+
+
 # --------------------------------------------------------------------------- one sentence each
 
 
@@ -221,6 +234,41 @@ def test_a_demo_table_may_change_the_demo(tmp_path: Path) -> None:
         ),
         pytest.param('providers = "acme"\n', "'providers' must be a list", id="providers-string"),
         pytest.param("proxy = 1\n", "[proxy] must be a table", id="proxy-not-table"),
+        pytest.param(
+            '[proxy]\nallowed_origins = "http://localhost:3000"\n',
+            "allowed_origins must be a list of strings",
+            id="origins-string",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_origins = ["*"]\n',
+            "allowed_origins cannot hold '*': that would let any web page",
+            id="origins-star",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_origins = ["null"]\n',
+            "allowed_origins cannot hold 'null'",
+            id="origins-null",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_origins = ["http://localhost:3000/app"]\n',
+            "'http://localhost:3000/app' is not an origin; write scheme, host and port only",
+            id="origin-with-path",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_origins = ["localhost:3000"]\n',
+            "is not an origin",
+            id="origin-without-scheme",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_hosts = ["http://myhost.lan"]\n',
+            "allowed_hosts entry 'http://myhost.lan' is not a host name",
+            id="host-as-url",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_hosts = [""]\n',
+            "allowed_hosts must be a list of strings",
+            id="empty-host",
+        ),
     ],
 )
 def test_each_mistake_is_one_sentence_naming_file_and_key(

@@ -60,7 +60,14 @@ def mode(path: Path) -> int:
 
 def test_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    proxy = ProxySettings(port=9999, max_body_bytes=4096, access_token="tok", allow_remote=True)
+    proxy = ProxySettings(
+        port=9999,
+        max_body_bytes=4096,
+        access_token="tok",
+        allow_remote=True,
+        allowed_hosts=("myhost.lan",),
+        allowed_origins=("http://localhost:3000",),
+    )
     config = config_at(path, ACME, BETA, proxy=proxy)
     assert load_config(save_config(config, path, {})) == config
 

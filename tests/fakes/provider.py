@@ -343,6 +343,8 @@ class FakeProvider:
         words: if set, text answers are exactly this many words (for long streams).
         models: what ``GET /v1/models`` lists.
         api_key: if set, requests must carry ``Authorization: Bearer <api_key>``.
+        cors: a permissive provider: every answer allows any origin
+            (``Access-Control-Allow-Origin: *``) and a CORS preflight gets a 204.
     """
 
     def __init__(
@@ -358,8 +360,10 @@ class FakeProvider:
         websocket: bool = False,
         substitute_model: str | None = None,
         usage_scale: float = 1.0,
+        cors: bool = False,
     ) -> None:
         self.name = name
+        self.cors = cors
         self.websocket = websocket
         # A dishonest reseller: answers from another model, under- or over-reports usage.
         self.substitute_model = substitute_model
@@ -714,6 +718,8 @@ class FakeProvider:
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}"]
         lines += [f"{k}: {v}" for k, v in headers]
         lines.append(f"x-fake-provider: {self._id_name}")
+        if self.cors:
+            lines += ["Access-Control-Allow-Origin: *", "Access-Control-Allow-Headers: *"]
         if exchange is not None:
             lines.append(f"x-request-id: req_{self._id_name}_{exchange.index}")
         if not keep_alive:
@@ -919,6 +925,8 @@ class FakeProvider:
                 exchange, 401, spec.message, spec.type, spec.code, spec.param
             )
         path = request.path.split("?", 1)[0]
+        if self.cors and request.method == "OPTIONS":
+            return await self._send_body(exchange, 204, b"")
         if request.method == "GET" and "websocket" in request.headers.get("upgrade", "").lower():
             if self.websocket and path == "/v1/responses":
                 return await self._websocket(exchange)

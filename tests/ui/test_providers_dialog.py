@@ -460,7 +460,8 @@ def test_a_broken_file_is_explained_and_left_alone(qtbot: QtBot, path: Path) -> 
 def test_settings_the_dialog_does_not_show_are_kept(qtbot: QtBot, path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text(
-        '[proxy]\nport = 9999\naccess_token = "tok"\n\n'
+        '[proxy]\nport = 9999\naccess_token = "tok"\n'
+        'allowed_origins = ["http://localhost:3000"]\nallowed_hosts = ["box.lan"]\n\n'
         '[[providers]]\nname = "acme"\nbase_url = "https://a.test/v1"\n'
         "timeout = 2.5\ncapture_usage = false\n"
     )
@@ -470,6 +471,7 @@ def test_settings_the_dialog_does_not_show_are_kept(qtbot: QtBot, path: Path) ->
     save(qtbot, dialog)
     after = load_config(path)
     assert after.proxy == before.proxy
+    assert after.proxy.allowed_origins == ("http://localhost:3000",)
     assert after.provider("acme") == before.provider("acme")
 
 
