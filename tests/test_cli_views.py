@@ -1,4 +1,4 @@
-"""`relayscope calls`, `show` and `diagnose` never let recorded text drive the terminal.
+"""`relayscope calls`, `show`, `diagnose` and `diff` never let recorded text drive the terminal.
 
 A database recorded by the real writer holds a call whose id, model, provider, path, error,
 SSE event name and streamed answer carry terminal escapes: an OSC that sets the window title,
@@ -71,6 +71,30 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         CALL_ID,
         {"status": 200, "state": "complete", "duration_ms": 300.0, "error": "e" + EVIL},
     )
+    second = "01PLAIN"
+    writer.start(
+        {
+            "id": second,
+            "started_at": "2026-11-21T12:00:01.000Z",
+            "method": "POST",
+            "path": "/v1/chat/completions",
+            "endpoint": "chat.completions",
+            "provider": "p",
+            "model": "m",
+            "stream": 0,
+            "request_body": json.dumps({**body, "model": "m"}),
+        }
+    )
+    answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "plain"}}]}
+    writer.finish(
+        second,
+        {
+            "status": 200,
+            "state": "complete",
+            "duration_ms": 10.0,
+            "response_body": json.dumps(answer).encode(),
+        },
+    )
     writer.close()
     return path
 
@@ -102,6 +126,7 @@ def relayscope(db: Path, *args: str) -> str:
         ("show", "01HOSTILE", "--stream"),
         ("diagnose",),
         ("diagnose", "--format", "markdown"),
+        ("diff", "01HOSTILE", "01PLAIN"),  # app/cli_actions.py
     ],
 )
 def test_no_control_character_reaches_the_terminal(db: Path, args: tuple[str, ...]) -> None:
@@ -119,7 +144,7 @@ def test_show_keeps_the_answers_lines_and_shows_the_rest(db: Path) -> None:
 
 def test_calls_keeps_one_row_per_call(db: Path) -> None:
     lines = relayscope(db, "calls").splitlines()
-    assert len(lines) == 2 and lines[1].startswith("01HOSTILE\\x1b")
+    assert len(lines) == 3 and lines[2].startswith("01HOSTILE\\x1b")
 
 
 def test_stream_debugger_shows_each_delta_on_its_line_escaped(db: Path) -> None:
@@ -129,7 +154,13 @@ def test_stream_debugger_shows_each_delta_on_its_line_escaped(db: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [("calls", "--json"), ("show", "01HOSTILE", "--json"), ("diagnose", "--format", "json")]
+    "args",
+    [
+        ("calls", "--json"),
+        ("show", "01HOSTILE", "--json"),
+        ("diagnose", "--format", "json"),
+        ("diff", "01HOSTILE", "01PLAIN", "--json"),
+    ],
 )
 def test_json_output_is_escaped_but_means_the_recorded_values(
     db: Path, args: tuple[str, ...]
@@ -137,9 +168,12 @@ def test_json_output_is_escaped_but_means_the_recorded_values(
     out = relayscope(db, *args)
     rows = [json.loads(line) for line in out.splitlines()] if "calls" in args else [json.loads(out)]
     if "diagnose" in args:
-        assert rows[0][0]["provider"] == "p" + EVIL
+        assert "p" + EVIL in [report["provider"] for report in rows[0]]
+    elif "diff" in args:
+        assert rows[0]["a_id"] == CALL_ID
     else:
-        assert rows[0]["model"] == "m" + EVIL and rows[0]["id"] == CALL_ID
+        row = next(row for row in rows if row["id"] == CALL_ID)
+        assert row["model"] == "m" + EVIL and row["error"] == "e" + EVIL
 
 
 def test_show_as_python_prints_a_script_that_holds_the_values_as_literals(db: Path) -> None:
