@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream", action="store_true", help="the stream debugger: timing, timeline and findings"
     )
     show.add_argument("--json", action="store_true", help="the call's row as JSON")
+    show.add_argument(
+        "--as",
+        choices=("curl", "python"),
+        dest="as_code",
+        help="print a curl command or Python script that sends the call again",
+    )
 
     diagnose = sub.add_parser("diagnose", help="provider diagnostics from the recorded calls")
     _common(diagnose)
@@ -212,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("calls", "show", "diagnose"):
         from app import cli_views
 
-        return cli_views.run(args, db_path)
+        return cli_views.run(args, db_path, config)
     if args.command in ("replay", "diff", "compare"):
         from app import cli_actions
 

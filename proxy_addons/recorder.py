@@ -19,6 +19,7 @@ from app.core.encodings import Decompressor
 from app.core.quirks import UsageHider, aggregate_chat_completion
 from app.core.recording import Recording
 from app.core.routing import redact_headers
+from app.core.safe_text import visible
 from app.core.sse import SSEDecoder
 from proxy_addons.context import CallContext, context_of
 from proxy_addons.errors import TIMEOUT_MARK, announce_timeout
@@ -184,13 +185,15 @@ class Recorder:
         if ctx.quirks:
             fields["quirks"] = json.dumps(ctx.quirks)
         self.writer.finish(ctx.id, fields)
+        # Method, path, provider and model are the client's words: shown with escapes
+        # (safe_text.visible) so none can drive the terminal reading this log.
         log.info(
             "%s %s %s %s %s %.0fms",
             response.status_code,
-            flow.request.method,
-            _client_path(flow),
-            ctx.provider or "-",
-            ctx.model or "-",
+            visible(flow.request.method),
+            visible(_client_path(flow)),
+            visible(ctx.provider or "-"),
+            visible(ctx.model or "-"),
             fields["duration_ms"],
         )
 
@@ -206,10 +209,10 @@ class Recorder:
         self.writer.finish(ctx.id, fields)
         log.warning(
             "%s %s %s: %s",
-            flow.request.method,
-            _client_path(flow),
-            ctx.provider or "-",
-            fields["error"],
+            visible(flow.request.method),
+            visible(_client_path(flow)),
+            visible(ctx.provider or "-"),
+            visible(fields["error"]),
         )
 
     def _error_fields(self, flow: http.HTTPFlow, ctx: CallContext, message: str) -> dict[str, Any]:

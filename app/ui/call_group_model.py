@@ -21,6 +21,7 @@ from app.ui.call_list_model import (
     format_tokens,
     parse_started,
 )
+from app.ui.plain_text import plain_tooltip
 from app.ui.roles import Role
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
@@ -338,7 +339,7 @@ class CallGroupModel(QAbstractTableModel):
                 return brush if column in _COLOURED else None
             return brush if group.kind in ("error", "warning") else None
         if role == _TOOLTIP:
-            return (
+            return plain_tooltip(
                 f"Codex turn {group.turn_id}\n{len(group.rows)} requests loaded "
                 f"(double-click or → to {'fold' if group.turn_id in self._expanded else 'unfold'})"
             )

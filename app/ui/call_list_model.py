@@ -23,6 +23,7 @@ from PySide6.QtGui import QBrush
 
 from app.core.store import CallFilter, CallStore
 from app.ui import theme
+from app.ui.plain_text import plain_tooltip
 from app.ui.roles import Role
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -532,7 +533,7 @@ class CallListModel(QAbstractTableModel):
             lines.append(f"Error: {row.values['error']}")
         if row.values.get("turn_id"):
             lines.append(f"Codex turn {row.values['turn_id']}")
-        return "\n".join(lines)
+        return plain_tooltip("\n".join(lines))
 
     def _schedule_recount(self) -> None:
         if not self._since_recount.isValid() or self._since_recount.hasExpired(RECOUNT_MS):

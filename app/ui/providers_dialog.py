@@ -43,6 +43,7 @@ from app.core.config import (
 from app.core.config_writer import ConfigWriteError, save_config
 from app.core.provider_check import ProviderCheck, check_provider
 from app.ui import theme
+from app.ui.plain_text import plain_label, plain_tooltip
 
 SHOWN_MODELS = 6
 _tokens = count(1)
@@ -382,7 +383,7 @@ class ProvidersDialog(QDialog):
         self._busy.setRange(0, 0)  # indeterminate: a busy indicator
         self._busy.setFixedWidth(80)
         self._busy.setTextVisible(False)
-        self._result = QLabel()
+        self._result = plain_label(QLabel())  # what the provider answered the test
         self._result.setWordWrap(True)
         self._result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._result.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -723,7 +724,7 @@ class ProvidersDialog(QDialog):
             tone, text, tip = "hint", "", ""
         self._color(self._result, tone)
         self._result.setText(text)
-        self._result.setToolTip(tip)
+        self._result.setToolTip(plain_tooltip(tip))
 
     # ----------------------------------------------------------------- Save
 

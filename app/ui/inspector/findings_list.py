@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QFrame, QListWidget, QListWidge
 from app.core.stream_analysis import ERROR, INFO, WARNING, Finding
 from app.ui import theme
 from app.ui.inspector._style import SPACING
+from app.ui.plain_text import plain_tooltip
 from app.ui.roles import Role
 
 #: Rows shown before the list scrolls (the chunk table below needs the room).
@@ -103,7 +104,7 @@ class FindingsList(QListWidget):
                 text = f"#{finding.seq}   {text}"
             item = QListWidgetItem(severity_icon(finding.severity, dark), text)
             item.setData(Role.FINDING_SEQ, finding.seq)
-            item.setToolTip(self._tooltip(finding))
+            item.setToolTip(plain_tooltip(self._tooltip(finding)))
             self.addItem(item)
         if not self._findings:
             item = QListWidgetItem(theme.status_icon("ok", 0, dark), self._healthy_text())
