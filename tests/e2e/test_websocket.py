@@ -95,6 +95,12 @@ def websocket_session(
                     return status, answers
 
 
+def relayscope(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
 def relay(tmp_path: Path, fake: FakeProvider) -> WorkerProcess:
     return WorkerProcess(
         tmp_path, f'[[providers]]\nname = "fake"\nbase_url = "{fake.base_url}"\ndefault = true\n'
@@ -199,18 +205,15 @@ def test_client_dropping_the_socket_after_the_last_response_leaves_every_call_co
     with FakeProvider(websocket=True) as fake, relay(tmp_path, fake) as worker:
         websocket_session(worker.base_url, [TURN, create("again")], close="drop")
         rows, connection = recorded(worker, 2)
-        errors = subprocess.run(
-            [sys.executable, "-m", "app", "calls", "--errors", "--db", str(worker.db_path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        errors = relayscope("calls", "--errors", "--db", str(worker.db_path))
+        shown = relayscope("show", rows[1]["id"], "--db", str(worker.db_path))
     assert [r["state"] for r in rows] == ["complete", "complete"]
     assert all(r["error"] is None and r["cut_by"] is None for r in rows)
     assert (connection["closed_by"], connection["close_code"]) == ("client", 1006)
     assert errors.returncode == 0, errors.stderr
     assert not any(r["id"] in errors.stdout for r in rows)
+    assert f"{connection['id']} WebSocket" in shown.stdout
+    assert "2 calls, closed by the client (1006)" in shown.stdout
 
 
 def test_socket_cut_mid_response_interrupts_that_call_only(tmp_path: Path) -> None:
