@@ -24,19 +24,14 @@ log = logging.getLogger(__name__)
 
 DEMO_MODELS = ("demo-1", "demo-fast")
 ANSWERS = (
-    "Hello from the Relayscope demo provider! This answer was streamed in small chunks, "
-    "so you can see each one arrive in the Stream tab, with the gap before it.",
+    # Said to streamed and whole requests alike: the same request gets the same answer.
+    "Hello from the Relayscope demo provider! Asked for a stream, this answer arrives in "
+    "small chunks: the Stream tab shows each one, with the gap before it.",
     "Relayscope recorded this call: the request you sent, every chunk with its arrival "
     "time, and the usage figures below. Point your own client at the same base URL to see "
     "real traffic.",
     "Try replaying this call, or editing the prompt and sending it again. Every call made "
     "through Relayscope is recorded the same way, whoever sends it.",
-)
-#: The first answer, for a request that did not ask for a stream (it came back in one piece).
-WHOLE_ANSWER = (
-    "Hello from the Relayscope demo provider! This answer came back in one piece; ask for "
-    "a stream (stream: true) to see one arrive chunk by chunk in the Stream tab, with the gap "
-    "before each chunk."
 )
 
 
@@ -56,8 +51,6 @@ class DemoAnswer:
         last_user = next((t.text for t in reversed(conversation) if t.role == "user"), "")
         digest = int(hashlib.sha256(last_user.encode()).hexdigest(), 16)
         text = ANSWERS[digest % len(ANSWERS)]
-        if text == ANSWERS[0] and not body.get("stream"):
-            text = WHOLE_ANSWER
         if last_user:
             text += f' You said: "{last_user[:200]}"'
         self.text = text
