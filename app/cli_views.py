@@ -119,6 +119,10 @@ def _show(store: CallStore, args: argparse.Namespace, config: Config | None) -> 
     ):
         if call.get(key) is not None:
             print(f"{key:18} {visible(call[key])}")
+    if call.get("note"):
+        print(f"{'note':18} {visible(call['note'])}")
+    if call.get("connection_id"):
+        print(f"{'connection':18} {visible(connection_summary(store, call['connection_id']))}")
     if call.get("output_text"):
         print("\n" + visible(call["output_text"], multiline=True))
     if args.stream:
@@ -150,6 +154,19 @@ class _Colours:
             return text
         code = {ERROR: "31;1", WARNING: "33", INFO: "2"}.get(severity, "0")
         return f"\x1b[{code}m{text}\x1b[0m"
+
+
+def connection_summary(store: CallStore, connection_id: str) -> str:
+    """One line about the WebSocket that carried a call: when, how many calls, who closed it."""
+    row = store.get_connection(connection_id)
+    if row is None:
+        return f"{connection_id} (not recorded)"
+    text = f"{connection_id} WebSocket opened {row['started_at']}, {row['call_count'] or 0} calls"
+    if row["state"] == "open":
+        return text + ", still open"
+    code = f" ({row['close_code']}{': ' + row['close_reason'] if row['close_reason'] else ''})"
+    who = f" by the {row['closed_by']}" if row["closed_by"] else ""
+    return f"{text}, closed{who}{code if row['close_code'] else ''}"
 
 
 def stream_report(

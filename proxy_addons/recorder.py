@@ -25,6 +25,8 @@ from proxy_addons.context import CallContext, context_of
 from proxy_addons.errors import TIMEOUT_MARK, announce_timeout
 
 log = logging.getLogger("relayscope.calls")
+#: `ctx.extra` key of a WebSocket upgrade's call row, held back until the upgrade's outcome.
+WEBSOCKET_ROW = "websocket_row"
 
 
 def _headers_json(headers: list[tuple[str, str]]) -> str:
@@ -52,7 +54,8 @@ class Recorder:
         upstream_body: bytes | None = None
         if ctx.upstream_body_changed:
             upstream_body, _ = _capped(request.raw_content or b"", self.max_body_bytes)
-        self.writer.start(
+        self._start(
+            ctx,
             {
                 "id": ctx.id,
                 "started_at": ctx.started_at,
@@ -76,9 +79,22 @@ class Recorder:
                 "turn_id": _codex_turn(ctx.header),
                 "transport": "http",
                 "quirks": json.dumps(ctx.quirks) if ctx.quirks else None,
-            }
+            },
         )
         ctx.last_activity = time.monotonic()
+
+    def _start(self, ctx: CallContext, row: dict[str, Any]) -> None:
+        if ctx.extra.get("websocket") and not ctx.answered_by_proxy:
+            # An accepted upgrade becomes a connection, not a call (WebSocketRecorder); a
+            # refused or failed one is started as a call when it ends.
+            ctx.extra[WEBSOCKET_ROW] = row
+        else:
+            self.writer.start(row)
+
+    def _start_held_back(self, ctx: CallContext) -> None:
+        row = ctx.extra.pop(WEBSOCKET_ROW, None)
+        if row is not None:
+            self.writer.start(row)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         ctx = context_of(flow)
@@ -155,6 +171,7 @@ class Recorder:
         if ctx is None or response is None or ctx.finished or flow.websocket is not None:
             return
         ctx.finished = True
+        self._start_held_back(ctx)
         now = time.monotonic()
         fields: dict[str, Any] = {
             "status": response.status_code,
@@ -202,6 +219,7 @@ class Recorder:
         if ctx is None or ctx.finished:
             return
         ctx.finished = True
+        self._start_held_back(ctx)
         message = flow.error.msg if flow.error else "unknown error"
         fields = self._error_fields(flow, ctx, message)
         if ctx.quirks:

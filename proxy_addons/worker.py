@@ -115,6 +115,10 @@ def check_port_free(host: str, port: int) -> None:
             raise WorkerError(f"Cannot listen on {host}:{port} ({exc.strerror}).") from exc
 
 
+#: The provider of a playback worker: every model goes to the recordings.
+PLAYBACK_ALL = replace(PLAYBACK, default=True, models=("*",))
+
+
 async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     """Run until SIGINT/SIGTERM (or stdin EOF with parent_pipe); return the exit status."""
     printer = EventPrinter(out, settings.events)
@@ -135,21 +139,24 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     except OSError as exc:
         raise WorkerError(f"Cannot start the recording process ({exc}).") from exc
     errors.install()
-    servers: list[LocalServer] = [DemoServer()]
+    servers: dict[str, LocalServer] = {}
     config = settings.config
     try:
         if settings.playback is not None:
             playback = await asyncio.to_thread(_load_playback, settings)
-            servers.append(PlaybackServer(playback))
-            # Played-back calls answer everything: nothing leaves the machine.
-            config = replace(config, providers=(replace(PLAYBACK, default=True), DEMO))
+            servers[PLAYBACK.name] = PlaybackServer(playback)
+            # Recordings answer every model, demo ones included (the live demo must not answer
+            # for them), and the model list is theirs alone: nothing leaves the machine.
+            config = replace(config, providers=(PLAYBACK_ALL,))
+        elif config.provider(DEMO.name) is not None:
+            servers[DEMO.name] = DemoServer()
         local_ports = {}
-        for server, name in zip(servers, (DEMO.name, PLAYBACK.name), strict=False):
+        for name, server in servers.items():
             await server.start()
             local_ports[name] = server.port
         return await _serve(replace(settings, config=config), writer, local_ports, printer)
     finally:
-        for server in servers:
+        for server in servers.values():
             await server.stop()
         writer.close()
         if forwarder is not None:

@@ -193,11 +193,11 @@ def load_config(path: Path | None = None, *, explicit: bool = False) -> Config:
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
-    unknown = set(data) - {"proxy", "providers", "otlp"}
+    unknown = set(data) - {"proxy", "providers", "otlp", "demo"}
     if unknown:
         raise ConfigError(
-            f"{path}: unknown section {_names(unknown)}; only [proxy], [[providers]] and "
-            "[otlp] exist."
+            f"{path}: unknown section {_names(unknown)}; only [proxy], [[providers]], "
+            "[otlp] and [demo] exist."
         )
     proxy = _parse_proxy(data.get("proxy", {}), path)
     raw_providers = data.get("providers", [])
@@ -205,10 +205,34 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f"{path}: 'providers' must be a list of [[providers]] tables.")
     providers = [_parse_provider(raw, index, path) for index, raw in enumerate(raw_providers)]
     _check_providers(providers, path)
-    if not any(p.is_demo for p in providers):
+    enabled = _parse_demo(data.get("demo", {}), path)
+    if enabled is None:
+        enabled = demo_by_default(providers, table=any(p.is_demo for p in providers))
+    if not enabled:
+        providers = [p for p in providers if not p.is_demo]
+    elif not any(p.is_demo for p in providers):
         providers.append(DEMO)
     otlp = _parse_otlp(data.get("otlp", {}), path)
     return Config(proxy=proxy, providers=tuple(providers), path=path, otlp=otlp)
+
+
+def _parse_demo(raw: object, path: Path) -> bool | None:
+    """`[demo] enabled = true|false`; None (not set) lets the loader decide."""
+    where = f"{path}: [demo]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table, like [demo] enabled = false.")
+    unknown = set(raw) - {"enabled"}
+    if unknown:
+        raise ConfigError(f"{where} has unknown key {_names(unknown)}; allowed: 'enabled'.")
+    if "enabled" not in raw:
+        return None
+    return bool(_get(raw, "enabled", bool, True, where))
+
+
+def demo_by_default(providers: tuple[Provider, ...] | list[Provider], *, table: bool) -> bool:
+    """Whether the loader turns the demo on when `[demo] enabled` is not set: with no
+    providers of one's own (a first run), or when the file has a demo table."""
+    return table or not any(not p.is_demo for p in providers)
 
 
 def _parse_otlp(raw: object, path: Path) -> OtlpSettings:

@@ -19,6 +19,7 @@ from app.core.config import (
     Config,
     ConfigError,
     Provider,
+    demo_by_default,
     parse_config,
 )
 
@@ -111,7 +112,11 @@ def config_to_toml(config: Config) -> str:
     if proxy.allowed_origins:
         proxy_items.append(("allowed_origins", proxy.allowed_origins))
     tables = [_table("[proxy]", proxy_items)]
-    tables += [_table("[[providers]]", _provider_items(p)) for p in _written(config.providers)]
+    written = list(_written(config.providers))
+    tables += [_table("[[providers]]", _provider_items(p)) for p in written]
+    demo = any(p.is_demo for p in config.providers)
+    if demo != demo_by_default(config.providers, table=any(p.is_demo for p in written)):
+        tables.append(_table("[demo]", [("enabled", demo)]))
     if config.otlp.endpoint or config.otlp.headers:
         tables.append(_table("[otlp]", [("endpoint", config.otlp.endpoint)]))
         if config.otlp.headers:

@@ -52,6 +52,29 @@ CALL_COLUMNS: dict[str, type] = {
     "group_id": str,
 }
 
+#: Columns of `connections` (README "Database"): one row per proxied WebSocket.
+CONNECTION_COLUMNS: dict[str, type] = {
+    "id": str,
+    "started_at": str,
+    "ended_at": str,
+    "transport": str,  # 'websocket'
+    "path": str,
+    "provider": str,
+    "upstream_url": str,
+    "client": str,
+    "session_id": str,
+    "status": int,  # the upgrade's answer (101)
+    "state": str,  # 'open' or 'closed'
+    "closed_by": str,  # 'client', 'provider', or NULL while open
+    "close_code": int,
+    "close_reason": str,
+    "duration_ms": float,
+    "message_count": int,
+    "call_count": int,
+    "request_headers": str,
+    "response_headers": str,
+}
+
 FTS_COLUMNS = ("model", "provider", "path", "prompt_text", "output_text")
 
 
@@ -218,6 +241,20 @@ def m007_facts_as_codes(db: Database) -> None:
         ("hold_ms", float),
     ):
         calls.add_column(column, kind)  # type: ignore[union-attr]
+
+
+@migrations()
+def m009_connections(db: Database) -> None:
+    # A WebSocket (Codex's Responses socket) carries many responses: each `response.create`
+    # is a call of its own, pointing at its socket through `connection_id`; the socket itself
+    # (opened, closed, by whom, close code) is a row of `connections`. Messages that belong to
+    # no response are kept as chunks under the connection's id, so nothing on the wire is lost.
+    db["connections"].create(  # type: ignore[union-attr]
+        CONNECTION_COLUMNS, pk="id", if_not_exists=True
+    )
+    db["connections"].create_index(["started_at"], if_not_exists=True)  # type: ignore[union-attr]
+    db["calls"].add_column("connection_id", str)  # type: ignore[union-attr]
+    db["calls"].create_index(["connection_id"], if_not_exists=True)  # type: ignore[union-attr]
 
 
 def apply(db: Database) -> None:

@@ -88,8 +88,33 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
         default=True,
     )
     assert config.default_provider is constreet
-    assert config.providers[-1] == DEMO  # appended when the file has none
+    assert config.providers == (constreet,)  # providers of one's own: no demo by default
     assert config.path == path
+
+
+@pytest.mark.parametrize(
+    ("text", "demo"),
+    [
+        ("", True),  # a first run: the demo answers
+        (ACME, False),  # providers of one's own: IDE model pickers list only theirs
+        (ACME + "\n[demo]\nenabled = true\n", True),
+        ("[demo]\nenabled = false\n", False),
+        (ACME + '\n[[providers]]\nname = "demo"\n', True),  # a demo table turns it on
+        (ACME + '\n[[providers]]\nname = "demo"\n\n[demo]\nenabled = false\n', False),
+    ],
+)
+def test_the_demo_is_on_without_providers_and_a_choice_with_them(
+    tmp_path: Path, text: str, demo: bool
+) -> None:
+    config = load_config(write(tmp_path, text))
+    assert (config.provider("demo") is not None) == demo
+
+
+def test_a_wrong_demo_setting_says_what_to_write(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[demo\] has unknown key 'on'; allowed: 'enabled'"):
+        load_config(write(tmp_path, "[demo]\non = true\n"))
+    with pytest.raises(ConfigError, match=r"\[demo\]"):
+        load_config(write(tmp_path, 'demo = "yes"\n'))
 
 
 def test_a_single_glob_string_is_taken_as_a_list(tmp_path: Path) -> None:
@@ -385,7 +410,9 @@ def assert_config_or_error(data: dict[str, Any]) -> None:
         assert str(exc).startswith("config.toml")
         return
     assert isinstance(config, Config)
-    assert any(p.is_demo for p in config.providers)
+    users = [p for p in config.providers if not p.is_demo]
+    if "demo" not in data and not users:
+        assert any(p.is_demo for p in config.providers)  # a first run always has the demo
     for provider in config.providers:
         assert provider.base_url.startswith(("http://", "https://"))
         assert math.isfinite(provider.timeout) and provider.timeout > 0

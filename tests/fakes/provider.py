@@ -1246,7 +1246,9 @@ class FakeProvider:
             ws.receive_data(data)
             for event in ws.events():
                 if isinstance(event, wsevents.TextMessage):
-                    await self._websocket_turn(ws, writer, event.data)
+                    if not await self._websocket_turn(ws, writer, event.data):
+                        writer.close()  # cut: no close frame, as a dropped connection
+                        return False
                 elif isinstance(event, wsevents.Ping):
                     writer.write(ws.send(event.response()))
                 elif isinstance(event, wsevents.CloseConnection):
@@ -1257,15 +1259,25 @@ class FakeProvider:
 
     async def _websocket_turn(
         self, ws: wsconnection.Connection, writer: asyncio.StreamWriter, text: str
-    ) -> None:
+    ) -> bool:
+        """One `response.create`; False if the ``cut-stream`` model cut the connection.
+
+        ``generate: false`` (Codex's prewarm) is answered as the API does: the response is
+        created and completed with no output.
+        """
         body = json.loads(text)
         body.pop("type", None)
         model = str(body.get("model") or "fake-1")
         events, _, _ = self._responses_events(body, model)
+        if body.get("generate") is False:
+            events = _prewarm_events(events)
         record: list[bytes] = []
         with self._lock:
             self._streams.append(record)
-        for event in events:
+        for index, event in enumerate(events):
+            if model == "cut-stream" and index == CUT_AFTER:
+                await writer.drain()
+                return False
             payload = event.split(b"data: ", 1)[1].rstrip(b"\n")
             writer.write(ws.send(wsevents.TextMessage(data=payload.decode())))
             record.append(payload)
@@ -1273,6 +1285,7 @@ class FakeProvider:
                 await writer.drain()
                 await asyncio.sleep(self.chunk_delay)
         await writer.drain()
+        return True
 
     async def _completions(self, exchange: _Exchange) -> bool:
         parsed = await self._parse(exchange)
@@ -1357,6 +1370,27 @@ class FakeProvider:
 
 
 # --------------------------------------------------------------------------- small utilities
+
+
+def _prewarm_events(events: list[bytes]) -> list[bytes]:
+    """A `generate: false` response: created, then completed with no output and no output
+    tokens (the input is still counted)."""
+    first = json.loads(events[0].split(b"data: ", 1)[1])
+    last = json.loads(events[-1].split(b"data: ", 1)[1])
+    response = last["response"]
+    usage = dict(response["usage"])
+    usage.update(
+        output_tokens=0,
+        total_tokens=usage["input_tokens"],
+        output_tokens_details={"reasoning_tokens": 0},
+    )
+    response.update(output=[], usage=usage)
+    last["sequence_number"] = 1
+
+    def event(obj: dict[str, Any]) -> bytes:
+        return b"event: " + str(obj["type"]).encode() + b"\ndata: " + _dumps(obj) + b"\n\n"
+
+    return [event(first), event(last)]
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:

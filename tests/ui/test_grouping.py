@@ -233,3 +233,33 @@ def test_the_grouped_view_draws_each_streams_gap_sparkline(
     assert profile == groups.data(groups.index(child, COLUMN["gaps"]), Role.GAPS)
     gaps, stall_ms = profile
     assert max(gaps) >= stall_ms == 1000.0
+
+
+def test_a_codex_websocket_session_is_one_turn_of_complete_requests(
+    tmp_path: Path, qtmodeltester: ModelTester
+) -> None:
+    """Recorded for real (worker, fake provider, a socket with a prewarm and two requests,
+    dropped by the client as Codex does): one turn row of three complete requests."""
+    from tests.e2e.test_websocket import create, relay, websocket_session
+    from tests.fakes.provider import FakeProvider
+
+    meta = {"turn_id": "turn-ws", "session_id": "sess-ws"}
+    creates = [
+        create("hi", generate=False, client_metadata={**meta, "turn_id": ""}),
+        create("hi", client_metadata=meta),
+        create("again", client_metadata=meta),
+    ]
+    with FakeProvider(websocket=True) as fake, relay(tmp_path, fake) as worker:
+        websocket_session(worker.base_url, creates, close="drop")
+        worker.wait_for_calls(3)
+        store = worker.store()
+        try:
+            groups = CallGroupModel(CallListModel(store))
+            qtmodeltester.check(groups)
+            rows = turn_rows(groups)
+            turn = texts(groups, rows["turn-ws"])
+        finally:
+            store.close()
+    assert groups.rowCount() == 1 and set(rows) == {"turn-ws"}
+    assert turn["model"] == "fake-1  ·  3 requests"
+    assert (turn["status"], turn["state"]) == ("101", "complete")
