@@ -103,7 +103,11 @@ def _export_problem(args: argparse.Namespace) -> str | None:
     if args.format == "otlp":
         if args.output:
             return "--format otlp sends spans to --endpoint; it writes no --output file."
-        if not (args.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        if not (
+            args.endpoint
+            or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        ):
             return "--format otlp needs --endpoint URL (e.g. http://127.0.0.1:4318)."
     elif args.endpoint:
         return "--endpoint is only for --format otlp."
@@ -124,15 +128,18 @@ def _selection(store: CallStore, args: argparse.Namespace) -> Selection:
 
 def _export_from(store: CallStore, args: argparse.Namespace, selection: Selection) -> ExportResult:
     from app.core import export, otlp
+    from app.core.config import OtlpSettings
 
     progress = _Progress()
     if args.format == "otlp":
-        endpoint = args.endpoint or os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
-        headers = otlp.parse_headers(os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
         try:
-            return otlp.export_calls_otlp(
-                store, endpoint, selection, headers=headers, on_progress=progress
-            )
+            # --endpoint, else the standard variables; the SDK reads OTEL_EXPORTER_OTLP_HEADERS
+            # and the rest. Content is on the spans only if OTEL_INSTRUMENTATION_GENAI_CAPTURE_
+            # MESSAGE_CONTENT=true.
+            target = otlp.resolve_target(OtlpSettings(), endpoint=args.endpoint)
+            if target is None:
+                raise _Failed("OTEL_SDK_DISABLED=true: no span was sent.")
+            return otlp.export_calls_otlp(store, target, selection, on_progress=progress)
         except otlp.OtlpError as exc:
             raise _Failed(str(exc)) from exc
         finally:

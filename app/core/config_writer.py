@@ -108,8 +108,12 @@ def config_to_toml(config: Config) -> str:
         proxy_items.append(("allow_remote", True))
     tables = [_table("[proxy]", proxy_items)]
     tables += [_table("[[providers]]", _provider_items(p)) for p in _written(config.providers)]
-    if config.otlp.endpoint or config.otlp.headers:
-        tables.append(_table("[otlp]", [("endpoint", config.otlp.endpoint)]))
+    otlp = config.otlp
+    if otlp.endpoint or otlp.headers or otlp.capture_content:
+        items: list[tuple[str, TomlValue]] = [("endpoint", otlp.endpoint)]
+        if otlp.capture_content:
+            items.append(("capture_content", True))
+        tables.append(_table("[otlp]", items))
         if config.otlp.headers:
             pairs = ", ".join(
                 f"{toml_string(k)} = {toml_string(v)}" for k, v in config.otlp.headers
