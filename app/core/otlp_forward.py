@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.otlp import OtlpTarget, SpanSender
+from app.core.otlp import SpanSender
+from app.core.otlp_target import OtlpTarget
 from app.core.store import CallStore
 
 _STOP = ""
