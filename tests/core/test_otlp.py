@@ -40,16 +40,6 @@ from tests.support.otlp_collector import Collector, attributes, by_call
 CONTENT_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions")
 
 
-@pytest.fixture(autouse=True)
-def no_otel_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The person's own OTEL_* settings never leak into these tests."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[CallStore]:
     store = CallStore(seed_calls(tmp_path / "seed.db"))
