@@ -150,7 +150,22 @@ def test_otlp_export_to_a_collector_and_filters(
             collector.endpoint + "/v1/traces",
         )
         assert errors_only.returncode == 0, errors_only.stderr
-    spans = collector.spans()
+        config = worker.tmp / "otlp.toml"
+        config.write_text(
+            f'[otlp]\nendpoint = "{collector.endpoint}"\ncapture_content = true\n'
+            'headers = { x-team = "blue" }\n'
+        )
+        from_config = relayscope(
+            "--config", config, "export", "--db", worker.db_path, "--format", "otlp", "--ids",
+            recorded[1]["id"],
+        )  # fmt: skip
+        assert from_config.returncode == 0, from_config.stderr
+    assert collector.posts[-1].headers["x-team"] == "blue"
+    (configured,) = collector.posts[-1].request().resource_spans[0].scope_spans[0].spans
+    assert json.loads(attributes(configured)["gen_ai.input.messages"])[-1]["parts"] == [
+        {"type": "text", "content": "Export me"}
+    ]
+    spans = collector.spans()[:5]
     assert len(spans) == 5  # four calls, then the failed one again
     names = [span.name for span in spans[:4]]
     assert names == ["chat fake-1", "chat fake-1", "chat fake-1", "chat fail-429"]
