@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cli_actions.run(args, config, db_path)
     if args.command in ("export", "import"):
-        return cli_export.run(args, db_path)
+        return cli_export.run(args, db_path, config.otlp)
     if (problem := display_problem()) is not None:
         print(f"relayscope: {problem}", file=sys.stderr)
         return 2

@@ -19,13 +19,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mitmproxy import master, options
 from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 
 from app.core.config import DEMO, PLAYBACK, Config, default_data_dir
-from app.core.otlp_forward import OtlpForwarder
+from app.core.otlp_target import OtlpError, resolve_target
 from app.core.playback import PlaybackError, PlaybackSet, load_recordings
 from app.core.recording import Recording, prepare_database
 from app.core.recording_process import RecordingProcess
@@ -41,6 +41,9 @@ from proxy_addons.recorder import Recorder
 from proxy_addons.router import Router
 from proxy_addons.watchdog import Watchdog
 from proxy_addons.websocket_recorder import WebSocketRecorder
+
+if TYPE_CHECKING:
+    from app.core.otlp_forward import OtlpForwarder
 
 log = logging.getLogger("relayscope")
 
@@ -182,16 +185,20 @@ def _event_relay(
 
 
 def _otlp_forwarder(settings: WorkerSettings, printer: EventPrinter) -> OtlpForwarder | None:
-    otlp = settings.config.otlp
-    if not otlp.endpoint:
+    try:  # [otlp] endpoint, else the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
+        target = resolve_target(settings.config.otlp)
+    except OtlpError as exc:
+        raise WorkerError(str(exc)) from exc
+    if target is None:
         return None
-    log.info("Exporting calls as OpenTelemetry spans to %s", otlp.endpoint)
+    log.info("Exporting calls as OpenTelemetry spans to %s", target.traces_url)
+    from app.core.otlp_forward import OtlpForwarder  # the SDK: imported only when wanted
 
     def report(message: str) -> None:
         log.warning("OpenTelemetry export: %s", message)
         printer.emit({"event": "otlp_error", "message": message})
 
-    return OtlpForwarder(settings.db_path, otlp, on_error=report)
+    return OtlpForwarder(settings.db_path, target, on_error=report)
 
 
 def _load_playback(settings: WorkerSettings) -> PlaybackSet:

@@ -110,6 +110,8 @@ class OtlpSettings:
 
     endpoint: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    #: Put prompts and answers on the spans (`gen_ai.input.messages`, ...); off by default.
+    capture_content: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +241,11 @@ def _parse_otlp(raw: object, path: Path) -> OtlpSettings:
     where = f"{path}: [otlp]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table.")
-    unknown = set(raw) - {"endpoint", "headers"}
+    unknown = set(raw) - {"endpoint", "headers", "capture_content"}
     if unknown:
         raise ConfigError(
-            f"{where} has unknown key {_names(unknown)}; allowed: 'endpoint', 'headers'."
+            f"{where} has unknown key {_names(unknown)}; allowed: 'endpoint', 'headers', "
+            "'capture_content'."
         )
     endpoint = _get(raw, "endpoint", str, "", where).strip()
     if endpoint:
@@ -254,7 +257,8 @@ def _parse_otlp(raw: object, path: Path) -> OtlpSettings:
         raise ConfigError(
             f'{where}: headers must be a table of strings, like {{ authorization = "Bearer …" }}.'
         )
-    return OtlpSettings(endpoint.rstrip("/"), tuple(sorted(headers.items())))
+    capture = _get(raw, "capture_content", bool, False, where)
+    return OtlpSettings(endpoint.rstrip("/"), tuple(sorted(headers.items())), capture)
 
 
 def _parse_proxy(raw: object, path: Path) -> ProxySettings:

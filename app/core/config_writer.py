@@ -117,8 +117,12 @@ def config_to_toml(config: Config) -> str:
     demo = any(p.is_demo for p in config.providers)
     if demo != demo_by_default(config.providers, table=any(p.is_demo for p in written)):
         tables.append(_table("[demo]", [("enabled", demo)]))
-    if config.otlp.endpoint or config.otlp.headers:
-        tables.append(_table("[otlp]", [("endpoint", config.otlp.endpoint)]))
+    otlp = config.otlp
+    if otlp.endpoint or otlp.headers or otlp.capture_content:
+        items: list[tuple[str, TomlValue]] = [("endpoint", otlp.endpoint)]
+        if otlp.capture_content:
+            items.append(("capture_content", True))
+        tables.append(_table("[otlp]", items))
         if config.otlp.headers:
             pairs = ", ".join(
                 f"{toml_string(k)} = {toml_string(v)}" for k, v in config.otlp.headers

@@ -151,6 +151,7 @@ def call_from_entry(entry: dict[str, Any], call_id: str | None = None) -> Import
 
 
 _KEPT = ("upstream_request_body", "replay_of", "group_id", "session_id", "turn_id", "truncated")
+_FINISH_KEPT = ("first_byte_ms", "cut_by", "error_code", "note", "hold_ms")
 
 
 def _start_row(
@@ -236,6 +237,9 @@ def _finish(
         fields["error"] = "The HAR entry has no response."
     if response_body is not None:
         fields["response_body"] = response_body
+    for key in _FINISH_KEPT:  # facts a Relayscope export carries (schema m007)
+        if ours.get(key) is not None:
+            fields[key] = ours[key]
     quirks = ours.get("quirks")
     if isinstance(quirks, list) and quirks:
         fields["quirks"] = json.dumps(quirks, ensure_ascii=False)

@@ -438,8 +438,8 @@ class RecordingWriter(Recording):
         if assembled is not None:
             fields.update(_assembled_fields(assembled, fields))
             _complete_if_delivered(assembled, fields)
-        self._update_row(call_id, fields)
-        self._index(call_id, live)
+        # prompt_text too, in the same update: the full-text index follows it (schema m012).
+        self._update_row(call_id, {**fields, "prompt_text": self._prompt_text(call_id)})
         events.append({"event": "call_finished", "id": call_id, **_scalars(fields)})
 
     def _assemble(
@@ -458,22 +458,14 @@ class RecordingWriter(Recording):
         sets = ", ".join(f"{column} = ?" for column in fields)
         self.conn.execute(f"UPDATE calls SET {sets} WHERE id = ?", [*fields.values(), call_id])
 
-    def _index(self, call_id: str, live: _Live | None) -> None:
+    def _prompt_text(self, call_id: str) -> str | None:
+        """The request's conversation as text, for full-text search."""
         row = self.conn.execute(
-            "SELECT rowid, model, provider, path, endpoint, request_body, output_text"
-            " FROM calls WHERE id = ?",
-            (call_id,),
+            "SELECT endpoint, request_body FROM calls WHERE id = ?", (call_id,)
         ).fetchone()
         if row is None:
-            return
-        rowid, model, provider, path, endpoint, request_body, output_text = row
-        text = prompt_text(endpoint or "other", request_body)
-        self.conn.execute("DELETE FROM calls_fts WHERE rowid = ?", (rowid,))
-        self.conn.execute(
-            "INSERT INTO calls_fts (rowid, model, provider, path, prompt_text, output_text)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (rowid, model, provider, path, text, output_text),
-        )
+            return None
+        return prompt_text(row[0] or "other", row[1]) or None
 
 
 def _assembled_fields(result: Assembled, fields: dict[str, Any]) -> dict[str, Any]:

@@ -491,3 +491,19 @@ def test_the_otlp_endpoint_is_kept_validated_and_saved(qtbot: QtBot, path: Path)
     config = load_config(path)
     assert config.otlp.endpoint == "http://localhost:4318"
     assert dict(config.otlp.headers) == {"authorization": "Bearer team-token"}  # kept
+    assert config.otlp.capture_content is False
+
+
+def test_capturing_conversations_on_spans_is_a_checkbox(qtbot: QtBot, path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text('[otlp]\nendpoint = "http://collector:4318"\n')
+    dialog = open_dialog(qtbot, path)
+    capture = dialog.findChild(QCheckBox, "otlp_capture_content")
+    assert capture is not None and not capture.isChecked()
+    capture.setChecked(True)
+    save(qtbot, dialog)
+    assert load_config(path).otlp.capture_content is True
+    assert "capture_content = true" in path.read_text()
+    dialog = open_dialog(qtbot, path)
+    again = dialog.findChild(QCheckBox, "otlp_capture_content")
+    assert again is not None and again.isChecked()
