@@ -258,6 +258,7 @@ def m009_connections(db: Database) -> None:
     db["calls"].create_index(["connection_id"], if_not_exists=True)  # type: ignore[union-attr]
 
 
+@migrations()
 def m012_datasette_ready(db: Database) -> None:
     # Datasette and sqlite-utils find a table's full-text index by its declaration,
     # content="calls" (`Table.detect_fts`), so the index becomes an external-content FTS5 table
