@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("calls", "show", "diagnose"):
         from app import cli_views
 
-        return cli_views.run(args, db_path)
+        return cli_views.run(args, db_path, config)
     if args.command in ("replay", "diff", "compare"):
         from app import cli_actions
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core import diagnostics
+from app.core.config import Config
+from app.core.cost import Pricer
 from app.core.store import CallFilter, CallStore, StoreError
 from app.core.stream_analysis import ERROR, INFO, WARNING, StreamAnalysis, analyse
 from app.core.stream_stats import event_label
@@ -27,16 +29,17 @@ def open_store(db_path: Path) -> CallStore | None:
         return None
 
 
-def run(args: argparse.Namespace, db_path: Path) -> int:
+def run(args: argparse.Namespace, db_path: Path, config: Config | None = None) -> int:
     store = open_store(db_path)
     if store is None:
         return 1
+    pricer = Pricer.from_config(config)
     try:
         if args.command == "calls":
-            return _calls(store, args)
+            return _calls(store, args, pricer)
         if args.command == "diagnose":
             return _diagnose(store, args)
-        return _show(store, args)
+        return _show(store, args, pricer)
     except StoreError as exc:
         print(f"relayscope: {exc}", file=sys.stderr)
         return 1
@@ -44,19 +47,19 @@ def run(args: argparse.Namespace, db_path: Path) -> int:
         store.close()
 
 
-def _calls(store: CallStore, args: argparse.Namespace) -> int:
+def _calls(store: CallStore, args: argparse.Namespace, pricer: Pricer) -> int:
     flt = CallFilter(text=args.search, errors_only=args.errors)
     rows = store.list_calls(flt, limit=args.limit)
     if args.json:
         for row in rows:
-            print(json.dumps(_jsonable(row), ensure_ascii=False))
+            print(json.dumps(_with_cost(row, pricer), ensure_ascii=False))
         return 0
     print(
         f"{'id':21} {'time':8} {'provider':10} {'model':22} {'status':>6} {'state':11} "
-        f"{'ttft':>7} {'dur':>8} {'tokens':>11}"
+        f"{'ttft':>7} {'dur':>8} {'tokens':>11} {'cost':>9}"
     )
     for row in rows:
-        print(format_row(row))
+        print(f"{format_row(row)} {pricer.price(row).text():>9}")
     total = store.count_calls(flt)
     if total > len(rows):
         print(f"… {total - len(rows)} more (use -n)")
@@ -82,12 +85,17 @@ def format_row(row: dict[str, Any]) -> str:
     )
 
 
-def _show(store: CallStore, args: argparse.Namespace) -> int:
+def _with_cost(row: dict[str, Any], pricer: Pricer) -> dict[str, Any]:
+    """A row for JSON output, with its cost (`usd` null when unknown) and the price's source."""
+    return _jsonable(row) | {"cost": pricer.price(row).as_json()}
+
+
+def _show(store: CallStore, args: argparse.Namespace, pricer: Pricer) -> int:
     call_id = store.resolve_id(args.id)
     call = store.get_call(call_id)
     assert call is not None
     if args.json:
-        print(json.dumps(_jsonable(call), ensure_ascii=False, indent=2))
+        print(json.dumps(_with_cost(call, pricer), ensure_ascii=False, indent=2))
         return 0
     for key in (
         "id",
@@ -113,6 +121,8 @@ def _show(store: CallStore, args: argparse.Namespace) -> int:
     ):
         if call.get(key) is not None:
             print(f"{key:18} {call[key]}")
+    cost = pricer.price(call)
+    print(f"{'cost':18} {cost.text()} ({cost.basis})")
     if call.get("output_text"):
         print("\n" + call["output_text"])
     if args.stream:

@@ -232,6 +232,20 @@ class Pricer:
         return Cost(None, f"no price known for model {shown!r}")
 
 
+_default = Pricer()
+
+
+def use_config(config: Config | None) -> None:
+    """Make `default_pricer()` use this config's price overrides (the app calls it at start
+    and after the providers are edited; the CLI passes its Pricer explicitly)."""
+    global _default
+    _default = Pricer.from_config(config)
+
+
+def default_pricer() -> Pricer:
+    return _default
+
+
 @dataclass(frozen=True, slots=True)
 class CostTotal:
     """A sum of call costs that keeps count of the calls whose cost is unknown."""
