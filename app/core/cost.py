@@ -212,6 +212,13 @@ class Pricer:
         answered_as: str = "",
         when: datetime | None = None,
     ) -> Cost:
+        if usage.cache_read_tokens + usage.cache_write_tokens > usage.input_tokens:
+            # A provider that reports more cached than input tokens: no price is right.
+            return Cost(
+                None,
+                f"usage does not add up ({usage.cache_read_tokens + usage.cache_write_tokens:,}"
+                f" cached of {usage.input_tokens:,} input tokens)",
+            )
         settings = self._providers.get(provider)
         for name in (model, answered_as):
             if settings is not None and name:

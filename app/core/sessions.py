@@ -348,8 +348,12 @@ def _starts_turn(
     before = previous[1]
     if prompt is None or before is None:
         return True
-    added = prompt.items[len(before.items) :]
-    return any(item_role(item) == "user" for item in added)
+    shared = 0  # items the two requests have in common from the start
+    for a, b in zip(before.items, prompt.items, strict=False):
+        if canonical_json(a) != canonical_json(b):
+            break
+        shared += 1
+    return any(item_role(item) == "user" for item in prompt.items[shared:])
 
 
 def _input_text(prompt: Prompt) -> str:

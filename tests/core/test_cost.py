@@ -91,6 +91,12 @@ def test_unknown_price_and_missing_usage_are_unknown_never_zero() -> None:
     assert no_usage.as_json() == {"usd": None, "basis": "no usage recorded"}
 
 
+def test_usage_that_does_not_add_up_has_no_price() -> None:
+    priced = Pricer().price(_row(prompt_tokens=50, completion_tokens=5, cached_tokens=1900))
+    assert priced.usd is None
+    assert priced.basis == "usage does not add up (1,900 cached of 50 input tokens)"
+
+
 def test_a_resellers_price_table_and_multiplier() -> None:
     own = Provider(
         "gw",
