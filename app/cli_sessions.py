@@ -11,8 +11,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from app.core import share
 from app.core.config import Config
 from app.core.cost import Pricer, TokenUsage
+from app.core.redaction import Redactor
 from app.core.sessions import (
     CHARS_PER_TOKEN,
     PART_TITLES,
@@ -60,6 +62,28 @@ def add_parsers(
     common(session)
     session.add_argument("id", help="session id (Codex's, or chain-CALLID for agents without)")
     session.add_argument("--json", action="store_true", help="the whole report as JSON")
+    _share_parser(sub, common)
+
+
+def _share_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    share = sub.add_parser(
+        "share", help="write a call or a session as one self-contained, redacted HTML page"
+    )
+    common(share)
+    share.add_argument("id", nargs="?", help="call id (a unique prefix is enough)")
+    share.add_argument("--session", metavar="SID", help="share this session instead of a call")
+    share.add_argument("--html", type=Path, required=True, metavar="FILE", help="page to write")
+    share.add_argument(
+        "--redact-pattern",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="also remove text matching this regular expression (repeatable)",
+    )
+    share.add_argument("--redact-emails", action="store_true", help="also remove e-mail addresses")
 
 
 def run(args: argparse.Namespace, db_path: Path, config: Config | None) -> int:
@@ -72,7 +96,12 @@ def run(args: argparse.Namespace, db_path: Path, config: Config | None) -> int:
     try:
         if args.command == "sessions":
             return _sessions(store, pricer, args)
+        if args.command == "share":
+            return _share(store, pricer, args, config)
         return _session(store, pricer, args)
+    except StoreError as exc:
+        print(f"relayscope: {exc}", file=sys.stderr)
+        return 1
     finally:
         store.close()
 
@@ -223,3 +252,41 @@ def _flat(text: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _share(
+    store: CallStore, pricer: Pricer, args: argparse.Namespace, config: Config | None
+) -> int:
+    if (args.id is None) == (args.session is None):
+        print("relayscope: share needs a call ID or --session SID (one of them).", file=sys.stderr)
+        return 2
+    try:
+        patterns = tuple(re.compile(p) for p in args.redact_pattern)
+    except re.error as exc:
+        print(f"relayscope: --redact-pattern {exc.pattern!r}: {exc}.", file=sys.stderr)
+        return 2
+    secrets = tuple(config.secrets()) if config is not None else ()
+    redactor = Redactor(secrets=secrets, patterns=patterns, emails=args.redact_emails)
+    if args.session is not None:
+        report = load_session(store, args.session, pricer)
+        if report is None:
+            print(
+                f"relayscope: no session '{clean(args.session)}'; `relayscope sessions` lists "
+                "them.",
+                file=sys.stderr,
+            )
+            return 1
+        chunks = {str(e.call["id"]): store.chunks(str(e.call["id"])) for e in report.calls}
+        page = share.session_page(report, chunks, redactor)
+    else:
+        call = store.get_call(store.resolve_id(args.id))
+        assert call is not None
+        page = share.call_page(call, store.chunks(str(call["id"])), pricer, redactor)
+    try:
+        args.html.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        print(f"relayscope: cannot write {args.html}: {exc.strerror}.", file=sys.stderr)
+        return 1
+    print(redactor.summary(), file=sys.stderr)
+    print(f"Wrote {args.html} ({len(page.encode()) / 1024:.1f} KiB).", file=sys.stderr)
+    return 0
