@@ -86,6 +86,7 @@ def call_page(
     body += "<h2>Conversation</h2>" + _conversation(call, redact)
     body += "<h2>Answer</h2>" + _answer(call, redact)
     body += _stream(call, chunks, redact)
+    body += _headers(call, redact)
     return _page(redact.text(title), body)
 
 
@@ -132,6 +133,22 @@ def session_page(
             body += _answer(call, redact)
             body += _stream(call, chunks_of.get(str(call.get("id")), []), redact, level="h3")
     return _page(f"Session {redact.text(report.id)}", body)
+
+
+def _headers(call: dict[str, Any], redact: Redactor) -> str:
+    out = ""
+    for column, title in (("request_headers", "Request"), ("response_headers", "Response")):
+        try:
+            pairs = json.loads(call.get(column) or "[]")
+        except ValueError:
+            continue
+        rows = [(str(p[0]), str(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2]
+        if rows:
+            cells = "".join(
+                f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in redact.headers(rows)
+            )
+            out += f"<details><summary>{title} headers</summary><table>{cells}</table></details>"
+    return out
 
 
 def _call_facts(call: dict[str, Any], pricer: Pricer) -> list[tuple[str, str]]:

@@ -127,7 +127,14 @@ def test_a_shared_call_is_redacted_and_hostile_text_stays_text(
         assert secret not in html, secret
     assert "page=2" in html  # only the secret parameter goes
     summary = result.stderr
-    for kind in ("API key", "e-mail address", "query-string secret", "--redact-pattern"):
+    assert "<summary>Request headers</summary>" in html and "sk-test-1234567890" not in html
+    for kind in (
+        "API key",
+        "e-mail address",
+        "query-string secret",
+        "--redact-pattern",
+        "authorization header",
+    ):
         assert kind in summary, summary
     # The hostile prompt and answer are in the page as text, never as markup.
     assert "&lt;/style&gt;&lt;script&gt;" in html and "&lt;img src=x onerror" in html
