@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _action_parsers(sub)  # replay, diff, compare
     cli_export.add_parsers(sub, _common)  # export, import
-    cli_sessions.add_parsers(sub, _common)  # sessions, session, share
+    cli_sessions.add_parsers(sub, _common)  # sessions, session, share, costs
     return parser
 
 
@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app import cli_actions
 
         return cli_actions.run(args, config, db_path)
-    if args.command in ("sessions", "session", "share"):
+    if args.command in ("sessions", "session", "share", "costs"):
         return cli_sessions.run(args, db_path, config)
     if args.command in ("export", "import"):
         return cli_export.run(args, db_path)

@@ -1,5 +1,5 @@
-"""`relayscope sessions`, `relayscope session ID` and `relayscope share`: agent sessions in
-the terminal (turns, tokens, cost, context, prompt cache) and shareable HTML pages."""
+"""`relayscope sessions`, `session ID`, `costs` and `share`: agent sessions in the terminal
+(turns, tokens, cost, context, prompt cache), the cost ledger, and shareable HTML pages."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.core import share
 from app.core.config import Config
-from app.core.cost import Pricer, TokenUsage
+from app.core.cost import Pricer, TokenUsage, ledger
 from app.core.redaction import Redactor
 from app.core.sessions import (
     CHARS_PER_TOKEN,
@@ -26,10 +26,12 @@ from app.core.sessions import (
     load_session,
     report_json,
     summary_of,
+    tokens_json,
 )
 from app.core.store import CallStore, StoreError
 
 SORTS = ("recent", "cost", "turns", "duration")
+BY = ("provider", "model", "day", "session")
 _BAR_WIDTH = 40
 _BAR_LETTERS = {
     "system": "S",
@@ -63,6 +65,13 @@ def add_parsers(
     session.add_argument("id", help="session id (Codex's, or chain-CALLID for agents without)")
     session.add_argument("--json", action="store_true", help="the whole report as JSON")
     _share_parser(sub, common)
+
+    costs = sub.add_parser("costs", help="tokens and cost per provider, model, day or session")
+    common(costs)
+    costs.add_argument(
+        "--by", choices=BY, default="provider", help="how to group calls (default provider)"
+    )
+    costs.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
 def _share_parser(
@@ -98,6 +107,8 @@ def run(args: argparse.Namespace, db_path: Path, config: Config | None) -> int:
             return _sessions(store, pricer, args)
         if args.command == "share":
             return _share(store, pricer, args, config)
+        if args.command == "costs":
+            return _costs(store, pricer, args)
         return _session(store, pricer, args)
     except StoreError as exc:
         print(f"relayscope: {exc}", file=sys.stderr)
@@ -136,6 +147,29 @@ def _sessions(store: CallStore, pricer: Pricer, args: argparse.Namespace) -> int
             f"{_cut(clean(s.id), 38):38} {_cut(clean(s.client), 18):18} {s.turns:>5} "
             f"{s.calls:>5} {_tokens(s.tokens)} {s.cost.text():>10} {duration(s.duration_ms):>10}"
         )
+    return 0
+
+
+def _costs(store: CallStore, pricer: Pricer, args: argparse.Namespace) -> int:
+    totals = ledger(store.usage_rows(), pricer, by=args.by)
+    keys = list(totals)
+    if args.by != "day":  # days in order; the rest most expensive first
+        keys.sort(key=lambda k: totals[k][0].usd, reverse=True)
+    if args.json:
+        for key in keys:
+            cost, tokens = totals[key]
+            calls = cost.priced + cost.unknown
+            row = {args.by: key or None, "calls": calls, "tokens": tokens_json(tokens)}
+            print(json.dumps(row | {"cost": cost.as_json()}, ensure_ascii=False))
+        return 0
+    print(
+        f"{args.by:38} {'calls':>7} {'input':>9} {'cached':>9} {'output':>8} {'reason':>7} "
+        f"{'cost':>20}"
+    )
+    for key in keys:
+        cost, tokens = totals[key]
+        shown = _cut(clean(key or "(none)"), 38)
+        print(f"{shown:38} {cost.priced + cost.unknown:>7,} {_tokens(tokens)} {cost.text():>20}")
     return 0
 
 

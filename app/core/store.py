@@ -190,6 +190,15 @@ class CallStore:
         )
         return list(self.db.query(sql))
 
+    def usage_rows(self) -> Iterator[dict[str, Any]]:
+        """Every call's usage and what prices it, oldest first (for the cost ledger)."""
+        sql = (
+            "SELECT id, started_at, provider, model, response_model, session_id, turn_id, "
+            "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens FROM calls "
+            "ORDER BY started_at, rowid"
+        )
+        yield from self.db.query(sql)
+
     def session_calls(self, session_id: str) -> list[dict[str, Any]]:
         sql = "SELECT * FROM calls WHERE session_id = ? ORDER BY started_at, rowid"
         return list(self.db.query(sql, [session_id]))

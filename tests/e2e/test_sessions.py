@@ -231,3 +231,17 @@ def test_show_and_calls_give_each_calls_cost(recorded: Path) -> None:
     listed = relayscope(recorded, "calls")
     assert listed.splitlines()[0].rstrip().endswith("cost")
     assert "$0.0" in listed.splitlines()[1]
+
+
+def test_costs_per_provider_and_day_add_up_the_calls(recorded: Path) -> None:
+    rows = _rows(recorded)
+    (provider,) = [json.loads(x) for x in relayscope(recorded, "costs", "--json").splitlines()]
+    assert provider["provider"] == "openai" and provider["calls"] == len(rows)
+    assert provider["cost"]["usd"] == pytest.approx(float(_hand_cost(rows)), rel=1e-9)
+    assert provider["tokens"]["cached"] == sum(r["cached_tokens"] for r in rows)
+    days = [
+        json.loads(x) for x in relayscope(recorded, "costs", "--by", "day", "--json").splitlines()
+    ]
+    assert sum(d["cost"]["usd"] for d in days) == pytest.approx(provider["cost"]["usd"])
+    table = relayscope(recorded, "costs", "--by", "session")
+    assert SESSION in table and "(none)" in table  # the chat agent's calls carry no session id
