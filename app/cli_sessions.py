@@ -14,11 +14,9 @@ from pathlib import Path
 from app.core import share
 from app.core.config import Config
 from app.core.cost import Pricer, TokenUsage, ledger
+from app.core.prompts import CHARS_PER_TOKEN, PART_TITLES, PARTS
 from app.core.redaction import Redactor
 from app.core.sessions import (
-    CHARS_PER_TOKEN,
-    PART_TITLES,
-    PARTS,
     SessionReport,
     SessionSummary,
     TurnReport,

@@ -16,8 +16,9 @@ from typing import Any
 
 from app.core.conversation import Turn, turns
 from app.core.cost import Pricer
+from app.core.prompts import CHARS_PER_TOKEN, PART_TITLES, PARTS
 from app.core.redaction import Redactor
-from app.core.sessions import CHARS_PER_TOKEN, PART_TITLES, PARTS, SessionReport, summary_of
+from app.core.sessions import SessionReport, summary_of
 from app.core.stream_analysis import analyse
 
 CSP = (

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from app.core.cost import Pricer
-from app.core.sessions import analyse_session, chains, first_divergence, read_prompt
+from app.core.prompts import first_divergence, read_prompt
+from app.core.sessions import analyse_session, chains
 
 SYSTEM = {"role": "system", "content": "be brief"}
 
