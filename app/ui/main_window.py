@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -20,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import cost
+from app.core.config import ConfigError, load_config
 from app.core.store import CallFilter, CallStore
 from app.ui import theme
 from app.ui.breakpoints_panel import BreakpointsButton, BreakpointsPanel
@@ -269,6 +272,8 @@ class MainWindow(QMainWindow):
 
     def _on_providers_dialog_saved(self) -> None:
         self.worker.restart(self.header.port.value())
+        with contextlib.suppress(ConfigError):  # the dialog only saves a config that loads
+            cost.use_config(load_config(self.config_path))
 
     # -- debugging tools: breakpoints, provider diagnostics, playback -------------------
 
