@@ -18,7 +18,7 @@ from mitmproxy import http
 from app.core.encodings import Decompressor
 from app.core.quirks import UsageHider, aggregate_chat_completion
 from app.core.recording import Recording
-from app.core.routing import redact_headers
+from app.core.routing import redact_headers, redact_query
 from app.core.sse import SSEDecoder
 from proxy_addons.context import CallContext, context_of
 from proxy_addons.errors import TIMEOUT_MARK, announce_timeout
@@ -65,7 +65,7 @@ class Recorder:
                 "request_headers": _headers_json(ctx.client_headers),
                 "request_body": body,
                 "upstream_request_body": upstream_body,
-                "upstream_url": ctx.extra.get("upstream_url"),
+                "upstream_url": redact_query(ctx.extra.get("upstream_url")),
                 "request_size": len(ctx.client_body),
                 "truncated": 1 if truncated else 0,
                 "replay_of": ctx.replay_of,
@@ -296,7 +296,9 @@ def _codex_turn(header: dict[str, str]) -> str | None:
 
 
 def _client_path(flow: http.HTTPFlow) -> str:
+    """The path the client asked for, keys in its query string redacted (for the record and
+    the log alike)."""
     ctx = context_of(flow)
     if ctx is not None and ctx.extra.get("client_path"):
-        return str(ctx.extra["client_path"])
-    return flow.request.path
+        return redact_query(str(ctx.extra["client_path"])) or "/"
+    return redact_query(flow.request.path) or "/"
