@@ -15,6 +15,7 @@ from app.core import routing
 from app.core.config import Config, Provider
 from app.core.openai_format import endpoint_of, read_request
 from app.core.quirks import RequestPlan, plan_request
+from proxy_addons import limits
 from proxy_addons.context import KEY, CallContext, context_of
 from proxy_addons.errors import error_response
 
@@ -37,6 +38,17 @@ class Router:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         flow.metadata[KEY] = CallContext()
+        token = self.config.proxy.access_token
+        if token and not _token_ok({k.lower(): v for k, v in flow.request.headers.items()}, token):
+            # Answered before the body is read, and not recorded: without the token nobody
+            # gets to make Relayscope hold or store anything.
+            flow.metadata[limits.REFUSE_BEFORE_BODY] = token_refusal()
+            peer = flow.client_conn.peername
+            limits.LIMIT_LOG.warning(
+                "token",
+                f"Refused a request without the access token from {peer[0] if peer else '?'} "
+                "(401, not recorded).",
+            )
 
     async def request(self, flow: http.HTTPFlow) -> None:
         ctx = context_of(flow)
@@ -101,12 +113,7 @@ class Router:
         """Requests Relayscope will not forward: wrong token, paths outside /v1."""
         token = self.config.proxy.access_token
         if token and not _token_ok(ctx.header, token):
-            return error_response(
-                401,
-                "relayscope_token_required",
-                "This Relayscope listens beyond this machine and needs its access token: send it "
-                "as the API key (Authorization: Bearer TOKEN) or in X-Relayscope-Token.",
-            )
+            return token_refusal()
         path = flow.request.path
         if flow.request.method == "PRI" and path == "*":
             # An HTTP/2 prior-knowledge preface, read as HTTP/1: mitmproxy has no plaintext h2.
@@ -213,6 +220,15 @@ def websocket_refusal(detail: str = "") -> http.Response:
         "This provider is not reached over WebSocket"
         + (f" ({detail})" if detail else "")
         + "; use HTTP (Relayscope records both).",
+    )
+
+
+def token_refusal() -> http.Response:
+    return error_response(
+        401,
+        "relayscope_token_required",
+        "This Relayscope listens beyond this machine and needs its access token: send it "
+        "as the API key (Authorization: Bearer TOKEN) or in X-Relayscope-Token.",
     )
 
 
