@@ -162,10 +162,11 @@ def _answer_before_body(stream: Any, response: http.Response) -> Generator[Any, 
     if body:
         yield http_layers.SendHttp(ResponseData(stream.stream_id, body), client)
         yield http_layers.SendHttp(ResponseEndOfMessage(stream.stream_id), client)
-    yield http_layers.SendHttp(
-        ResponseProtocolError(stream.stream_id, "answered before the body", ErrorCode.KILL),
-        client,
-    )
+    # Half-close: the client reads the answer and its end, then hangs up. A full close here
+    # can leak the socket: it cancels the connection's reader task, which may be waiting
+    # for mitmproxy's event lock, and then never closes its writer. A client that keeps
+    # sending is read (and dropped) until IdleClients closes it.
+    yield commands.CloseTcpConnection(client, half_close=True)
 
 
 class IdleClients:
@@ -195,8 +196,13 @@ class IdleClients:
         self._clients.pop(client.id, None)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Runs after the Router's: a request refused before its body is not in progress."""
         entry = self._clients.get(flow.client_conn.id)
-        if entry is not None:
+        if entry is None:
+            return
+        if REFUSE_BEFORE_BODY in flow.metadata:
+            entry[2] = time.monotonic()
+        else:
             entry[1] += 1
 
     def response(self, flow: http.HTTPFlow) -> None:

@@ -229,8 +229,8 @@ async def _serve(
     limits.quiet_resource_errors(asyncio.get_running_loop())
     mitm.addons.add(
         Chain(
-            limits.IdleClients(_client_idle_seconds()),
             Router(settings.config, local_ports),
+            limits.IdleClients(_client_idle_seconds()),  # after the Router: sees its refusals
             Watchdog(),
             WebSocketRecorder(writer),
             ResponseBreakpoints(holder),  # before the Recorder: an edited answer is recorded
