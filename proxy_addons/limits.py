@@ -28,6 +28,7 @@ from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.proxy.layers.http._base import ReceiveHttp
 from mitmproxy.proxy.layers.http._events import (
     ErrorCode,
+    RequestData,
     ResponseData,
     ResponseEndOfMessage,
     ResponseHeaders,
@@ -49,6 +50,12 @@ CLIENT_IDLE_SECONDS = 120.0
 #: `flow.metadata` key: a response the Router decided on in `requestheaders`, sent before
 #: the body is read (the body is never read; the connection is closed after the answer).
 REFUSE_BEFORE_BODY = "relayscope.refuse_before_body"
+
+#: `flow.metadata` keys: past `STREAM_LIMIT` buffered request-body bytes, `STREAM_REQUEST`
+#: (the Router's `route_streamed(flow, prefix) -> refusal or None`) routes the flow from the
+#: body's first bytes and sets `flow.request.stream`; the rest streams to the provider.
+STREAM_REQUEST = "relayscope.stream_request"
+STREAM_LIMIT = "relayscope.stream_limit"
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 
@@ -82,6 +89,7 @@ def install() -> None:
         return
     server_read, client_read = _http1.Http1Server.read_headers, _http1.Http1Client.read_headers
     wait_for_headers = http_layers.HttpStream.state_wait_for_request_headers
+    consume_body = http_layers.HttpStream.state_consume_request_body
 
     def server_read_headers(self: Any, event: Any) -> Generator[Any, Any, None]:
         if _head_too_large(self, event):
@@ -101,11 +109,23 @@ def install() -> None:
         if isinstance(refusal, http.Response) and self.client_state != self.state_errored:
             yield from _answer_before_body(self, refusal)
 
+    def consume_request_body(self: Any, event: Any) -> Generator[Any, Any, None]:
+        route = self.flow.metadata.get(STREAM_REQUEST)
+        if (
+            route is not None
+            and isinstance(event, RequestData)
+            and len(self.request_body_buf) + len(event.data) > self.flow.metadata[STREAM_LIMIT]
+        ):
+            yield from _stream_the_rest(self, event, route)
+            return
+        yield from consume_body(self, event)
+
     for wrapper in (server_read_headers, client_read_headers, wait_for_request_headers):
         setattr(wrapper, "_relayscope", True)  # noqa: B010 (installed once, even if called twice)
     _http1.Http1Server.read_headers = server_read_headers  # type: ignore[method-assign]
     _http1.Http1Client.read_headers = client_read_headers  # type: ignore[method-assign]
     http_layers.HttpStream.state_wait_for_request_headers = wait_for_request_headers  # type: ignore[method-assign]
+    http_layers.HttpStream.state_consume_request_body = consume_request_body  # type: ignore[method-assign]
 
 
 def _head_too_large(conn: Any, event: events.Event) -> bool:
@@ -146,6 +166,22 @@ def _refuse_large_response_head(conn: Any) -> Generator[Any, Any, None]:
         yield ReceiveHttp(
             ResponseProtocolError(conn.stream_id, message, ErrorCode.GENERIC_SERVER_ERROR)
         )
+
+
+def _stream_the_rest(stream: Any, event: Any, route: Any) -> Generator[Any, Any, None]:
+    """A request body past the limit: routed from what was buffered, then streamed to the
+    provider (mitmproxy's `stream_large_bodies` would also stream large responses, which
+    the recording needs whole, and would dial the provider before any hook could route)."""
+    flow = stream.flow
+    del flow.metadata[STREAM_REQUEST]
+    body = bytes(stream.request_body_buf) + bytes(event.data)
+    stream.request_body_buf.clear()
+    refusal = route(flow, body)
+    if refusal is not None:
+        yield from _answer_before_body(stream, refusal)
+        return
+    yield from stream.start_request_stream()
+    yield from stream.handle_event(RequestData(stream.stream_id, body))
 
 
 def _answer_before_body(stream: Any, response: http.Response) -> Generator[Any, Any, None]:

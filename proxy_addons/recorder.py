@@ -48,6 +48,9 @@ class Recorder:
             return
         request = flow.request
         body, truncated = _capped(ctx.client_body, self.max_body_bytes)
+        # A body streamed upstream (over max_body_bytes) was counted on its way.
+        request_size = ctx.extra.get("request_size", len(ctx.client_body))
+        truncated = truncated or request_size > len(body)
         ctx.extra["truncated"] = 1 if truncated else 0
         upstream_body: bytes | None = None
         if ctx.upstream_body_changed:
@@ -67,7 +70,7 @@ class Recorder:
                 "request_body": body,
                 "upstream_request_body": upstream_body,
                 "upstream_url": redact_query(ctx.extra.get("upstream_url")),
-                "request_size": len(ctx.client_body),
+                "request_size": request_size,
                 "truncated": 1 if truncated else 0,
                 "replay_of": ctx.replay_of,
                 "group_id": ctx.group_id,

@@ -284,3 +284,25 @@ def test_idle_connections_are_closed_and_cannot_lock_others_out(
     assert "Traceback" not in log
     assert 1 <= log.count("sent nothing for 2 s") <= 3  # one line per 10 s, not one each
     assert os.path.exists(worker.db_path)
+
+
+def test_a_100_mb_request_body_streams_to_the_provider_and_is_not_held(
+    bounded_worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    big = "a" * (100 * MIB)
+    response = httpx.post(
+        bounded_worker.base_url + "/embeddings",
+        json={"model": "fake-1", "input": big},
+        timeout=120,
+    )
+    assert response.status_code == 200 and response.json()["data"]
+    assert len(fake.requests[-1].body) > 100 * MIB  # the provider got all of it
+    (row,) = bounded_worker.wait_for_calls(1, timeout=30)
+    assert bounded_worker.proc is not None
+    worker_rss = peak_rss_mb(bounded_worker.proc.pid)
+    assert worker_rss < RSS_LIMIT_MB  # 100 MB buffered (and copied) would be well over
+    assert row["truncated"] & 1 and len(row["request_body"]) == CAP
+    assert row["request_size"] == len(fake.requests[-1].body)
+    assert row["provider"] == "fake" and row["model"] == "fake-1"
+    assert "streamed to the provider as sent" in row["quirks"]
+    print(f"100 MB upload: worker {worker_rss:.0f} MB")
