@@ -99,9 +99,25 @@ def open_database(path: Path | str, *, create: bool = True) -> Database:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         schema.apply(db)  # an older database is brought up to date, whoever opens it
+    except schema.NewerSchemaError as exc:
+        db.conn.close()
+        raise StoreError(f"{path}: {exc}") from exc
     except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"{path}: cannot open the recording database ({exc}).") from exc
+        raise StoreError(_cannot_open(path, exc)) from exc
     return db
+
+
+def _cannot_open(path: Path, exc: Exception) -> str:
+    """The sentence for a database that cannot be opened; a read-only folder is named, since
+    SQLite needs to create its WAL and shared-memory files beside the database."""
+    folder = path.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"{path}: cannot open the recording database: the folder {folder} is read-only "
+            f"(SQLite writes {path.name}-wal and {path.name}-shm beside it). Make {folder} "
+            "writable, or choose another place with --db."
+        )
+    return f"{path}: cannot open the recording database ({exc})."
 
 
 class CallStore:
