@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.call_list = CallListView(self.model, self)
         self.inspector = CallInspector(store, self)
         self.welcome = WelcomePanel(self)
+        self.welcome.set_demo_available(_demo_enabled(config_path))
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.pages = QStackedWidget(self)
         self._shown_call = ""
@@ -271,6 +272,7 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _on_providers_dialog_saved(self) -> None:
+        self.welcome.set_demo_available(_demo_enabled(self.config_path))
         self.worker.restart(self.header.port.value())
         with contextlib.suppress(ConfigError):  # the dialog only saves a config that loads
             cost.use_config(load_config(self.config_path))
@@ -449,3 +451,11 @@ class MainWindow(QMainWindow):
             lambda: self.playback.start(dialog.call_ids, dialog.match_mode(), dialog.speed_factor())
         )
         dialog.open()
+
+
+def _demo_enabled(config_path: Path) -> bool:
+    """Whether the worker will run the demo provider (a broken config: the worker says so)."""
+    try:
+        return load_config(config_path).provider("demo") is not None
+    except ConfigError:
+        return True
