@@ -165,10 +165,8 @@ def stream_report(
 
 def _stream_summary(call: dict[str, Any], analysis: StreamAnalysis) -> list[str]:
     ttft = f"TTFT {_ms(analysis.ttft_ms)}"
-    first_byte = call.get("ttft_ms")
-    first_token = analysis.ttft_ms
-    if first_byte is not None and first_token is not None and abs(first_token - first_byte) >= 1:
-        ttft += f" (first byte {_ms(first_byte)})"
+    if analysis.first_byte_ms is not None:
+        ttft += f" (first byte {_ms(analysis.first_byte_ms)})"
     speed = analysis.output_tokens_per_s
     rate = f"{speed:,.1f} tok/s" if speed is not None else "tok/s —"
     lines = [

@@ -160,13 +160,12 @@ class Recorder:
             "state": "error" if response.status_code >= 400 else "complete",
             "response_headers": _headers_json(list(response.headers.items(multi=True))),
             "duration_ms": ctx.ms_since_start(now),
-            "ttft_ms": _ttft(ctx),
-            "first_byte_ms": _ttft(ctx),
+            "first_byte_ms": _first_byte(ctx),
         }
         if ctx.answered_by_proxy:
             fields["provider"] = ctx.provider
-            fields["ttft_ms"] = fields["duration_ms"]
-        if ctx.streaming:  # chunk_count and the first event's TTFT come from the writer
+            fields["first_byte_ms"] = fields["duration_ms"]
+        if ctx.streaming:  # chunk_count and TTFT (the first output event) come from the writer
             if "client_body" in ctx.extra:
                 fields["response_body"] = ctx.extra["client_body"]
                 if b'"error"' in ctx.extra["client_body"][:20]:
@@ -214,7 +213,7 @@ class Recorder:
         now = time.monotonic()
         fields: dict[str, Any] = {"duration_ms": ctx.ms_since_start(now), "chunk_count": ctx.seq}
         if ctx.first_byte:
-            fields["ttft_ms"] = fields["first_byte_ms"] = _ttft(ctx)
+            fields["first_byte_ms"] = _first_byte(ctx)
         timed_out = bool(flow.metadata.get(TIMEOUT_MARK))
         client_side = "client" in message.lower()
         if flow.response is not None and ctx.first_byte:
@@ -276,9 +275,9 @@ class _Aggregator:
         return body
 
 
-def _ttft(ctx: CallContext) -> float | None:
-    """Time to the first byte of the answer (for a stream, the writer replaces it with the
-    time of the first event, which it alone sees)."""
+def _first_byte(ctx: CallContext) -> float | None:
+    """Time to the first byte of the answer (its headers); the writer derives TTFT, the first
+    output token, from it and the stream (app/core/call_facts.py)."""
     return ctx.ms_since_start(ctx.first_byte) if ctx.first_byte else None
 
 

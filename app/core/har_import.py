@@ -213,8 +213,10 @@ def _finish(
         "state": state,
         "response_headers": _headers_json(headers) if headers else None,
         "duration_ms": _float(ours.get("duration_ms"), entry.get("time")),
-        "ttft_ms": _float(ours.get("ttft_ms"))
-        if "ttft_ms" in ours or status is None
+        # The writer tells TTFT from the chunks (app/core/call_facts.py); a Relayscope HAR
+        # made before first_byte_ms existed carried the first byte as its ttft_ms.
+        "first_byte_ms": _float(ours.get("first_byte_ms"), ours.get("ttft_ms"))
+        if "first_byte_ms" in ours or "ttft_ms" in ours or status is None
         else first_byte,
     }
     size = _size(_int(response.get("bodySize")))

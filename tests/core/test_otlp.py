@@ -157,7 +157,7 @@ def test_calls_reach_a_real_collector_as_genai_spans(store: CallStore) -> None:
         "server.address": "api.fake.test",
         "server.port": 443,
     }
-    assert values["relayscope.ttft_ms"] == 38.5 and values["relayscope.stream"] is True
+    assert values["relayscope.ttft_ms"] == 50.0 and values["relayscope.stream"] is True
     assert "error.type" not in values
     # The stream's chunks, each at its arrival time.
     events = stream["events"]
