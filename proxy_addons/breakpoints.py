@@ -33,6 +33,8 @@ from proxy_addons.errors import error_response
 log = logging.getLogger(__name__)
 
 Emit = Callable[[dict[str, Any]], None]
+#: `ctx.extra` key: how long breakpoints held the call, in ms (the Recorder records it).
+HOLD_MS = "hold_ms"
 
 
 class Holder:
@@ -74,6 +76,7 @@ class Holder:
         """Wait for the app's decision; None if none came within the timeout."""
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self.held[ctx.id] = future
+        held_since = time.monotonic()
         self.emit(
             {
                 "event": "call_held",
@@ -96,6 +99,8 @@ class Holder:
             )
             return None
         finally:
+            held_ms = (time.monotonic() - held_since) * 1000.0
+            ctx.extra[HOLD_MS] = round(ctx.extra.get(HOLD_MS, 0.0) + held_ms, 3)
             self.held.pop(ctx.id, None)
             self.emit({"event": "call_released", "id": ctx.id, "stage": stage})
 
@@ -116,9 +121,11 @@ class RequestBreakpoints:
             return
         ctx.last_activity = float("inf")  # the watchdog must not time out a held call
         decision = await self.holder.hold(ctx, "request", rule, body)
-        _restart_clock(ctx)
+        ctx.last_activity = time.monotonic()  # the watchdog's clock starts again
         if decision is None:
-            self.holder.writer.update(ctx.id, {"quirks": json.dumps(ctx.quirks)})
+            self.holder.writer.update(
+                ctx.id, {"quirks": json.dumps(ctx.quirks), "hold_ms": ctx.extra[HOLD_MS]}
+            )
             return
         if decision.action == "fail":
             ctx.quirks.append(
@@ -127,7 +134,7 @@ class RequestBreakpoints:
             ctx.answered_by_proxy = True
             flow.response = error_response(decision.status, "breakpoint", decision.message)
             return
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = {"hold_ms": ctx.extra[HOLD_MS]}
         if decision.body is not None and decision.body != body:
             flow.request.content = decision.body
             ctx.quirks.append(f"breakpoint {rule.id}: request edited by {decision.by}")
@@ -181,9 +188,3 @@ class ResponseBreakpoints:
             ctx.quirks.append(f"breakpoint {rule.id}: answer edited by {decision.by}")
         else:
             ctx.quirks.append(f"breakpoint {rule.id}: answer passed unchanged by {decision.by}")
-
-
-def _restart_clock(ctx: CallContext) -> None:
-    """Time spent held is the person's, not the provider's: timings start after it."""
-    ctx.t0 = time.monotonic()
-    ctx.last_activity = ctx.t0

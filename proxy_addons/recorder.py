@@ -180,6 +180,8 @@ class Recorder:
             fields["response_body"] = body
         if ctx.quirks:
             fields["quirks"] = json.dumps(ctx.quirks)
+        if "hold_ms" in ctx.extra:  # a breakpoint held it: part of every timing (call_facts)
+            fields["hold_ms"] = ctx.extra["hold_ms"]
         self.writer.finish(ctx.id, fields)
         log.info(
             "%s %s %s %s %s %.0fms",
@@ -212,6 +214,8 @@ class Recorder:
     def _error_fields(self, flow: http.HTTPFlow, ctx: CallContext, message: str) -> dict[str, Any]:
         now = time.monotonic()
         fields: dict[str, Any] = {"duration_ms": ctx.ms_since_start(now), "chunk_count": ctx.seq}
+        if "hold_ms" in ctx.extra:
+            fields["hold_ms"] = ctx.extra["hold_ms"]
         if ctx.first_byte:
             fields["first_byte_ms"] = _first_byte(ctx)
         timed_out = bool(flow.metadata.get(TIMEOUT_MARK))

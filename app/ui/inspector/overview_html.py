@@ -317,7 +317,7 @@ def _duration(row: dict[str, Any]) -> str:
     text = fmt.ms(row.get("duration_ms"))
     hold = row.get("hold_ms")
     if hold:
-        text += f" (of which {fmt.ms(hold)} held at a breakpoint)"
+        text += f" ({fmt.ms(hold)} held at a breakpoint)"
     return text
 
 
