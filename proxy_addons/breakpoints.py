@@ -29,6 +29,7 @@ from app.core.breakpoints import (
 from app.core.recording import Recording
 from proxy_addons.context import CallContext, context_of
 from proxy_addons.errors import error_response
+from proxy_addons.router import set_upstream_body, upstream_body
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class RequestBreakpoints:
         ctx = context_of(flow)
         if ctx is None or flow.response is not None or not self.holder.rules:
             return
-        body = flow.request.raw_content or b""
+        body = upstream_body(flow.request, ctx)  # decoded, if it came compressed
         rule = first_match(
             self.holder.rules, "request", ctx.provider, ctx.model, ctx.endpoint, body
         )
@@ -136,7 +137,7 @@ class RequestBreakpoints:
             return
         fields: dict[str, Any] = {"hold_ms": ctx.extra[HOLD_MS]}
         if decision.body is not None and decision.body != body:
-            flow.request.content = decision.body
+            set_upstream_body(flow.request, ctx, decision.body)
             ctx.quirks.append(f"breakpoint {rule.id}: request edited by {decision.by}")
             fields["upstream_request_body"] = decision.body
         else:
@@ -168,7 +169,7 @@ class ResponseBreakpoints:
             ctx.provider,
             ctx.model,
             ctx.endpoint,
-            flow.request.raw_content or b"",
+            upstream_body(flow.request, ctx),
         )
         if rule is None:
             return

@@ -66,7 +66,7 @@ class Recorder:
                 "request_body": body,
                 "upstream_request_body": upstream_body,
                 "upstream_url": ctx.extra.get("upstream_url"),
-                "request_size": len(ctx.client_body),
+                "request_size": ctx.extra.get("request_size", len(ctx.client_body)),
                 "truncated": 1 if truncated else 0,
                 "replay_of": ctx.replay_of,
                 "group_id": ctx.group_id,

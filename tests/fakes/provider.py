@@ -294,10 +294,22 @@ class ReceivedRequest:
     headers: dict[str, str]
     """Header names lower-cased; repeated headers joined with ``", "``."""
     body: bytes
+    """As it arrived on the wire (still compressed if it came with a Content-Encoding)."""
 
     def json(self) -> Any:
-        """The body decoded as JSON (raises ``ValueError`` if it is not JSON)."""
-        return json.loads(self.body)
+        """The body decoded as JSON (raises ``ValueError`` if it is not JSON), after undoing
+        its Content-Encoding (gzip, deflate, br, zstd) as providers that accept them do."""
+        return json.loads(self.content())
+
+    def content(self) -> bytes:
+        """The body with its Content-Encoding undone (ValueError if it does not decode)."""
+        encoding = self.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return self.body
+        try:
+            return _decompress(self.body, encoding)
+        except Exception as exc:  # zlib.error, brotli.error, zstd.ZstdError
+            raise ValueError(f"the {encoding} body does not decode: {exc}") from exc
 
 
 class _Exchange:
@@ -1378,6 +1390,16 @@ def _compress(data: bytes, encoding: str) -> bytes:
     if encoding == "br":
         return bytes(brotli.compress(data))
     return zstd.compress(data)
+
+
+def _decompress(data: bytes, encoding: str) -> bytes:
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return zlib.decompress(data, 47)  # 47: a gzip or a zlib header, both seen as deflate
+    if encoding == "br":
+        return bytes(brotli.decompress(data))
+    if encoding == "zstd":
+        return zstd.decompress(data)
+    raise ValueError(f"unsupported content coding {encoding!r}")
 
 
 class _StreamCompressor:
