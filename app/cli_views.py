@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core import diagnostics
+from app.core import diagnostics, multipart
 from app.core.store import CallFilter, CallStore, StoreError
 from app.core.stream_analysis import ERROR, INFO, WARNING, StreamAnalysis, analyse
 from app.core.stream_stats import event_label
@@ -281,9 +281,11 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in row.items()
-    }
+    out = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in row.items()}
+    form = multipart.call_form(row)
+    if form is not None:  # a file's bytes are summed up, never mangled into U+FFFD
+        out["request_body"] = form
+    return out
 
 
 def _diagnose(store: CallStore, args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from mitmproxy import http
 
-from app.core import encodings, routing
+from app.core import encodings, multipart, routing
 from app.core.config import Config, Provider
 from app.core.openai_format import endpoint_of, read_request
 from app.core.quirks import RequestPlan, plan_request
@@ -59,6 +59,8 @@ class Router:
             self._answer(flow, ctx, refusal)
             return
         info = read_request(ctx.client_body)
+        if not info.is_json and "multipart/" in header.get("content-type", ""):
+            info = multipart.request_info(ctx.client_body, header["content-type"]) or info
         ctx.model, ctx.stream = info.model, info.stream
         ctx.replay_of = header.get(routing.REPLAY_HEADER)
         ctx.group_id = header.get(routing.GROUP_HEADER)

@@ -180,6 +180,9 @@ def assemble_body(endpoint: str, body: bytes | None) -> Assembled:
         out = _from_response(obj, None)
     else:
         out = _from_choices_body(obj)
+        text = obj.get("text")  # an audio transcription or translation
+        if "choices" not in obj and isinstance(text, str):
+            out.output_text = text
     out.error = out.error or _error_of(obj.get("error"))
     out.done = True
     return out
