@@ -80,9 +80,10 @@ def output_tokens_per_second(
 
 
 def tokens_per_second(row: Row) -> float | None:
-    """A recorded call's output speed: from its first token to its end for a stream, over
-    its whole duration otherwise."""
-    ttft = ttft_ms(row) if row.get("stream") else None
+    """A recorded call's output speed: from its first token to its end for a stream (one the
+    client asked for, or one forced upstream: it has chunks), over its whole duration
+    otherwise."""
+    ttft = ttft_ms(row) if row.get("stream") or row.get("chunk_count") else None
     return output_tokens_per_second(
         row.get("completion_tokens"), ttft, _float(row.get("duration_ms"))
     )

@@ -215,10 +215,14 @@ def _finish(
         "duration_ms": _float(ours.get("duration_ms"), entry.get("time")),
         # The writer tells TTFT from the chunks (app/core/call_facts.py); a Relayscope HAR
         # made before first_byte_ms existed carried the first byte as its ttft_ms.
-        "first_byte_ms": _float(ours.get("first_byte_ms"), ours.get("ttft_ms"))
-        if "first_byte_ms" in ours or "ttft_ms" in ours or status is None
+        "first_byte_ms": _float(ours.get("first_byte_ms"))
+        if "first_byte_ms" in ours
+        else _float(ours.get("ttft_ms"))
+        if "ttft_ms" in ours or status is None
         else first_byte,
     }
+    if _float(ours.get("hold_ms")) is not None:
+        fields["hold_ms"] = _float(ours.get("hold_ms"))
     size = _size(_int(response.get("bodySize")))
     if size is not None:
         fields["response_size"] = size

@@ -185,6 +185,7 @@ def seed_calls(path: Path) -> Path:
             "response_headers": SSE_HEADERS,
             "first_byte_ms": 38.5,
             "duration_ms": 95.25,
+            "hold_ms": 12.5,  # a breakpoint held it (part of the duration)
         },
     )
     _plain(writer, PLAIN, 2, 200, TOOL_ANSWER, request_size=120, response_size=400)
