@@ -17,7 +17,6 @@ from app.core.config import (
     LOOPBACK_HOSTS,
     Config,
     ConfigError,
-    ProxySettings,
     default_config_path,
     default_db_path,
     load_config,
@@ -128,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream", action="store_true", help="the stream debugger: timing, timeline and findings"
     )
     show.add_argument("--json", action="store_true", help="the call's row as JSON")
+    show.add_argument(
+        "--as",
+        choices=("curl", "python"),
+        dest="as_code",
+        help="print a curl command or Python script that sends the call again",
+    )
 
     diagnose = sub.add_parser("diagnose", help="provider diagnostics from the recorded calls")
     _common(diagnose)
@@ -213,13 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("calls", "show", "diagnose"):
         from app import cli_views
 
-        return cli_views.run(args, db_path)
+        return cli_views.run(args, db_path, config)
     if args.command in ("replay", "diff", "compare"):
         from app import cli_actions
 
         return cli_actions.run(args, config, db_path)
     if args.command in ("export", "import"):
-        return cli_export.run(args, db_path)
+        return cli_export.run(args, db_path, config.otlp)
     if (problem := display_problem()) is not None:
         print(f"relayscope: {problem}", file=sys.stderr)
         return 2
@@ -255,7 +260,9 @@ def _run_proxy(args: argparse.Namespace, config: Config, db_path: Path) -> int:
             file=sys.stderr,
         )
         return 2
-    proxy_settings = ProxySettings(host, port, settings.max_body_bytes, token, allow_remote)
+    proxy_settings = replace(
+        settings, host=host, port=port, access_token=token, allow_remote=allow_remote
+    )
     config = replace(config, proxy=proxy_settings)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,

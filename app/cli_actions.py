@@ -26,6 +26,7 @@ from app.core.replay import (
     wait_until_recorded,
 )
 from app.core.routing import TOKEN_HEADER
+from app.core.safe_text import visible, visible_json
 from app.core.store import CallStore, StoreError
 
 
@@ -100,11 +101,13 @@ def _replay(store: CallStore, args: argparse.Namespace, url: str, headers: list[
     )
     live = _LiveAnswer(sys.stdout, quiet=args.json)
     if not args.json:
-        print(f"replay of {call['id']} → call {request.call_id}", flush=True)
+        print(f"replay of {visible(call['id'])} → call {request.call_id}", flush=True)
     result = send(request, url, on_event=live, wait_for_retry_after=args.wait_retry_after)
     row = wait_until_recorded(store, result.call_id, timeout=5.0) if result.status else None
     if args.json:
-        print(json.dumps(_replay_json(call, result, row), ensure_ascii=False, indent=2))
+        print(
+            visible_json(json.dumps(_replay_json(call, result, row), ensure_ascii=False, indent=2))
+        )
     else:
         live.finish(result, row)
     return 0 if result.ok else 1
@@ -128,7 +131,7 @@ class _LiveAnswer:
         if self.quiet:
             return
         if event.kind in ("chunk", "body") and event.text:
-            self.out.write(event.text)
+            self.out.write(visible(event.text, multiline=True))
             self.out.flush()
             self.text_seen = True
         elif event.kind == "retry_wait":
@@ -150,9 +153,9 @@ class _LiveAnswer:
         if result.previous is not None:
             first = result.previous
             print(f"(first attempt {first.call_id}: HTTP {first.status})", file=self.out)
-        print(_outcome_line(result, row), file=self.out)
+        print(visible(_outcome_line(result, row)), file=self.out)
         if result.error:
-            print(f"error: {result.error}", file=self.out)
+            print(f"error: {visible(result.error, multiline=True)}", file=self.out)
         if result.retry_after is not None and result.status in (429, 503):
             print(
                 f"The provider asks to retry after {result.retry_after:g} s; "
@@ -202,9 +205,10 @@ def _diff(store: CallStore, args: argparse.Namespace) -> int:
     a, b = _call(store, args.a), _call(store, args.b)
     diff = diff_calls(a, b, store.chunks(a["id"]), store.chunks(b["id"]))
     if args.json:
-        print(json.dumps(diff_as_json(diff), ensure_ascii=False, indent=2, default=str))
+        text = json.dumps(diff_as_json(diff), ensure_ascii=False, indent=2, default=str)
+        print(visible_json(text))
     else:
-        print(format_unified(diff))
+        print(visible(format_unified(diff), multiline=True))
     return 0
 
 
@@ -234,7 +238,7 @@ def _compare(store: CallStore, args: argparse.Namespace, url: str, headers: list
             wait_for_retry_after=args.wait_retry_after,
         )
     if args.json:
-        print(json.dumps(_compare_json(result), ensure_ascii=False, indent=2))
+        print(visible_json(json.dumps(_compare_json(result), ensure_ascii=False, indent=2)))
     else:
         _print_compare(result)
     return 0
@@ -294,7 +298,7 @@ class _Progress:
             self._say(f"{name}: done, {outcome} in {format_ms(result.elapsed_ms)}{chunks}")
 
     def _say(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        print(visible(line), file=self.out, flush=True)
 
 
 def summary_table(summaries: tuple[TargetSummary, ...]) -> list[str]:
@@ -306,14 +310,14 @@ def summary_table(summaries: tuple[TargetSummary, ...]) -> list[str]:
         rows.append(
             (
                 str(s.index + 1),
-                s.target.label,
-                s.call_id,
+                visible(s.target.label),
+                visible(s.call_id),
                 f"{s.status or '—'} {s.state or ''}".strip(),
                 format_ms(s.ttft_ms),
                 format_ms(s.duration_ms),
                 tokens,
                 f"{s.tokens_per_s:,.1f}" if s.tokens_per_s is not None else "—",
-                s.finish_reason or "—",
+                visible(s.finish_reason or "—"),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -333,11 +337,11 @@ def _print_compare(result: CompareResult) -> None:
         print(line)
     print(f"\nall targets in {format_ms(result.elapsed_ms)} (they ran at the same time)")
     for s in result.summaries:
-        print(f"\n── [{s.index + 1}] {s.target.label} ──")
+        print(f"\n── [{s.index + 1}] {visible(s.target.label)} ──")
         if s.error:
-            print(f"error: {s.error}")
+            print(f"error: {visible(s.error, multiline=True)}")
         if s.output_text:
-            print(s.output_text)
+            print(visible(s.output_text, multiline=True))
     if any(not s.recorded for s in result.summaries):
         print(
             "\nSome calls are not in this database (is the proxy recording to another --db?); "

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from app.core.config import OtlpSettings
     from app.core.export import ExportResult, Selection
     from app.core.store import CallStore
 
@@ -40,7 +41,7 @@ def add_parsers(
     export.add_argument(
         "--endpoint",
         help="OTLP/HTTP collector for --format otlp, e.g. http://127.0.0.1:4318 "
-        "(default: $OTEL_EXPORTER_OTLP_ENDPOINT; headers from $OTEL_EXPORTER_OTLP_HEADERS)",
+        "(default: the config's [otlp] endpoint, then $OTEL_EXPORTER_OTLP_ENDPOINT)",
     )
 
     imported = sub.add_parser("import", help="import OpenAI-format API calls from a HAR file")
@@ -53,11 +54,12 @@ def add_parsers(
     )
 
 
-def run(args: argparse.Namespace, db_path: Path) -> int:
+def run(args: argparse.Namespace, db_path: Path, otlp: OtlpSettings | None = None) -> int:
+    """`otlp`: the config's [otlp], where `--format otlp` sends without `--endpoint`."""
     try:
         if args.command == "import":
             return _import(args, db_path)
-        return _export(args, db_path)
+        return _export(args, db_path, otlp)
     except KeyboardInterrupt:
         print("relayscope: cancelled.", file=sys.stderr)
         return 130
@@ -66,10 +68,12 @@ def run(args: argparse.Namespace, db_path: Path) -> int:
 # --- export --------------------------------------------------------------------------------
 
 
-def _export(args: argparse.Namespace, db_path: Path) -> int:
+def _export(args: argparse.Namespace, db_path: Path, otlp: OtlpSettings | None) -> int:
+    from app.core.config import OtlpSettings
     from app.core.store import CallStore, StoreError
 
-    problem = _export_problem(args)
+    otlp = otlp or OtlpSettings()
+    problem = _export_problem(args, otlp)
     if problem:
         print(f"relayscope: {problem}", file=sys.stderr)
         return 2
@@ -79,7 +83,7 @@ def _export(args: argparse.Namespace, db_path: Path) -> int:
         print(f"relayscope: {exc}", file=sys.stderr)
         return 1
     try:
-        result = _export_from(store, args, _selection(store, args))
+        result = _export_from(store, args, _selection(store, args), otlp)
     except (StoreError, _Failed) as exc:
         print(f"relayscope: {exc}", file=sys.stderr)
         return 1
@@ -97,13 +101,18 @@ class _Failed(Exception):
     """An export that could not finish, with a sentence for the person."""
 
 
-def _export_problem(args: argparse.Namespace) -> str | None:
+def _export_problem(args: argparse.Namespace, otlp: OtlpSettings) -> str | None:
     if args.ids and (args.search or args.errors or args.provider or args.model):
         return "choose calls either by --ids or by --search/--errors/--provider/--model."
     if args.format == "otlp":
         if args.output:
             return "--format otlp sends spans to --endpoint; it writes no --output file."
-        if not (args.endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        if not (
+            args.endpoint
+            or otlp.endpoint
+            or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        ):
             return "--format otlp needs --endpoint URL (e.g. http://127.0.0.1:4318)."
     elif args.endpoint:
         return "--endpoint is only for --format otlp."
@@ -122,17 +131,20 @@ def _selection(store: CallStore, args: argparse.Namespace) -> Selection:
     return Selection(filter=flt)
 
 
-def _export_from(store: CallStore, args: argparse.Namespace, selection: Selection) -> ExportResult:
+def _export_from(
+    store: CallStore, args: argparse.Namespace, selection: Selection, settings: OtlpSettings
+) -> ExportResult:
     from app.core import export, otlp
 
     progress = _Progress()
     if args.format == "otlp":
-        endpoint = args.endpoint or os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
-        headers = otlp.parse_headers(os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
         try:
-            return otlp.export_calls_otlp(
-                store, endpoint, selection, headers=headers, on_progress=progress
-            )
+            # --endpoint, else the config's [otlp], else the standard variables (the SDK reads
+            # OTEL_EXPORTER_OTLP_HEADERS and the rest), as for the proxy.
+            target = otlp.resolve_target(settings, endpoint=args.endpoint)
+            if target is None:
+                raise _Failed("OTEL_SDK_DISABLED=true: no span was sent.")
+            return otlp.export_calls_otlp(store, target, selection, on_progress=progress)
         except otlp.OtlpError as exc:
             raise _Failed(str(exc)) from exc
         finally:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core import diagnostics, multipart
+from app.core.config import Config
+from app.core.safe_text import visible, visible_json
 from app.core.store import CallFilter, CallStore, StoreError
 from app.core.stream_analysis import ERROR, INFO, WARNING, StreamAnalysis, analyse
 from app.core.stream_stats import event_label
@@ -23,11 +25,11 @@ def open_store(db_path: Path) -> CallStore | None:
     try:
         return CallStore(db_path, create=False)
     except StoreError as exc:
-        print(f"relayscope: {exc}", file=sys.stderr)
+        print(f"relayscope: {visible(exc)}", file=sys.stderr)
         return None
 
 
-def run(args: argparse.Namespace, db_path: Path) -> int:
+def run(args: argparse.Namespace, db_path: Path, config: Config | None = None) -> int:
     store = open_store(db_path)
     if store is None:
         return 1
@@ -36,9 +38,9 @@ def run(args: argparse.Namespace, db_path: Path) -> int:
             return _calls(store, args)
         if args.command == "diagnose":
             return _diagnose(store, args)
-        return _show(store, args)
+        return _show(store, args, config)
     except StoreError as exc:
-        print(f"relayscope: {exc}", file=sys.stderr)
+        print(f"relayscope: {visible(exc)}", file=sys.stderr)
         return 1
     finally:
         store.close()
@@ -49,7 +51,7 @@ def _calls(store: CallStore, args: argparse.Namespace) -> int:
     rows = store.list_calls(flt, limit=args.limit)
     if args.json:
         for row in rows:
-            print(json.dumps(_jsonable(row), ensure_ascii=False))
+            print(visible_json(json.dumps(_jsonable(row), ensure_ascii=False)))
         return 0
     print(
         f"{'id':21} {'time':8} {'provider':10} {'model':22} {'status':>6} {'state':11} "
@@ -70,24 +72,28 @@ def format_ms(value: float | None) -> str:
 
 
 def format_row(row: dict[str, Any]) -> str:
-    time = (row.get("started_at") or "")[11:19]
+    """One line of `relayscope calls`; recorded values are escaped (`safe_text.visible`)."""
+    time = visible(row.get("started_at"))[11:19]
     tokens = "—"
     if row.get("prompt_tokens") is not None or row.get("completion_tokens") is not None:
         tokens = f"{row.get('prompt_tokens') or 0}/{row.get('completion_tokens') or 0}"
     return (
-        f"{row['id']:21} {time:8} {(row.get('provider') or '-')[:10]:10} "
-        f"{(row.get('model') or '-')[:22]:22} {row.get('status') or '—':>6} "
-        f"{row.get('state') or '':11} {format_ms(row.get('ttft_ms')):>7} "
+        f"{visible(row['id']):21} {time:8} {visible(row.get('provider') or '-')[:10]:10} "
+        f"{visible(row.get('model') or '-')[:22]:22} {visible(row.get('status') or '—'):>6} "
+        f"{visible(row.get('state')):11} {format_ms(row.get('ttft_ms')):>7} "
         f"{format_ms(row.get('duration_ms')):>8} {tokens:>11}"
     )
 
 
-def _show(store: CallStore, args: argparse.Namespace) -> int:
+def _show(store: CallStore, args: argparse.Namespace, config: Config | None) -> int:
     call_id = store.resolve_id(args.id)
     call = store.get_call(call_id)
     assert call is not None
+    if args.as_code:
+        print(_snippet(call, args.as_code, config), end="")
+        return 0
     if args.json:
-        print(json.dumps(_jsonable(call), ensure_ascii=False, indent=2))
+        print(visible_json(json.dumps(_jsonable(call), ensure_ascii=False, indent=2)))
         return 0
     for key in (
         "id",
@@ -114,9 +120,13 @@ def _show(store: CallStore, args: argparse.Namespace) -> int:
         "client",
     ):
         if call.get(key) is not None:
-            print(f"{key:18} {call[key]}")
+            print(f"{key:18} {visible(call[key])}")
+    if call.get("note"):
+        print(f"{'note':18} {visible(call['note'])}")
+    if call.get("connection_id"):
+        print(f"{'connection':18} {visible(connection_summary(store, call['connection_id']))}")
     if call.get("output_text"):
-        print("\n" + call["output_text"])
+        print("\n" + visible(call["output_text"], multiline=True))
     if args.stream:
         colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         width = max(80, shutil.get_terminal_size((100, 24)).columns) if colour else 100
@@ -146,6 +156,19 @@ class _Colours:
             return text
         code = {ERROR: "31;1", WARNING: "33", INFO: "2"}.get(severity, "0")
         return f"\x1b[{code}m{text}\x1b[0m"
+
+
+def connection_summary(store: CallStore, connection_id: str) -> str:
+    """One line about the WebSocket that carried a call: when, how many calls, who closed it."""
+    row = store.get_connection(connection_id)
+    if row is None:
+        return f"{connection_id} (not recorded)"
+    text = f"{connection_id} WebSocket opened {row['started_at']}, {row['call_count'] or 0} calls"
+    if row["state"] == "open":
+        return text + ", still open"
+    code = f" ({row['close_code']}{': ' + row['close_reason'] if row['close_reason'] else ''})"
+    who = f" by the {row['closed_by']}" if row["closed_by"] else ""
+    return f"{text}, closed{who}{code if row['close_code'] else ''}"
 
 
 def stream_report(
@@ -228,7 +251,7 @@ def _chunk_line(chunk: dict[str, Any], gap: float, width: int) -> str:
     data = chunk["data"]
     text = data if isinstance(data, str) else bytes(data).decode("utf-8", "replace")
     label = event_label(text)
-    event = label.event_type
+    event = visible(label.event_type)
     if len(event) > _EVENT_WIDTH and event.startswith("response."):
         event = event.removeprefix("response.")
     if chunk.get("direction") == "client":
@@ -237,7 +260,8 @@ def _chunk_line(chunk: dict[str, Any], gap: float, width: int) -> str:
         f" {chunk['seq']:>5} {_ms(chunk['t_ms']):>8} {'+' + _ms(gap):>9}  "
         f"{_cut(event, _EVENT_WIDTH):<{_EVENT_WIDTH}} "
     )
-    return (head + _cut(_flat(label.delta_text), max(10, width - len(head)))).rstrip()
+    delta = visible(_flat(label.delta_text))
+    return (head + _cut(delta, max(10, width - len(head)))).rstrip()
 
 
 def _findings(analysis: StreamAnalysis, width: int, colours: _Colours) -> list[str]:
@@ -249,7 +273,7 @@ def _findings(analysis: StreamAnalysis, width: int, colours: _Colours) -> list[s
         where = f"#{finding.seq}" if finding.seq is not None else "—"
         head = f"  {finding.severity:<8} {where:<6} "
         wrapped = textwrap.wrap(
-            finding.message,
+            visible(finding.message),
             width=width,
             initial_indent=head,
             subsequent_indent=indent,
@@ -282,6 +306,16 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _snippet(call: dict[str, Any], language: str, config: Config | None) -> str:
+    """`show --as curl|python`: the code that sends the call again through this proxy. The
+    literal builders in code_export keep every recorded value printable and inert."""
+    from app.cli_actions import base_url
+    from app.core.code_export import as_curl, as_python
+
+    url = base_url(config or Config())
+    return as_curl(call, url) if language == "curl" else as_python(call, url)
+
+
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in row.items()}
     form = multipart.call_form(row)
@@ -293,9 +327,9 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 def _diagnose(store: CallStore, args: argparse.Namespace) -> int:
     if args.provider:
         if args.provider not in store.providers():
-            known = ", ".join(store.providers()) or "none yet"
+            known = ", ".join(visible(name) for name in store.providers()) or "none yet"
             print(
-                f"relayscope: no recorded calls from provider '{args.provider}' "
+                f"relayscope: no recorded calls from provider '{visible(args.provider)}' "
                 f"(recorded providers: {known}).",
                 file=sys.stderr,
             )
@@ -304,7 +338,7 @@ def _diagnose(store: CallStore, args: argparse.Namespace) -> int:
     else:
         reports = diagnostics.diagnose_all(store)
     if args.report_format == "json":
-        print(diagnostics.as_json(reports))
+        print(visible_json(diagnostics.as_json(reports)))
     else:
-        print(diagnostics.as_markdown(reports).rstrip())
+        print(visible(diagnostics.as_markdown(reports).rstrip(), multiline=True))
     return 0

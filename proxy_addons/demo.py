@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 DEMO_MODELS = ("demo-1", "demo-fast")
 ANSWERS = (
-    "Hello from the Relayscope demo provider! This answer was streamed in small chunks, "
-    "so you can see each one arrive in the Stream tab, with the gap before it.",
+    # Said to streamed and whole requests alike: the same request gets the same answer.
+    "Hello from the Relayscope demo provider! Asked for a stream, this answer arrives in "
+    "small chunks: the Stream tab shows each one, with the gap before it.",
     "Relayscope recorded this call: the request you sent, every chunk with its arrival "
     "time, and the usage figures below. Point your own client at the same base URL to see "
     "real traffic.",
@@ -59,6 +60,8 @@ class DemoAnswer:
         self.prompt_tokens = _count_tokens(prompt) + 4 * len(conversation)
         self.completion_tokens = len(self.pieces)
         self.fast = model.endswith("fast")
+        self.created = int(time.time())
+        self.response_id = f"resp_demo{digest % 10**12:012d}{self.created}"
 
     def delays(self) -> list[float]:
         """Seconds before each piece: a think before the first, a visible stall mid-way."""
@@ -140,7 +143,7 @@ class DemoServer(LocalServer):
             events = _STREAMS[endpoint](answer, data)
             await _send_stream(conn, writer, events)
         else:
-            await _send_json(conn, writer, 200, _BODIES[endpoint](answer))
+            await _send_json(conn, writer, 200, _BODIES[endpoint](answer, data))
 
 
 def _endpoint(path: str) -> str | None:
@@ -232,16 +235,34 @@ async def _completions_stream(answer: DemoAnswer, request: dict[str, Any]) -> As
     yield b"data: [DONE]\n\n"
 
 
-def _response_object(answer: DemoAnswer, status: str, text: str | None) -> dict[str, Any]:
+def _response_object(
+    answer: DemoAnswer, status: str, text: str | None, request: dict[str, Any]
+) -> dict[str, Any]:
+    """A Responses API `response` object with the fields the API always sends."""
     output = [] if text is None else [_message_item(text)]
     usage = answer.usage()
     return {
-        "id": "resp_demo",
+        "id": answer.response_id,
         "object": "response",
-        "created_at": int(time.time()),
+        "created_at": answer.created,
         "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": request.get("instructions"),
+        "max_output_tokens": request.get("max_output_tokens"),
         "model": answer.model,
         "output": output,
+        "parallel_tool_calls": request.get("parallel_tool_calls", True),
+        "previous_response_id": request.get("previous_response_id"),
+        "reasoning": {"effort": None, "summary": None},
+        "store": request.get("store", True),
+        "temperature": request.get("temperature", 1.0),
+        "text": {"format": {"type": "text"}},
+        "tool_choice": request.get("tool_choice", "auto"),
+        "tools": [],
+        "top_p": request.get("top_p", 1.0),
+        "truncation": "disabled",
         "usage": None
         if text is None
         else {
@@ -251,7 +272,13 @@ def _response_object(answer: DemoAnswer, status: str, text: str | None) -> dict[
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": usage["total_tokens"],
         },
+        "user": None,
+        "metadata": request.get("metadata") or {},
     }
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
 def _message_item(text: str) -> dict[str, Any]:
@@ -260,39 +287,35 @@ def _message_item(text: str) -> dict[str, Any]:
         "type": "message",
         "status": "completed",
         "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
+        "content": [_text_part(text)],
     }
 
 
 async def _responses_stream(answer: DemoAnswer, request: dict[str, Any]) -> AsyncIterator[bytes]:
-    seq = 0
+    """The whole event sequence of the Responses API, as the SDK's `responses.stream()`
+    helper needs it (a delta before its `content_part.added` is an IndexError there)."""
+    seq = -1
 
     def event(kind: str, **fields: object) -> bytes:
         nonlocal seq
         seq += 1
-        return _sse({"type": kind, "sequence_number": seq, **fields}, kind)
+        return _sse({"type": kind, **fields, "sequence_number": seq}, kind)
 
-    yield event("response.created", response=_response_object(answer, "in_progress", None))
+    started = _response_object(answer, "in_progress", None, request)
+    yield event("response.created", response=started)
+    yield event("response.in_progress", response=started)
     item = {**_message_item(""), "status": "in_progress", "content": []}
     yield event("response.output_item.added", output_index=0, item=item)
+    at = {"item_id": "msg_demo", "output_index": 0, "content_index": 0}
+    yield event("response.content_part.added", **at, part=_text_part(""))
     for piece, delay in zip(answer.pieces, answer.delays(), strict=True):
         await asyncio.sleep(delay)
-        yield event(
-            "response.output_text.delta",
-            item_id="msg_demo",
-            output_index=0,
-            content_index=0,
-            delta=piece,
-        )
-    yield event(
-        "response.output_text.done",
-        item_id="msg_demo",
-        output_index=0,
-        content_index=0,
-        text=answer.text,
-    )
+        yield event("response.output_text.delta", **at, delta=piece, logprobs=[])
+    yield event("response.output_text.done", **at, text=answer.text, logprobs=[])
+    yield event("response.content_part.done", **at, part=_text_part(answer.text))
     yield event("response.output_item.done", output_index=0, item=_message_item(answer.text))
-    yield event("response.completed", response=_response_object(answer, "completed", answer.text))
+    done = _response_object(answer, "completed", answer.text, request)
+    yield event("response.completed", response=done)
 
 
 def _chat_body(answer: DemoAnswer) -> dict[str, Any]:
@@ -353,7 +376,7 @@ _STREAMS = {
     "completions": _completions_stream,
 }
 _BODIES = {
-    "chat.completions": _chat_body,
-    "responses": lambda a: _response_object(a, "completed", a.text),
-    "completions": _completions_body,
+    "chat.completions": lambda a, r: _chat_body(a),
+    "responses": lambda a, r: _response_object(a, "completed", a.text, r),
+    "completions": lambda a, r: _completions_body(a),
 }

@@ -19,11 +19,14 @@ from app.core.encodings import Decompressor
 from app.core.quirks import UsageHider, aggregate_chat_completion
 from app.core.recording import Recording
 from app.core.routing import redact_headers
+from app.core.safe_text import visible
 from app.core.sse import SSEDecoder
 from proxy_addons.context import CallContext, context_of
 from proxy_addons.errors import TIMEOUT_MARK, announce_timeout
 
 log = logging.getLogger("relayscope.calls")
+#: `ctx.extra` key of a WebSocket upgrade's call row, held back until the upgrade's outcome.
+WEBSOCKET_ROW = "websocket_row"
 
 
 def _headers_json(headers: list[tuple[str, str]]) -> str:
@@ -51,7 +54,8 @@ class Recorder:
         upstream_body: bytes | None = None
         if ctx.upstream_body_changed:
             upstream_body, _ = _capped(request.raw_content or b"", self.max_body_bytes)
-        self.writer.start(
+        self._start(
+            ctx,
             {
                 "id": ctx.id,
                 "started_at": ctx.started_at,
@@ -75,9 +79,22 @@ class Recorder:
                 "turn_id": _codex_turn(ctx.header),
                 "transport": "http",
                 "quirks": json.dumps(ctx.quirks) if ctx.quirks else None,
-            }
+            },
         )
         ctx.last_activity = time.monotonic()
+
+    def _start(self, ctx: CallContext, row: dict[str, Any]) -> None:
+        if ctx.extra.get("websocket") and not ctx.answered_by_proxy:
+            # An accepted upgrade becomes a connection, not a call (WebSocketRecorder); a
+            # refused or failed one is started as a call when it ends.
+            ctx.extra[WEBSOCKET_ROW] = row
+        else:
+            self.writer.start(row)
+
+    def _start_held_back(self, ctx: CallContext) -> None:
+        row = ctx.extra.pop(WEBSOCKET_ROW, None)
+        if row is not None:
+            self.writer.start(row)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         ctx = context_of(flow)
@@ -154,6 +171,7 @@ class Recorder:
         if ctx is None or response is None or ctx.finished or flow.websocket is not None:
             return
         ctx.finished = True
+        self._start_held_back(ctx)
         now = time.monotonic()
         fields: dict[str, Any] = {
             "status": response.status_code,
@@ -164,6 +182,8 @@ class Recorder:
         }
         if ctx.answered_by_proxy:
             fields["provider"] = ctx.provider
+            if code := response.headers.get("x-relayscope-error"):
+                fields["error_code"] = code  # host_not_allowed, origin_not_allowed, …
             fields["first_byte_ms"] = fields["duration_ms"]
         if ctx.streaming:  # chunk_count and TTFT (the first output event) come from the writer
             if "client_body" in ctx.extra:
@@ -183,13 +203,15 @@ class Recorder:
         if "hold_ms" in ctx.extra:  # a breakpoint held it: part of every timing (call_facts)
             fields["hold_ms"] = ctx.extra["hold_ms"]
         self.writer.finish(ctx.id, fields)
+        # Method, path, provider and model are the client's words: shown with escapes
+        # (safe_text.visible) so none can drive the terminal reading this log.
         log.info(
             "%s %s %s %s %s %.0fms",
             response.status_code,
-            flow.request.method,
-            _client_path(flow),
-            ctx.provider or "-",
-            ctx.model or "-",
+            visible(flow.request.method),
+            visible(_client_path(flow)),
+            visible(ctx.provider or "-"),
+            visible(ctx.model or "-"),
             fields["duration_ms"],
         )
 
@@ -198,6 +220,7 @@ class Recorder:
         if ctx is None or ctx.finished:
             return
         ctx.finished = True
+        self._start_held_back(ctx)
         message = flow.error.msg if flow.error else "unknown error"
         fields = self._error_fields(flow, ctx, message)
         if ctx.quirks:
@@ -205,10 +228,10 @@ class Recorder:
         self.writer.finish(ctx.id, fields)
         log.warning(
             "%s %s %s: %s",
-            flow.request.method,
-            _client_path(flow),
-            ctx.provider or "-",
-            fields["error"],
+            visible(flow.request.method),
+            visible(_client_path(flow)),
+            visible(ctx.provider or "-"),
+            visible(fields["error"]),
         )
 
     def _error_fields(self, flow: http.HTTPFlow, ctx: CallContext, message: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from mitmproxy import http
@@ -17,6 +18,7 @@ from app.core.openai_format import endpoint_of, read_request
 from app.core.quirks import RequestPlan, plan_request
 from proxy_addons.context import KEY, CallContext, context_of
 from proxy_addons.errors import error_response
+from proxy_addons.local_guard import refusal_of
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,10 @@ class Router:
         self._send_to(flow, ctx, route)
 
     def _refuse(self, flow: http.HTTPFlow, ctx: CallContext) -> http.Response | None:
-        """Requests Relayscope will not forward: wrong token, paths outside /v1."""
+        """Requests Relayscope will not forward: browser pages and foreign Host names (the
+        LocalGuard's answer), wrong token, paths outside /v1 or climbing out of it."""
+        if (guarded := refusal_of(flow)) is not None:
+            return guarded
         token = self.config.proxy.access_token
         if token and not _token_ok(ctx.header, token):
             return error_response(
@@ -128,6 +133,14 @@ class Router:
                 "not_found",
                 f"Relayscope forwards OpenAI-format paths under /v1, not {path[:200]!r}. "
                 "Set your client's base URL to http://HOST:PORT/v1.",
+            )
+        if _climbs(path):
+            return error_response(
+                400,
+                "invalid_path",
+                f"The path {json.dumps(path[:200])} contains a '.' or '..' segment (perhaps "
+                "percent-encoded); Relayscope does not forward such paths, as they could reach "
+                "beyond the provider's base URL. Send the plain path, like /v1/chat/completions.",
             )
         return None
 
@@ -235,6 +248,18 @@ class Router:
         except (ValueError, AttributeError):
             return provider, [], f"{provider.base_url}/models did not answer a JSON list."
         return provider, [m for m in models if isinstance(m, dict)], None
+
+
+def _climbs(path: str) -> bool:
+    """A path with a dot-segment, also percent-encoded (`%2e%2e`, `%2f`, twice encoded) or
+    behind a backslash: joined to the provider's base URL it could leave its /v1 prefix."""
+    path = path.split("?", 1)[0]
+    for _ in range(3):  # %252e → %2e → .
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    return any(segment in (".", "..") for segment in path.replace("\\", "/").split("/"))
 
 
 def _is_websocket(method: str, header: dict[str, str]) -> bool:

@@ -19,26 +19,31 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mitmproxy import master, options
 from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 
 from app.core.config import DEMO, PLAYBACK, Config, default_data_dir
-from app.core.otlp_forward import OtlpForwarder
+from app.core.otlp_target import OtlpError, resolve_target
 from app.core.playback import PlaybackError, PlaybackSet, load_recordings
 from app.core.recording import Recording, prepare_database
 from app.core.recording_process import RecordingProcess
 from app.core.store import CallStore, StoreError
 from proxy_addons import errors
 from proxy_addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
+from proxy_addons.call_ids import ChosenCallIds
 from proxy_addons.demo import DemoServer
+from proxy_addons.local_guard import LocalGuard
 from proxy_addons.local_server import LocalServer
 from proxy_addons.playback import PlaybackServer
 from proxy_addons.recorder import Recorder
 from proxy_addons.router import Router
 from proxy_addons.watchdog import Watchdog
 from proxy_addons.websocket_recorder import WebSocketRecorder
+
+if TYPE_CHECKING:
+    from app.core.otlp_forward import OtlpForwarder
 
 log = logging.getLogger("relayscope")
 
@@ -113,6 +118,10 @@ def check_port_free(host: str, port: int) -> None:
             raise WorkerError(f"Cannot listen on {host}:{port} ({exc.strerror}).") from exc
 
 
+#: The provider of a playback worker: every model goes to the recordings.
+PLAYBACK_ALL = replace(PLAYBACK, default=True, models=("*",))
+
+
 async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     """Run until SIGINT/SIGTERM (or stdin EOF with parent_pipe); return the exit status."""
     printer = EventPrinter(out, settings.events)
@@ -133,21 +142,24 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     except OSError as exc:
         raise WorkerError(f"Cannot start the recording process ({exc}).") from exc
     errors.install()
-    servers: list[LocalServer] = [DemoServer()]
+    servers: dict[str, LocalServer] = {}
     config = settings.config
     try:
         if settings.playback is not None:
             playback = await asyncio.to_thread(_load_playback, settings)
-            servers.append(PlaybackServer(playback))
-            # Played-back calls answer everything: nothing leaves the machine.
-            config = replace(config, providers=(replace(PLAYBACK, default=True), DEMO))
+            servers[PLAYBACK.name] = PlaybackServer(playback)
+            # Recordings answer every model, demo ones included (the live demo must not answer
+            # for them), and the model list is theirs alone: nothing leaves the machine.
+            config = replace(config, providers=(PLAYBACK_ALL,))
+        elif config.provider(DEMO.name) is not None:
+            servers[DEMO.name] = DemoServer()
         local_ports = {}
-        for server, name in zip(servers, (DEMO.name, PLAYBACK.name), strict=False):
+        for name, server in servers.items():
             await server.start()
             local_ports[name] = server.port
         return await _serve(replace(settings, config=config), writer, local_ports, printer)
     finally:
-        for server in servers:
+        for server in servers.values():
             await server.stop()
         writer.close()
         if forwarder is not None:
@@ -173,16 +185,20 @@ def _event_relay(
 
 
 def _otlp_forwarder(settings: WorkerSettings, printer: EventPrinter) -> OtlpForwarder | None:
-    otlp = settings.config.otlp
-    if not otlp.endpoint:
+    try:  # [otlp] endpoint, else the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
+        target = resolve_target(settings.config.otlp)
+    except OtlpError as exc:
+        raise WorkerError(str(exc)) from exc
+    if target is None:
         return None
-    log.info("Exporting calls as OpenTelemetry spans to %s", otlp.endpoint)
+    log.info("Exporting calls as OpenTelemetry spans to %s", target.traces_url)
+    from app.core.otlp_forward import OtlpForwarder  # the SDK: imported only when wanted
 
     def report(message: str) -> None:
         log.warning("OpenTelemetry export: %s", message)
         printer.emit({"event": "otlp_error", "message": message})
 
-    return OtlpForwarder(settings.db_path, otlp, on_error=report)
+    return OtlpForwarder(settings.db_path, target, on_error=report)
 
 
 def _load_playback(settings: WorkerSettings) -> PlaybackSet:
@@ -226,6 +242,8 @@ async def _serve(
     holder = Holder(printer.emit, writer)
     mitm.addons.add(
         Chain(
+            LocalGuard(settings.config),  # first: refuses browser pages before any key is added
+            ChosenCallIds(settings.db_path),
             Router(settings.config, local_ports),
             Watchdog(),
             WebSocketRecorder(writer),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["API_KEY_ENV", "as_curl", "as_python", "request_url"]
+__all__ = ["API_KEY_ENV", "DOCSTRING", "as_curl", "as_python", "request_url"]
 
 #: The environment variable the snippets read the API key from; never a key itself.
 API_KEY_ENV = "OPENAI_API_KEY"
@@ -215,52 +214,119 @@ def _is_stream(call: dict[str, Any], body: Any) -> bool:
 # --- curl ---------------------------------------------------------------------------------
 
 
-def as_curl(call: dict[str, Any], base_url: str) -> str:
-    """A curl command (POSIX shell) that sends the recorded request through Relayscope.
+def _shell_word(value: str) -> str:
+    """One shell word that is exactly `value` and prints as what it is.
 
-    The body is sent exactly as recorded. The key comes from $OPENAI_API_KEY at run time.
+    Printable text goes in POSIX single quotes (nothing inside is expanded: no `$(…)`, no
+    backticks, and a `'` is closed, escaped and reopened). Text with a control character
+    (a newline, ESC, U+2028, a bidi control) uses `$'…'` quoting with `\\xHH` escapes for
+    its UTF-8 bytes, so pasting or printing the command never sends those characters to a
+    terminal. A NUL cannot be part of a command-line argument and is left out.
+    """
+    value = value.replace("\0", "")
+    if all(char.isprintable() for char in value):
+        return shlex.quote(value)
+    out = []
+    for char in value:
+        if char in "\\'":
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.extend(f"\\x{byte:02x}" for byte in char.encode("utf-8", "surrogatepass"))
+    return "$'" + "".join(out) + "'"
+
+
+def as_curl(call: dict[str, Any], base_url: str) -> str:
+    """A curl command (bash, zsh, or any POSIX shell) that sends the recorded request through
+    Relayscope.
+
+    The body is sent exactly as recorded (a body holding NUL bytes goes through `printf`
+    on standard input). The key comes from $OPENAI_API_KEY at run time. Every recorded value
+    is one quoted word (`_shell_word`): none can add an argument, a command or an expansion.
     """
     method = _text(call.get("method")) or "POST"
     body = _text(call.get("request_body"))
-    lines = [f"curl {shlex.quote(request_url(call, base_url))}"]
+    lines = [f"curl {_shell_word(request_url(call, base_url))}"]
     if method != ("POST" if body else "GET"):
-        lines.append(f"-X {shlex.quote(method)}")
+        lines.append(f"-X {_shell_word(method)}")
     headers = _headers(call)
     if body and not any(name.lower() == "content-type" for name, _ in headers):
         headers.insert(0, ("Content-Type", "application/json"))
-    lines += [f"-H {shlex.quote(f'{name}: {value}')}" for name, value in headers]
+    lines += [f"-H {_shell_word(f'{name}: {value}')}" for name, value in headers]
     # Double quotes so the shell puts the key in; the recorded key is redacted anyway.
     lines.append(f'-H "Authorization: Bearer ${API_KEY_ENV}"')
     if _is_stream(call, _body_json(call)):
         lines.append("--no-buffer")  # show the events as they arrive
-    if body:
-        lines.append(f"--data-raw {shlex.quote(body)}")
-    return " \\\n  ".join(lines) + "\n"
+    prefix = ""
+    if "\0" in body:  # printf %b turns \0000 back into a NUL; \\ into a backslash
+        printf_body = body.replace("\\", "\\\\").replace("\0", "\\0000")
+        prefix = f"printf '%b' {_shell_word(printf_body)} | "
+        lines.append("--data-binary @-")
+    elif body:
+        lines.append(f"--data-raw {_shell_word(body)}")
+    return prefix + " \\\n  ".join(lines) + "\n"
 
 
 # --- Python -------------------------------------------------------------------------------
 
 
-# A JSON string, or a JSON word that Python spells differently.
-_JSON_WORDS = re.compile(r'("(?:[^"\\]|\\.)*")|\b(true|false|null|NaN)\b|(-?Infinity)\b')
-_PYTHON_WORDS = {
-    "true": "True",
-    "false": "False",
-    "null": "None",
-    "NaN": 'float("nan")',
-    "Infinity": 'float("inf")',
-    "-Infinity": 'float("-inf")',
-}
+_FLOAT_WORDS = {"nan": 'float("nan")', "inf": 'float("inf")', "-inf": 'float("-inf")'}
 
 
-def _literal(value: Any) -> str:
+_PYTHON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _python_escape(char: str) -> str:
+    if char in _PYTHON_ESCAPES:
+        return _PYTHON_ESCAPES[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _string_literal(text: str) -> str:
+    """A double-quoted Python string literal holding only printable characters.
+
+    Every character a terminal, an editor or the tokenizer could take for something else
+    (newlines, U+2028, NUL, ESC, bidi controls, lone surrogates) is written as an escape, so a
+    recorded value can neither end the literal nor hide or reorder the code around it.
+    """
+    return (
+        '"'
+        + "".join(
+            char if char.isprintable() and char not in '"\\' else _python_escape(char)
+            for char in text
+        )
+        + '"'
+    )
+
+
+def _literal(value: Any, indent: int = 0) -> str:
     """A Python literal that reads like the JSON it came from (double quotes, 4 spaces)."""
-    try:
-        text = json.dumps(value, indent=4, ensure_ascii=False)
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): keep it escaped
-        text = json.dumps(value, indent=4)
-    return _JSON_WORDS.sub(lambda m: m.group(1) or _PYTHON_WORDS[m.group(0)], text)
+    if isinstance(value, str):
+        return _string_literal(value)
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return _FLOAT_WORDS.get(repr(value), repr(value))
+    inner = " " * (indent + 4)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [
+            f"{inner}{_string_literal(str(k))}: {_literal(v, indent + 4)}" for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        items = [f"{inner}{_literal(v, indent + 4)}" for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+    return _string_literal(str(value))
 
 
 def _sdk_base_url(call: dict[str, Any], base_url: str, suffix: str) -> str:
@@ -271,13 +337,24 @@ def _sdk_base_url(call: dict[str, Any], base_url: str, suffix: str) -> str:
     return base_url.rstrip("/")
 
 
+#: The docstring every Python snippet starts with; it holds no recorded value.
+DOCSTRING = (
+    '"""Sends a recorded call again through Relayscope.\n\n'
+    f"Relayscope sends the provider's key from its config; {API_KEY_ENV} is only a\n"
+    'placeholder here (or your Relayscope access token, if you set one)."""\n'
+)
+
+
 def _docstring(call: dict[str, Any]) -> str:
-    what = ", ".join(_text(call.get(k)) for k in ("endpoint", "model", "provider") if call.get(k))
-    return (
-        f'"""Sends call {_text(call.get("id")) or "?"} ({what}) again through Relayscope.\n\n'
-        f"Relayscope sends the provider's key from its config; {API_KEY_ENV} is only a\n"
-        'placeholder here (or your Relayscope access token, if you set one)."""\n\n'
-    )
+    """The fixed docstring, then one comment naming the call; every recorded value in it is a
+    quoted literal, so it stays on its one line whatever the value holds."""
+    what = [f"call {_string_literal(_text(call.get('id')) or '?')}"]
+    if call.get("endpoint"):
+        what.append(_string_literal(_text(call.get("endpoint"))))
+    for key in ("model", "provider"):
+        if call.get(key):
+            what.append(f"{key} {_string_literal(_text(call.get(key)))}")
+    return DOCSTRING + f"\n# Recorded {', '.join(what)}\n\n"
 
 
 def as_python(call: dict[str, Any], base_url: str) -> str:

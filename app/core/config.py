@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,10 @@ DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_UPSTREAM_TIMEOUT = 600.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+#: A Host header value: a name or IPv4 address, or a bracketed IPv6 address, optional :port.
+_HOST = re.compile(r"(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
 class ConfigError(Exception):
@@ -93,6 +98,10 @@ class ProxySettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     access_token: str | None = None
     allow_remote: bool = False
+    # Extra Host names (beyond the loopback ones) and browser origins that may use the proxy
+    # (proxy_addons/local_guard.py); both empty by default.
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +110,8 @@ class OtlpSettings:
 
     endpoint: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    #: Put prompts and answers on the spans (`gen_ai.input.messages`, ...); off by default.
+    capture_content: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +151,15 @@ def default_db_path() -> Path:
     return default_data_dir() / "relayscope.db"
 
 
-_PROXY_KEYS = {"host", "port", "max_body_bytes", "access_token", "allow_remote"}
+_PROXY_KEYS = {
+    "host",
+    "port",
+    "max_body_bytes",
+    "access_token",
+    "allow_remote",
+    "allowed_hosts",
+    "allowed_origins",
+}
 _PROVIDER_KEYS = {
     "name",
     "base_url",
@@ -176,11 +195,11 @@ def load_config(path: Path | None = None, *, explicit: bool = False) -> Config:
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
-    unknown = set(data) - {"proxy", "providers", "otlp"}
+    unknown = set(data) - {"proxy", "providers", "otlp", "demo"}
     if unknown:
         raise ConfigError(
-            f"{path}: unknown section {_names(unknown)}; only [proxy], [[providers]] and "
-            "[otlp] exist."
+            f"{path}: unknown section {_names(unknown)}; only [proxy], [[providers]], "
+            "[otlp] and [demo] exist."
         )
     proxy = _parse_proxy(data.get("proxy", {}), path)
     raw_providers = data.get("providers", [])
@@ -188,20 +207,45 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f"{path}: 'providers' must be a list of [[providers]] tables.")
     providers = [_parse_provider(raw, index, path) for index, raw in enumerate(raw_providers)]
     _check_providers(providers, path)
-    if not any(p.is_demo for p in providers):
+    enabled = _parse_demo(data.get("demo", {}), path)
+    if enabled is None:
+        enabled = demo_by_default(providers, table=any(p.is_demo for p in providers))
+    if not enabled:
+        providers = [p for p in providers if not p.is_demo]
+    elif not any(p.is_demo for p in providers):
         providers.append(DEMO)
     otlp = _parse_otlp(data.get("otlp", {}), path)
     return Config(proxy=proxy, providers=tuple(providers), path=path, otlp=otlp)
+
+
+def _parse_demo(raw: object, path: Path) -> bool | None:
+    """`[demo] enabled = true|false`; None (not set) lets the loader decide."""
+    where = f"{path}: [demo]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table, like [demo] enabled = false.")
+    unknown = set(raw) - {"enabled"}
+    if unknown:
+        raise ConfigError(f"{where} has unknown key {_names(unknown)}; allowed: 'enabled'.")
+    if "enabled" not in raw:
+        return None
+    return bool(_get(raw, "enabled", bool, True, where))
+
+
+def demo_by_default(providers: tuple[Provider, ...] | list[Provider], *, table: bool) -> bool:
+    """Whether the loader turns the demo on when `[demo] enabled` is not set: with no
+    providers of one's own (a first run), or when the file has a demo table."""
+    return table or not any(not p.is_demo for p in providers)
 
 
 def _parse_otlp(raw: object, path: Path) -> OtlpSettings:
     where = f"{path}: [otlp]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table.")
-    unknown = set(raw) - {"endpoint", "headers"}
+    unknown = set(raw) - {"endpoint", "headers", "capture_content"}
     if unknown:
         raise ConfigError(
-            f"{where} has unknown key {_names(unknown)}; allowed: 'endpoint', 'headers'."
+            f"{where} has unknown key {_names(unknown)}; allowed: 'endpoint', 'headers', "
+            "'capture_content'."
         )
     endpoint = _get(raw, "endpoint", str, "", where).strip()
     if endpoint:
@@ -213,7 +257,8 @@ def _parse_otlp(raw: object, path: Path) -> OtlpSettings:
         raise ConfigError(
             f'{where}: headers must be a table of strings, like {{ authorization = "Bearer …" }}.'
         )
-    return OtlpSettings(endpoint.rstrip("/"), tuple(sorted(headers.items())))
+    capture = _get(raw, "capture_content", bool, False, where)
+    return OtlpSettings(endpoint.rstrip("/"), tuple(sorted(headers.items())), capture)
 
 
 def _parse_proxy(raw: object, path: Path) -> ProxySettings:
@@ -236,7 +281,63 @@ def _parse_proxy(raw: object, path: Path) -> ProxySettings:
         raise ConfigError(f"{where} max_body_bytes = {max_body} is too small; use at least 1024.")
     token = _get(raw, "access_token", str, "", where) or None
     allow_remote = _get(raw, "allow_remote", bool, False, where)
-    return ProxySettings(host, port, max_body, token, allow_remote)
+    return ProxySettings(
+        host,
+        port,
+        max_body,
+        token,
+        allow_remote,
+        allowed_hosts=_allowed_hosts(raw, where),
+        allowed_origins=_allowed_origins(raw, where),
+    )
+
+
+def _strings(raw: dict[str, Any], key: str, where: str, example: str) -> list[str]:
+    value = raw.get(key, [])
+    # A tuple too: the app's dialogs hand back the loaded ProxySettings as a dict.
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str) and v.strip() for v in value
+    ):
+        raise ConfigError(f"{where}: {key} must be a list of strings like [{example}].")
+    return [v.strip().lower() for v in value]
+
+
+def _allowed_hosts(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    """Host header values (a name, or name:port) accepted beyond 127.0.0.1, localhost, ::1."""
+    hosts = _strings(raw, "allowed_hosts", where, '"host.docker.internal"')
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise ConfigError(
+                f"{where}: allowed_hosts entry {host!r} is not a host name; write a name or "
+                'name:port as a client puts it in its Host header, like "myhost.lan:8787".'
+            )
+    return tuple(hosts)
+
+
+def _allowed_origins(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    """Browser origins (scheme://host[:port]) whose pages may call Relayscope with its keys."""
+    origins = _strings(raw, "allowed_origins", where, '"http://localhost:3000"')
+    for origin in origins:
+        if origin in ("*", "null"):
+            raise ConfigError(
+                f"{where}: allowed_origins cannot hold {origin!r}: that would let any web page "
+                "(or any sandboxed frame or file) use your provider keys; list the exact "
+                'origins of the web apps you trust, like "http://localhost:3000".'
+            )
+        parts = urlsplit(origin)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            raise ConfigError(
+                f"{where}: allowed_origins entry {origin!r} is not an origin; write scheme, "
+                'host and port only, as a browser sends it, like "http://localhost:3000".'
+            )
+    return tuple(origins)
 
 
 def _parse_provider(raw: object, index: int, path: Path) -> Provider:
@@ -322,7 +423,7 @@ def _globs(raw: dict[str, Any], key: str, where: str, default: tuple[str, ...]) 
     value = raw.get(key, list(default))
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f'{where}: {key} must be a list of model globs like ["gpt-*"].')
     return tuple(value)
 

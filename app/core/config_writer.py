@@ -19,6 +19,7 @@ from app.core.config import (
     Config,
     ConfigError,
     Provider,
+    demo_by_default,
     parse_config,
 )
 
@@ -106,10 +107,22 @@ def config_to_toml(config: Config) -> str:
         proxy_items.append(("access_token", proxy.access_token))
     if proxy.allow_remote:
         proxy_items.append(("allow_remote", True))
+    if proxy.allowed_hosts:
+        proxy_items.append(("allowed_hosts", proxy.allowed_hosts))
+    if proxy.allowed_origins:
+        proxy_items.append(("allowed_origins", proxy.allowed_origins))
     tables = [_table("[proxy]", proxy_items)]
-    tables += [_table("[[providers]]", _provider_items(p)) for p in _written(config.providers)]
-    if config.otlp.endpoint or config.otlp.headers:
-        tables.append(_table("[otlp]", [("endpoint", config.otlp.endpoint)]))
+    written = list(_written(config.providers))
+    tables += [_table("[[providers]]", _provider_items(p)) for p in written]
+    demo = any(p.is_demo for p in config.providers)
+    if demo != demo_by_default(config.providers, table=any(p.is_demo for p in written)):
+        tables.append(_table("[demo]", [("enabled", demo)]))
+    otlp = config.otlp
+    if otlp.endpoint or otlp.headers or otlp.capture_content:
+        items: list[tuple[str, TomlValue]] = [("endpoint", otlp.endpoint)]
+        if otlp.capture_content:
+            items.append(("capture_content", True))
+        tables.append(_table("[otlp]", items))
         if config.otlp.headers:
             pairs = ", ".join(
                 f"{toml_string(k)} = {toml_string(v)}" for k, v in config.otlp.headers

@@ -9,6 +9,7 @@ allows): call id, provider, model, usage, state and each chunk's arrival time, s
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterable
@@ -51,9 +52,12 @@ _CARRIED = (
     "request_size",
     "ttft_ms",
     "first_byte_ms",
-    "hold_ms",
     "duration_ms",
     "chunk_count",
+    "cut_by",
+    "error_code",
+    "note",
+    "hold_ms",
 )
 
 
@@ -130,10 +134,12 @@ def har_entry(call: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[str, A
     websocket = any(chunk.get("direction") for chunk in chunks)
     body_in_content = call.get("response_body") is None and not websocket
     wait, receive = _timings(call)
+    request = _request(call, request_headers)
     entry: dict[str, Any] = {
         "startedDateTime": call.get("started_at") or "1970-01-01T00:00:00.000Z",
         "time": round(wait + receive, 3),
-        "request": _request(call, request_headers),
+        **_connection(request["url"]),
+        "request": request,
         "response": _response(call, response_headers, chunks, body_in_content, websocket),
         "cache": {},
         "timings": {
@@ -155,6 +161,25 @@ def har_entry(call: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[str, A
         entry["_resourceType"] = "websocket"
         entry["_webSocketMessages"] = _websocket_messages(call, chunks)
     return entry
+
+
+def _connection(url: str) -> dict[str, str]:
+    """`serverIPAddress` and `connection` as the client saw them: the client talked to the
+    proxy (the URL's host, an IP address on loopback; "" for a name Relayscope did not
+    resolve) on the URL's port (HAR allows the server port as the connection's id)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        address = ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port that is not a number
+        port = 80
+    return {"serverIPAddress": address, "connection": str(port)}
 
 
 def _timings(call: dict[str, Any]) -> tuple[float, float]:
@@ -181,7 +206,7 @@ def _request(call: dict[str, Any], headers: list[tuple[str, str]]) -> dict[str, 
         "headersSize": -1,
         "bodySize": len(as_bytes(body)),
     }
-    if body is not None:
+    if body:  # a GET (no body) has no postData at all, not an empty one
         text, is_base64 = as_text(body)
         mime = _header(headers, "content-type") or "application/json"
         request["postData"] = {"mimeType": mime, "text": text}

@@ -151,6 +151,7 @@ def call_from_entry(entry: dict[str, Any], call_id: str | None = None) -> Import
 
 
 _KEPT = ("upstream_request_body", "replay_of", "group_id", "session_id", "turn_id", "truncated")
+_FINISH_KEPT = ("first_byte_ms", "cut_by", "error_code", "note", "hold_ms")
 
 
 def _start_row(
@@ -221,7 +222,10 @@ def _finish(
         if "ttft_ms" in ours or status is None
         else first_byte,
     }
-    if _float(ours.get("hold_ms")) is not None:
+    for column in ("cut_by", "error_code", "note"):
+        if isinstance(ours.get(column), str):
+            fields[column] = ours[column]
+    if ours.get("hold_ms") is not None:
         fields["hold_ms"] = _float(ours.get("hold_ms"))
     size = _size(_int(response.get("bodySize")))
     if size is not None:
@@ -232,6 +236,9 @@ def _finish(
         fields["error"] = "The HAR entry has no response."
     if response_body is not None:
         fields["response_body"] = response_body
+    for key in _FINISH_KEPT:  # facts a Relayscope export carries (schema m007)
+        if ours.get(key) is not None:
+            fields[key] = ours[key]
     quirks = ours.get("quirks")
     if isinstance(quirks, list) and quirks:
         fields["quirks"] = json.dumps(quirks, ensure_ascii=False)

@@ -1,9 +1,9 @@
 """OtlpForwarder: sends each finished call to a team's OpenTelemetry collector, off the proxy.
 
 The recording writer reports committed calls; this reads each finished call back with its
-own connection, on its own thread, and hands its span to the `OtlpExporter` (bounded queue,
-retries). Nothing here can slow the proxy or the recording: at worst spans are dropped, and
-that is reported.
+own connection, on its own thread, and hands its span to the SDK's batch span processor
+(`SpanSender`: bounded queue, its own export thread, retries). Nothing here can slow the
+proxy or the recording: at worst spans are dropped, and that is reported once.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.config import OtlpSettings
-from app.core.otlp import OtlpExporter
+from app.core.otlp import SpanSender
+from app.core.otlp_target import OtlpTarget
 from app.core.store import CallStore
 
 _STOP = ""
@@ -23,10 +23,10 @@ _STOP = ""
 
 class OtlpForwarder:
     def __init__(
-        self, db_path: Path, settings: OtlpSettings, on_error: Callable[[str], None] | None = None
+        self, db_path: Path, target: OtlpTarget, on_error: Callable[[str], None] | None = None
     ) -> None:
         self.db_path = db_path
-        self.exporter = OtlpExporter(settings.endpoint, dict(settings.headers), on_error=on_error)
+        self.sender = SpanSender(target, on_error=on_error)
         self._ids: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._thread = threading.Thread(
             target=self._run, name="relayscope-otlp-forward", daemon=True
@@ -46,7 +46,7 @@ class OtlpForwarder:
                 store = store or CallStore(self.db_path, create=False)
                 call = store.get_call(call_id)
                 if call is not None:
-                    self.exporter.submit_call(call, store.chunks(call_id))
+                    self.sender.send(call, store.chunks(call_id))
         finally:
             if store is not None:
                 store.close()
@@ -54,4 +54,4 @@ class OtlpForwarder:
     def close(self, timeout: float = 5.0) -> None:
         self._ids.put(_STOP)
         self._thread.join(timeout)
-        self.exporter.close(timeout)
+        self.sender.close(timeout)

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Op = tuple[Any, ...]
-_START, _CHUNK, _FINISH, _UPDATE, _RAW = 0, 1, 2, 3, 4
+_START, _CHUNK, _FINISH, _UPDATE, _RAW, _CONNECTION = 0, 1, 2, 3, 4, 5
 #: How often a live stream's gap profile is rewritten (the call list's Gaps sparkline).
 LIVE_PROFILE_SECONDS = 0.5
 _STOP = object()
@@ -102,6 +102,10 @@ class Recording:
         """End a call. `fields` may carry `response_body` (bytes) to assemble from."""
         self._put((_FINISH, call_id, fields))
 
+    def connection(self, connection_id: str, fields: dict[str, Any]) -> None:
+        """Create or update a `connections` row (a WebSocket that carries many calls)."""
+        self._put((_CONNECTION, connection_id, fields))
+
 
 def prepare_database(path: Path | str) -> int:
     """Create or migrate the database and mark what a killed run left unfinished as
@@ -132,6 +136,11 @@ def _interrupt_leftovers(conn: sqlite3.Connection) -> int:
             " error = coalesce(error, 'Relayscope stopped before this call finished.'),"
             " chunk_count = (SELECT count(*) FROM chunks WHERE chunks.call_id = calls.id)"
             " WHERE state IN ('pending', 'streaming')"
+        )
+        conn.execute(
+            "UPDATE connections SET state = 'closed',"
+            " close_reason = coalesce(close_reason, 'Relayscope stopped while it was open.')"
+            " WHERE state = 'open'"
         )
     return int(cursor.rowcount)
 
@@ -318,6 +327,8 @@ class RecordingWriter(Recording):
         kind = op[0]
         if kind == _START:
             self._apply_start(op[1], events)
+        elif kind == _CONNECTION:
+            self._apply_connection(op[1], op[2], events)
         elif kind == _UPDATE:
             self._apply_update(op[1], op[2], events)
         else:
@@ -336,6 +347,17 @@ class RecordingWriter(Recording):
         )
         self._track(row)
         events.append({"event": "call_started", "id": row["id"]})
+
+    def _apply_connection(
+        self, connection_id: str, fields: dict[str, Any], events: list[Event]
+    ) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO connections (id) VALUES (?)", (connection_id,))
+        if fields:
+            sets = ", ".join(f"{column} = ?" for column in fields)
+            self.conn.execute(
+                f"UPDATE connections SET {sets} WHERE id = ?", [*fields.values(), connection_id]
+            )
+        events.append({"event": "connection_updated", "id": connection_id})
 
     def _track(self, row: dict[str, Any]) -> _Live:
         """The live state of a call from its start row (made once, kept across retries)."""
@@ -435,8 +457,8 @@ class RecordingWriter(Recording):
         if assembled is not None:
             fields.update(_assembled_fields(assembled, fields))
             _complete_if_delivered(assembled, fields)
-        self._update_row(call_id, fields)
-        self._index(call_id, live)
+        # prompt_text too, in the same update: the full-text index follows it (schema m012).
+        self._update_row(call_id, {**fields, "prompt_text": self._prompt_text(call_id)})
         events.append({"event": "call_finished", "id": call_id, **_scalars(fields)})
 
     def _assemble(
@@ -455,22 +477,14 @@ class RecordingWriter(Recording):
         sets = ", ".join(f"{column} = ?" for column in fields)
         self.conn.execute(f"UPDATE calls SET {sets} WHERE id = ?", [*fields.values(), call_id])
 
-    def _index(self, call_id: str, live: _Live | None) -> None:
+    def _prompt_text(self, call_id: str) -> str | None:
+        """The request's conversation as text, for full-text search."""
         row = self.conn.execute(
-            "SELECT rowid, model, provider, path, endpoint, request_body, output_text"
-            " FROM calls WHERE id = ?",
-            (call_id,),
+            "SELECT endpoint, request_body FROM calls WHERE id = ?", (call_id,)
         ).fetchone()
         if row is None:
-            return
-        rowid, model, provider, path, endpoint, request_body, output_text = row
-        text = prompt_text(endpoint or "other", request_body)
-        self.conn.execute("DELETE FROM calls_fts WHERE rowid = ?", (rowid,))
-        self.conn.execute(
-            "INSERT INTO calls_fts (rowid, model, provider, path, prompt_text, output_text)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (rowid, model, provider, path, text, output_text),
-        )
+            return None
+        return prompt_text(row[0] or "other", row[1]) or None
 
 
 def _assembled_fields(result: Assembled, fields: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 #: The built-in demo provider's model: works with no keys and no network.
 DEMO_MODEL = "demo-1"
@@ -31,7 +32,7 @@ def sdk_snippet(base_url: str, model: str = DEMO_MODEL) -> str:
         "from openai import OpenAI\n"
         "\n"
         "# Relayscope adds each provider's real key; any api_key works here.\n"
-        f'client = OpenAI(base_url="{base_url}", api_key="any")\n'
+        f'client = OpenAI(base_url={json.dumps(base_url)}, api_key="any")\n'
         "reply = client.chat.completions.create(\n"
         f"    model={json.dumps(model)},\n"
         '    messages=[{"role": "user", "content": "Hello!"}],\n'
@@ -46,7 +47,7 @@ def curl_snippet(base_url: str, model: str = DEMO_MODEL) -> str:
         {"model": model, "stream": True, "messages": [{"role": "user", "content": "Hello!"}]}
     )
     return (
-        f"curl -N {base_url}/chat/completions \\\n"
+        f"curl -N {shlex.quote(base_url + '/chat/completions')} \\\n"
         "  -H 'content-type: application/json' \\\n"
-        f"  -d '{body}'\n"
+        f"  -d {shlex.quote(body)}\n"
     )

@@ -133,6 +133,11 @@ class CallStore:
             raise StoreError(f"'{prefix}' matches several calls; type more of the id.")
         return prefix if prefix in rows else str(rows[0])
 
+    def get_connection(self, connection_id: str) -> dict[str, Any] | None:
+        """A WebSocket's row (`connections`), which carried the calls naming it."""
+        rows = list(self.db.query("SELECT * FROM connections WHERE id = ?", [connection_id]))
+        return rows[0] if rows else None
+
     def chunks(self, call_id: str) -> list[dict[str, Any]]:
         return list(
             self.db.query(

@@ -11,8 +11,6 @@ from PySide6.QtGui import QBrush, QFont
 
 from app.ui import theme
 from app.ui.call_list_model import (
-    CALL_ID_ROLE,
-    CALL_ROW_ROLE,
     COLUMN,
     COLUMNS,
     CallListModel,
@@ -23,6 +21,8 @@ from app.ui.call_list_model import (
     format_tokens,
     parse_started,
 )
+from app.ui.plain_text import plain_tooltip
+from app.ui.roles import Role
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
@@ -31,8 +31,8 @@ _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
 _FONT = int(Qt.ItemDataRole.FontRole)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-#: The turn id of a group row (None on a call's row).
-TURN_ROLE = int(Qt.ItemDataRole.UserRole) + 3
+_CALL_ID, _CALL_ROW, _GAPS = int(Role.CALL_ID), int(Role.CALL_ROW), int(Role.GAPS)
+_TURN = int(Role.TURN)
 _TIME, _MODEL, _STATUS = COLUMN["time"], COLUMN["model"], COLUMN["status"]
 _STATE, _DURATION = COLUMN["state"], COLUMN["duration"]
 _COLOURED = (_STATUS, _STATE)
@@ -55,6 +55,8 @@ class _Group:
     live: bool = False
     first_started: float = 0.0
     newest: str = ""
+    #: The call whose longest gap the row shows (its sparkline is the row's); None: no gaps.
+    gappiest: str | None = None
     dirty: bool = True
 
 
@@ -66,7 +68,8 @@ class CallGroupModel(QAbstractTableModel):
     as cheap as the list at 100,000 calls: a turn shows the calls loaded so far. A turn's
     row sits where its first request does; it shows that time, the provider and model, the
     number of requests, the last status, the time from the first request to the end of the
-    last, and the tokens of all. Sorting, paging and live updates are the source's.
+    last, the tokens of all, and the longest gap of all (with that request's sparkline).
+    Sorting, paging and live updates are the source's.
     """
 
     def __init__(self, source: CallListModel, parent: QObject | None = None) -> None:
@@ -117,7 +120,7 @@ class CallGroupModel(QAbstractTableModel):
         if kind == "g":
             return self._group_data(self._groups[key], index.column(), role)
         source_row = self.source.row_of(key)
-        if source_row is None or role == TURN_ROLE:
+        if source_row is None or role == _TURN:
             return None
         value = self.source.data(self.source.index(source_row, index.column()), role)
         if role == _DISPLAY and index.column() == _TIME and key in self._turn_of:
@@ -287,6 +290,9 @@ class CallGroupModel(QAbstractTableModel):
         started = parse_started(first.get("started_at"))
         group.first_started = started.timestamp() if started else time.time()
         group.newest = str(last["id"])
+        gapped = [v for v in calls if v.get("max_gap_ms") is not None]
+        gappiest = max(gapped, key=lambda v: float(v["max_gap_ms"])) if gapped else None
+        group.gappiest = str(gappiest["id"]) if gappiest else None
         group.kind = theme.status_kind(last.get("status"), last.get("state"))
         group.live = any(v.get("state") in theme.LIVE_STATES for v in calls)
         ends = [_end(v) for v in calls]
@@ -333,17 +339,20 @@ class CallGroupModel(QAbstractTableModel):
                 return brush if column in _COLOURED else None
             return brush if group.kind in ("error", "warning") else None
         if role == _TOOLTIP:
-            return (
+            return plain_tooltip(
                 f"Codex turn {group.turn_id}\n{len(group.rows)} requests loaded "
                 f"(double-click or → to {'fold' if group.turn_id in self._expanded else 'unfold'})"
             )
-        if role == CALL_ID_ROLE:
+        if role == _CALL_ID:
             return group.newest
-        if role == CALL_ROW_ROLE:
+        if role == _CALL_ROW:
             row = self.source.row_of(group.newest)
             return dict(self.source.values_at(row)) if row is not None else None
-        if role == TURN_ROLE:
+        if role == _TURN:
             return group.turn_id
+        if role == _GAPS:
+            row = self.source.row_of(group.gappiest) if group.gappiest else None
+            return None if row is None else self.source.data(self.source.index(row, column), role)
         return self.source.data(self.source.index(group.rows[0], column), role)
 
     def _brush(self, kind: str, background: bool) -> QBrush:

@@ -23,6 +23,8 @@ from PySide6.QtGui import QBrush
 
 from app.core.store import CallFilter, CallStore
 from app.ui import theme
+from app.ui.plain_text import plain_tooltip
+from app.ui.roles import Role
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -42,12 +44,7 @@ _BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _NO_FLAGS = Qt.ItemFlag.NoItemFlags
-#: The call id of a row (for views, copy actions and tests).
-CALL_ID_ROLE = int(Qt.ItemDataRole.UserRole) + 1
-#: The row's raw values as a dict (the SQL columns below).
-CALL_ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 2
-#: A finished stream's gap profile for the Gaps sparkline: (gaps in ms, stall threshold ms).
-GAPS_ROLE = int(Qt.ItemDataRole.UserRole) + 3
+_CALL_ID, _CALL_ROW, _GAPS = int(Role.CALL_ID), int(Role.CALL_ROW), int(Role.GAPS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +188,7 @@ class _Row:
             format_count(v.get("chunk_count")) if stream else "",
             format_ms(v.get("max_gap_ms")) if v.get("max_gap_ms") is not None else "",
         ]
-        self.profile = _UNPARSED  # parsed when the row is first painted (GAPS_ROLE)
+        self.profile = _UNPARSED  # parsed when the row is first painted (Role.GAPS)
 
 
 def parse_gap_profile(text: str | None) -> tuple[list[float], float] | None:
@@ -309,11 +306,11 @@ class CallListModel(QAbstractTableModel):
             return None
         if role == _TOOLTIP:
             return self._tooltip(row)
-        if role == CALL_ID_ROLE:
+        if role == _CALL_ID:
             return row.id
-        if role == CALL_ROW_ROLE:
+        if role == _CALL_ROW:
             return dict(row.values)
-        if role == GAPS_ROLE:
+        if role == _GAPS:
             if row.profile is _UNPARSED:
                 row.profile = parse_gap_profile(row.values.get("gap_profile"))
             return row.profile
@@ -543,7 +540,7 @@ class CallListModel(QAbstractTableModel):
             lines.append(f"Held {format_ms(row.values['hold_ms'])} at a breakpoint (in Duration)")
         if row.values.get("turn_id"):
             lines.append(f"Codex turn {row.values['turn_id']}")
-        return "\n".join(lines)
+        return plain_tooltip("\n".join(lines))
 
     def _schedule_recount(self) -> None:
         if not self._since_recount.isValid() or self._since_recount.hasExpired(RECOUNT_MS):

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 
 from app.ui import theme
 from app.ui.call_group_model import CallGroupModel
-from app.ui.call_list_model import COLUMN, COLUMNS, GAPS_ROLE, CallListModel
+from app.ui.call_list_model import COLUMN, COLUMNS, CallListModel
+from app.ui.roles import Role
 
 #: Widest text each column usually shows (sizes the columns at start).
 _SAMPLES = {
@@ -68,7 +69,7 @@ class _RowDelegate(QStyledItemDelegate):
         super().paint(painter, option, index)
         if index.column() != _GAPS:
             return
-        profile = index.data(GAPS_ROLE)
+        profile = index.data(_GAPS_ROLE)
         if profile is None:
             return
         gaps, stall_ms = profile
@@ -111,6 +112,7 @@ _HAS_FOCUS = QStyle.StateFlag.State_HasFocus
 #: Room for the Gaps sparkline: 24 bars of 3 px and a 1 px space.
 SPARKLINE_WIDTH = 24 * 4
 _GAPS = COLUMN["gaps"]
+_GAPS_ROLE = int(Role.GAPS)
 
 
 class CallListView(QTableView):

@@ -7,7 +7,6 @@ figures are the ones the call list shows. Every run is saved as a group to reope
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -53,6 +52,7 @@ from app.ui import theme
 from app.ui.inspector._format import DASH, count, ms, one_line, rate
 from app.ui.inspector._json_text import as_text
 from app.ui.inspector._style import colours
+from app.ui.plain_text import plain_label
 from app.ui.replay_runner import Job, JobRunner, configured_providers, proxy_headers
 from app.ui.request_editor import JsonEditor, error_text, primary_button
 
@@ -110,16 +110,15 @@ class TargetColumn(QFrame):
         self.target = target
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setMinimumWidth(32 * SPACING)
-        self.title = QLabel(self)
+        self.title = plain_label(QLabel(target.provider or "route by model", self))
         self.title.setFont(theme.scaled_font(self.font(), 1.2, bold=True))
-        self.title.setText(html.escape(target.provider or "route by model"))
-        self.subtitle = QLabel(target.model or "model as in the request", self)
+        self.subtitle = plain_label(QLabel(target.model or "model as in the request", self))
         self.subtitle.setEnabled(target.model is None)  # quiet when it says nothing new
         self.total = QLabel(DASH, self)
         self.total.setFont(theme.scaled_font(self.font(), 1.6, bold=True))
         self.total.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.status = QLabel("Waiting to run", self)
-        self.facts = QLabel(self)
+        self.status = plain_label(QLabel("Waiting to run", self))
+        self.facts = plain_label(QLabel(self))
         self.badge = QLabel("Fastest", self)
         accent = theme.colour(theme.ACCENT, dark=False)
         self.badge.setStyleSheet(
@@ -127,7 +126,7 @@ class TargetColumn(QFrame):
             f" padding: 1px {SPACING // 2}px; font-weight: 600;"
         )
         self.badge.hide()
-        self.error = QLabel(self)
+        self.error = plain_label(QLabel(self))  # the provider's own words
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.hide()

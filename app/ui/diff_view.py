@@ -49,6 +49,7 @@ from app.core.store import CallStore
 from app.ui import theme
 from app.ui.inspector._format import DASH, count, ms, one_line, rate
 from app.ui.inspector._style import Colours, colours
+from app.ui.plain_text import plain_tooltip
 
 __all__ = ["DiffView", "answer_html"]
 
@@ -397,7 +398,7 @@ class DiffView(QWidget):
         bold = QFont(self.font())
         bold.setBold(True)
         item.setFont(0, bold)
-        item.setToolTip(2, what[:2000])
+        item.setToolTip(2, plain_tooltip(what[:2000]))
         return item
 
     def _message_item(self, change: MessageChange, c: Colours) -> QTreeWidgetItem:

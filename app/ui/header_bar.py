@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.core.snippets import codex_snippet, sdk_snippet
 from app.ui import theme
+from app.ui.plain_text import plain_tooltip
 
 #: How long "Copied …" stays visible.
 COPIED_MS = 1800
@@ -214,7 +215,7 @@ class HeaderBar(QWidget):
             self._url = ""
         self.dot.set_kind(_STATE_KIND.get(state, "idle"))
         self._show_status()
-        self.status.setToolTip(reason)
+        self.status.setToolTip(plain_tooltip(reason))
         running = state in ("starting", "listening")
         self.start_stop.setText("Stop" if running else "Start")
         self.url_label.setText(self.base_url)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.ui import theme
 from app.ui.inspector.json_highlighter import JsonHighlighter
+from app.ui.plain_text import plain_label
 
 #: The person is "you" in the call's quirks ("request edited by you").
 DECIDED_BY = "you"
@@ -74,9 +75,9 @@ class HeldCallDialog(QDialog):
         self._error_line = -1
         self.setModal(False)
         self.setWindowTitle(self._title())
-        self.heading = QLabel(self._heading(), self)
+        self.heading = plain_label(QLabel(self._heading(), self))
         self.heading.setFont(theme.scaled_font(self.font(), 1.15, bold=True))
-        self.facts = QLabel(self._facts(), self)
+        self.facts = plain_label(QLabel(self._facts(), self))  # the client's model name
         self.facts.setEnabled(False)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.countdown = QLabel(self)

@@ -3,6 +3,7 @@ and PlaybackOptionsDialog, which asks how strictly to match and how fast to play
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -188,7 +189,7 @@ class PlaybackPanel(QFrame):
             self._show()
 
     def _on_worker_failed(self, message: str) -> None:
-        self.label.setText(f"<b>Playback failed:</b> {message}")
+        self.label.setText(f"<b>Playback failed:</b> {html.escape(message)}")
         self._tint("error")
         self.copy_button.hide()
         self.stop_button.setText("Close")

@@ -43,6 +43,7 @@ from app.core.config import (
 from app.core.config_writer import ConfigWriteError, save_config
 from app.core.provider_check import ProviderCheck, check_provider
 from app.ui import theme
+from app.ui.plain_text import plain_label, plain_tooltip
 
 SHOWN_MODELS = 6
 _tokens = count(1)
@@ -292,11 +293,18 @@ class ProvidersDialog(QDialog):
         self._otlp.setPlaceholderText("off — e.g. http://localhost:4318 (Jaeger, Tempo, Langfuse…)")
         self._otlp.setToolTip("Send every finished call as an OpenTelemetry GenAI span (OTLP/HTTP)")
         self._otlp.textChanged.connect(lambda _text: self._validate())
+        self._capture = QCheckBox("Include prompts and &answers")
+        self._capture.setObjectName("otlp_capture_content")
+        self._capture.setToolTip(
+            "Put each call's messages on its span (gen_ai.input.messages, "
+            "gen_ai.output.messages): whoever reads the collector reads the conversations"
+        )
         row = QHBoxLayout()
         label = QLabel("&OpenTelemetry endpoint")
         label.setBuddy(self._otlp)
         row.addWidget(label)
         row.addWidget(self._otlp, 1)
+        row.addWidget(self._capture)
         return row
 
     def _build_list(self) -> QVBoxLayout:
@@ -382,7 +390,7 @@ class ProvidersDialog(QDialog):
         self._busy.setRange(0, 0)  # indeterminate: a busy indicator
         self._busy.setFixedWidth(80)
         self._busy.setTextVisible(False)
-        self._result = QLabel()
+        self._result = plain_label(QLabel())  # what the provider answered the test
         self._result.setWordWrap(True)
         self._result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._result.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -409,7 +417,8 @@ class ProvidersDialog(QDialog):
         self._save.setDefault(True)  # (QDialog ignores Enter while Save is disabled)
         chain = [self._list, self._add, self._remove, self._name, self._url, self._key]
         chain += [self._forget, self._env, self._models, self._stream, self._default]
-        chain += [self._usage, self._timeout, self._test, self._otlp, self._save, cancel]
+        chain += [self._usage, self._timeout, self._test, self._otlp, self._capture]
+        chain += [self._save, cancel]
         for first, second in pairwise(chain):
             QWidget.setTabOrder(first, second)
 
@@ -487,6 +496,7 @@ class ProvidersDialog(QDialog):
                 widget.setEnabled(False)
             return
         self._otlp.setText(self._config.otlp.endpoint)
+        self._capture.setChecked(self._config.otlp.capture_content)
         self._drafts = [_Draft.of(p) for p in self._config.providers]
         for draft in self._drafts:
             self._list.addItem(QListWidgetItem())
@@ -677,8 +687,10 @@ class ProvidersDialog(QDialog):
         proxy = {key: value for key, value in proxy.items() if value is not None}
         data: dict[str, Any] = {"proxy": proxy, "providers": [d.table() for d in self._drafts]}
         endpoint = self._otlp.text().strip()
-        if endpoint or self._config.otlp.headers:  # never drop a section the file had
+        capture = self._capture.isChecked()
+        if endpoint or capture or self._config.otlp.headers:  # never drop what the file had
             data["otlp"] = {"endpoint": endpoint, "headers": dict(self._config.otlp.headers)}
+            data["otlp"]["capture_content"] = capture
         try:
             return parse_config(data, self._path), ""
         except ConfigError as exc:
@@ -723,7 +735,7 @@ class ProvidersDialog(QDialog):
             tone, text, tip = "hint", "", ""
         self._color(self._result, tone)
         self._result.setText(text)
-        self._result.setToolTip(tip)
+        self._result.setToolTip(plain_tooltip(tip))
 
     # ----------------------------------------------------------------- Save
 

@@ -66,6 +66,7 @@ from app.ui.inspector._format import count, ms, one_line
 from app.ui.inspector._json_text import as_text
 from app.ui.inspector._style import colours
 from app.ui.inspector.json_highlighter import JsonHighlighter
+from app.ui.plain_text import plain_label
 from app.ui.replay_runner import (
     Job,
     JobRunner,
@@ -597,7 +598,7 @@ class RequestEditor(QWidget):
         self.resize(1280, 800)
 
     def _build_controls(self) -> None:
-        self.endpoint = QLabel(self)
+        self.endpoint = plain_label(QLabel(self))
         self.endpoint.setFont(theme.monospace_font())
         self.endpoint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.provider = QComboBox(self)

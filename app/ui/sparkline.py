@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPainterPath, QPa
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from app.ui import theme
+from app.ui.plain_text import plain_tooltip
 
 _TITLE_H = 22
 _AXIS_H = 18
@@ -197,7 +198,7 @@ class Sparkline(QWidget):
         if isinstance(event, QHelpEvent) and event.type() == QEvent.Type.ToolTip:
             text = self.tooltip_at(event.pos().x())
             if text:
-                QToolTip.showText(event.globalPos(), text, self)
+                QToolTip.showText(event.globalPos(), plain_tooltip(text), self)
             return True
         return super().event(event)
 

@@ -88,8 +88,33 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
         default=True,
     )
     assert config.default_provider is constreet
-    assert config.providers[-1] == DEMO  # appended when the file has none
+    assert config.providers == (constreet,)  # providers of one's own: no demo by default
     assert config.path == path
+
+
+@pytest.mark.parametrize(
+    ("text", "demo"),
+    [
+        ("", True),  # a first run: the demo answers
+        (ACME, False),  # providers of one's own: IDE model pickers list only theirs
+        (ACME + "\n[demo]\nenabled = true\n", True),
+        ("[demo]\nenabled = false\n", False),
+        (ACME + '\n[[providers]]\nname = "demo"\n', True),  # a demo table turns it on
+        (ACME + '\n[[providers]]\nname = "demo"\n\n[demo]\nenabled = false\n', False),
+    ],
+)
+def test_the_demo_is_on_without_providers_and_a_choice_with_them(
+    tmp_path: Path, text: str, demo: bool
+) -> None:
+    config = load_config(write(tmp_path, text))
+    assert (config.provider("demo") is not None) == demo
+
+
+def test_a_wrong_demo_setting_says_what_to_write(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[demo\] has unknown key 'on'; allowed: 'enabled'"):
+        load_config(write(tmp_path, "[demo]\non = true\n"))
+    with pytest.raises(ConfigError, match=r"\[demo\]"):
+        load_config(write(tmp_path, 'demo = "yes"\n'))
 
 
 def test_a_single_glob_string_is_taken_as_a_list(tmp_path: Path) -> None:
@@ -150,6 +175,19 @@ def test_keyring_keys_without_any_keyring_are_none(tmp_path: Path) -> None:
 def test_a_demo_table_may_change_the_demo(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[[providers]]\nname = "demo"\nmodels = ["toy-*"]\n'))
     assert config.providers == (Provider("demo", DEMO.base_url, models=("toy-*",)),)
+
+
+def test_allowed_hosts_and_origins_are_read_lower_case(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            '[proxy]\nallowed_hosts = ["MyHost.lan", "[::2]:8787"]\n'
+            'allowed_origins = ["http://LocalHost:3000", "https://app.example"]\n',
+        )
+    )
+    assert config.proxy.allowed_hosts == ("myhost.lan", "[::2]:8787")
+    assert config.proxy.allowed_origins == ("http://localhost:3000", "https://app.example")
+    assert load_config(write(tmp_path, "[proxy]\n")).proxy.allowed_origins == ()
 
 
 # --------------------------------------------------------------------------- one sentence each
@@ -221,6 +259,41 @@ def test_a_demo_table_may_change_the_demo(tmp_path: Path) -> None:
         ),
         pytest.param('providers = "acme"\n', "'providers' must be a list", id="providers-string"),
         pytest.param("proxy = 1\n", "[proxy] must be a table", id="proxy-not-table"),
+        pytest.param(
+            '[proxy]\nallowed_origins = "http://localhost:3000"\n',
+            "allowed_origins must be a list of strings",
+            id="origins-string",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_origins = ["*"]\n',
+            "allowed_origins cannot hold '*': that would let any web page",
+            id="origins-star",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_origins = ["null"]\n',
+            "allowed_origins cannot hold 'null'",
+            id="origins-null",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_origins = ["http://localhost:3000/app"]\n',
+            "'http://localhost:3000/app' is not an origin; write scheme, host and port only",
+            id="origin-with-path",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_origins = ["localhost:3000"]\n',
+            "is not an origin",
+            id="origin-without-scheme",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_hosts = ["http://myhost.lan"]\n',
+            "allowed_hosts entry 'http://myhost.lan' is not a host name",
+            id="host-as-url",
+        ),
+        pytest.param(
+            '[proxy]\nallowed_hosts = [""]\n',
+            "allowed_hosts must be a list of strings",
+            id="empty-host",
+        ),
     ],
 )
 def test_each_mistake_is_one_sentence_naming_file_and_key(
@@ -337,7 +410,9 @@ def assert_config_or_error(data: dict[str, Any]) -> None:
         assert str(exc).startswith("config.toml")
         return
     assert isinstance(config, Config)
-    assert any(p.is_demo for p in config.providers)
+    users = [p for p in config.providers if not p.is_demo]
+    if "demo" not in data and not users:
+        assert any(p.is_demo for p in config.providers)  # a first run always has the demo
     for provider in config.providers:
         assert provider.base_url.startswith(("http://", "https://"))
         assert math.isfinite(provider.timeout) and provider.timeout > 0

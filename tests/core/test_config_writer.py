@@ -49,8 +49,8 @@ def no_system_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def config_at(path: Path, *providers: Provider, proxy: ProxySettings | None = None) -> Config:
-    if not any(p.is_demo for p in providers):
-        providers = (*providers, DEMO)
+    if not providers:  # as the loader has it: the demo is on by default on a first run
+        providers = (DEMO,)
     return Config(proxy=proxy or ProxySettings(), providers=providers, path=path)
 
 
@@ -60,7 +60,14 @@ def mode(path: Path) -> int:
 
 def test_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    proxy = ProxySettings(port=9999, max_body_bytes=4096, access_token="tok", allow_remote=True)
+    proxy = ProxySettings(
+        port=9999,
+        max_body_bytes=4096,
+        access_token="tok",
+        allow_remote=True,
+        allowed_hosts=("myhost.lan",),
+        allowed_origins=("http://localhost:3000",),
+    )
     config = config_at(path, ACME, BETA, proxy=proxy)
     assert load_config(save_config(config, path, {})) == config
 
@@ -230,10 +237,23 @@ def test_saving_never_loses_other_providers(tmp_path: Path) -> None:
     loaded = load_config(path)
     save_config(loaded, path, {"beta": "sk-new"})
     again = load_config(path)
-    assert [p.name for p in again.providers] == ["acme", "beta", "gamma", "demo"]
+    assert [p.name for p in again.providers] == ["acme", "beta", "gamma"]
     assert again.provider("acme") == ACME
     assert again.provider("gamma") == config.provider("gamma")
     assert again.proxy == config.proxy
+
+
+@pytest.mark.parametrize("demo", [True, False])
+def test_the_demo_choice_survives_a_save(tmp_path: Path, demo: bool) -> None:
+    """With providers the demo is off by default and without them on: a save writes
+    `[demo] enabled` only where the config differs from that default."""
+    path = tmp_path / "config.toml"
+    users = (ACME, DEMO) if demo else (ACME,)
+    for providers in (users, (DEMO,) if demo else ()):
+        config = Config(providers=providers, path=path)
+        text = config_to_toml(config)
+        assert ("[demo]" in text) == (demo != (providers == () or providers == (DEMO,)))
+        assert load_config(save_config(config, path, {})) == config
 
 
 def test_a_symlinked_config_stays_a_symlink(tmp_path: Path) -> None:

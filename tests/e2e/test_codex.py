@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,3 +171,62 @@ def test_stream_cut_midway_is_resent_and_recorded(
     bodies = [json.loads(r["request_body"]) for r in rows]
     assert all(body == bodies[0] for body in bodies)
     assert all(r["chunk_count"] > 0 and "provider" in r["error"] for r in rows)
+
+
+def test_builtin_provider_over_websocket_is_one_call_per_response(
+    codex_bin: Path, tmp_path: Path
+) -> None:
+    """Codex's built-in provider opens one WebSocket per session: a prewarm, then one
+    `response.create` per model request; it drops the socket at the end (1006)."""
+    with (
+        FakeProvider(name="fake", websocket=True) as fake,
+        WorkerProcess(
+            tmp_path,
+            f'[[providers]]\nname = "fake"\nbase_url = "{fake.base_url}"\ndefault = true\n',
+        ) as worker,
+    ):
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / "config.toml").write_text('model = "fake-1"\n')
+        env = {**os.environ, "CODEX_HOME": str(home), "CODEX_API_KEY": "placeholder"}
+        result = subprocess.run(
+            [
+                str(codex_bin),
+                "exec",
+                "--skip-git-repo-check",
+                *HERMETIC,
+                "-c",
+                f"openai_base_url={worker.base_url}",
+                "RUN: echo relayscope-was-here",
+            ],
+            cwd=home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        prewarm, tool, answer = worker.wait_for_calls(3)
+        store = worker.store()
+        for _ in range(200):  # Codex drops the socket as it exits; the proxy sees it soon after
+            (connection,) = store.db.query("SELECT * FROM connections")
+            if connection["state"] == "closed":
+                break
+            time.sleep(0.05)
+        store.close()
+    assert "relayscope-was-here" in result.stdout
+    rows = (prewarm, tool, answer)
+    assert [r["state"] for r in rows] == ["complete"] * 3
+    assert {r["transport"] for r in rows} == {"websocket"}
+    assert {r["connection_id"] for r in rows} == {connection["id"]}
+    assert json.loads(prewarm["request_body"])["generate"] is False
+    assert prewarm["note"].startswith("Codex prewarm")
+    (call,) = json.loads(tool["tool_calls"])
+    assert call["function"]["name"] == "exec_command"
+    assert json.loads(call["function"]["arguments"]) == {"cmd": "echo relayscope-was-here"}
+    assert "relayscope-was-here" in answer["output_text"]
+    assert tool["turn_id"] and prewarm["turn_id"] == tool["turn_id"] == answer["turn_id"]
+    assert all(r["total_tokens"] for r in (tool, answer))
+    assert tool["total_tokens"] != answer["total_tokens"]  # each response its own usage
+    assert (connection["call_count"], connection["closed_by"]) == (3, "client")

@@ -14,10 +14,10 @@ import pytest
 
 from app.core.store import CallStore
 from tests.core.test_export import har_problems
-from tests.core.test_otlp import Collector, attributes
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import ROOT, WorkerProcess
+from tests.support.otlp_collector import Collector, attributes, by_call
+from tests.support.worker import ROOT, WorkerProcess, provider_config
 
 CLIENT_KEY = "sk-client-key-abcdefgh1234"
 AZURE_KEY = "azure-client-secret-9876zyxw"
@@ -150,14 +150,31 @@ def test_otlp_export_to_a_collector_and_filters(
             collector.endpoint + "/v1/traces",
         )
         assert errors_only.returncode == 0, errors_only.stderr
-    spans = collector.spans()
+        config = worker.tmp / "otlp.toml"
+        config.write_text(
+            f'[otlp]\nendpoint = "{collector.endpoint}"\ncapture_content = true\n'
+            'headers = { x-team = "blue" }\n'
+        )
+        from_config = relayscope(
+            "--config", config, "export", "--db", worker.db_path, "--format", "otlp", "--ids",
+            recorded[1]["id"],
+        )  # fmt: skip
+        assert from_config.returncode == 0, from_config.stderr
+    assert collector.posts[-1].headers["x-team"] == "blue"
+    (configured,) = collector.posts[-1].request().resource_spans[0].scope_spans[0].spans
+    assert json.loads(attributes(configured)["gen_ai.input.messages"])[-1]["parts"] == [
+        {"type": "text", "content": "Export me"}
+    ]
+    spans = collector.spans()[:5]
     assert len(spans) == 5  # four calls, then the failed one again
-    names = [span["name"] for span in spans[:4]]
+    names = [span.name for span in spans[:4]]
     assert names == ["chat fake-1", "chat fake-1", "chat fake-1", "chat fail-429"]
     failed = attributes(spans[4])
     assert (failed["error.type"], failed["relayscope.call_id"]) == ("429", recorded[3]["id"])
     stream = spans[0]
-    assert len(stream["events"]) == recorded[0]["chunk_count"]
+    assert len(stream.events) == recorded[0]["chunk_count"]
+    assert attributes(stream)["gen_ai.provider.name"] == "openai"
+    assert "gen_ai.input.messages" not in attributes(stream)  # content is opt-in
 
 
 def test_exports_select_by_id_prefix_and_write_to_stdout(
@@ -211,7 +228,7 @@ def test_the_worker_exports_every_finished_call_to_an_otlp_collector(tmp_path: P
             f'[otlp]\nendpoint = "{collector.endpoint}"\n'
             'headers = { authorization = "Bearer collector-token" }\n'
         )
-        with WorkerProcess(tmp_path, config) as worker:
+        with WorkerProcess(tmp_path, config, env={"OTEL_BSP_SCHEDULE_DELAY": "50"}) as worker:
             with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
                 list(
                     client.chat.completions.create(
@@ -221,15 +238,105 @@ def test_the_worker_exports_every_finished_call_to_an_otlp_collector(tmp_path: P
                     )
                 )
             (row,) = worker.wait_for_calls(1)
-            deadline = time.monotonic() + 10
-            while not collector.posts and time.monotonic() < deadline:
-                time.sleep(0.05)
-    path, headers, payload = collector.posts[0]
-    assert path == "/v1/traces" and headers["authorization"] == "Bearer collector-token"
-    (span,) = [
-        span for rs in payload["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]
-    ]
+            assert collector.arrived.wait(10)
+    post = collector.posts[0]
+    assert post.path == "/v1/traces" and post.headers["authorization"] == "Bearer collector-token"
+    assert post.headers["content-type"] == "application/x-protobuf"
+    (span,) = collector.spans()
     found = attributes(span)
     assert found["gen_ai.request.model"] == "demo-fast"
-    assert found["gen_ai.provider.name"] == "demo"
-    assert len(span["events"]) == row["chunk_count"]
+    assert found["gen_ai.provider.name"] == "openai" and found["relayscope.provider"] == "demo"
+    assert found["gen_ai.request.stream"] is True
+    assert found["gen_ai.response.time_to_first_chunk"] == row["ttft_ms"] / 1000
+    assert len(span.events) == row["chunk_count"]
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def test_the_conversation_reaches_the_collector_when_capture_is_on(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    """A chat, a stream, a tool call and an error through the real worker, content switched on
+    by the conventions' own variable; the collector decodes protobuf."""
+    config = provider_config(("fake", fake.base_url))
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+        "OTEL_SERVICE_NAME": "relayscope-e2e",
+    }
+    with Collector() as collector:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.endpoint  # no [otlp] in the config
+        with WorkerProcess(tmp_path, config, env=env) as worker:
+            with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
+                client.chat.completions.create(model="fake-1", messages=MESSAGES)  # type: ignore[arg-type]
+                list(
+                    client.chat.completions.create(
+                        model="fake-1",
+                        messages=MESSAGES,  # type: ignore[arg-type]
+                        stream=True,
+                        stop=["END"],
+                        n=1,
+                        reasoning_effort="low",
+                    )
+                )
+                client.chat.completions.create(
+                    model="fake-1",
+                    messages=[{"role": "user", "content": "Weather in Oslo?"}],
+                    tools=[WEATHER_TOOL],  # type: ignore[list-item]
+                )
+                with pytest.raises(openai.RateLimitError):
+                    client.chat.completions.create(model="fail-429", messages=MESSAGES)  # type: ignore[arg-type]
+            rows = worker.wait_for_calls(4)
+            deadline = time.monotonic() + 10
+            while len(collector.spans()) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    spans = by_call(collector.spans())
+    chat, stream, tool, error = (attributes(spans[row["id"]]) for row in rows)
+    resource = attributes(collector.posts[0].request().resource_spans[0].resource)
+    assert resource["service.name"] == "relayscope-e2e"
+
+    def messages(values: dict[str, Any], key: str) -> Any:
+        return json.loads(values[key])
+
+    assert messages(chat, "gen_ai.system_instructions") == [
+        {"type": "text", "content": "Be brief."}
+    ]
+    assert messages(chat, "gen_ai.input.messages") == [
+        {"role": "user", "parts": [{"type": "text", "content": "Export me"}]}
+    ]
+    (answer,) = messages(chat, "gen_ai.output.messages")
+    assert answer["role"] == "assistant" and answer["finish_reason"] == "stop"
+    assert answer["parts"][0]["type"] == "text" and answer["parts"][0]["content"]
+    assert chat["gen_ai.usage.input_tokens"] == rows[0]["prompt_tokens"]
+
+    assert stream["gen_ai.request.stream"] is True
+    assert stream["gen_ai.request.stop_sequences"] == ["END"]
+    assert stream["gen_ai.request.choice.count"] == 1
+    assert stream["gen_ai.request.reasoning.level"] == "low"
+    (streamed,) = messages(stream, "gen_ai.output.messages")
+    assert streamed["parts"][0]["content"] == rows[1]["output_text"]
+    assert stream["gen_ai.response.time_to_first_chunk"] == rows[1]["ttft_ms"] / 1000
+
+    assert tool["gen_ai.response.finish_reasons"] == ["tool_call"]
+    (definition,) = messages(tool, "gen_ai.tool.definitions")
+    assert definition["name"] == "get_weather" and definition["type"] == "function"
+    (called,) = messages(tool, "gen_ai.output.messages")
+    (part,) = called["parts"]
+    assert part["type"] == "tool_call" and part["name"] == "get_weather"
+    assert isinstance(part["arguments"], dict) and "city" in part["arguments"]
+
+    assert error["error.type"] == "429" and error["http.response.status_code"] == 429
+    assert spans[rows[3]["id"]].status.code == 2  # ERROR

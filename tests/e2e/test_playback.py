@@ -127,3 +127,28 @@ def test_exact_match_replays_what_the_client_saw(
     assert events[-1] == "data: [DONE]"
     chunks = [json.loads(e[6:]) for e in events[:-1]]
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == text
+
+
+def test_demo_recordings_are_played_back_not_answered_by_the_live_demo(tmp_path: Path) -> None:
+    """A newcomer without keys has only demo calls: playing them back must use the recording
+    (a matching request) and say `playback_no_match` for anything else, never ask the demo."""
+    asked = [{"role": "user", "content": "hello demo"}]
+    with WorkerProcess(tmp_path) as worker:  # no config: the demo provider only
+        text, _ = timed_stream(worker.base_url, "demo-1", asked)
+        (recorded_call,) = worker.wait_for_calls(1)
+    assert recorded_call["provider"] == "demo" and text
+    args = ("--call", recorded_call["id"])
+    with WorkerProcess(tmp_path, None, subcommand="playback", extra_args=args) as player:
+        replayed, _ = timed_stream(player.base_url, "demo-1", asked)
+        other = httpx.post(
+            player.base_url + "/chat/completions",
+            json={"model": "demo-1", "messages": [{"role": "user", "content": "something new"}]},
+        )
+        models = httpx.get(player.base_url + "/models").json()
+        rows = player.wait_for_calls(4)
+    assert replayed == text
+    assert other.status_code == 404
+    assert other.json()["error"]["code"] == "playback_no_match"
+    assert [m["id"] for m in models["data"]] == ["demo-1"]  # once, from the recordings
+    played = [r for r in rows if r["id"] != recorded_call["id"] and r["endpoint"] != "models"]
+    assert [(r["provider"], r["status"]) for r in played] == [("playback", 200), ("playback", 404)]

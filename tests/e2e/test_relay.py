@@ -330,9 +330,27 @@ def test_models_lists_every_provider_and_reports_failures(tmp_path, fake: FakePr
     ) as worker:
         with client(worker) as c:
             ids = {m.id for m in c.models.list()}
-        assert {"fake-1", "gpt-5.2", "demo-1"} <= ids
+        assert {"fake-1", "gpt-5.2"} <= ids
+        assert not {"demo-1", "demo-fast"} & ids  # providers of one's own: no demo by default
         body = httpx.get(worker.base_url + "/models").json()
         assert [e["provider"] for e in body["errors"]] == ["gone"]
+
+
+def test_the_demo_can_be_kept_beside_ones_own_providers(tmp_path, fake: FakeProvider) -> None:  # type: ignore[no-untyped-def]
+    with (
+        WorkerProcess(
+            tmp_path,
+            f'[[providers]]\nname = "fake"\nbase_url = "{fake.base_url}"\napi_key = "{FAKE_KEY}"\n'
+            "\n[demo]\nenabled = true\n",
+        ) as worker,
+        client(worker) as c,
+    ):
+        ids = [m.id for m in c.models.list()]
+        answer = c.chat.completions.create(
+            model="demo-fast", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert {"fake-1", "demo-1", "demo-fast"} <= set(ids) and len(ids) == len(set(ids))
+    assert answer.choices[0].message.content
 
 
 def test_bad_json_gets_400_and_is_still_recorded(worker: WorkerProcess) -> None:

@@ -357,6 +357,8 @@ class FakeProvider:
         words: if set, text answers are exactly this many words (for long streams).
         models: what ``GET /v1/models`` lists.
         api_key: if set, requests must carry ``Authorization: Bearer <api_key>``.
+        cors: a permissive provider: every answer allows any origin
+            (``Access-Control-Allow-Origin: *``) and a CORS preflight gets a 204.
     """
 
     def __init__(
@@ -372,8 +374,10 @@ class FakeProvider:
         websocket: bool = False,
         substitute_model: str | None = None,
         usage_scale: float = 1.0,
+        cors: bool = False,
     ) -> None:
         self.name = name
+        self.cors = cors
         self.websocket = websocket
         # A dishonest reseller: answers from another model, under- or over-reports usage.
         self.substitute_model = substitute_model
@@ -730,6 +734,8 @@ class FakeProvider:
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}"]
         lines += [f"{k}: {v}" for k, v in headers]
         lines.append(f"x-fake-provider: {self._id_name}")
+        if self.cors:
+            lines += ["Access-Control-Allow-Origin: *", "Access-Control-Allow-Headers: *"]
         if exchange is not None:
             lines.append(f"x-request-id: req_{self._id_name}_{exchange.index}")
         if not keep_alive:
@@ -935,6 +941,8 @@ class FakeProvider:
                 exchange, 401, spec.message, spec.type, spec.code, spec.param
             )
         path = request.path.split("?", 1)[0]
+        if self.cors and request.method == "OPTIONS":
+            return await self._send_body(exchange, 204, b"")
         if request.method == "GET" and "websocket" in request.headers.get("upgrade", "").lower():
             if self.websocket and path == "/v1/responses":
                 return await self._websocket(exchange)
@@ -1254,7 +1262,9 @@ class FakeProvider:
             ws.receive_data(data)
             for event in ws.events():
                 if isinstance(event, wsevents.TextMessage):
-                    await self._websocket_turn(ws, writer, event.data)
+                    if not await self._websocket_turn(ws, writer, event.data):
+                        writer.close()  # cut: no close frame, as a dropped connection
+                        return False
                 elif isinstance(event, wsevents.Ping):
                     writer.write(ws.send(event.response()))
                 elif isinstance(event, wsevents.CloseConnection):
@@ -1265,15 +1275,25 @@ class FakeProvider:
 
     async def _websocket_turn(
         self, ws: wsconnection.Connection, writer: asyncio.StreamWriter, text: str
-    ) -> None:
+    ) -> bool:
+        """One `response.create`; False if the ``cut-stream`` model cut the connection.
+
+        ``generate: false`` (Codex's prewarm) is answered as the API does: the response is
+        created and completed with no output.
+        """
         body = json.loads(text)
         body.pop("type", None)
         model = str(body.get("model") or "fake-1")
         events, _, _ = self._responses_events(body, model)
+        if body.get("generate") is False:
+            events = _prewarm_events(events)
         record: list[bytes] = []
         with self._lock:
             self._streams.append(record)
-        for event in events:
+        for index, event in enumerate(events):
+            if model == "cut-stream" and index == CUT_AFTER:
+                await writer.drain()
+                return False
             payload = event.split(b"data: ", 1)[1].rstrip(b"\n")
             writer.write(ws.send(wsevents.TextMessage(data=payload.decode())))
             record.append(payload)
@@ -1281,6 +1301,7 @@ class FakeProvider:
                 await writer.drain()
                 await asyncio.sleep(self.chunk_delay)
         await writer.drain()
+        return True
 
     async def _completions(self, exchange: _Exchange) -> bool:
         parsed = await self._parse(exchange)
@@ -1396,6 +1417,27 @@ class FakeProvider:
 
 
 # --------------------------------------------------------------------------- small utilities
+
+
+def _prewarm_events(events: list[bytes]) -> list[bytes]:
+    """A `generate: false` response: created, then completed with no output and no output
+    tokens (the input is still counted)."""
+    first = json.loads(events[0].split(b"data: ", 1)[1])
+    last = json.loads(events[-1].split(b"data: ", 1)[1])
+    response = last["response"]
+    usage = dict(response["usage"])
+    usage.update(
+        output_tokens=0,
+        total_tokens=usage["input_tokens"],
+        output_tokens_details={"reasoning_tokens": 0},
+    )
+    response.update(output=[], usage=usage)
+    last["sequence_number"] = 1
+
+    def event(obj: dict[str, Any]) -> bytes:
+        return b"event: " + str(obj["type"]).encode() + b"\ndata: " + _dumps(obj) + b"\n\n"
+
+    return [event(first), event(last)]
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:

@@ -149,4 +149,4 @@ def test_h2c_upgrade_falls_back_to_http1(worker: WorkerProcess) -> None:
     )
     answer = raw_request(worker, request, timeout=1)  # keep-alive: read until quiet
     assert answer.startswith(b"HTTP/1.1 200")
-    assert b'"demo-1"' in answer
+    assert b'"fake-1"' in answer

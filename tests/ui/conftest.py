@@ -112,23 +112,14 @@ def insert_calls(path: Path, rows: list[dict[str, Any]]) -> None:
     db = open_database(path)
     try:
         with db.conn:
-            db["calls"].insert_all(rows)  # type: ignore[union-attr]
-            for row in rows:
-                if row["state"] in theme.LIVE_STATES:
-                    continue
-                rowid = db.execute("SELECT rowid FROM calls WHERE id = ?", [row["id"]]).fetchone()
-                db.execute(
-                    "INSERT INTO calls_fts (rowid, model, provider, path, prompt_text, output_text)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        rowid[0],
-                        row["model"],
-                        row["provider"],
-                        row["path"],
-                        prompt_text(row["endpoint"], row["request_body"]),
-                        row.get("output_text"),
-                    ],
-                )
+            # As the recorder does at a call's end: the full-text index follows (m012).
+            finished = [
+                {**row, "prompt_text": prompt_text(row["endpoint"], row["request_body"])}
+                if row["state"] not in theme.LIVE_STATES
+                else row
+                for row in rows
+            ]
+            db["calls"].insert_all(finished, alter=False)  # type: ignore[union-attr]
     finally:
         db.conn.close()
 

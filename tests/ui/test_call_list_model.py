@@ -13,8 +13,9 @@ from pytestqt.qtbot import QtBot
 
 from app.core.store import CallFilter, CallStore
 from app.ui import call_list_model as clm
-from app.ui.call_list_model import COLUMN, GAPS_ROLE, PAGE_SIZE, CallListModel, format_ms
+from app.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel, format_ms
 from app.ui.call_list_view import sparkline_bars
+from app.ui.roles import Role
 from tests.ui.conftest import call_row, insert_calls, seed_calls, update_call
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -141,9 +142,7 @@ def test_sort_runs_in_sql(db_path: Path, store: CallStore) -> None:
     assert model.call_id(0) == longest["id"]
     model.sort(COLUMN["duration"], Qt.SortOrder.AscendingOrder)
     fetch_all(model)
-    durations = [
-        model.data(model.index(r, 0), clm.CALL_ROW_ROLE)["duration_ms"] for r in range(450)
-    ]
+    durations = [model.data(model.index(r, 0), Role.CALL_ROW)["duration_ms"] for r in range(450)]
     assert durations == sorted(durations)
     model.sort(COLUMN["provider"], Qt.SortOrder.AscendingOrder)
     assert text(model, 0, "provider") == "demo"
@@ -206,7 +205,7 @@ def test_a_started_call_is_inserted_at_the_top_and_updated_in_place(
     profile = {"max": [12.0, 11.0, 2500.0], "stall": 1000.0}
     model.on_call_updated(live["id"], {"max_gap_ms": 2500.0, "gap_profile": json.dumps(profile)})
     assert text(model, 0, "gaps") == format_ms(2500.0)
-    assert model.data(model.index(0, COLUMN["gaps"]), GAPS_ROLE) == ([12.0, 11.0, 2500.0], 1000.0)
+    assert model.data(model.index(0, COLUMN["gaps"]), Role.GAPS) == ([12.0, 11.0, 2500.0], 1000.0)
     first = text(model, 0, "duration")
     assert first.endswith("…")  # a live elapsed time
     qtbot.waitUntil(lambda: text(model, 0, "duration") != first, timeout=1000)
@@ -291,11 +290,11 @@ def test_gaps_column_shows_the_longest_gap_and_hands_the_profile_to_the_view(
     assert position is not None
     index = model.index(position, COLUMN["gaps"])
     assert model.data(index) == format_ms(stalled["max_gap_ms"])
-    gaps, stall = model.data(index, GAPS_ROLE)
+    gaps, stall = model.data(index, Role.GAPS)
     assert len(gaps) == 24 and max(gaps) == stalled["max_gap_ms"] and stall == 1000.0
     plain = next(r for r in rows if not r["stream"])
     plain_index = model.index(model.row_of(plain["id"]) or 0, COLUMN["gaps"])
-    assert model.data(plain_index) == "" and model.data(plain_index, GAPS_ROLE) is None
+    assert model.data(plain_index) == "" and model.data(plain_index, Role.GAPS) is None
 
 
 def test_sparkline_bars_scale_to_the_tallest_gap_and_mark_stalls() -> None:

@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from app.core.store import CallStore
-from app.ui.call_group_model import CHILD_INDENT, TURN_ROLE, CallGroupModel
-from app.ui.call_list_model import CALL_ID_ROLE, COLUMN, CallListModel
+from app.ui import theme
+from app.ui.call_group_model import CHILD_INDENT, CallGroupModel
+from app.ui.call_list_model import COLUMN, CallListModel
 from app.ui.call_list_view import CallListView
+from app.ui.roles import Role
 from tests.ui.conftest import call_row, insert_calls, seed_calls
 
 NOW = datetime(2025, 6, 3, 10, 0, tzinfo=UTC)
@@ -100,8 +103,8 @@ def test_each_turn_is_one_row_and_other_calls_stay_single(
     # Newest first: turn B (first request at +25 s) above turn A (+5 s).
     assert rows["turn-b"] < rows["turn-a"]
     index = groups.index(rows["turn-a"], 0)
-    assert groups.data(index, TURN_ROLE) == "turn-a"
-    assert groups.data(index, CALL_ID_ROLE) == seeded["turn-a"][-1]  # the newest request
+    assert groups.data(index, Role.TURN) == "turn-a"
+    assert groups.data(index, Role.CALL_ID) == seeded["turn-a"][-1]  # the newest request
     assert groups.call_ids(rows["turn-a"]) == seeded["turn-a"][::-1]
     assert groups.data(index, Qt.ItemDataRole.FontRole).bold()
 
@@ -190,3 +193,73 @@ def test_grouping_a_thousand_loaded_rows_is_quick(store: CallStore, db_path: Pat
     elapsed = time.perf_counter() - started
     assert groups.rowCount() == len(rows)  # no turns here: every call is its own row
     assert elapsed < 0.05  # measured about 2 ms
+
+
+def stall_pixels(view: CallListView, shot: QImage, row: int) -> int:
+    """Pixels of the Gaps cell on `row` painted in the sparkline's stall colour."""
+    rect = view.visualRect(view.model().index(row, COLUMN["gaps"]))
+    offset = view.viewport().mapTo(view, rect.topLeft())
+    stall = theme.colour(theme.WARNING).rgb()
+    return sum(
+        shot.pixel(offset.x() + x, offset.y() + y) == stall
+        for x in range(rect.width())
+        for y in range(rect.height())
+    )
+
+
+def test_the_grouped_view_draws_each_streams_gap_sparkline(
+    store: CallStore, seeded: dict[str, list[str]], qtbot: QtBot, tmp_path: Path
+) -> None:
+    stalled = seeded["turn-a"][2]  # a stream with one 1.5-4 s stall; its turn's other calls: none
+    view = CallListView(CallListModel(store))
+    qtbot.addWidget(view)
+    view.resize(1400, 400)
+    view.show()
+    view.set_grouped(True)
+    groups = view.group_model
+    assert groups is not None
+    groups.set_expanded("turn-a", True)
+    turn = turn_rows(groups)["turn-a"]
+    child = groups.row_of(stalled)
+    assert child is not None and child != turn
+    shot = view.grab().toImage()
+    shot.save(str(tmp_path / "grouped.png"))
+    # The turn's row shows the sparkline of its stalled request (the one whose longest gap
+    # it shows as text), and the request's own row inside the turn shows it too.
+    assert stall_pixels(view, shot, turn) > 0
+    assert stall_pixels(view, shot, child) > 0
+    assert stall_pixels(view, shot, groups.row_of(seeded["turn-a"][0]) or 0) == 0  # a 429
+    profile = groups.data(groups.index(turn, COLUMN["gaps"]), Role.GAPS)
+    assert profile == groups.data(groups.index(child, COLUMN["gaps"]), Role.GAPS)
+    gaps, stall_ms = profile
+    assert max(gaps) >= stall_ms == 1000.0
+
+
+def test_a_codex_websocket_session_is_one_turn_of_complete_requests(
+    tmp_path: Path, qtmodeltester: ModelTester
+) -> None:
+    """Recorded for real (worker, fake provider, a socket with a prewarm and two requests,
+    dropped by the client as Codex does): one turn row of three complete requests."""
+    from tests.e2e.test_websocket import create, relay, websocket_session
+    from tests.fakes.provider import FakeProvider
+
+    meta = {"turn_id": "turn-ws", "session_id": "sess-ws"}
+    creates = [
+        create("hi", generate=False, client_metadata={**meta, "turn_id": ""}),
+        create("hi", client_metadata=meta),
+        create("again", client_metadata=meta),
+    ]
+    with FakeProvider(websocket=True) as fake, relay(tmp_path, fake) as worker:
+        websocket_session(worker.base_url, creates, close="drop")
+        worker.wait_for_calls(3)
+        store = worker.store()
+        try:
+            groups = CallGroupModel(CallListModel(store))
+            qtmodeltester.check(groups)
+            rows = turn_rows(groups)
+            turn = texts(groups, rows["turn-ws"])
+        finally:
+            store.close()
+    assert groups.rowCount() == 1 and set(rows) == {"turn-ws"}
+    assert turn["model"] == "fake-1  ·  3 requests"
+    assert (turn["status"], turn["state"]) == ("101", "complete")

@@ -460,7 +460,8 @@ def test_a_broken_file_is_explained_and_left_alone(qtbot: QtBot, path: Path) -> 
 def test_settings_the_dialog_does_not_show_are_kept(qtbot: QtBot, path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text(
-        '[proxy]\nport = 9999\naccess_token = "tok"\n\n'
+        '[proxy]\nport = 9999\naccess_token = "tok"\n'
+        'allowed_origins = ["http://localhost:3000"]\nallowed_hosts = ["box.lan"]\n\n'
         '[[providers]]\nname = "acme"\nbase_url = "https://a.test/v1"\n'
         "timeout = 2.5\ncapture_usage = false\n"
     )
@@ -470,6 +471,7 @@ def test_settings_the_dialog_does_not_show_are_kept(qtbot: QtBot, path: Path) ->
     save(qtbot, dialog)
     after = load_config(path)
     assert after.proxy == before.proxy
+    assert after.proxy.allowed_origins == ("http://localhost:3000",)
     assert after.provider("acme") == before.provider("acme")
 
 
@@ -489,3 +491,19 @@ def test_the_otlp_endpoint_is_kept_validated_and_saved(qtbot: QtBot, path: Path)
     config = load_config(path)
     assert config.otlp.endpoint == "http://localhost:4318"
     assert dict(config.otlp.headers) == {"authorization": "Bearer team-token"}  # kept
+    assert config.otlp.capture_content is False
+
+
+def test_capturing_conversations_on_spans_is_a_checkbox(qtbot: QtBot, path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text('[otlp]\nendpoint = "http://collector:4318"\n')
+    dialog = open_dialog(qtbot, path)
+    capture = dialog.findChild(QCheckBox, "otlp_capture_content")
+    assert capture is not None and not capture.isChecked()
+    capture.setChecked(True)
+    save(qtbot, dialog)
+    assert load_config(path).otlp.capture_content is True
+    assert "capture_content = true" in path.read_text()
+    dialog = open_dialog(qtbot, path)
+    again = dialog.findChild(QCheckBox, "otlp_capture_content")
+    assert again is not None and again.isChecked()

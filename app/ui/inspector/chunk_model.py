@@ -12,6 +12,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from app.core.stream_stats import event_label
 from app.ui.inspector._format import one_line
 from app.ui.inspector._json_text import as_text
+from app.ui.plain_text import plain_tooltip
 
 # Roles as ints, compared without enum lookups: data() runs for every visible cell.
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
@@ -195,7 +196,8 @@ class ChunkTableModel(QAbstractTableModel):
                 return self._mono
             return self._bold if column == GAP and self._is_stall(row) else None
         if role == _TOOLTIP:
-            return self._tooltip(chunk, column)
+            tip = self._tooltip(chunk, column)
+            return plain_tooltip(tip) if tip else None
         return None
 
     def _is_stall(self, row: int) -> bool:

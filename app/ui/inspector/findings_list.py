@@ -13,11 +13,11 @@ from PySide6.QtWidgets import QAbstractItemView, QFrame, QListWidget, QListWidge
 from app.core.stream_analysis import ERROR, INFO, WARNING, Finding
 from app.ui import theme
 from app.ui.inspector._style import SPACING
+from app.ui.plain_text import plain_tooltip
+from app.ui.roles import Role
 
 #: Rows shown before the list scrolls (the chunk table below needs the room).
 VISIBLE_ROWS = 4
-#: The chunk a finding points at (None for findings about the whole call).
-SEQ_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 _CODE = re.compile(r"`([^`]*)`")
 _ICON_PX = 14
 
@@ -103,8 +103,8 @@ class FindingsList(QListWidget):
             if finding.seq is not None:
                 text = f"#{finding.seq}   {text}"
             item = QListWidgetItem(severity_icon(finding.severity, dark), text)
-            item.setData(SEQ_ROLE, finding.seq)
-            item.setToolTip(self._tooltip(finding))
+            item.setData(Role.FINDING_SEQ, finding.seq)
+            item.setToolTip(plain_tooltip(self._tooltip(finding)))
             self.addItem(item)
         if not self._findings:
             item = QListWidgetItem(theme.status_icon("ok", 0, dark), self._healthy_text())
@@ -173,14 +173,14 @@ class FindingsList(QListWidget):
     # -- slots ------------------------------------------------------------------------------
 
     def _on_item_activated(self, item: QListWidgetItem) -> None:
-        seq = item.data(SEQ_ROLE)
+        seq = item.data(Role.FINDING_SEQ)
         if isinstance(seq, int):
             self.finding_activated.emit(seq)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         # A pointing hand over findings that lead somewhere, as over a link.
         item = self.itemAt(event.position().toPoint())
-        linked = item is not None and isinstance(item.data(SEQ_ROLE), int)
+        linked = item is not None and isinstance(item.data(Role.FINDING_SEQ), int)
         cursor = Qt.CursorShape.PointingHandCursor if linked else Qt.CursorShape.ArrowCursor
         self.viewport().setCursor(cursor)
         super().mouseMoveEvent(event)

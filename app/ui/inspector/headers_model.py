@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from app.ui.plain_text import plain_tooltip
+
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _HEADERS = ("Name", "Value")
@@ -36,8 +38,10 @@ class HeadersModel(QAbstractTableModel):
         if not index.isValid():
             return None
         role = int(role)
-        if role in (_DISPLAY, _TOOLTIP):
+        if role == _DISPLAY:
             return self._pairs[index.row()][index.column()]
+        if role == _TOOLTIP:
+            return plain_tooltip(self._pairs[index.row()][index.column()])
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> object:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -206,15 +205,20 @@ def test_refresh_is_cheap_on_a_long_stream(
     db.conn.commit()
     inspector.show_call("long")
     inspector.tabs.setCurrentWidget(inspector.stream_tab)
-    timings = []
+    model = inspector.stream_tab.model
+    resets: list[None] = []
+    inserted: list[int] = []
+    model.modelReset.connect(lambda: resets.append(None))
+    model.rowsInserted.connect(lambda _parent, first, last: inserted.append(last - first + 1))
     for start in range(4800, 5000, 5):  # 5 chunks per refresh: ~50 ms of a fast stream
         db["chunks"].insert_all(chunks[start : start + 5])
         db.conn.commit()
-        began = time.perf_counter()
         inspector.refresh_call("long")
         inspector.stream_tab.timeline.repaint()
-        timings.append(time.perf_counter() - began)
     db.conn.close()
-    assert inspector.stream_tab.model.rowCount() == 5000
-    timings.sort()
-    assert timings[len(timings) // 2] < 0.03  # median; measured about 5 ms
+    assert model.rowCount() == 5000
+    # Cheap means incremental: each refresh appends its 5 new chunks and never reloads the
+    # 4,800 already shown (how fast that is, bench/ measures; wall-clock bounds here failed
+    # whenever the machine was busy).
+    assert resets == []
+    assert inserted == [5] * 40
