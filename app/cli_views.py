@@ -14,6 +14,7 @@ from typing import Any
 
 from app.core import diagnostics, multipart
 from app.core.config import Config
+from app.core.cost import Pricer
 from app.core.safe_text import visible, visible_json
 from app.core.store import CallFilter, CallStore, StoreError
 from app.core.stream_analysis import ERROR, INFO, WARNING, StreamAnalysis, analyse
@@ -33,12 +34,13 @@ def run(args: argparse.Namespace, db_path: Path, config: Config | None = None) -
     store = open_store(db_path)
     if store is None:
         return 1
+    pricer = Pricer.from_config(config)
     try:
         if args.command == "calls":
-            return _calls(store, args)
+            return _calls(store, args, pricer)
         if args.command == "diagnose":
             return _diagnose(store, args)
-        return _show(store, args, config)
+        return _show(store, args, config, pricer)
     except StoreError as exc:
         print(f"relayscope: {visible(exc)}", file=sys.stderr)
         return 1
@@ -46,19 +48,19 @@ def run(args: argparse.Namespace, db_path: Path, config: Config | None = None) -
         store.close()
 
 
-def _calls(store: CallStore, args: argparse.Namespace) -> int:
+def _calls(store: CallStore, args: argparse.Namespace, pricer: Pricer) -> int:
     flt = CallFilter(text=args.search, errors_only=args.errors)
     rows = store.list_calls(flt, limit=args.limit)
     if args.json:
         for row in rows:
-            print(visible_json(json.dumps(_jsonable(row), ensure_ascii=False)))
+            print(visible_json(json.dumps(_with_cost(row, pricer), ensure_ascii=False)))
         return 0
     print(
         f"{'id':21} {'time':8} {'provider':10} {'model':22} {'status':>6} {'state':11} "
-        f"{'ttft':>7} {'dur':>8} {'tokens':>11}"
+        f"{'ttft':>7} {'dur':>8} {'tokens':>11} {'cost':>9}"
     )
     for row in rows:
-        print(format_row(row))
+        print(f"{format_row(row)} {pricer.price(row).text():>9}")
     total = store.count_calls(flt)
     if total > len(rows):
         print(f"… {total - len(rows)} more (use -n)")
@@ -85,7 +87,12 @@ def format_row(row: dict[str, Any]) -> str:
     )
 
 
-def _show(store: CallStore, args: argparse.Namespace, config: Config | None) -> int:
+def _with_cost(row: dict[str, Any], pricer: Pricer) -> dict[str, Any]:
+    """A row for JSON output, with its cost (`usd` null when unknown) and the price's source."""
+    return _jsonable(row) | {"cost": pricer.price(row).as_json()}
+
+
+def _show(store: CallStore, args: argparse.Namespace, config: Config | None, pricer: Pricer) -> int:
     call_id = store.resolve_id(args.id)
     call = store.get_call(call_id)
     assert call is not None
@@ -93,7 +100,7 @@ def _show(store: CallStore, args: argparse.Namespace, config: Config | None) -> 
         print(_snippet(call, args.as_code, config), end="")
         return 0
     if args.json:
-        print(visible_json(json.dumps(_jsonable(call), ensure_ascii=False, indent=2)))
+        print(visible_json(json.dumps(_with_cost(call, pricer), ensure_ascii=False, indent=2)))
         return 0
     for key in (
         "id",
@@ -125,6 +132,8 @@ def _show(store: CallStore, args: argparse.Namespace, config: Config | None) -> 
         print(f"{'note':18} {visible(call['note'])}")
     if call.get("connection_id"):
         print(f"{'connection':18} {visible(connection_summary(store, call['connection_id']))}")
+    cost = pricer.price(call)
+    print(f"{'cost':18} {visible(cost.text())} ({visible(cost.basis)})")
     if call.get("output_text"):
         print("\n" + visible(call["output_text"], multiline=True))
     if args.stream:

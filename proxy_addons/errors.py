@@ -12,6 +12,7 @@ ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     403: "permission_error",
+    431: "invalid_request_error",
     404: "invalid_request_error",
     409: "invalid_request_error",
     413: "invalid_request_error",

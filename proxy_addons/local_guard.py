@@ -73,6 +73,8 @@ class LocalGuard:
 
     def check(self, flow: http.HTTPFlow) -> Verdict:
         request = flow.request
+        if request.method == "PRI":
+            return Verdict()  # an HTTP/2 preface (no headers): the Router answers it, a 505
         if (refusal := self._malformed(request)) is not None:
             return Verdict(refusal)
         if _on_loopback(flow) and not self._host_ok(request.headers["host"]):

@@ -7,6 +7,7 @@ writer, which runs in its own process (app/core/recording_process.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -15,10 +16,10 @@ from typing import Any
 
 from mitmproxy import http
 
-from app.core.encodings import Decompressor
+from app.core.encodings import Decompressor, decode
 from app.core.quirks import UsageHider, aggregate_chat_completion
 from app.core.recording import Recording
-from app.core.routing import redact_headers
+from app.core.routing import redact_headers, redact_query
 from app.core.safe_text import visible
 from app.core.sse import SSEDecoder
 from proxy_addons.context import CallContext, context_of
@@ -50,6 +51,12 @@ class Recorder:
             return
         request = flow.request
         body, truncated = _capped(ctx.client_body, self.max_body_bytes)
+        # A body streamed upstream (over max_body_bytes) was counted on its way.
+        request_size = ctx.extra.get("request_size", len(ctx.client_body))
+        # (A compressed body's wire size says nothing about it: it was recorded decoded.)
+        truncated = truncated or (
+            bool(ctx.extra.get("request_streamed")) and request_size > len(body)
+        )
         ctx.extra["truncated"] = 1 if truncated else 0
         upstream_body: bytes | None = None
         if ctx.upstream_body_changed:
@@ -69,8 +76,8 @@ class Recorder:
                 "request_headers": _headers_json(ctx.client_headers),
                 "request_body": body,
                 "upstream_request_body": upstream_body,
-                "upstream_url": ctx.extra.get("upstream_url"),
-                "request_size": ctx.extra.get("request_size", len(ctx.client_body)),
+                "upstream_url": redact_query(ctx.extra.get("upstream_url")),
+                "request_size": request_size,
                 "truncated": 1 if truncated else 0,
                 "replay_of": ctx.replay_of,
                 "group_id": ctx.group_id,
@@ -118,12 +125,14 @@ class Recorder:
         provider compressed the stream); the writer splits them into events
         (`RecordingWriter.raw`). When a quirk plan changes what the client gets, the client's
         copy is made from the same bytes: usage hidden, or one aggregated answer."""
-        decompress = self._decompressor(ctx, response.headers.get("content-encoding", ""))
         client: Callable[[bytes], bytes] | None = None
         if response.status_code == 200 and ctx.extra.get("aggregate"):
             client = _Aggregator(ctx, response)
         elif response.status_code == 200 and ctx.extra.get("hide_usage"):
             client = UsageHider()
+        # Decoded only for the recording, the decoder stops at the cap; a client rewrite
+        # needs every decoded byte (it keeps none of them but the aggregate).
+        decoder = self._decompressor(ctx, response.headers.get("content-encoding", ""))
         if client is not None:
             # The client gets our framing of the events (decoded, some left out).
             response.headers.pop("content-encoding", None)
@@ -131,19 +140,21 @@ class Recorder:
             response.headers["transfer-encoding"] = "chunked"
         record = self.writer.raw
         call_id, t0, clock = ctx.id, ctx.t0, time.monotonic
+        cap = _StreamCap(ctx, self.max_body_bytes)
 
         def tap(data: bytes) -> bytes | list[bytes]:
             now = clock()
             ctx.last_activity = now
             plain = data
-            if decompress is not None and data:
+            if decoder is not None and data and (client is not None or not cap.full):
                 try:
-                    plain = decompress(data)
+                    plain = decoder(data) if client is not None else decoder.up_to(data, cap.left)
                 except Exception:  # a corrupt stream must still pass through untouched
                     plain = data
                 if not plain:  # the decompressor is waiting for more (b"" would mean the end)
                     return [] if client is not None else data
-            record(call_id, (now - t0) * 1000.0, plain)  # rounded by the writer
+            if not cap.full:
+                record(call_id, (now - t0) * 1000.0, cap.take(plain))  # rounded by the writer
             if client is None:
                 return data
             out = client(plain)
@@ -153,7 +164,7 @@ class Recorder:
         return tap
 
     @staticmethod
-    def _decompressor(ctx: CallContext, encoding: str) -> Callable[[bytes], bytes] | None:
+    def _decompressor(ctx: CallContext, encoding: str) -> Decompressor | None:
         encoding = encoding.strip().lower()
         if not encoding or encoding == "identity":
             return None
@@ -187,17 +198,20 @@ class Recorder:
             fields["first_byte_ms"] = fields["duration_ms"]
         if ctx.streaming:  # chunk_count and TTFT (the first output event) come from the writer
             if "client_body" in ctx.extra:
-                fields["response_body"] = ctx.extra["client_body"]
-                if b'"error"' in ctx.extra["client_body"][:20]:
+                body, _ = _capped(ctx.extra["client_body"], self.max_body_bytes)
+                fields["response_body"] = body
+                if b'"error"' in body[:20]:
                     fields["state"] = "error"
         else:
             raw = response.raw_content or b""
-            body = response.get_content(strict=False) or b""
             fields["response_size"] = len(raw)
-            body, truncated = _capped(body, self.max_body_bytes)
+            body, truncated, note = _decoded_capped(
+                raw, response.headers.get("content-encoding", ""), self.max_body_bytes
+            )
             if truncated:
-                fields["truncated"] = ctx.extra.get("truncated", 0) | 2
+                ctx.extra["response_capped"] = note
             fields["response_body"] = body
+        _flag_capped(ctx, fields)
         if ctx.quirks:
             fields["quirks"] = json.dumps(ctx.quirks)
         if "hold_ms" in ctx.extra:  # a breakpoint held it: part of every timing (call_facts)
@@ -223,6 +237,7 @@ class Recorder:
         self._start_held_back(ctx)
         message = flow.error.msg if flow.error else "unknown error"
         fields = self._error_fields(flow, ctx, message)
+        _flag_capped(ctx, fields)
         if ctx.quirks:
             fields["quirks"] = json.dumps(ctx.quirks)
         self.writer.finish(ctx.id, fields)
@@ -280,6 +295,59 @@ class Recorder:
         return fields
 
 
+class _StreamCap:
+    """How much of a stream is recorded: the first `limit` decoded bytes. Past them the
+    recording stops (flagged, with a note) and the client still gets every byte."""
+
+    def __init__(self, ctx: CallContext, limit: int) -> None:
+        self.ctx = ctx
+        self.left = limit
+        self.limit = limit
+        self.full = False
+
+    def take(self, data: bytes) -> bytes:
+        if len(data) < self.left:
+            self.left -= len(data)
+            return data
+        kept, self.left = data[: self.left], 0
+        self.full = True
+        self.ctx.extra["response_capped"] = (
+            f"Recorded the first {self.limit:,} bytes of the stream (max_body_bytes); "
+            "the client received all of it."
+        )
+        return kept
+
+
+def _decoded_capped(raw: bytes, encoding: str, cap: int) -> tuple[bytes, bool, str]:
+    """A non-stream response body as recorded: decoded (gzip, br, zstd) and capped at `cap`
+    bytes, decoding no further than the cap (a small "bomb" must not become gigabytes).
+    Returns (body, truncated, note)."""
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    what = "the response body"
+    if len(codings) == 1:
+        with contextlib.suppress(Exception):  # unknown or corrupt: record it as it came
+            raw = Decompressor(codings[0]).up_to(raw, cap + 1)
+            what = f"the {codings[0]}-decoded response body"
+    elif codings:  # several codings (rare): decoded whole only if that stays under the cap
+        with contextlib.suppress(ValueError):  # also DecodeLimitExceeded: kept encoded
+            raw = decode(raw, encoding, limit=cap)
+    body, truncated = _capped(raw, cap)
+    note = (
+        f"Recorded the first {cap:,} bytes of {what} (max_body_bytes); the client received "
+        "all of it."
+    )
+    return body, truncated, note
+
+
+def _flag_capped(ctx: CallContext, fields: dict[str, Any]) -> None:
+    """A response recorded only in part: `truncated` bit 2 and a note that says so."""
+    note = ctx.extra.get("response_capped")
+    if note:
+        fields["truncated"] = ctx.extra.get("truncated", 0) | 2
+        fields["note"] = note
+
+
 class _Aggregator:
     """A `stream_required` client's copy: nothing while the stream runs, then one
     chat.completion built from its events (also kept as the recorded response body)."""
@@ -322,7 +390,9 @@ def _codex_turn(header: dict[str, str]) -> str | None:
 
 
 def _client_path(flow: http.HTTPFlow) -> str:
+    """The path the client asked for, keys in its query string redacted (for the record and
+    the log alike)."""
     ctx = context_of(flow)
     if ctx is not None and ctx.extra.get("client_path"):
-        return str(ctx.extra["client_path"])
-    return flow.request.path
+        return redact_query(str(ctx.extra["client_path"])) or "/"
+    return redact_query(flow.request.path) or "/"

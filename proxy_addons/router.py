@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -16,6 +17,7 @@ from app.core import encodings, multipart, routing
 from app.core.config import Config, Provider
 from app.core.openai_format import endpoint_of, read_request
 from app.core.quirks import RequestPlan, plan_request
+from proxy_addons import limits
 from proxy_addons.context import KEY, CallContext, context_of
 from proxy_addons.errors import error_response
 from proxy_addons.local_guard import refusal_of
@@ -43,11 +45,28 @@ class Router:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         flow.metadata[KEY] = CallContext()
+        token = self.config.proxy.access_token
+        if token and not _token_ok({k.lower(): v for k, v in flow.request.headers.items()}, token):
+            # Answered before the body is read, and not recorded: without the token nobody
+            # gets to make Relayscope hold or store anything.
+            flow.metadata[limits.REFUSE_BEFORE_BODY] = token_refusal()
+            peer = flow.client_conn.peername
+            limits.LIMIT_LOG.warning(
+                "token",
+                f"Refused a request without the access token from {peer[0] if peer else '?'} "
+                "(401, not recorded).",
+            )
+            return
+        # A body past max_body_bytes is not held: routed from its start, streamed on.
+        flow.metadata[limits.STREAM_REQUEST] = self.route_streamed
+        flow.metadata[limits.STREAM_LIMIT] = self.config.proxy.max_body_bytes
 
     async def request(self, flow: http.HTTPFlow) -> None:
         ctx = context_of(flow)
         if ctx is None:
             ctx = flow.metadata[KEY] = CallContext()
+        if ctx.extra.get("request_streamed"):
+            return  # routed by route_streamed before its body was through
         request = flow.request
         ctx.client_headers = list(request.headers.items(multi=True))
         header = ctx.header = {}
@@ -112,12 +131,7 @@ class Router:
             return guarded
         token = self.config.proxy.access_token
         if token and not _token_ok(ctx.header, token):
-            return error_response(
-                401,
-                "relayscope_token_required",
-                "This Relayscope listens beyond this machine and needs its access token: send it "
-                "as the API key (Authorization: Bearer TOKEN) or in X-Relayscope-Token.",
-            )
+            return token_refusal()
         path = flow.request.path
         if flow.request.method == "PRI" and path == "*":
             # An HTTP/2 prior-knowledge preface, read as HTTP/1: mitmproxy has no plaintext h2.
@@ -179,20 +193,64 @@ class Router:
         ctx.provider = ctx.provider or "relayscope"
         flow.response = response
 
-    def _send_to(self, flow: http.HTTPFlow, ctx: CallContext, route: routing.Route) -> None:
+    def route_streamed(self, flow: http.HTTPFlow, prefix: bytes) -> http.Response | None:
+        """Route a request whose body is larger than max_body_bytes from its first bytes
+        (`prefix`, at least max_body_bytes); the rest streams to the provider as sent, so
+        the body is neither held nor changed (no quirks, no model-prefix removal). Returns
+        a refusal to answer at once instead."""
+        ctx = context_of(flow) or CallContext()
+        flow.metadata[KEY] = ctx
+        request = flow.request
+        ctx.client_headers = list(request.headers.items(multi=True))
+        ctx.header = {name.lower(): value for name, value in reversed(ctx.client_headers)}
+        cap = self.config.proxy.max_body_bytes
+        ctx.client_body = prefix[:cap]
+        ctx.extra.update(client_path=request.path, request_streamed=True, request_size=0)
+        ctx.endpoint = endpoint_of(request.path)
+        refusal = self._refuse(flow, ctx)
+        if refusal is not None:
+            return refusal
+        ctx.model, ctx.stream = _model_and_stream(prefix[:65536])
+        ctx.replay_of = ctx.header.get(routing.REPLAY_HEADER)
+        ctx.group_id = ctx.header.get(routing.GROUP_HEADER)
+        if routing.valid_call_id(chosen_id := ctx.header.get(routing.CALL_ID_HEADER)):
+            ctx.id = str(chosen_id)
+        route = routing.choose_provider(
+            self.config, ctx.header.get(routing.PROVIDER_HEADER), ctx.model
+        )
+        if isinstance(route, routing.RouteError):
+            return error_response(route.status, route.code, route.message, route.param)
+        self._send_to(flow, ctx, route, streamed=True)
+        ctx.quirks.append(
+            f"request body over max_body_bytes ({cap:,}) streamed to the provider as sent"
+        )
+
+        def count(data: bytes) -> bytes:
+            ctx.extra["request_size"] += len(data)
+            return data
+
+        request.stream = count
+        return None
+
+    def _send_to(
+        self, flow: http.HTTPFlow, ctx: CallContext, route: routing.Route, *, streamed: bool = False
+    ) -> None:
         provider = route.provider
         request = flow.request
         ctx.provider = provider.name
         ctx.model = route.model
         ctx.timeout = provider.timeout
-        if route.model_rewritten and route.model is not None:
+        if streamed:
+            pass  # the body goes on as sent: nothing in it can be changed
+        elif route.model_rewritten and route.model is not None:
             set_upstream_body(request, ctx, _with_model(upstream_body(request, ctx), route.model))
             ctx.upstream_body_changed = True
             ctx.quirks.append(f"model prefix '{provider.name}/' removed")
         # Only a stream, or a model that must stream, can need a change (parsed once more).
         plan = (
             plan_request(provider, ctx.endpoint, upstream_body(request, ctx))
-            if ctx.stream or (route.model and provider.requires_stream(route.model))
+            if not streamed
+            and (ctx.stream or (route.model and provider.requires_stream(route.model)))
             else NO_PLAN
         )
         if plan.body is not None:
@@ -262,6 +320,23 @@ def _climbs(path: str) -> bool:
     return any(segment in (".", "..") for segment in path.replace("\\", "/").split("/"))
 
 
+_MODEL = re.compile(rb'"model"\s*:\s*"((?:[^"\\]|\\.){1,500})"')
+_STREAM_TRUE = re.compile(rb'"stream"\s*:\s*true')
+
+
+def _model_and_stream(prefix: bytes) -> tuple[str | None, bool]:
+    """`model` and `stream` from the start of a JSON body too large to parse whole (SDKs
+    put them before the long parts; a model later in the body routes as if there were none)."""
+    match = _MODEL.search(prefix)
+    model = None
+    if match is not None:
+        try:
+            model = json.loads(b'"' + match.group(1) + b'"')
+        except ValueError:
+            model = None
+    return model, _STREAM_TRUE.search(prefix) is not None
+
+
 def _is_websocket(method: str, header: dict[str, str]) -> bool:
     return method == "GET" and "websocket" in header.get("upgrade", "").lower()
 
@@ -274,6 +349,15 @@ def websocket_refusal(detail: str = "") -> http.Response:
         "This provider is not reached over WebSocket"
         + (f" ({detail})" if detail else "")
         + "; use HTTP (Relayscope records both).",
+    )
+
+
+def token_refusal() -> http.Response:
+    return error_response(
+        401,
+        "relayscope_token_required",
+        "This Relayscope listens beyond this machine and needs its access token: send it "
+        "as the API key (Authorization: Bearer TOKEN) or in X-Relayscope-Token.",
     )
 
 

@@ -30,7 +30,7 @@ from app.core.playback import PlaybackError, PlaybackSet, load_recordings
 from app.core.recording import Recording, prepare_database
 from app.core.recording_process import RecordingProcess
 from app.core.store import CallStore, StoreError
-from proxy_addons import errors
+from proxy_addons import errors, limits
 from proxy_addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
 from proxy_addons.call_ids import ChosenCallIds
 from proxy_addons.demo import DemoServer
@@ -126,6 +126,7 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     """Run until SIGINT/SIGTERM (or stdin EOF with parent_pipe); return the exit status."""
     printer = EventPrinter(out, settings.events)
     check_port_free(settings.host, settings.port)
+    limits.raise_open_file_limit()  # a few hundred idle clients must not lock everyone out
     # Read every key once now (keyring look-ups can block), never on the event loop later.
     settings.config.secrets()
     try:
@@ -142,6 +143,7 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     except OSError as exc:
         raise WorkerError(f"Cannot start the recording process ({exc}).") from exc
     errors.install()
+    limits.install()
     servers: dict[str, LocalServer] = {}
     config = settings.config
     try:
@@ -240,11 +242,13 @@ async def _serve(
         keep_host_header=True,
     )
     holder = Holder(printer.emit, writer)
+    limits.quiet_resource_errors(asyncio.get_running_loop())
     mitm.addons.add(
         Chain(
             LocalGuard(settings.config),  # first: refuses browser pages before any key is added
             ChosenCallIds(settings.db_path),
             Router(settings.config, local_ports),
+            limits.IdleClients(_client_idle_seconds()),  # after the Router: sees its refusals
             Watchdog(),
             WebSocketRecorder(writer),
             ResponseBreakpoints(holder),  # before the Recorder: an edited answer is recorded
@@ -265,6 +269,16 @@ async def _serve(
     if ps is not None:
         await ps.servers.update([])  # master.shutdown() leaves the socket open otherwise
     return 0 if ok else 1
+
+
+def _client_idle_seconds() -> float:
+    """`RELAYSCOPE_CLIENT_IDLE_SECONDS` overrides how long an idle client connection stays open."""
+    value = os.environ.get("RELAYSCOPE_CLIENT_IDLE_SECONDS", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return limits.CLIENT_IDLE_SECONDS
+    return seconds if seconds > 0 else limits.CLIENT_IDLE_SECONDS
 
 
 class Chain:

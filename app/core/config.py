@@ -34,6 +34,19 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """A provider's own price for models matching a glob, in USD per million tokens.
+
+    `cached` (cache reads) and `cache_write` default to the input price when not given."""
+
+    pattern: str
+    input: float
+    output: float
+    cached: float | None = None
+    cache_write: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
     """One upstream that speaks the OpenAI format."""
 
@@ -47,6 +60,10 @@ class Provider:
     capture_usage: bool = True
     timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     api_key_keyring: bool = False
+    #: Resellers: list prices (genai-prices) times this; None = list prices as they are.
+    price_multiplier: float | None = None
+    #: Resellers: their own prices per model glob, used before any list price.
+    prices: tuple[ModelPrice, ...] = ()
 
     def key(self) -> str | None:
         """The key to send upstream: the literal one, else the one in the system keyring
@@ -171,7 +188,10 @@ _PROVIDER_KEYS = {
     "default",
     "capture_usage",
     "timeout",
+    "price_multiplier",
+    "prices",
 }
+_PRICE_KEYS = ("input", "output", "cached", "cache_write")
 
 
 def load_config(path: Path | None = None, *, explicit: bool = False) -> Config:
@@ -379,7 +399,55 @@ def _parse_provider(raw: object, index: int, path: Path) -> Provider:
         capture_usage=_get(raw, "capture_usage", bool, True, where),
         timeout=timeout,
         api_key_keyring=_get(raw, "api_key_keyring", bool, False, where),
+        price_multiplier=_price_multiplier(raw, where),
+        prices=_prices(raw.get("prices", {}), where),
     )
+
+
+def _price_multiplier(raw: dict[str, Any], where: str) -> float | None:
+    if "price_multiplier" not in raw:
+        return None
+    value = float(_get(raw, "price_multiplier", (int, float), 1.0, where))
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(
+            f"{where}: price_multiplier must be a number of 0 or more (0.5 = half the list price)."
+        )
+    return value
+
+
+def _prices(raw: object, where: str) -> tuple[ModelPrice, ...]:
+    example = '"gpt-*" = { input = 1.25, output = 10, cached = 0.125 }'
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: prices must be a table of model globs, like {example}.")
+    prices = []
+    for pattern, table in raw.items():
+        here = f"{where}: prices.{pattern}"
+        if not isinstance(table, dict) or not {"input", "output"} <= set(table):
+            raise ConfigError(
+                f"{here} needs input and output in USD per million tokens, like {example}."
+            )
+        unknown = set(table) - set(_PRICE_KEYS)
+        if unknown:
+            allowed = _names(_PRICE_KEYS)
+            raise ConfigError(f"{here} has unknown key {_names(unknown)}; allowed: {allowed}.")
+        values: dict[str, float | None] = {}
+        for key in _PRICE_KEYS:
+            value = table.get(key)
+            if value is not None:
+                value = float(_get(table, key, (int, float), 0, here))
+                if not math.isfinite(value) or value < 0:
+                    raise ConfigError(f"{here}: {key} must be a price of 0 or more.")
+            values[key] = value
+        prices.append(
+            ModelPrice(
+                pattern,
+                values["input"] or 0.0,
+                values["output"] or 0.0,
+                values["cached"],
+                values["cache_write"],
+            )
+        )
+    return tuple(prices)
 
 
 def _check_providers(providers: list[Provider], path: Path) -> None:

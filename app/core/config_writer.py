@@ -113,7 +113,7 @@ def config_to_toml(config: Config) -> str:
         proxy_items.append(("allowed_origins", proxy.allowed_origins))
     tables = [_table("[proxy]", proxy_items)]
     written = list(_written(config.providers))
-    tables += [_table("[[providers]]", _provider_items(p)) for p in written]
+    tables += [_table("[[providers]]", _provider_items(p)) + _prices_line(p) for p in written]
     demo = any(p.is_demo for p in config.providers)
     if demo != demo_by_default(config.providers, table=any(p.is_demo for p in written)):
         tables.append(_table("[demo]", [("enabled", demo)]))
@@ -160,7 +160,24 @@ def _provider_items(provider: Provider) -> list[tuple[str, TomlValue]]:
         items.append(("capture_usage", False))
     if provider.timeout != DEFAULT_UPSTREAM_TIMEOUT:
         items.append(("timeout", provider.timeout))
+    if provider.price_multiplier is not None:
+        items.append(("price_multiplier", provider.price_multiplier))
     return items
+
+
+def _prices_line(provider: Provider) -> str:
+    """A reseller's own prices, as one inline table (kept when the app saves the file)."""
+    if not provider.prices:
+        return ""
+    models = []
+    for price in provider.prices:
+        fields = [f"input = {toml_value(price.input)}", f"output = {toml_value(price.output)}"]
+        if price.cached is not None:
+            fields.append(f"cached = {toml_value(price.cached)}")
+        if price.cache_write is not None:
+            fields.append(f"cache_write = {toml_value(price.cache_write)}")
+        models.append(f"{toml_string(price.pattern)} = {{ {', '.join(fields)} }}")
+    return f"prices = {{ {', '.join(models)} }}\n"
 
 
 def _table(header: str, items: Sequence[tuple[str, TomlValue]]) -> str:

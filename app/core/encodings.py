@@ -44,16 +44,25 @@ class Decompressor:
         self.limit = limit
         self.produced = 0
         self._decode: Callable[[bytes], bytes]
+        # The same, producing at most about `room` bytes (the rest of the input is dropped).
+        self._bounded: Callable[[bytes, int], bytes]
         if encoding in ("gzip", "x-gzip", "deflate"):
             # 47 = automatic zlib or gzip header: servers send both under "deflate".
             inflater = zlib.decompressobj(wbits=47)
             self._decode = inflater.decompress
+            self._bounded = inflater.decompress
         elif encoding == "br":
             import brotli  # type: ignore[import-untyped]  # a dependency of mitmproxy
 
-            self._decode = brotli.Decompressor().process
+            brotli_decoder = brotli.Decompressor()
+            self._decode = brotli_decoder.process
+            self._bounded = lambda data, room: brotli_decoder.process(
+                data, output_buffer_limit=room
+            )
         elif encoding == "zstd":
-            self._decode = zstd.ZstdDecompressor().decompress
+            zstd_decoder = zstd.ZstdDecompressor()
+            self._decode = zstd_decoder.decompress
+            self._bounded = lambda data, room: zstd_decoder.decompress(data, max_length=room)
         else:
             raise ValueError(f"unsupported content coding {encoding!r}")
 
@@ -64,6 +73,16 @@ class Decompressor:
             raise DecodeLimitExceeded(
                 f"{self.encoding} body decodes to more than {self.limit:,} bytes"
             )
+        return out
+
+    def up_to(self, data: bytes, room: int) -> bytes:
+        """Decode `data` but produce at most `room` more bytes: a 329-byte brotli body makes
+        200 MB, so a cap must stop the decoder itself, not check its output afterwards.
+        Once this returns `room` bytes the decoder is spent (call it no more)."""
+        if room <= 0:
+            return b""
+        out = self._bounded(data, room)[:room]
+        self.produced += len(out)
         return out
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from app.core import call_facts
 from app.core.export import ExportResult, RecordedCall, as_bytes, as_text, joined_body
-from app.core.routing import SECRET_HEADERS, redact_secret
+from app.core.routing import SECRET_HEADERS, redact_query, redact_secret
 
 __all__ = ["HAR_VERSION", "creator", "har_entry", "headers_of", "redacted", "write_har"]
 
@@ -193,7 +193,7 @@ def _timings(call: dict[str, Any]) -> tuple[float, float]:
 def _request(call: dict[str, Any], headers: list[tuple[str, str]]) -> dict[str, Any]:
     host = _header(headers, "host") or _header(headers, ":authority")
     origin = f"http://{host}" if host else FALLBACK_ORIGIN
-    path = str(call.get("path") or "/")
+    path = redact_query(str(call.get("path") or "/")) or "/"  # older rows were not redacted
     url = origin + (path if path.startswith("/") else "/" + path)
     body = call.get("request_body")
     request: dict[str, Any] = {
@@ -260,6 +260,8 @@ def _custom_fields(
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {key: call[key] for key in _CARRIED if call.get(key) is not None}
     fields["stream"] = bool(call.get("stream"))
+    if fields.get("upstream_url"):
+        fields["upstream_url"] = redact_query(str(fields["upstream_url"]))
     if isinstance(fields.get("upstream_request_body"), bytes):
         fields.pop("upstream_request_body")  # not UTF-8: HAR cannot carry it faithfully
     quirks = call.get("quirks")

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from app.core.export import ExportResult, RecordedCall, as_text
+from app.core.routing import redact_query
 
 __all__ = ["jsonl_line", "write_jsonl"]
 
@@ -31,6 +32,8 @@ def jsonl_line(recorded: RecordedCall) -> dict[str, Any]:
             value, is_base64 = as_text(value)
             if is_base64:
                 binary.append(column)
+        elif column in ("path", "upstream_url") and isinstance(value, str):
+            value = redact_query(value)  # rows recorded before keys in URLs were redacted
         line[column] = value
     if binary:
         line["base64"] = binary

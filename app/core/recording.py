@@ -7,6 +7,7 @@ stream output off the event loop, and reports each commit as NDJSON-ready event 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -20,6 +21,7 @@ from typing import Any
 
 from app.core.call_facts import ttft_of
 from app.core.conversation import prompt_text
+from app.core.journal import Journal, journal_path
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
 from app.core.sse import SSEDecoder
 from app.core.stream_stats import gap_profile
@@ -32,6 +34,8 @@ _START, _CHUNK, _FINISH, _UPDATE, _RAW, _CONNECTION = 0, 1, 2, 3, 4, 5
 #: How often a live stream's gap profile is rewritten (the call list's Gaps sparkline).
 LIVE_PROFILE_SECONDS = 0.5
 _STOP = object()
+#: How often writing to a failed database is tried again.
+RETRY_SECONDS = 1.0
 
 
 def as_text(data: bytes | str | None) -> str | bytes | None:
@@ -110,11 +114,20 @@ class Recording:
 def prepare_database(path: Path | str) -> int:
     """Create or migrate the database and mark what a killed run left unfinished as
     interrupted; returns how many calls that was. Raises StoreError with the reason."""
-    from app.core.store import open_database  # sqlite-utils: only where the schema is made
+    from app.core.store import StoreError, open_database  # sqlite-utils: only here
 
     db = open_database(path)
     try:
+        # Calls an earlier run could not save (a storage outage) go in first, so that those
+        # it left unfinished are marked like any other.
+        writer = RecordingWriter(path, migrate=False)
+        try:
+            writer.replay_journal()  # if the database still fails, the journal stays
+        finally:
+            writer.close()
         return _interrupt_leftovers(db.conn)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot write to the recording database ({exc}).") from exc
     finally:
         db.conn.close()
 
@@ -123,9 +136,13 @@ def connect(path: Path | str) -> sqlite3.Connection:
     """A write connection to a database that `prepare_database` (or a CallStore) has made:
     plain sqlite3, so the recording process does not load sqlite-utils (~12 MB)."""
     conn = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+    except sqlite3.Error:
+        conn.close()  # a full disk cannot make the WAL index (-shm) file
+        raise
     return conn
 
 
@@ -159,12 +176,16 @@ class RecordingWriter(Recording):
     ) -> None:
         """`migrate=False`: the database exists and is up to date (the recording process)."""
         self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
         if migrate:
             from app.core.store import open_database
 
-            self.conn = open_database(self.path).conn
+            self._conn = open_database(self.path).conn
         else:
-            self.conn = connect(self.path)
+            # Connected on first use: the recording process must start (and keep what it is
+            # sent in its journal) even when the disk is already full.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn = connect(self.path)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._put = self._queue.put  # the Recording calls, from any thread
         self._on_commit = on_commit
@@ -172,7 +193,21 @@ class RecordingWriter(Recording):
         self._batch_seconds = batch_seconds
         self._live: dict[str, _Live] = {}
         self._failing: str | None = None
+        self._failing_reason = ""
+        # Ops the database would not take, in order (app/core/journal.py). Ops are
+        # idempotent (INSERT OR REPLACE / UPDATE; live state is dropped only after a
+        # successful commit), so writing them back again after a crash is harmless.
+        self.journal = Journal(journal_path(self.path))
+        self._last_try = 0.0
+        self.unsaved_at_exit = 0
         self._thread = threading.Thread(target=self._run, name="relayscope-writer", daemon=True)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The write connection, opened again if it could not be (raises sqlite3.Error)."""
+        if self._conn is None:
+            self._conn = connect(self.path)
+        return self._conn
 
     def submit(self, ops: list[Op]) -> None:
         """Queue ops made by another process's `RecordingProcess` (see recording_process)."""
@@ -190,7 +225,8 @@ class RecordingWriter(Recording):
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout)
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def mark_leftovers_interrupted(self) -> int:
         """Calls a killed worker left pending/streaming: interrupted, with their chunk counts."""
@@ -201,26 +237,117 @@ class RecordingWriter(Recording):
     def _run(self) -> None:
         pending: list[Any] = []
         stopping = False
-        give_up_at = 0.0
         while True:
             if not stopping:
                 try:
-                    # With a failed batch waiting, wake up to retry it even if nothing new comes.
-                    op = self._queue.get(timeout=0.5 if pending else None)
+                    # With unsaved ops waiting, wake up to write them back even if nothing new
+                    # comes.
+                    op = self._queue.get(timeout=RETRY_SECONDS if self.journal else None)
                 except queue.Empty:
                     op = None
                 if op is _STOP:
-                    stopping, give_up_at = True, time.monotonic() + 5.0
+                    stopping = True
                 elif op is not None:
                     pending.append(op)
-                    if self._gather(pending):
-                        stopping, give_up_at = True, time.monotonic() + 5.0
+                    stopping = self._gather(pending)
             if pending:
-                pending = self._commit(pending)
-            if stopping and (not pending or time.monotonic() > give_up_at):
+                self._write(pending)
+                pending = []
+            elif self.journal:
+                self._replay()
+            if stopping:
+                self._finish_journal()
                 return
-            if pending:
-                time.sleep(0.2 if stopping else 0.0)
+
+    def _write(self, ops: list[Any]) -> None:
+        """Commit `ops`, or during an outage add them to the journal (behind what is there)."""
+        ops = self._split_raw(ops)  # once: what the journal keeps is already split
+        if self.journal:
+            self.journal.append(ops)
+            if not self._replay():
+                self._report_journal()  # says so if the journal itself now fails
+        elif not self._commit(ops):
+            self.journal.append(ops)
+            self._last_try = time.monotonic()
+            self._report_journal()
+
+    def _replay(self, *, now: bool = False) -> bool:
+        """Write the journal back in bounded batches (at most every RETRY_SECONDS); True
+        once it is empty."""
+        if not now and time.monotonic() - self._last_try < RETRY_SECONDS:
+            return False
+        self._last_try = time.monotonic()
+        for batch in self.journal.batches():
+            if not self._commit(batch):
+                return False
+        self.journal.done()
+        log.info("The database takes recordings again; the unsaved calls were written.")
+        self._failing = None
+        if self._on_error:
+            self._on_error(None)
+        return True
+
+    def replay_journal(self) -> bool:
+        """At start, before anything else is written: calls an earlier run could not save."""
+        if not self.journal:
+            return True
+        calls = self.journal.calls()
+        if self._replay(now=True):
+            log.warning("Wrote %d calls saved in %s by an earlier run.", calls, self.journal.path)
+            return True
+        return False
+
+    def _report_journal(self) -> None:
+        journal = self.journal
+        if journal.file_error is not None:
+            message = (
+                f"Recording to {self.path} failed ({self._failing_reason}) and so did "
+                f"{journal.file_error}; traffic still flows, retrying. Calls are kept in "
+                "memory meanwhile."
+            )
+            if journal.lost_calls:
+                message += f" {len(journal.lost_calls)} calls did not fit and are lost."
+        else:
+            message = (
+                f"Recording to {self.path} failed ({self._failing_reason}); traffic still "
+                f"flows, retrying. Calls are kept in {journal.path} meanwhile and written to "
+                "the database once it takes them again."
+            )
+        if self._failing != message:
+            self._failing = message
+            log.error("%s", message)
+            if self._on_error:
+                self._on_error(message)
+
+    def _finish_journal(self) -> None:
+        """At exit: write the journal back if the database takes it now, else keep it (in
+        the file, replayed at the next start) and say how many calls wait there."""
+        if not self.journal:
+            return
+        # One more try, waiting less for a lock: the batch that failed just before may have
+        # waited out the whole busy_timeout already, and the exit must not be killed.
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA busy_timeout=1000")
+        if self._replay(now=True):
+            return
+        self.journal.keep_memory_in_file()
+        calls = self.journal.calls()
+        if self.journal.file_error is not None:
+            message = (
+                f"{calls} calls could not be saved: the database and {self.journal.file_error} "
+                "cannot be written; they are lost."
+            )
+        else:
+            message = (
+                f"{calls} calls could not be written to {self.path}; they are kept in "
+                f"{self.journal.path} and will be written at the next start."
+            )
+        if self.journal.lost_calls:
+            message += f" {len(self.journal.lost_calls)} more were lost (no room left)."
+        self.unsaved_at_exit = calls
+        log.error("%s", message)
+        if self._on_error:
+            self._on_error(message)
 
     def _gather(self, pending: list[Any]) -> bool:
         """Collect what arrives within one batch window; True if asked to stop.
@@ -238,9 +365,8 @@ class RecordingWriter(Recording):
                 return True
             pending.append(op)
 
-    def _commit(self, ops: list[Any]) -> list[Any]:
-        """Write `ops` in one transaction; on failure keep them for the next try."""
-        ops = self._split_raw(ops)  # once, before the transaction: a retry must not re-split
+    def _commit(self, ops: list[Any]) -> bool:
+        """Write `ops` (already split) in one transaction; False if the database failed."""
         events: list[Event] = []
         try:
             with self.conn:
@@ -254,9 +380,9 @@ class RecordingWriter(Recording):
                 self._write_chunks(chunk_rows)
                 self._flush_counts(events)
         except sqlite3.Error as exc:
-            self._report_failure(exc)
-            return ops
-        if self._failing is not None:
+            self._failing_reason = str(exc)
+            return False
+        if self._failing is not None and not self.journal:
             self._failing = None
             if self._on_error:
                 self._on_error(None)
@@ -265,7 +391,7 @@ class RecordingWriter(Recording):
                 self._live.pop(event["id"], None)
         if self._on_commit and events:
             self._on_commit(events)
-        return []
+        return True
 
     def _split_raw(self, ops: list[Any]) -> list[Any]:
         """Turn raw stream bytes into numbered chunk ops (and the first event's time).
@@ -312,16 +438,6 @@ class RecordingWriter(Recording):
                 (_CHUNK, call_id, live.next_seq, t_ms, event.raw, event.data, event.event, None)
             )
             live.next_seq += 1
-
-    def _report_failure(self, exc: sqlite3.Error) -> None:
-        message = f"Recording to {self.path} failed ({exc}); traffic still flows, retrying."
-        if self._failing != message:
-            log.error("%s", message)
-            if self._on_error:
-                self._on_error(message)
-        # Ops are idempotent (INSERT OR REPLACE / UPDATE; live state is dropped only after a
-        # successful commit), so the same batch is simply replayed on the next try.
-        self._failing = message
 
     def _apply(self, op: tuple[Any, ...], events: list[Event]) -> None:
         kind = op[0]

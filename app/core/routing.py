@@ -6,7 +6,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from app.core.config import Config, Provider
 
@@ -136,6 +136,50 @@ def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         (name, redact_secret(value) if name.lower() in SECRET_HEADERS else value)
         for name, value in headers
     ]
+
+
+#: Query parameters that carry credentials (Google's `?key=`, Azure SAS `?sig=`, OAuth's
+#: `?access_token=` …): redacted like the headers wherever a URL is stored or exported.
+SECRET_QUERY_KEYS = frozenset(
+    {
+        "key",
+        "api_key",
+        "apikey",
+        "api-key",
+        "x-api-key",
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "token",
+        "auth",
+        "auth_token",
+        "sig",
+        "signature",
+        "secret",
+        "client_secret",
+        "password",
+        "code",
+    }
+)
+_QUERY_PARAM = re.compile(r"([?&;])([^=&#;]*)=([^&#;]*)")
+
+
+def redact_query(url: str | None) -> str | None:
+    """`/v1/models?key=AIzaSy…wxyz&x=1` → `/v1/models?key=****wxyz&x=1`; the rest is kept
+    byte for byte (names are matched case-insensitively, percent-encoded names too)."""
+    if not url or "?" not in url:
+        return url
+    head, sep, rest = url.partition("?")
+    query, hash_sep, fragment = rest.partition("#")
+
+    def redact(match: re.Match[str]) -> str:
+        name = unquote(match.group(2)).strip().lower()
+        value = match.group(3)
+        if name not in SECRET_QUERY_KEYS or not value or value.startswith("****"):
+            return match.group(0)  # nothing there, or redacted already (exports re-check)
+        return f"{match.group(1)}{match.group(2)}={redact_secret(unquote(match.group(3)))}"
+
+    return head + sep + _QUERY_PARAM.sub(redact, "&" + query)[1:] + hash_sep + fragment
 
 
 def _names(config: Config) -> str:

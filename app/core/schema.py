@@ -407,7 +407,24 @@ def m012_datasette_ready(db: Database) -> None:
     db["chunks"].transform(add_foreign_keys=[("call_id", "calls", "id")])  # type: ignore[union-attr]
 
 
+class NewerSchemaError(Exception):
+    """The database was written by a newer Relayscope (it has migrations this one lacks)."""
+
+
+def unknown_migrations(db: Database) -> list[str]:
+    """Migrations applied to `db` that this version does not know, oldest first."""
+    known = {migration.name for migration in migrations._migrations}
+    return [m.name for m in migrations.applied(db) if m.name not in known]
+
+
 def apply(db: Database) -> None:
+    # A newer Relayscope's database: writing to it with the older schema would record
+    # nothing useful (or worse, half of it), so refuse with one sentence.
+    if newer := unknown_migrations(db):
+        raise NewerSchemaError(
+            f"this database was written by a newer version of Relayscope (schema "
+            f"{newer[-1]}); upgrade Relayscope, or choose another database with --db."
+        )
     # Checking first keeps the common case (up to date) free of any write.
     if migrations.pending(db):
         migrations.apply(db)

@@ -100,9 +100,25 @@ def open_database(path: Path | str, *, create: bool = True) -> Database:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         schema.apply(db)  # an older database is brought up to date, whoever opens it
+    except schema.NewerSchemaError as exc:
+        db.conn.close()
+        raise StoreError(f"{path}: {exc}") from exc
     except (OSError, sqlite3.Error) as exc:
-        raise StoreError(f"{path}: cannot open the recording database ({exc}).") from exc
+        raise StoreError(_cannot_open(path, exc)) from exc
     return db
+
+
+def _cannot_open(path: Path, exc: Exception) -> str:
+    """The sentence for a database that cannot be opened; a read-only folder is named, since
+    SQLite needs to create its WAL and shared-memory files beside the database."""
+    folder = path.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"{path}: cannot open the recording database: the folder {folder} is read-only "
+            f"(SQLite writes {path.name}-wal and {path.name}-shm beside it). Make {folder} "
+            "writable, or choose another place with --db."
+        )
+    return f"{path}: cannot open the recording database ({exc})."
 
 
 class CallStore:
@@ -185,6 +201,39 @@ class CallStore:
             call = self.get_call(call_id)
             if call is not None:
                 yield call
+
+    # --- sessions (app/core/sessions.py) ----------------------------------------------------
+
+    def calls_in_sessions(self, columns: Sequence[str]) -> list[dict[str, Any]]:
+        """Every call that carries a session id (Codex), oldest first."""
+        sql = (
+            f"SELECT {', '.join(columns)} FROM calls WHERE session_id IS NOT NULL "
+            "ORDER BY started_at, rowid"
+        )
+        return list(self.db.query(sql))
+
+    def usage_rows(self) -> Iterator[dict[str, Any]]:
+        """Every call's usage and what prices it, oldest first (for the cost ledger)."""
+        sql = (
+            "SELECT id, started_at, provider, model, response_model, session_id, turn_id, "
+            "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens FROM calls "
+            "ORDER BY started_at, rowid"
+        )
+        yield from self.db.query(sql)
+
+    def session_calls(self, session_id: str) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM calls WHERE session_id = ? ORDER BY started_at, rowid"
+        return list(self.db.query(sql, [session_id]))
+
+    def conversation_calls(self, *, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` chat and Responses calls without a session id, oldest first
+        (agents that send no ids are grouped by their conversations)."""
+        sql = (
+            "SELECT * FROM (SELECT rowid AS r, * FROM calls WHERE session_id IS NULL "
+            "AND endpoint IN ('chat.completions', 'responses') ORDER BY started_at DESC, "
+            "rowid DESC LIMIT ?) ORDER BY started_at, r"
+        )
+        return [{k: v for k, v in row.items() if k != "r"} for row in self.db.query(sql, [limit])]
 
     def integrity_ok(self) -> bool:
         return bool(self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.core import cost
 from app.core.config import Config
 from app.core.store import CallStore, StoreError
 from app.ui import theme
@@ -58,6 +59,7 @@ def run_app(*, config: Config, config_path: Path, db_path: Path) -> int:
     except StoreError as exc:
         QMessageBox.critical(None, "Relayscope", str(exc))
         return 1
+    cost.use_config(config)  # the inspector prices calls with the providers' overrides
     worker = WorkerProcess(db_path, config_path)
     window = MainWindow(
         store,

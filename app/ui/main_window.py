@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -20,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import cost
+from app.core.config import ConfigError, load_config
 from app.core.store import CallFilter, CallStore
 from app.ui import theme
 from app.ui.breakpoints_panel import BreakpointsButton, BreakpointsPanel
@@ -67,6 +70,7 @@ class MainWindow(QMainWindow):
         self.call_list = CallListView(self.model, self)
         self.inspector = CallInspector(store, self)
         self.welcome = WelcomePanel(self)
+        self.welcome.set_demo_available(_demo_enabled(config_path))
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.pages = QStackedWidget(self)
         self._shown_call = ""
@@ -268,7 +272,10 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _on_providers_dialog_saved(self) -> None:
+        self.welcome.set_demo_available(_demo_enabled(self.config_path))
         self.worker.restart(self.header.port.value())
+        with contextlib.suppress(ConfigError):  # the dialog only saves a config that loads
+            cost.use_config(load_config(self.config_path))
 
     # -- debugging tools: breakpoints, provider diagnostics, playback -------------------
 
@@ -444,3 +451,11 @@ class MainWindow(QMainWindow):
             lambda: self.playback.start(dialog.call_ids, dialog.match_mode(), dialog.speed_factor())
         )
         dialog.open()
+
+
+def _demo_enabled(config_path: Path) -> bool:
+    """Whether the worker will run the demo provider (a broken config: the worker says so)."""
+    try:
+        return load_config(config_path).provider("demo") is not None
+    except ConfigError:
+        return True

@@ -132,6 +132,7 @@ class WelcomePanel(QWidget):
         self._base_url = ""
         self._listening = False
         self._sending = False
+        self._demo_available = True
         self.heading = QLabel("Point your client at Relayscope", self)
         self.heading.setFont(theme.scaled_font(self.font(), 1.6, bold=True))
         self.intro = QLabel(
@@ -224,12 +225,23 @@ class WelcomePanel(QWidget):
         self.codex.set_text(codex_snippet(url))
         self.sdk.set_text(sdk_snippet(url))
         self.curl.set_text(curl_snippet(url))
-        self.demo.setEnabled(listening and not self._sending)
+        self.demo.setEnabled(listening and not self._sending and self._demo_available)
         self.demo.setToolTip("" if listening else "Waiting for the proxy to listen…")
+
+    def set_demo_available(self, available: bool) -> None:
+        """Whether the config runs the demo provider (off by default beside one's own)."""
+        self._demo_available = available
+        self.demo.setEnabled(self._listening and not self._sending and available)
+        self.demo_status.setText(
+            ""
+            if available
+            else "The demo provider is off because your config defines providers of its own; "
+            "add [demo] enabled = true to the config to keep it."
+        )
 
     def send_test_call(self) -> None:
         """Send a streaming `demo-1` request through the proxy, off the GUI thread."""
-        if self._sending or not self._listening:
+        if self._sending or not self._listening or not self._demo_available:
             return
         self._sending = True
         self.demo.setEnabled(False)
@@ -247,7 +259,7 @@ class WelcomePanel(QWidget):
 
     def _on_test_call_done(self, error: str) -> None:
         self._sending = False
-        self.demo.setEnabled(self._listening)
+        self.demo.setEnabled(self._listening and self._demo_available)
         self.demo_status.setText(error or "Done: the call is in the list.")
         self.test_call_finished.emit(error)
 

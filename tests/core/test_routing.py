@@ -73,3 +73,20 @@ def test_redaction_keeps_only_the_last_four_characters() -> None:
     assert redacted["X-Api-Key"] == "****"
     assert "abcdefghij" not in redacted["Cookie"]
     assert redacted["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("/v1/models?key=AIzaSyABCDEFGHIJKwxyz&x=1", "/v1/models?key=****wxyz&x=1"),
+        ("/v1/x?API_KEY=short", "/v1/x?API_KEY=****"),
+        ("/v1?a=1&access_token=abcdefghijklmnop#frag", "/v1?a=1&access_token=****mnop#frag"),
+        ("https://h/v1?sig=abc%2Bdefghijkl1234&k=v", "https://h/v1?sig=****1234&k=v"),
+        ("/v1?%6Bey=abcdefghijklmnop", "/v1?%6Bey=****mnop"),  # an encoded name is a name
+        ("/v1?keys=1&monkey=2&token=", "/v1?keys=1&monkey=2&token="),
+        ("/v1/chat/completions", "/v1/chat/completions"),
+    ],
+)
+def test_keys_in_query_strings_are_redacted(url: str, expected: str) -> None:
+    assert routing.redact_query(url) == expected
+    assert routing.redact_query(expected) == expected  # exports re-check stored rows

@@ -359,6 +359,9 @@ class FakeProvider:
         api_key: if set, requests must carry ``Authorization: Bearer <api_key>``.
         cors: a permissive provider: every answer allows any origin
             (``Access-Control-Allow-Origin: *``) and a CORS preflight gets a 204.
+        prompt_cache: report cached input tokens like a provider's prompt cache: the words
+            of the leading model, instructions, tools and messages/items that equal the
+            previous request's (``cached_tokens`` in the usage details; 0 otherwise).
     """
 
     def __init__(
@@ -375,9 +378,12 @@ class FakeProvider:
         substitute_model: str | None = None,
         usage_scale: float = 1.0,
         cors: bool = False,
+        prompt_cache: bool = False,
     ) -> None:
         self.name = name
         self.cors = cors
+        self.prompt_cache = prompt_cache
+        self._cached_prefix: list[tuple[str, int]] = []
         self.websocket = websocket
         # A dishonest reseller: answers from another model, under- or over-reports usage.
         self.substitute_model = substitute_model
@@ -573,6 +579,20 @@ class FakeProvider:
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+
+    def _cached_tokens(self, body: Mapping[str, Any]) -> int:
+        """With ``prompt_cache``: words of the prefix this request shares with the previous."""
+        if not self.prompt_cache:
+            return 0
+        segments = _cache_segments(body)
+        with self._lock:
+            previous, self._cached_prefix = self._cached_prefix, segments
+        cached = 0
+        for (a, words), (b, _) in zip(previous, segments, strict=False):
+            if a != b:
+                break
+            cached += words
+        return cached
 
     def embedding_for(self, text: str, dimensions: int = _EMBEDDING_DIMS) -> list[float]:
         """The deterministic embedding of ``text`` (values are multiples of 1/128)."""
@@ -1024,7 +1044,9 @@ class FakeProvider:
                 "stream",
             )
         answer = self._chat_answer(model, body)
-        usage = self.usage_for(body, "chat")
+        usage: dict[str, Any] = dict(self.usage_for(body, "chat"))
+        if self.prompt_cache:
+            usage["prompt_tokens_details"] = {"cached_tokens": self._cached_tokens(body)}
         cid, created = _new_id("chatcmpl-"), int(time.time())
         finish = "stop" if answer.text is not None else "tool_calls"
         if not stream:
@@ -1129,7 +1151,7 @@ class FakeProvider:
         counts = self.usage_for(body, "responses")
         usage = {
             "input_tokens": counts["prompt_tokens"],
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": self._cached_tokens(body)},
             "output_tokens": counts["completion_tokens"],
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": counts["total_tokens"],
@@ -1538,6 +1560,29 @@ def _infer_endpoint(body: Mapping[str, Any]) -> Endpoint:
     if isinstance(raw, list) and raw and not any(isinstance(x, dict) for x in raw):
         return "embeddings"
     return "responses"
+
+
+def _cache_segments(body: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """A prompt as a cache sees it: (canonical JSON, words) of each part, in order."""
+    instructions = body.get("instructions")
+    head = [
+        (json.dumps(body.get("model")), 0),
+        (
+            json.dumps(instructions),
+            _count_words(instructions) if isinstance(instructions, str) else 0,
+        ),
+        (json.dumps(body.get("tools"), sort_keys=True), 0),
+    ]
+    items = body.get("messages", body.get("input"))
+    if isinstance(items, str):
+        items = [{"content": items}]
+    for item in _dicts(items):
+        if item.get("type") == "function_call_output":
+            words = _count_words(_output_text(item.get("output")))
+        else:
+            words = _count_words(_content_text(item.get("content")))
+        head.append((json.dumps(item, sort_keys=True), words))
+    return head
 
 
 def _responses_prompt_words(body: Mapping[str, Any]) -> int:

@@ -724,3 +724,31 @@ def test_silent_on_stdout_and_stderr(capfd: pytest.CaptureFixture[str]) -> None:
                 http.post("/chat/completions", json=chat(model, stream=True))
         http.post("/chat/completions", content=b"\xff")
     assert capfd.readouterr() == ("", "")
+
+
+def test_prompt_cache_reports_the_words_of_the_prefix_shared_with_the_previous_request() -> None:
+    with (
+        FakeProvider(prompt_cache=True) as cached,
+        OpenAI(base_url=cached.base_url, api_key="x") as client,
+    ):
+        first: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": "one two three four"},
+            {"role": "user", "content": "five six"},
+        ]
+        usage = client.chat.completions.create(model="fake-1", messages=first).usage
+        assert usage is not None and usage.prompt_tokens_details is not None
+        assert usage.prompt_tokens_details.cached_tokens == 0
+        longer = [*first, {"role": "user", "content": "seven"}]
+        usage = client.chat.completions.create(model="fake-1", messages=longer).usage
+        assert usage is not None and usage.prompt_tokens_details is not None
+        assert usage.prompt_tokens_details.cached_tokens == 6  # system + first user message
+        changed: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": "changed"},
+            *longer[1:],
+        ]
+        usage = client.chat.completions.create(model="fake-1", messages=changed).usage
+        assert usage is not None and usage.prompt_tokens_details is not None
+        assert usage.prompt_tokens_details.cached_tokens == 0
+        response = client.responses.create(model="fake-1", input="hello there")
+        assert response.usage is not None
+        assert response.usage.input_tokens_details.cached_tokens == 0

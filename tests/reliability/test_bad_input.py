@@ -87,7 +87,7 @@ def test_header_injection_in_routing_headers_is_rejected_before_routing(
     worker: WorkerProcess, fake: FakeProvider
 ) -> None:
     request = (
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"X-Relayscope-Provider: fake\r\n\rX-Injected: yes\r\n"
         b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
     )
@@ -121,12 +121,12 @@ def test_transfer_encoding_smuggling_attempt_is_refused(
 ) -> None:
     body = b'{"model":"fake-1","messages":[]}'
     request = (
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
         + f"{len(body):x}\r\n".encode()
         + body
         + b"\r\n0\r\n\r\n"
-        + b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+        + b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     )
     answer = raw_request(worker, request)
     assert answer.startswith(b"HTTP/1.1 400")
@@ -144,7 +144,7 @@ def test_http2_prior_knowledge_client_gets_a_clear_refusal(worker: WorkerProcess
 
 def test_h2c_upgrade_falls_back_to_http1(worker: WorkerProcess) -> None:
     request = (
-        b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
         b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
     )
     answer = raw_request(worker, request, timeout=1)  # keep-alive: read until quiet

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -64,3 +66,45 @@ def test_no_secret_reaches_the_database_or_the_log(tmp_path: Path) -> None:
 
 def test_database_is_owner_only(worker: WorkerProcess) -> None:
     assert worker.db_path.stat().st_mode & 0o777 == 0o600
+
+
+QUERY_KEY = "AIzaSy-query-secret-0123456789"
+
+
+def test_keys_in_query_strings_are_redacted_in_the_record_and_exports(
+    worker: WorkerProcess, fake: FakeProvider, tmp_path: Path
+) -> None:
+    response = httpx.post(
+        worker.base_url + f"/chat/completions?api_key={QUERY_KEY}&alt=sse&sig={QUERY_KEY}",
+        json={"model": "fake-1", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert response.status_code == 200
+    # The provider still gets what the client sent: only our copy is redacted.
+    assert QUERY_KEY in fake.requests[-1].path
+    (row,) = worker.wait_for_calls(1)
+    assert row["path"] == "/v1/chat/completions?api_key=****6789&alt=sse&sig=****6789"
+    assert row["upstream_url"].endswith("?api_key=****6789&alt=sse&sig=****6789")
+    for fmt in ("har", "jsonl"):
+        out = tmp_path / f"export.{fmt}"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "export",
+                "--db",
+                str(worker.db_path),
+                "--format",
+                fmt,
+                "-o",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        text = out.read_text()
+        assert "****6789" in text and QUERY_KEY not in text, fmt
+    blobs = b"".join(
+        p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("relayscope.db")
+    )
+    assert QUERY_KEY.encode() not in blobs

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.fakes.provider import FakeProvider
-from tests.security.conftest import CHAT, call_count, newest_call, port_of, provider_saw_key
+from tests.security.conftest import CHAT, marked, port_of, provider_saw_key, recorded
 from tests.support.worker import WorkerProcess
 
 
@@ -143,14 +143,14 @@ def test_browser_vector_never_reaches_the_provider(
 ) -> None:
     worker, fake = shared_worker, shared_fake
     fake.clear()
-    before = call_count(worker)
+    path = marked(vector.path)
     port = str(port_of(worker))
     headers = {k: v.replace("{port}", port) for k, v in vector.headers.items()}
     if vector.host:
         headers["host"] = vector.host.replace("{port}", port)
     response = httpx.request(
         vector.method,
-        f"http://127.0.0.1:{port}{vector.path}",
+        f"http://127.0.0.1:{port}{path}",
         headers=headers,
         content=vector.body,
         timeout=10,
@@ -169,13 +169,13 @@ def test_browser_vector_never_reaches_the_provider(
     assert fake.requests == []
     assert not provider_saw_key(fake)
 
-    call = newest_call(worker, before)
+    call = recorded(worker, path)
     assert call["state"] == "error"
     assert call["status"] == 403
     assert call["provider"] == "relayscope"
     assert call["error_code"] == vector.code
     assert vector.setting in call["error"]
-    assert call["method"] == vector.method and call["path"] == vector.path
+    assert call["method"] == vector.method and call["path"] == path
 
 
 def test_the_key_is_nowhere_in_the_recording(worker: WorkerProcess, fake: FakeProvider) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from uuid import uuid4
 
 import httpx
 import pytest
 
 from app.core.routing import new_call_id
 from tests.fakes.provider import FakeProvider
-from tests.security.conftest import CHAT, call_count, newest_call, raw_exchange
+from tests.security.conftest import CHAT, marked, raw_exchange, recorded
 from tests.support.worker import WorkerProcess
 
 
@@ -22,9 +21,9 @@ def fake(shared_fake: FakeProvider) -> FakeProvider:
     return shared_fake
 
 
-def post(head: bytes, body: bytes = CHAT) -> bytes:
+def post(path: str, head: bytes, version: bytes = b"HTTP/1.1", body: bytes = CHAT) -> bytes:
     return (
-        b"POST /v1/chat/completions HTTP/1.1\r\n"
+        b"POST %s %s\r\n" % (path.encode(), version)
         + head
         + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
         + body
@@ -36,13 +35,14 @@ def answer_of(raw: bytes) -> tuple[int, dict[str, str]]:
     return int(head.split(b" ")[1]), json.loads(body)["error"]
 
 
+HOST = b"Host: 127.0.0.1\r\n"
 MALFORMED = {
-    "no Host": (post(b""), "host_missing"),
-    "no Host, HTTP/1.0": (post(b"").replace(b"HTTP/1.1", b"HTTP/1.0"), "host_missing"),
-    "two Host headers": (post(b"Host: 127.0.0.1\r\nHost: evil.test\r\n"), "host_missing"),
-    "NUL in a header value": (post(b"Host: 127.0.0.1\r\nX-Note: a\x00b\r\n"), "invalid_header"),
-    "bare CR in a header value": (post(b"Host: 127.0.0.1\r\nX-Note: a\rb\r\n"), "invalid_header"),
-    "folded header line": (post(b"Host: 127.0.0.1\r\nX-Note: a\r\n b\r\n"), "invalid_header"),
+    "no Host": (b"", b"HTTP/1.1", "host_missing"),
+    "no Host, HTTP/1.0": (b"", b"HTTP/1.0", "host_missing"),
+    "two Host headers": (HOST + b"Host: evil.test\r\n", b"HTTP/1.1", "host_missing"),
+    "NUL in a header value": (HOST + b"X-Note: a\x00b\r\n", b"HTTP/1.1", "invalid_header"),
+    "bare CR in a header value": (HOST + b"X-Note: a\rb\r\n", b"HTTP/1.1", "invalid_header"),
+    "folded header line": (HOST + b"X-Note: a\r\n b\r\n", b"HTTP/1.1", "invalid_header"),
 }
 
 
@@ -50,13 +50,13 @@ MALFORMED = {
 def test_malformed_requests_are_refused_with_400(
     name: str, shared_worker: WorkerProcess, fake: FakeProvider
 ) -> None:
-    data, code = MALFORMED[name]
-    before = call_count(shared_worker)
-    status, error = answer_of(raw_exchange(shared_worker, data))
+    head, version, code = MALFORMED[name]
+    path = marked("/v1/chat/completions")
+    status, error = answer_of(raw_exchange(shared_worker, post(path, head, version)))
     assert (status, error["code"]) == (400, code)
     assert "Relayscope does not forward" in error["message"]
     assert fake.requests == []
-    call = newest_call(shared_worker, before)
+    call = recorded(shared_worker, path)
     assert (call["status"], call["error_code"], call["provider"]) == (400, code, "relayscope")
 
 
@@ -77,14 +77,13 @@ CLIMBING = [
 def test_paths_that_climb_out_of_v1_are_refused(
     path: str, shared_worker: WorkerProcess, fake: FakeProvider
 ) -> None:
-    before = call_count(shared_worker)
+    path = marked(path)
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
     status, error = answer_of(raw_exchange(shared_worker, request))
     assert (status, error["code"]) == (400, "invalid_path")
     assert "/v1/chat/completions" in error["message"]
     assert fake.requests == []
-    call = newest_call(shared_worker, before)
-    assert (call["path"], call["error_code"]) == (path, "invalid_path")
+    assert recorded(shared_worker, path)["error_code"] == "invalid_path"
 
 
 def test_encoded_slashes_and_dots_inside_names_still_pass(
@@ -100,32 +99,33 @@ def test_encoded_slashes_and_dots_inside_names_still_pass(
     ]
 
 
-def chat_with_id(worker: WorkerProcess, call_id: str, content: str) -> httpx.Response:
+def chat_with_id(worker: WorkerProcess, call_id: str, content: str) -> tuple[httpx.Response, str]:
+    """(the answer, the recorded path to find the call by)."""
     body = {"model": "fake-1", "messages": [{"role": "user", "content": content}]}
-    return httpx.post(
-        f"{worker.base_url}/chat/completions",
+    path = marked("/v1/chat/completions")
+    answer = httpx.post(
+        f"{worker.base_url.removesuffix('/v1')}{path}",
         headers={"x-relayscope-call-id": call_id},
         json=body,
         timeout=10,
     )
+    return answer, path
 
 
 def test_a_chosen_call_id_cannot_overwrite_a_call(
     shared_worker: WorkerProcess, fake: FakeProvider
 ) -> None:
     call_id = new_call_id()
-    before = call_count(shared_worker)
-    assert chat_with_id(shared_worker, call_id, "the original").status_code == 200
-    assert newest_call(shared_worker, before)["id"] == call_id
-    before += 1
+    answer, path = chat_with_id(shared_worker, call_id, "the original")
+    assert answer.status_code == 200
+    assert recorded(shared_worker, path)["id"] == call_id
     for attempt in ("overwrite", "overwrite again"):
-        answer = chat_with_id(shared_worker, call_id, attempt)
+        answer, path = chat_with_id(shared_worker, call_id, attempt)
         assert answer.status_code == 409
         error = answer.json()["error"]
         assert error["code"] == "call_id_taken"
         assert "Leave the header out" in error["message"]
-        refusal = newest_call(shared_worker, before)
-        before += 1
+        refusal = recorded(shared_worker, path)
         assert refusal["id"] != call_id and refusal["error_code"] == "call_id_taken"
     assert len(fake.requests) == 1
     store = shared_worker.store()
@@ -143,11 +143,11 @@ def test_a_call_id_from_an_earlier_run_is_refused(
 ) -> None:
     first = start_worker()
     call_id = new_call_id()
-    assert chat_with_id(first, call_id, "yesterday").status_code == 200
+    assert chat_with_id(first, call_id, "yesterday")[0].status_code == 200
     first.wait_for_calls(1)
     first.stop()
     second = start_worker()  # same database, nothing in memory
-    answer = chat_with_id(second, call_id, "today")
+    answer, _ = chat_with_id(second, call_id, "today")
     assert answer.status_code == 409
     assert len(fake.requests) == 1
     rows = second.wait_for_calls(2)
@@ -157,6 +157,6 @@ def test_a_call_id_from_an_earlier_run_is_refused(
 
 def test_a_fresh_chosen_id_is_used(shared_worker: WorkerProcess, fake: FakeProvider) -> None:
     call_id = new_call_id()
-    before = call_count(shared_worker)
-    assert chat_with_id(shared_worker, call_id, str(uuid4())).status_code == 200
-    assert newest_call(shared_worker, before)["id"] == call_id
+    answer, path = chat_with_id(shared_worker, call_id, "fresh")
+    assert answer.status_code == 200
+    assert recorded(shared_worker, path)["id"] == call_id

@@ -13,10 +13,10 @@ from tests.fakes.provider import FakeProvider
 from tests.security.conftest import (
     CHAT,
     KEY,
-    call_count,
     guarded_config,
-    newest_call,
+    marked,
     port_of,
+    recorded,
     websocket_turn,
 )
 from tests.support.worker import WorkerProcess
@@ -119,9 +119,9 @@ def test_an_allowed_origin_may_call_and_read_the_answer(
 def test_an_allowed_origins_preflight_is_answered_here(
     trusting_worker: WorkerProcess, fake: FakeProvider
 ) -> None:
-    before = call_count(trusting_worker)
+    path = marked("/v1/chat/completions")
     response = httpx.options(
-        f"{trusting_worker.base_url}/chat/completions",
+        f"{trusting_worker.base_url.removesuffix('/v1')}{path}",
         headers={
             "origin": TRUSTED,
             "access-control-request-method": "POST",
@@ -136,7 +136,7 @@ def test_an_allowed_origins_preflight_is_answered_here(
         "access-control-max-age": "600",
     }
     assert fake.requests == []  # never forwarded, so never with the key
-    call = newest_call(trusting_worker, before)
+    call = recorded(trusting_worker, path)
     assert (call["method"], call["status"], call["provider"]) == ("OPTIONS", 204, "relayscope")
 
 

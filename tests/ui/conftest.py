@@ -26,10 +26,13 @@ WORDS = ("weather", "invoice", "refactor", "poem", "kubernetes", "recipe", "tran
 
 
 @contextmanager
-def live_window(tmp_path: Path, qtbot: QtBot, *providers: tuple[str, str]) -> Iterator[MainWindow]:
-    """The real window with its real worker (listening on a free port) for `providers`."""
+def live_window(
+    tmp_path: Path, qtbot: QtBot, *providers: tuple[str, str], extra: str = ""
+) -> Iterator[MainWindow]:
+    """The real window with its real worker (listening on a free port) for `providers`
+    (`extra`: more TOML for the config)."""
     config = tmp_path / "config.toml"
-    config.write_text(provider_config(*providers))
+    config.write_text(provider_config(*providers, extra=extra))
     db_path = tmp_path / "relayscope.db"
     store = CallStore(db_path)
     worker = WorkerProcess(db_path, config)

@@ -31,7 +31,9 @@ def fake() -> Iterator[FakeProvider]:
 
 @pytest.fixture
 def window(tmp_path: Path, fake: FakeProvider, qtbot: QtBot, themed: Any) -> Iterator[MainWindow]:
-    with live_window(tmp_path, qtbot, ("fake", fake.base_url)) as win:
+    # The demo kept beside the fake provider: the first-run button sends to it.
+    extra = "\n[demo]\nenabled = true\n"
+    with live_window(tmp_path, qtbot, ("fake", fake.base_url), extra=extra) as win:
         yield win
 
 

@@ -76,6 +76,29 @@ def test_empty_database_shows_the_welcome_page_until_a_call_arrives(
     assert window.filter_bar.count.text() == "1 call"
 
 
+def test_the_demo_button_says_why_when_the_config_leaves_the_demo_off(
+    store: CallStore,
+    worker: WorkerProcess,
+    qtbot: QtBot,
+    themed: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    restarts: list[int] = []
+    monkeypatch.setattr(worker, "restart", restarts.append)  # no real worker on port 8787
+    config = tmp_path / "config.toml"
+    config.write_text('[[providers]]\nname = "acme"\nbase_url = "https://acme.test/v1"\n')
+    win = MainWindow(store, worker, config_path=config)
+    qtbot.addWidget(win)
+    worker.listening.emit("http://127.0.0.1:8787/v1")
+    assert not win.welcome.demo.isEnabled()
+    assert "[demo] enabled = true" in win.welcome.demo_status.text()
+    config.write_text(config.read_text() + "\n[demo]\nenabled = true\n")
+    win._on_providers_dialog_saved()  # as after a save in the Providers dialog
+    assert restarts and win.welcome.demo.isEnabled() and not win.welcome.demo_status.text()
+    win.close()
+
+
 def test_keyboard_moves_filters_clears_and_copies(
     db_path: Path,
     store: CallStore,

@@ -15,6 +15,7 @@ from typing import Any
 
 from app.core import call_facts
 from app.core.conversation import Turn
+from app.core.cost import default_pricer
 from app.ui.inspector import _format as fmt
 from app.ui.inspector._json_text import json_list
 from app.ui.inspector._style import Colours, status_colour
@@ -299,6 +300,8 @@ def fact_rows(row: dict[str, Any], c: Colours) -> list[tuple[str, str]]:
     if row.get("stream") or row.get("chunk_count"):
         rows.append(("Chunks", fmt.count(row.get("chunk_count"))))
     rows += [(k, e(v)) for k, v in _usage(row)]
+    cost = default_pricer().price(row)
+    rows.append(("Cost", f'{e(cost.text())} <span style="color:{c.muted}">{e(cost.basis)}</span>'))
     rows += [
         ("Output speed", fmt.rate(speed)),
         ("Finish reason", e(str(row.get("finish_reason") or fmt.DASH))),

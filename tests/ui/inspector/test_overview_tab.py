@@ -72,6 +72,8 @@ def test_facts_give_the_numbers_with_units(inspector: CallInspector) -> None:
         "24",
         "436",
         "13.0 tok/s",  # a whole answer: 24 tokens over the whole 1.85 s
+        # 156 uncached x $1.75 + 256 cached x $0.175 + 24 out x $14, per million tokens
+        "$0.00065 openai/gpt-5.2 list price",
         "stop",
         "OpenAI/Python 1.109.1",
         samples.CHAT_ID,
@@ -149,6 +151,17 @@ def test_proxy_changes_and_replay_link(inspector: CallInspector, qtbot: QtBot) -
     with qtbot.waitSignal(inspector.call_link_activated) as activated:
         overview.facts.anchorClicked.emit(QUrl(f"call:{samples.CHAT_ID}"))
     assert activated.args == [samples.CHAT_ID]
+
+
+def test_an_unknown_price_is_a_dash_never_zero(qtbot: QtBot) -> None:
+    overview = OverviewTab()
+    qtbot.addWidget(overview)
+    overview.set_call(
+        {"id": "x", "model": "demo-1", "prompt_tokens": 9, "completion_tokens": 3, "status": 200}
+    )
+    facts = overview.facts_text()
+    assert "— no price known for model 'demo-1'" in facts
+    assert "$0.00" not in facts
 
 
 def test_recorded_text_is_shown_as_text_never_as_markup(qtbot: QtBot) -> None:
