@@ -34,6 +34,11 @@ PAGE_SIZE = 200
 TICK_MS = 100
 #: Counts are recomputed at most this often while traffic flows.
 RECOUNT_MS = 300
+#: The worker's events are collected and applied at most this often (about two frames):
+#: one SQL query and one insert per batch, however many calls arrive meanwhile.
+COALESCE_MS = 30
+#: Ids per `WHERE id IN (...)` (SQLite allows 32,766 parameters; the filter's come too).
+_IN_BATCH = 500
 
 # Role ints, cached: comparing `role` to Qt enum members in data() is several times slower.
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
@@ -212,7 +217,15 @@ class CallListModel(QAbstractTableModel):
 
     Rows are paged from SQL as the view scrolls (`PAGE_SIZE` at a time); sorting and
     filtering run in SQL. The worker's events update the model live: `on_call_started`
-    inserts the new row, `on_call_updated` / `on_call_finished` refresh it in place.
+    inserts the new row, `on_call_updated` / `on_call_finished` refresh it in place. Events
+    are collected and applied once per `COALESCE_MS` (`flush_events`): one SQL query
+    (`WHERE id IN (...)`) and one `rowsInserted` per batch, however fast traffic comes.
+
+    Loaded rows are two lists, so that neither a live call at the top nor a page at the
+    bottom moves the others: `_head` holds the calls inserted live, oldest first (row 0 is
+    its last item), `_tail` the rows read from SQL in the list's order. `_index` maps a
+    call id to a stamp that does not change when rows are added at either end: row =
+    `len(_head) + stamp` (a live row's stamp is negative, a paged row's its place in _tail).
 
     Signals:
         counts_changed(int, int): calls matching the filter (-1 while being counted),
@@ -226,8 +239,14 @@ class CallListModel(QAbstractTableModel):
         self.store = store
         self._filter = CallFilter()
         self._order: tuple[str, bool] = _NEWEST_FIRST
-        self._rows: list[_Row] = []
-        self._index: dict[str, int] = {}
+        self._head: list[_Row] = []  # inserted live, oldest first: row 0 is the last
+        self._tail: list[_Row] = []  # paged from SQL, in the list's order
+        self._index: dict[str, int] = {}  # call id -> stamp; row = len(_head) + stamp
+        self._pending_started: dict[str, None] = {}  # ordered set
+        self._pending_updated: dict[str, dict[str, Any]] = {}
+        self._pending_finished: dict[str, dict[str, Any]] = {}
+        #: SQL queries run by `flush_events` so far (tests check: one per batch).
+        self.batch_queries = 0
         self._fetched_all = False
         self._shown = 0
         self._total = 0
@@ -250,12 +269,16 @@ class CallListModel(QAbstractTableModel):
         self._recount_timer.setInterval(RECOUNT_MS)
         self._recount_timer.timeout.connect(self._recount)
         self._since_recount = QElapsedTimer()
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(COALESCE_MS)
+        self._flush_timer.timeout.connect(self.flush_events)
         self.reload()
 
     # -- Qt model API -------------------------------------------------------------------
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+        return 0 if parent.isValid() else len(self._head) + len(self._tail)
 
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
@@ -266,24 +289,25 @@ class CallListModel(QAbstractTableModel):
     def fetchMore(self, parent: ModelIndex) -> None:
         if parent.isValid() or self._fetched_all:
             return
-        page = self._page(len(self._rows))
+        page = self._page(self.rowCount())
         new = [row for row in page if row.id not in self._index]
         if len(page) < PAGE_SIZE or not new:
             self._fetched_all = True
         if not new:
             return
-        first = len(self._rows)
+        first = self.rowCount()
         self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-        for offset, row in enumerate(new):
-            self._index[row.id] = first + offset
-            self._rows.append(row)
+        for row in new:
+            self._index[row.id] = len(self._tail)
+            self._tail.append(row)
         self.endInsertRows()
         self._track_live(new)
 
     def data(self, index: ModelIndex, role: int = _DISPLAY) -> Any:
         if not index.isValid():
             return None
-        row = self._rows[index.row()]
+        number, head = index.row(), self._head
+        row = head[len(head) - 1 - number] if number < len(head) else self._tail[number - len(head)]
         column = index.column()
         if role == _DISPLAY:
             if row.live and column == _DURATION:
@@ -365,25 +389,27 @@ class CallListModel(QAbstractTableModel):
         """Drop the loaded rows and read the first page again (filter, sort or DB changed)."""
         self._today = datetime.now().astimezone()
         self.beginResetModel()
-        self._rows = self._page(0)
-        self._index = {row.id: i for i, row in enumerate(self._rows)}
-        self._fetched_all = len(self._rows) < PAGE_SIZE
+        self._head = []
+        self._tail = self._page(0)
+        self._index = {row.id: i for i, row in enumerate(self._tail)}
+        self._fetched_all = len(self._tail) < PAGE_SIZE
         self._live_ids = set()
         self.endResetModel()
-        self._track_live(self._rows)
+        self._track_live(self._tail)
         if recount:
             self._recount()
 
     def call_id(self, row: int) -> str | None:
-        return self._rows[row].id if 0 <= row < len(self._rows) else None
+        return self._row(row).id if 0 <= row < self.rowCount() else None
 
     def row_of(self, call_id: str) -> int | None:
         """The row showing `call_id`, if it is loaded."""
-        return self._index.get(call_id)
+        stamp = self._index.get(call_id)
+        return None if stamp is None else len(self._head) + stamp
 
     def values_at(self, row: int) -> dict[str, Any]:
         """The loaded row's SQL values (`SQL_COLUMNS`), not a copy: read, never change."""
-        return self._rows[row].values
+        return self._row(row).values
 
     def is_loaded(self, call_id: str) -> bool:
         return call_id in self._index
@@ -398,54 +424,103 @@ class CallListModel(QAbstractTableModel):
             )
             for kind in ("ok", "error", "warning", "live", "idle")
         }
-        if self._rows:
-            self._emit_rows_changed(0, len(self._rows) - 1)
+        if self.rowCount():
+            self._emit_rows_changed(0, self.rowCount() - 1)
 
     # -- live updates -------------------------------------------------------------------
 
     def on_call_started(self, call_id: str) -> None:
-        """A new call was recorded: insert it at the top (if it matches and sort is by time)."""
-        if call_id in self._index:  # already read by a reload that raced the event
-            self.on_call_finished(call_id, {})
-            return
-        self._total += 1
-        values = self._read_row(call_id, filtered=True)
-        if values is not None:
-            self._shown += 1
-            if self.newest_first:
-                row = _Row(values, self._today)
-                row.started = time.time()  # our clock: the elapsed time starts now
-                self._insert_live(row)
-        self.counts_changed.emit(self._shown, self._total)
+        """A new call was recorded: insert it at the top (if it matches and sort is by time).
+
+        Applied with the other events of the same ~frame (`flush_events`)."""
+        self._pending_started[call_id] = None
+        self._schedule_flush()
 
     def on_call_updated(self, call_id: str, fields: dict[str, Any]) -> None:
         """A live call changed (chunk count, state, status): update its row from the event."""
-        position = self._index.get(call_id)
-        if position is None:
-            return
-        row = self._rows[position]
-        for key, value in fields.items():
-            if key in row.values:
-                row.values[key] = value
-        self._rerender(position)
+        merged = self._pending_updated.get(call_id)
+        if merged is None:
+            self._pending_updated[call_id] = dict(fields)
+        else:
+            merged.update(fields)
+        self._schedule_flush()
 
     def on_call_finished(self, call_id: str, fields: dict[str, Any]) -> None:
         """A call ended: read its final row (tokens, duration) and refresh it in place."""
-        position = self._index.get(call_id)
-        if position is None:
-            values = self._read_row(call_id, filtered=True)
-            if values is not None and not self._filter_is_empty():
+        self._pending_finished[call_id] = fields
+        self._schedule_flush()
+
+    def has_pending_events(self) -> bool:
+        return bool(self._pending_started or self._pending_updated or self._pending_finished)
+
+    def flush_events(self) -> None:
+        """Apply the events collected since the last batch: one SQL query for the calls that
+        started or finished, one `rowsInserted` for the new calls at the top, `dataChanged`
+        for the changed rows (in runs). A row read here is at least as new as every event
+        of the batch (events are printed after their commit), so their fields are not needed.
+        """
+        self._flush_timer.stop()
+        started, self._pending_started = list(self._pending_started), {}
+        updated, self._pending_updated = self._pending_updated, {}
+        finished, self._pending_finished = self._pending_finished, {}
+        new_ids = [c for c in started if c not in self._index]
+        # A finished call not loaded is read only if a filter may now take it in.
+        wanted = [
+            c
+            for c in dict.fromkeys([*started, *finished])
+            if c in self._index or c in started or not self._filter_is_empty()
+        ]
+        try:
+            found = self._read_rows(wanted)
+        except sqlite3.ProgrammingError:
+            return  # the store was closed (the window is going away)
+        changed: list[str] = []
+        insert: list[_Row] = []
+        recount = False
+        self._total += len(new_ids)
+        for call_id in new_ids:
+            hit = found.get(call_id)
+            if hit is None or not hit[1]:
+                continue
+            self._shown += 1
+            if self.newest_first:
+                row = _Row(hit[0], self._today)
+                row.started = time.time()  # our clock: the elapsed time starts now
+                insert.append(row)
+        for call_id in finished:
+            if call_id in self._index or call_id in started:
+                continue
+            hit = found.get(call_id)
+            if hit is not None and hit[1]:
                 # It matches now but did not when it started (e.g. "errors only").
                 if self.newest_first:
-                    self._insert_live(_Row(values, self._today))
-                self._schedule_recount()
-            return
-        values = self._read_row(call_id, filtered=False)
-        if values is not None:
-            self._rows[position].values = values
-        self._rerender(position)
-        if not self._filter_is_empty():
-            self._schedule_recount()  # a finished call may leave or join the filter
+                    insert.append(_Row(hit[0], self._today))
+                recount = True
+        for call_id in dict.fromkeys([*started, *finished]):
+            position = self.row_of(call_id)  # finished, or loaded before its start event
+            hit = found.get(call_id)
+            if position is None or hit is None:
+                continue
+            self._row(position).values = hit[0]
+            changed.append(call_id)
+        for call_id, fields in updated.items():
+            position = self.row_of(call_id)
+            if call_id in found or position is None:
+                continue
+            values = self._row(position).values
+            for key, value in fields.items():
+                if key in values:
+                    values[key] = value
+            changed.append(call_id)
+        if finished and not self._filter_is_empty():
+            recount = True  # a finished call may leave or join the filter
+        if insert:
+            self._insert_live(insert)
+        self._rerender([c for c in dict.fromkeys(changed) if c in self._index])
+        if new_ids:
+            self.counts_changed.emit(self._shown, self._total)
+        if recount:
+            self._schedule_recount()
 
     # -- internals ----------------------------------------------------------------------
 
@@ -464,38 +539,90 @@ class CallListModel(QAbstractTableModel):
         )
         return [_Row(values, self._today) for values in rows]
 
-    def _read_row(self, call_id: str, *, filtered: bool) -> dict[str, Any] | None:
-        where, params = self._filter.where() if filtered else ("1", [])
-        cursor = self.store.db.conn.execute(
-            f"SELECT {', '.join(SQL_COLUMNS)} FROM calls WHERE calls.id = ? AND ({where})",
-            [call_id, *params],
+    def _read_rows(self, call_ids: list[str]) -> dict[str, tuple[dict[str, Any], bool]]:
+        """Each call's values and whether it matches the filter: one query per `_IN_BATCH`."""
+        where, params = self._filter.where()
+        out: dict[str, tuple[dict[str, Any], bool]] = {}
+        for first in range(0, len(call_ids), _IN_BATCH):
+            ids = call_ids[first : first + _IN_BATCH]
+            marks = ", ".join("?" * len(ids))
+            self.batch_queries += 1
+            cursor = self.store.db.conn.execute(
+                f"SELECT {', '.join(SQL_COLUMNS)}, ({where}) FROM calls"
+                f" WHERE calls.id IN ({marks})",
+                [*params, *ids],
+            )
+            for found in cursor:
+                values = dict(zip(SQL_COLUMNS, found[:-1], strict=True))
+                out[str(values["id"])] = (values, bool(found[-1]))
+        return out
+
+    def _row(self, number: int) -> _Row:
+        head = self._head
+        return (
+            head[len(head) - 1 - number] if number < len(head) else self._tail[number - len(head)]
         )
-        found = cursor.fetchone()
-        return dict(zip(SQL_COLUMNS, found, strict=True)) if found else None
 
-    def _insert_live(self, row: _Row) -> None:
-        position = 0
-        started_at = row.values.get("started_at") or ""
-        while (
-            position < len(self._rows)
-            and (self._rows[position].values.get("started_at") or "") > started_at
-        ):
-            position += 1
-        if position == len(self._rows) and not self._fetched_all:
-            return  # it belongs beyond what is loaded; paging will bring it
-        self.beginInsertRows(QModelIndex(), position, position)
-        self._rows.insert(position, row)
-        for i in range(position, len(self._rows)):
-            self._index[self._rows[i].id] = i
-        self.endInsertRows()
-        self._track_live([row])
-
-    def _rerender(self, position: int) -> None:
-        row = self._rows[position]
-        row.render(self._today)
-        self._emit_rows_changed(position, position)
-        if row.live:
+    def _insert_live(self, rows: list[_Row]) -> None:
+        """Insert new calls where they belong (newest first): at the top, O(1) each, when
+        they are newer than the top row, which is how live calls come; otherwise (a call
+        that joined a filter when it finished) the rows are renumbered, once per batch."""
+        rows.sort(key=lambda r: r.values.get("started_at") or "")  # oldest first
+        top = self._row(0).values.get("started_at") or "" if self.rowCount() else ""
+        if (rows[0].values.get("started_at") or "") >= top:
+            self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
+            for row in rows:
+                self._head.append(row)
+                self._index[row.id] = -len(self._head)
+            self.endInsertRows()
+            self._track_live(rows)
+            return
+        for row in reversed(rows):  # newest first, each where it belongs
+            position = self._position_of(row.values.get("started_at") or "")
+            if position == self.rowCount() and not self._fetched_all:
+                continue  # it belongs beyond what is loaded; paging will bring it
+            self._fold_head()
+            self.beginInsertRows(QModelIndex(), position, position)
+            self._tail.insert(position, row)
+            for i in range(position, len(self._tail)):
+                self._index[self._tail[i].id] = i
+            self.endInsertRows()
             self._track_live([row])
+
+    def _position_of(self, started_at: str) -> int:
+        """Where a call started at `started_at` goes among the loaded rows (newest first)."""
+        low, high = 0, self.rowCount()
+        while low < high:  # started_at descends with the row number
+            middle = (low + high) // 2
+            if (self._row(middle).values.get("started_at") or "") > started_at:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+    def _fold_head(self) -> None:
+        """Move the live rows into `_tail` (renumbering every row: O(rows), rarely)."""
+        if self._head:
+            self._tail[0:0] = reversed(self._head)
+            self._head = []
+            self._index = {row.id: i for i, row in enumerate(self._tail)}
+
+    def _rerender(self, call_ids: list[str]) -> None:
+        positions: list[int] = []
+        live: list[_Row] = []
+        for call_id in call_ids:
+            position = self.row_of(call_id)
+            if position is None:
+                continue
+            row = self._row(position)
+            row.render(self._today)
+            positions.append(position)
+            if row.live:
+                live.append(row)
+        for first, last in _runs(sorted(positions)):
+            self._emit_rows_changed(first, last)
+        if live:
+            self._track_live(live)
 
     def _emit_rows_changed(self, first: int, last: int) -> None:
         self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1), [])
@@ -511,15 +638,16 @@ class CallListModel(QAbstractTableModel):
 
     def _on_tick_timeout(self) -> None:
         self._frame = (self._frame + 1) % theme.SPINNER_FRAMES
+        positions: list[int] = []
         for call_id in list(self._live_ids):
-            position = self._index.get(call_id)
-            if position is None or not self._rows[position].live:
+            position = self.row_of(call_id)
+            if position is None or not self._row(position).live:
                 self._live_ids.discard(call_id)
                 continue
+            positions.append(position)
+        for first, last in _runs(sorted(positions)):  # one signal per run of live rows
             self.dataChanged.emit(
-                self.index(position, _STATUS),
-                self.index(position, _DURATION),
-                [_DISPLAY, _DECORATION],
+                self.index(first, _STATUS), self.index(last, _DURATION), [_DISPLAY, _DECORATION]
             )
         if not self._live_ids:
             self._tick.stop()
@@ -541,6 +669,10 @@ class CallListModel(QAbstractTableModel):
         if row.values.get("turn_id"):
             lines.append(f"Codex turn {row.values['turn_id']}")
         return plain_tooltip("\n".join(lines))
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
 
     def _schedule_recount(self) -> None:
         if not self._since_recount.isValid() or self._since_recount.hasExpired(RECOUNT_MS):
@@ -567,3 +699,14 @@ class CallListModel(QAbstractTableModel):
 
     def wait_for_counts(self, timeout: float = 5.0) -> None:
         """Counts are synchronous now; kept so tests and benchmarks read the same."""
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted row numbers as contiguous (first, last) runs."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row - 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs

@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
         self.model.on_call_started(call_id)
         if call_id == self._select_when_started:  # a replay or resend: show it as it arrives
             self._select_when_started = ""
+            self.model.flush_events()  # events wait for the next batch otherwise
             self.call_list.select_call(call_id)
         if not self._providers_timer.isActive():
             self._providers_timer.start()

@@ -49,6 +49,7 @@ def test_model_passes_qt_model_tester(
     insert_calls(db_path, [live])
     model = CallListModel(store)
     model.on_call_started(live["id"])
+    model.flush_events()
     qtmodeltester.check(model)
 
 
@@ -204,6 +205,7 @@ def test_a_started_call_is_inserted_at_the_top_and_updated_in_place(
     # The recording process sends a live stream's gap profile (at most twice a second).
     profile = {"max": [12.0, 11.0, 2500.0], "stall": 1000.0}
     model.on_call_updated(live["id"], {"max_gap_ms": 2500.0, "gap_profile": json.dumps(profile)})
+    model.flush_events()
     assert text(model, 0, "gaps") == format_ms(2500.0)
     assert model.data(model.index(0, COLUMN["gaps"]), Role.GAPS) == ([12.0, 11.0, 2500.0], 1000.0)
     first = text(model, 0, "duration")
@@ -215,6 +217,7 @@ def test_a_started_call_is_inserted_at_the_top_and_updated_in_place(
         ttft_ms=310.0, chunk_count=40, prompt_tokens=12, completion_tokens=38,
     )  # fmt: skip
     model.on_call_finished(live["id"], {"state": "complete"})
+    model.flush_events()
     assert [text(model, 0, c) for c in ("status", "state", "duration", "tokens", "chunks")] == [
         "200",
         "complete",
@@ -235,10 +238,12 @@ def test_a_started_call_outside_the_filter_only_counts(db_path: Path, store: Cal
     live = call_row(500, datetime.now(UTC), state="pending", status=None, error=None)
     insert_calls(db_path, [live])
     model.on_call_started(live["id"])
+    model.flush_events()
     assert model.rowCount() == before and model.total_count == 21
     # It fails: now it belongs in "errors only".
     update_call(db_path, live["id"], state="error", status=502, error="upstream unreachable")
     model.on_call_finished(live["id"], {"state": "error"})
+    model.flush_events()
     assert model.call_id(0) == live["id"] and text(model, 0, "status") == "502"
 
 
@@ -251,6 +256,7 @@ def test_sorted_by_something_else_a_new_call_does_not_jump_in(
     live = call_row(500, datetime.now(UTC), state="pending", duration_ms=None)
     insert_calls(db_path, [live])
     model.on_call_started(live["id"])
+    model.flush_events()
     assert live["id"] not in ids(model) and model.total_count == 21
 
 
@@ -316,3 +322,112 @@ def test_every_column_sorts(db_path: Path, store: CallStore) -> None:
     model.sort(COLUMN["gaps"], Qt.SortOrder.DescendingOrder)
     longest = [model.values_at(r).get("max_gap_ms") for r in range(3)]
     assert longest[0] is not None and longest == sorted(longest, reverse=True)
+
+
+def test_a_burst_of_events_is_applied_as_one_batch_with_one_query(
+    db_path: Path, store: CallStore, qtbot: QtBot
+) -> None:
+    seed_calls(db_path, 250)
+    model = CallListModel(store)
+    old = {call_id: model.row_of(call_id) for call_id in ids(model)}
+    stamps = dict(model._index)
+    now = datetime.now(UTC)
+    burst = [
+        call_row(1000 + i, now + timedelta(milliseconds=i), state="streaming", status=None)
+        for i in range(60)
+    ]
+    insert_calls(db_path, burst)
+    inserted: list[tuple[int, int]] = []
+    resets: list[bool] = []
+    model.rowsInserted.connect(lambda _, first, last: inserted.append((first, last)))
+    model.modelReset.connect(lambda: resets.append(True))
+    queries = model.batch_queries
+    for row in burst:
+        model.on_call_started(row["id"])
+        model.on_call_updated(row["id"], {"chunk_count": 3, "state": "streaming"})
+    model.on_call_finished(burst[0]["id"], {"state": "complete"})
+    assert model.rowCount() == PAGE_SIZE and model.has_pending_events()  # until the batch
+    qtbot.waitUntil(lambda: not model.has_pending_events(), timeout=1000)  # the timer's tick
+    assert model.batch_queries - queries == 1
+    assert inserted == [(0, 59)] and resets == []
+    assert ids(model)[:60] == [row["id"] for row in reversed(burst)]  # newest first
+    assert (model.shown_count, model.total_count) == (310, 310)
+    # Rows that were loaded only moved down; none of them was renumbered on the way.
+    assert all(model.row_of(call_id) == row + 60 for call_id, row in old.items() if row is not None)
+    assert all(model._index[call_id] == stamp for call_id, stamp in stamps.items())
+    # Updates of a loaded row wait for the batch too, merged: one dataChanged per run.
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda top, bottom, _: changed.append((top.row(), bottom.row())))
+    for count in range(4, 9):
+        for row in burst[-3:]:
+            model.on_call_updated(row["id"], {"chunk_count": count})
+    model.flush_events()
+    assert changed == [(0, 2)] and text(model, 0, "chunks") == "8"
+    assert model.batch_queries - queries == 1  # updates carry their fields: no SQL
+
+
+def test_paging_after_live_batches_brings_no_repeats_and_keeps_order(
+    db_path: Path, store: CallStore
+) -> None:
+    seed_calls(db_path, 450)
+    model = CallListModel(store)
+    now = datetime.now(UTC)
+    for batch in range(3):
+        rows = [call_row(2000 + 10 * batch + i, now + timedelta(seconds=batch, milliseconds=i))
+                for i in range(10)]  # fmt: skip
+        insert_calls(db_path, rows)
+        for row in rows:
+            model.on_call_started(row["id"])
+        model.flush_events()
+    fetch_all(model)
+    everything = [row[0] for row in store.db.conn.execute(
+        "SELECT id FROM calls ORDER BY started_at DESC").fetchall()]  # fmt: skip
+    assert ids(model) == everything
+    assert all(model.row_of(call_id) == row for row, call_id in enumerate(everything))
+
+
+def test_a_late_call_is_placed_by_its_start_time(db_path: Path, store: CallStore) -> None:
+    seed_calls(db_path, 20)
+    model = CallListModel(store)
+    model.set_filter(CallFilter(errors_only=True))
+    now = datetime.now(UTC)
+    fresh = call_row(3003, now, state="error", status=500)
+    insert_calls(db_path, [fresh])
+    model.on_call_started(fresh["id"])
+    model.flush_events()
+    # A call that started earlier fails now: it joins the filter below the newer one.
+    late = call_row(3000, now - timedelta(milliseconds=1500), state="pending", status=None)
+    insert_calls(db_path, [late])
+    update_call(db_path, late["id"], state="error", status=502, error="upstream unreachable")
+    model.on_call_finished(late["id"], {"state": "error"})
+    model.flush_events()
+    assert ids(model)[:2] == [fresh["id"], late["id"]]
+    assert all(model.row_of(call_id) == row for row, call_id in enumerate(ids(model)))
+
+
+def test_the_view_keeps_selection_and_place_while_batches_arrive(
+    db_path: Path, store: CallStore, qtbot: QtBot
+) -> None:
+    from app.ui.call_list_view import CallListView
+
+    seed_calls(db_path, 300)
+    model = CallListModel(store)
+    view = CallListView(model)
+    qtbot.addWidget(view)
+    view.resize(900, 400)
+    view.show()
+    chosen = model.call_id(40) or ""
+    assert view.select_call(chosen)
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.value() + 5)  # reading further down
+    qtbot.wait(10)
+    top_before = model.call_id(view.rowAt(0))
+    now = datetime.now(UTC)
+    rows = [call_row(4000 + i, now + timedelta(milliseconds=i)) for i in range(25)]
+    insert_calls(db_path, rows)
+    for row in rows:
+        model.on_call_started(row["id"])
+    model.flush_events()
+    assert view.current_call_id() == chosen
+    assert view.selected_call_ids() == [chosen]
+    assert model.call_id(view.rowAt(0)) == top_before  # the rows read stay where they were

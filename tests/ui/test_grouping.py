@@ -140,6 +140,7 @@ def test_a_retry_arriving_live_joins_its_turn(
     insert_calls(db_path, [retry, plain])
     groups.source.on_call_started(retry["id"])
     groups.source.on_call_started(plain["id"])
+    groups.source.flush_events()
     assert groups.rowCount() == before + 2
     row = turn_rows(groups)["turn-b"]
     assert texts(groups, row)["model"].endswith("3 requests")

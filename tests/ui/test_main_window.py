@@ -60,7 +60,7 @@ def test_window_basics(window: MainWindow) -> None:
 
 
 def test_empty_database_shows_the_welcome_page_until_a_call_arrives(
-    window: MainWindow, db_path: Path, worker: WorkerProcess
+    window: MainWindow, db_path: Path, worker: WorkerProcess, qtbot: QtBot
 ) -> None:
     assert window.showing_welcome()
     assert not window.welcome.demo.isEnabled()  # nothing to send it to yet
@@ -70,7 +70,7 @@ def test_empty_database_shows_the_welcome_page_until_a_call_arrives(
     row = call_row(0, datetime.now(UTC), state="pending", status=None)
     insert_calls(db_path, [row])
     worker.call_started.emit(row["id"])
-    assert not window.showing_welcome()
+    qtbot.waitUntil(lambda: not window.showing_welcome(), timeout=1000)  # the next batch
     assert window.call_list.current_call_id() == row["id"]  # the first call is shown at once
     assert shown(window) == row["id"]
     assert window.filter_bar.count.text() == "1 call"
@@ -240,10 +240,10 @@ def test_live_updates_of_the_shown_call_refresh_the_inspector(
 
     window.inspector.refresh_call = spy  # type: ignore[method-assign]
     worker.call_started.emit(row["id"])
-    assert shown(window) == row["id"]
+    qtbot.waitUntil(lambda: shown(window) == row["id"], timeout=1000)
     for count in range(1, 6):
         worker.call_updated.emit(row["id"], {"chunk_count": count, "state": "streaming"})
-    assert cell(window, 0, "chunks") == "5"
+    qtbot.waitUntil(lambda: cell(window, 0, "chunks") == "5", timeout=1000)  # one batch
     qtbot.waitUntil(lambda: refreshed == [row["id"]], timeout=1000)
     worker.call_finished.emit(row["id"], {"state": "complete"})
     assert refreshed == [row["id"], row["id"]]
