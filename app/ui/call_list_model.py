@@ -158,7 +158,7 @@ def format_time(started: datetime | None, today: datetime | None = None) -> str:
 class _Row:
     """One loaded call: raw values plus its display strings, computed once."""
 
-    __slots__ = ("id", "kind", "live", "profile", "started", "texts", "values")
+    __slots__ = ("id", "kind", "live", "profile", "stale", "started", "texts", "values")
 
     def __init__(self, values: dict[str, Any], today: datetime) -> None:
         self.values = values
@@ -168,11 +168,22 @@ class _Row:
         self.texts: list[str] = []
         self.kind = "idle"
         self.live = False
+        self.stale = False
         self.profile: object = _UNPARSED  # then parse_gap_profile(...): (gaps, stall) or None
         self.render(today, started)
 
+    def mark_stale(self) -> None:
+        """Its values changed: state and colour now, the texts when the row is next shown
+        (under heavy traffic most changed rows are never painted)."""
+        v = self.values
+        self.kind = theme.status_kind(v.get("status"), v.get("state"))
+        self.live = v.get("state") in _LIVE
+        self.stale = True
+        self.profile = _UNPARSED
+
     def render(self, today: datetime, started: datetime | None = None) -> None:
         v = self.values
+        self.stale = False
         status, state = v.get("status"), v.get("state")
         self.kind = theme.status_kind(status, state)
         self.live = state in _LIVE
@@ -308,6 +319,8 @@ class CallListModel(QAbstractTableModel):
             return None
         number, head = index.row(), self._head
         row = head[len(head) - 1 - number] if number < len(head) else self._tail[number - len(head)]
+        if row.stale:
+            row.render(self._today)
         column = index.column()
         if role == _DISPLAY:
             if row.live and column == _DURATION:
@@ -615,7 +628,7 @@ class CallListModel(QAbstractTableModel):
             if position is None:
                 continue
             row = self._row(position)
-            row.render(self._today)
+            row.mark_stale()
             positions.append(position)
             if row.live:
                 live.append(row)

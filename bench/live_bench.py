@@ -1,0 +1,410 @@
+"""The window while traffic pours in: 500 calls/s for 60 s into the open window, measured.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m bench.live_bench            # this tree
+    .venv/bin/python -m bench.live_bench --base main --rounds 2             # side by side
+
+Not the whole proxy: a producer process (this file with `--produce`) plays the recording
+process's part. It records calls at the given rate through a real `RecordingWriter` (70%
+streams, 0.3-1.5 s long, 4 SSE events every 200 ms; the rest plain JSON answers after
+50-400 ms) into a real database and prints the writer's commit events as NDJSON, which the
+app reads with its real `WorkerProcess` (only the command line is the producer's) and
+hands to the real `MainWindow`. Events are printed from a thread of their own, so a slow
+window never slows the database: the lag measured is the list's alone.
+
+Measured in the window's process:
+- lag: from a call's commit (stamped by the producer) to its row in the list's model;
+- stalls: a 5 ms QTimer; the gap between its ticks minus 5 ms is how long the UI thread
+  was busy (the longest, and how many exceeded 50 ms);
+- memory: the process's RSS every second, and the rows the list holds.
+
+`--base REV` runs the same measurement on the app code of git revision REV (exported to a
+temporary directory) interleaved with this tree, `--rounds` times each, and prints both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import queue
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+STALL_TICK_MS = 5
+
+# -- the producer (the recording process's part) ----------------------------------------
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
+    from app.core.recording import RecordingWriter
+
+    out: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()
+
+    def on_commit(events: list[dict[str, Any]]) -> None:
+        stamp = time.time()
+        for event in events:
+            if event["event"] == "call_started":
+                event["t"] = stamp
+        out.put(events)
+
+    def printer() -> None:
+        while (events := out.get()) is not None:
+            sys.stdout.write("".join(json.dumps(e) + "\n" for e in events))
+            sys.stdout.flush()
+
+    thread = threading.Thread(target=printer, daemon=True)
+    thread.start()
+    writer = RecordingWriter(db, on_commit=on_commit).open(interrupt_leftovers=False)
+    sys.stdout.write(json.dumps({"event": "listening", "url": "http://bench/v1", "port": 1}))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    rng = random.Random(seed)
+    todo: list[tuple[float, int, str, str, int]] = []  # (due, seq, kind, call id, n)
+    seq = 0
+    started = 0
+    t0 = time.monotonic()
+    while True:
+        now = time.monotonic()
+        if now - t0 < seconds:
+            while started < int((now - t0) * rate):
+                started += 1
+                seq += 1
+                call_id = f"{time.time_ns() // 1_000_000:012x}-{started:08x}"
+                stream = rng.random() < 0.7
+                model = rng.choice(("gpt-5.2", "gpt-5.2-mini", "demo-1", "qwen3-coder"))
+                body = {
+                    "model": model,
+                    "stream": stream,
+                    "messages": [
+                        {"role": "user", "content": f"question {started} about the weather"}
+                    ],
+                }
+                writer.start(
+                    {
+                        "id": call_id,
+                        "started_at": _now_iso(),
+                        "method": "POST",
+                        "path": "/v1/chat/completions",
+                        "endpoint": "chat.completions",
+                        "provider": rng.choice(("openai", "openrouter", "local-vllm")),
+                        "model": model,
+                        "stream": int(stream),
+                        "state": "pending",
+                        "request_headers": "[]",
+                        "request_body": json.dumps(body).encode(),
+                        "transport": "http",
+                    }
+                )
+                if stream:
+                    steps = rng.randint(2, 7)
+                    for step in range(1, steps + 1):
+                        heapq.heappush(todo, (now + 0.2 * step, seq, "chunk", call_id, step))
+                        seq += 1
+                    heapq.heappush(todo, (now + 0.2 * steps + 0.01, seq, "end", call_id, steps))
+                else:
+                    heapq.heappush(todo, (now + rng.uniform(0.05, 0.4), seq, "answer", call_id, 0))
+        elif not todo:
+            break
+        while todo and todo[0][0] <= now:
+            due, _, kind, call_id, n = heapq.heappop(todo)
+            t_ms = (due - t0) * 1000  # what the tap would stamp
+            if kind == "chunk":
+                data = b"".join(
+                    b'data: {"choices":[{"index":0,"delta":{"content":"word %d "}}]}\n\n' % i
+                    for i in range(4)
+                )
+                writer.raw(call_id, t_ms, data)
+            elif kind == "end":
+                writer.raw(call_id, t_ms, b"data: [DONE]\n\n")
+                writer.raw(call_id, t_ms, b"")
+                writer.finish(
+                    call_id,
+                    {
+                        "status": 200,
+                        "state": "complete",
+                        "duration_ms": 200.0 * n + 10,
+                        "first_byte_ms": 200.0,
+                    },
+                )
+            else:
+                answer = {
+                    "choices": [{"message": {"role": "assistant", "content": "sunny"}}],
+                    "usage": {"prompt_tokens": 12, "completion_tokens": 3},
+                }
+                writer.finish(
+                    call_id,
+                    {
+                        "status": 200,
+                        "state": "complete",
+                        "duration_ms": 120.0,
+                        "response_body": json.dumps(answer).encode(),
+                    },
+                )
+        time.sleep(0.005)
+    writer.close()
+    out.put([{"event": "produced", "calls": started}])
+    out.put(None)
+    thread.join()
+    sys.stdin.read()  # like the worker: exit when the app closes the pipe
+
+
+# -- the window (the measured side) -----------------------------------------------------
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure_window(args: argparse.Namespace) -> dict[str, Any]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QModelIndex, QTimer
+
+    from app.core.store import CallStore, open_database
+    from app.ui.application import create_application
+    from app.ui.main_window import MainWindow
+    from app.ui.worker_process import WorkerProcess
+
+    commit_t: dict[str, float] = {}
+    produced: list[int] = []
+
+    class Producer(WorkerProcess):
+        def command(self, port: int) -> list[str]:
+            return [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--produce",
+                "--db",
+                str(self.db_path),
+                "--rate",
+                str(args.rate),
+                "--seconds",
+                str(args.seconds),
+            ]
+
+        def _dispatch(self, event: dict[str, Any]) -> None:
+            if event.get("event") == "call_started":
+                commit_t[str(event.get("id"))] = float(event["t"])
+            elif event.get("event") == "produced":
+                produced.append(int(event["calls"]))
+            super()._dispatch(event)
+
+    app = create_application([sys.argv[0]])
+    db = Path(args.db)
+    if args.prefill:
+        from bench.ui_bench import fill
+
+        fill(db, args.prefill)  # the window opens on a list, as it usually does
+    open_database(db).conn.close()
+    store = CallStore(db)
+    worker = Producer(db)
+    window = MainWindow(store, worker, config_path=db.with_suffix(".toml"))
+    window.show()
+    if args.grouped:
+        window.call_list.set_grouped(True)
+    model = window.model
+    for _ in range(20):  # the first paint, the first call shown in the inspector
+        app.processEvents()
+        time.sleep(0.01)
+    window.call_list.select_first_row()  # someone reads a call while traffic comes in
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.01)
+
+    lags: list[float] = []
+
+    def on_rows_inserted(_: QModelIndex, first: int, last: int) -> None:
+        now = time.time()
+        for row in range(first, last + 1):
+            t = commit_t.pop(model.call_id(row) or "", None)
+            if t is not None:
+                lags.append((now - t) * 1000)
+
+    model.rowsInserted.connect(on_rows_inserted)
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def on_tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6 - STALL_TICK_MS)
+        last[0] = now
+
+    ticker = QTimer()
+    ticker.setInterval(STALL_TICK_MS)
+    ticker.timeout.connect(on_tick)
+    rss: list[float] = []
+    sampler = QTimer()
+    sampler.setInterval(1000)
+    sampler.timeout.connect(lambda: rss.append(_rss_mib()))
+    rss_start = _rss_mib()
+    cpu0 = time.process_time()
+    before = model.total_count
+    worker.start(0)
+    ticker.start()
+    sampler.start()
+    started = time.monotonic()
+    deadline = started + args.seconds + 30
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.001)
+        if produced and model.total_count >= before + produced[0] and not _pending(model):
+            break
+    drained_after = time.monotonic() - started - args.seconds
+    ticker.stop()
+    sampler.stop()
+    cpu = time.process_time() - cpu0
+    missing = len(commit_t)  # started calls never inserted (should be none)
+    result = {
+        "produced": produced[0] if produced else -1,
+        "counted": model.total_count - before,
+        "rows": model.rowCount(),
+        "never_shown": missing,
+        "lag_p50": statistics.median(lags) if lags else -1,
+        "lag_p99": _pct(lags, 99),
+        "lag_max": max(lags) if lags else -1,
+        "stall_max": max(gaps) if gaps else -1,
+        "stall_p99": _pct(gaps, 99),
+        "stalls_over_50": sum(1 for g in gaps if g > 50),
+        "rss_start": rss_start,
+        "rss_max": max(rss) if rss else -1,
+        "rss_end": rss[-1] if rss else -1,
+        "cpu_s": cpu,
+        "drained_after_s": drained_after,
+    }
+    window.close()
+    store.close()
+    return result
+
+
+def _pending(model: Any) -> bool:
+    return bool(getattr(model, "has_pending_events", lambda: False)())
+
+
+def _pct(values: list[float], pct: int) -> float:
+    if not values:
+        return -1
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+# -- side by side -----------------------------------------------------------------------
+
+
+def export_tree(rev: str, into: Path) -> Path:
+    """The app code of `rev` (only app/: the producer's recorder is the same either way)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "app"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "QT_QPA_PLATFORM": "offscreen"}
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--window",
+        "--json",
+        "--db",
+        str(db),
+        "--rate",
+        str(args.rate),
+        "--seconds",
+        str(args.seconds),
+        "--prefill",
+        str(args.prefill),
+    ]
+    if args.grouped:
+        command.append("--grouped")
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+ROWS = (
+    ("calls recorded / counted by the window", lambda r: f"{r['produced']:,} / {r['counted']:,}"),
+    ("rows the list holds at the end", lambda r: f"{r['rows']:,}"),
+    (
+        "lag commit → list: median / p99 / max",
+        lambda r: f"{r['lag_p50']:.0f} / {r['lag_p99']:.0f} / {r['lag_max']:,.0f} ms",
+    ),
+    ("UI thread stall: longest / p99", lambda r: f"{r['stall_max']:.0f} / {r['stall_p99']:.1f} ms"),
+    ("stalls > 50 ms", lambda r: f"{r['stalls_over_50']}"),
+    (
+        "RSS start / max / end",
+        lambda r: f"{r['rss_start']:.0f} / {r['rss_max']:.0f} / {r['rss_end']:.0f} MiB",
+    ),
+    ("window CPU time", lambda r: f"{r['cpu_s']:.1f} s"),
+    (
+        "list caught up after the traffic stopped",
+        lambda r: f"{max(0.0, r['drained_after_s']):.1f} s",
+    ),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--db", type=Path)
+    parser.add_argument("--grouped", action="store_true", help="with Group by turn on")
+    parser.add_argument("--prefill", type=int, default=2000, help="calls recorded before")
+    parser.add_argument("--base", help="also run the app code of this git revision")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--produce", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--window", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.produce:
+        produce(args.db, args.rate, args.seconds, seed=17)
+        return 0
+    if args.window:
+        print(json.dumps(measure_window(args)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="relayscope-live-") as tmp:
+        trees = {"this tree": ROOT}
+        if args.base:
+            trees = {args.base: export_tree(args.base, Path(tmp)), "this tree": ROOT}
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+        for round_ in range(args.rounds):
+            for name, tree in trees.items():
+                db = Path(tmp) / f"live-{round_}-{len(results[name])}-{name.replace(' ', '_')}.db"
+                print(f"round {round_ + 1}: {name}…", file=sys.stderr)
+                results[name].append(run_child(tree, args, db))
+        print(
+            f"{args.rate:.0f} calls/s for {args.seconds:.0f} s"
+            + (", grouped by turn" if args.grouped else "")
+        )
+        for name, runs in results.items():
+            for i, result in enumerate(runs):
+                print(f"\n{name}, round {i + 1}")
+                for label, show in ROWS:
+                    print(f"  {label:<44} {show(result)}")
+        if args.json:
+            print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    if str(ROOT) not in sys.path:
+        sys.path.append(str(ROOT))  # after PYTHONPATH: --base's app comes first
+    sys.exit(main())
