@@ -190,8 +190,8 @@ class CallGroupModel(QAbstractTableModel):
         groups: dict[str, _Group] = {}
         turn_of: dict[str, str] = {}
         anchor: dict[str, tuple[str, int]] = {}  # turn -> (earliest started_at, source row)
-        for row in range(source.rowCount()):
-            values = source.values_at(row)
+        loaded = source.loaded_values()  # one list: O(rows) per change, but no call per row
+        for row, values in enumerate(loaded):
             turn = values.get("turn_id")
             if not turn:
                 continue
@@ -201,15 +201,14 @@ class CallGroupModel(QAbstractTableModel):
             if turn not in anchor or started < anchor[turn][0]:
                 anchor[turn] = (started, row)
         keys: list[_Key] = []
-        for row in range(source.rowCount()):
-            values = source.values_at(row)
+        for row, values in enumerate(loaded):
             turn = values.get("turn_id")
             if not turn:
                 keys.append(("c", str(values["id"])))
             elif anchor[turn][1] == row:
                 keys.append(("g", turn))
                 if turn in self._expanded:
-                    keys += [("c", str(source.values_at(r)["id"])) for r in groups[turn].rows]
+                    keys += [("c", str(loaded[r]["id"])) for r in groups[turn].rows]
         return keys, groups, turn_of
 
     def _rebuild(self) -> None:

@@ -424,6 +424,10 @@ class CallListModel(QAbstractTableModel):
         """The loaded row's SQL values (`SQL_COLUMNS`), not a copy: read, never change."""
         return self._row(row).values
 
+    def loaded_values(self) -> list[dict[str, Any]]:
+        """Every loaded row's SQL values, in row order (not copies: read, never change)."""
+        return [row.values for row in reversed(self._head)] + [row.values for row in self._tail]
+
     def is_loaded(self, call_id: str) -> bool:
         return call_id in self._index
 
