@@ -400,6 +400,8 @@ class CallListModel(QAbstractTableModel):
 
     def reload(self, *, recount: bool = True) -> None:
         """Drop the loaded rows and read the first page again (filter, sort or DB changed)."""
+        if self.has_pending_events():
+            self.flush_events()  # so that the counts include them; the rows are read again
         self._today = datetime.now().astimezone()
         self.beginResetModel()
         self._head = []

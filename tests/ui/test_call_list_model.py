@@ -431,3 +431,18 @@ def test_the_view_keeps_selection_and_place_while_batches_arrive(
     assert view.current_call_id() == chosen
     assert view.selected_call_ids() == [chosen]
     assert model.call_id(view.rowAt(0)) == top_before  # the rows read stay where they were
+
+
+def test_events_waiting_when_the_filter_changes_are_counted_once(
+    db_path: Path, store: CallStore
+) -> None:
+    seed_calls(db_path, 20)
+    model = CallListModel(store)
+    live = call_row(600, datetime.now(UTC), state="complete", status=200, error=None)
+    insert_calls(db_path, [live])
+    model.on_call_started(live["id"])
+    model.set_filter(CallFilter(errors_only=True))  # before the batch's tick
+    model.flush_events()
+    assert model.total_count == 21 and live["id"] not in ids(model)
+    model.set_filter(CallFilter())
+    assert (model.shown_count, model.total_count) == (21, 21) and model.call_id(0) == live["id"]
