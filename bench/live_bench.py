@@ -351,7 +351,13 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
     ]
     if args.grouped:
         command.append("--grouped")
-    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    limit = args.seconds + 150  # a window stuck in a handler may hold the GIL from its watchdog
+    try:
+        done = subprocess.run(
+            command, env=env, check=True, capture_output=True, text=True, timeout=limit
+        )
+    except subprocess.TimeoutExpired:
+        return {"stuck_after_s": limit}
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -417,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, runs in results.items():
             for i, result in enumerate(runs):
                 print(f"\n{name}, round {i + 1}")
+                if "stuck_after_s" in result:
+                    print(f"  the window did not answer within {result['stuck_after_s']:.0f} s")
+                    continue
                 for label, show in ROWS:
                     print(f"  {label:<44} {show(result)}")
         if args.json:
