@@ -104,6 +104,8 @@ def test_a_recorded_call_is_served_again_and_the_replay_is_listed(
     assert in_thread(qtbot, lambda: ask(url)) == original
     qtbot.waitUntil(lambda: "playback" in providers_listed(window), timeout=5000)
     assert sorted(providers_listed(window)) == ["fake", "playback"]
+    # The list takes events in batches: the replay's row may come a tick after the menu.
+    qtbot.waitUntil(lambda: window.model.values_at(0)["provider"] == "playback", timeout=5000)
     replay = window.model.call_id(0) or ""
     qtbot.waitUntil(lambda: window.model.values_at(0)["state"] == "complete", timeout=5000)
     row = window.store.get_call(replay)
