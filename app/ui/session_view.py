@@ -41,6 +41,11 @@ from app.ui.session_turns_model import COLUMN, SessionTurnsModel, miss_note
 
 #: Sessions with at most this many turns open with every turn unfolded into its calls.
 UNFOLD_TURNS = 20
+NO_SESSIONS = (
+    "No sessions yet. Point Codex, Claude Code, Aider or any agent at Relayscope: each of its "
+    "conversations appears here, turn by turn, with what every turn cost and why the prompt "
+    "cache missed."
+)
 
 
 def _read_sessions(path: Path, _job: Job) -> list[SessionSummary]:
@@ -237,10 +242,8 @@ class SessionView(QWidget):
         wanted, self._wanted = self._wanted, ""
         self.sessions.set_sessions(sessions)
         if not sessions:
-            self.state.setText(
-                "No sessions yet. Point Codex, Claude Code or any agent at Relayscope; each "
-                "conversation it has appears here, turn by turn."
-            )
+            self.state.setText("No sessions yet.")
+            self.totals.setText(NO_SESSIONS)
         else:
             count = len(sessions)
             self.state.setText(

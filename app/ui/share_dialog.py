@@ -56,10 +56,10 @@ class Rendered:
     removed: Counter[str]
 
 
-def kind_title(kind: str) -> str:
-    """A redaction's kind as the dialog lists it."""
-    if kind.startswith("match of --redact-pattern "):
-        return "match of " + kind.removeprefix("match of --redact-pattern ")
+def kind_title(kind: str, pattern: str = "") -> str:
+    """A redaction's kind as the dialog lists it (the CLI words the pattern as its option)."""
+    if pattern and kind == f"match of --redact-pattern {pattern!r}":
+        return f"text matching {pattern}"
     return kind
 
 
@@ -242,7 +242,8 @@ class ShareDialog(QDialog):
         self.rendered = rendered
         self.removed_list.clear()
         for kind, count in sorted(rendered.removed.items()):
-            self.removed_list.addItem(f"{count:,} × {kind_title(kind)}")
+            title = kind_title(kind, rendered.options.pattern)
+            self.removed_list.addItem(f"{count:,} × {title}")
         if not rendered.removed:
             self.removed_list.addItem("Nothing found: no keys, credentials or patterns.")
         size = len(rendered.page.encode()) / 1024

@@ -184,6 +184,6 @@ def test_no_sessions_says_how_to_get_some(
     with qtbot.waitSignal(view.sessions_listed) as listed:
         view.refresh()
     assert listed.args == [0]
-    assert "No sessions yet" in view.state.text()
-    assert view.totals.text() == "Choose a session above to see its turns."
+    assert view.state.text() == "No sessions yet."
+    assert "Point Codex, Claude Code" in view.totals.text()
     assert not view.share_button.isEnabled()
