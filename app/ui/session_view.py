@@ -189,6 +189,7 @@ class SessionView(QWidget):
             self._on_session_table_current_row_changed
         )
         self.turn_tree.clicked.connect(self._on_turn_tree_clicked)
+        self.turn_tree.activated.connect(self._on_turn_tree_clicked)  # Enter on a call
         self.turn_tree.selectionModel().currentChanged.connect(self._on_turn_tree_current_changed)
 
     # -- public API ---------------------------------------------------------------------
