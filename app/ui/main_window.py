@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
         self.addAction(self.sessions_action)
         self.tools_button = QToolButton(self)
         self.tools_button.setText("⋯")
-        self.tools_button.setToolTip("More: provider diagnostics, breakpoints, grouping")
+        self.tools_button.setToolTip("More: sessions, provider diagnostics, breakpoints, grouping")
         self.tools_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.tools_button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
         menu = QMenu(self.tools_button)

@@ -35,7 +35,6 @@ def window(
     store: CallStore, qtbot: QtBot, themed: Any, tmp_path: Path, db_path: Path
 ) -> Iterator[MainWindow]:
     insert_calls(db_path, codex_session())
-    store.db.conn.commit()
     win = MainWindow(store, WorkerProcess(db_path), config_path=tmp_path / "config.toml")
     qtbot.addWidget(win)
     win.show()
