@@ -1,0 +1,148 @@
+"""Pruning: delete the oldest recorded calls (by age or to cap the size), then VACUUM.
+
+Request bodies share pieces (app/core/bodies.py) but never depend on another call: deleting
+any call leaves every other body whole; a piece goes once no remaining call lists it. Live
+calls (pending, streaming) are never deleted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from app.core import bodies
+
+_FINISHED = "state NOT IN ('pending', 'streaming')"
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    calls: int  # calls deleted (or that would be, in a dry run)
+    size_before: int  # bytes of the database and its WAL
+    size_after: int  # after VACUUM (a dry run: the estimate)
+    dry_run: bool
+
+    def sentence(self) -> str:
+        mib = (self.size_before - self.size_after) / 1024 / 1024
+        if self.dry_run:
+            return f"Would delete {self.calls} calls and free about {mib:.1f} MiB."
+        if not self.calls:
+            return "Nothing to prune: no finished call is old enough or beyond the size cap."
+        return (
+            f"Deleted {self.calls} calls (with their chunks); the database went from "
+            f"{_mib(self.size_before)} to {_mib(self.size_after)} ({mib:.1f} MiB freed)."
+        )
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def database_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def prune(
+    path: Path,
+    *,
+    older_than_days: float | None = None,
+    max_size_mb: float | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> PruneResult:
+    """Delete finished calls older than `older_than_days`, then the oldest until the
+    database fits in `max_size_mb` (estimated from each call's share of the stored bytes)."""
+    conn = sqlite3.connect(path, timeout=30.0)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        before = database_size(path)
+        doomed = _choose(conn, before, older_than_days, max_size_mb, now or datetime.now(UTC))
+        if dry_run or not doomed:
+            estimate = _estimate_after(conn, before, doomed)
+            return PruneResult(len(doomed), before, estimate, dry_run)
+        _delete(conn, doomed)
+        conn.execute("VACUUM")  # give the freed pages back to the file system
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return PruneResult(len(doomed), before, database_size(path), False)
+    finally:
+        conn.close()
+
+
+def _sizes(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """(id, started_at, bytes it holds) of every finished call, oldest first."""
+    sql = (
+        "SELECT id, started_at, coalesce(length(request_body), 0)"
+        " + coalesce(length(response_body), 0) + coalesce(length(upstream_request_body), 0)"
+        " + coalesce(length(prompt_text), 0) + coalesce(length(request_pieces), 0)"
+        " + coalesce(length(request_headers), 0) + coalesce(length(response_headers), 0)"
+        " + coalesce(length(output_text), 0) + 200"
+        " + (SELECT coalesce(sum(length(data)) + 60 * count(*), 0) FROM chunks"
+        "    WHERE chunks.call_id = calls.id)"
+        f" FROM calls WHERE {_FINISHED} ORDER BY started_at, rowid"
+    )
+    return [(str(i), str(s or ""), int(n)) for i, s, n in conn.execute(sql)]
+
+
+def _choose(
+    conn: sqlite3.Connection,
+    size: int,
+    older_than_days: float | None,
+    max_size_mb: float | None,
+    now: datetime,
+) -> list[str]:
+    calls = _sizes(conn)
+    doomed: list[str] = []
+    if older_than_days is not None:
+        cutoff = (now - timedelta(days=older_than_days)).strftime("%Y-%m-%dT%H:%M:%S")
+        doomed = [i for i, started, _ in calls if started < cutoff]
+    if max_size_mb is not None:
+        total = sum(n for _, _, n in calls) or 1
+        scale = size / total  # indexes, pages' free room, shared pieces: spread over calls
+        remaining = size - scale * sum(n for _, _, n in calls[: len(doomed)])
+        for call_id, _, n in calls[len(doomed) :]:
+            if remaining <= max_size_mb * 1024 * 1024:
+                break
+            doomed.append(call_id)
+            remaining -= scale * n
+    return doomed
+
+
+def _estimate_after(conn: sqlite3.Connection, size: int, doomed: list[str]) -> int:
+    if not doomed:
+        return size
+    calls = _sizes(conn)
+    total = sum(n for _, _, n in calls) or 1
+    gone = set(doomed)
+    return int(size * (1 - sum(n for i, _, n in calls if i in gone) / total))
+
+
+def _delete(conn: sqlite3.Connection, doomed: list[str]) -> None:
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")  # no recording commits a piece between GC and delete
+        conn.execute("CREATE TEMP TABLE doomed (id TEXT PRIMARY KEY)")
+        conn.executemany("INSERT INTO doomed VALUES (?)", [(i,) for i in doomed])
+        conn.execute("DELETE FROM chunks WHERE call_id IN (SELECT id FROM doomed)")
+        conn.execute("DELETE FROM calls WHERE id IN (SELECT id FROM doomed)")
+        # Sockets none of whose calls remain, with the messages kept under their own id.
+        orphans = (
+            "SELECT id FROM connections WHERE state = 'closed' AND NOT EXISTS"
+            " (SELECT 1 FROM calls WHERE calls.connection_id = connections.id)"
+        )
+        conn.execute(f"DELETE FROM chunks WHERE call_id IN ({orphans})")
+        conn.execute(f"DELETE FROM connections WHERE id IN ({orphans})")
+        _collect_pieces(conn)
+        conn.execute("DROP TABLE doomed")
+
+
+def _collect_pieces(conn: sqlite3.Connection) -> None:
+    """Delete the body pieces that no remaining call lists."""
+    conn.execute("CREATE TEMP TABLE used (id INTEGER PRIMARY KEY)")
+    sql = "SELECT request_pieces FROM calls WHERE request_pieces IS NOT NULL"
+    for (packed,) in conn.execute(sql).fetchall():
+        conn.executemany(
+            "INSERT OR IGNORE INTO used VALUES (?)", [(i,) for i in bodies.piece_ids(packed)]
+        )
+    conn.execute("DELETE FROM body_pieces WHERE id NOT IN (SELECT id FROM used)")
+    conn.execute("DROP TABLE used")
