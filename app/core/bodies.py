@@ -112,7 +112,7 @@ def _insert(conn: sqlite3.Connection, digest: bytes, piece: bytes) -> int:
 def load(conn: sqlite3.Connection, packed: bytes) -> bytes:
     """The body whose `request_pieces` is `packed`, byte for byte."""
     ids = _unpack(packed)
-    data: dict[int, bytes] = {}
+    stored: dict[int, tuple[int, bytes]] = {}
     unique = list(set(ids))
     for start in range(0, len(unique), 500):
         batch = unique[start : start + 500]
@@ -120,11 +120,12 @@ def load(conn: sqlite3.Connection, packed: bytes) -> bytes:
         for piece_id, codec, blob in conn.execute(
             f"SELECT id, codec, data FROM body_pieces WHERE id IN ({marks})", batch
         ):
-            data[piece_id] = zstd.decompress(blob) if codec == _ZSTD else bytes(blob)
-    missing = [i for i in unique if i not in data]
+            stored[piece_id] = (codec, bytes(blob))
+    missing = [i for i in unique if i not in stored]
     if missing:
         raise LookupError(f"{len(missing)} pieces of a stored request body are missing")
-    return b"".join(data[i] for i in ids)
+    pieces = (stored[i] for i in ids)
+    return b"".join(zstd.decompress(blob) if codec == _ZSTD else blob for codec, blob in pieces)
 
 
 def piece_ids(packed: bytes) -> list[int]:
