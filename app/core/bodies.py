@@ -3,7 +3,7 @@
 An agent resends its whole conversation each turn, so its request bodies are mostly the
 previous body plus a little. A body of `PIECES_FROM` bytes or more is cut after each JSON
 object in an array (before `,{` or `]`: messages, input items, tools), each piece is
-stored once in `body_pieces` under its BLAKE2b hash (zstd-compressed when that saves), and
+stored once in `body_pieces` under its BLAKE2b hash (large ones zstd-compressed), and
 the call keeps only the list of its piece ids (`calls.request_pieces`, `request_body` NULL).
 Joining the pieces gives the body back byte for byte: the cut points are byte positions,
 nothing is parsed or re-serialised. Plain sqlite3 only: the recording process uses this.
@@ -29,8 +29,12 @@ else:
 
 #: Bodies from this size on are stored as pieces (smaller ones stay in `request_body`).
 PIECES_FROM = 4096
-#: Pieces are merged until they reach this size: fewer rows, and zstd has room to work.
+#: Pieces are merged until they reach this size: fewer rows.
 MIN_PIECE = 512
+#: Pieces from this size on are zstd-compressed (when that saves 10 %). Each compressed piece
+#: costs ~25 µs to decode whatever its size (a frame's tables): a 200-turn body of 222 pieces
+#: all compressed took 5-13 ms to read against 0.6 ms as is (docs/benchmarks.md).
+COMPRESS_FROM = 8192
 # After an object that another object or the array's end follows: an item keeps the same
 # bytes (`,{...}`) whether it is the conversation's last item or has followers.
 _CUT = re.compile(rb"\}(?=\s*(?:,\s*\{|\]))")
@@ -100,7 +104,7 @@ def _ids_of(conn: sqlite3.Connection, digests: set[bytes]) -> dict[bytes, int]:
 
 
 def _insert(conn: sqlite3.Connection, digest: bytes, piece: bytes) -> int:
-    packed = zstd.compress(piece, 3) if len(piece) >= 128 else piece
+    packed = zstd.compress(piece, 3) if len(piece) >= COMPRESS_FROM else piece
     codec = _ZSTD if len(packed) < len(piece) * 0.9 else _RAW
     cursor = conn.execute(
         "INSERT INTO body_pieces (hash, codec, size, data) VALUES (?, ?, ?, ?)",
