@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
 
+    compact = sub.add_parser(
+        "compact", help="store request bodies recorded before shared pieces as pieces"
+    )
+    _common(compact)
+
     _action_parsers(sub)  # replay, diff, compare
     cli_export.add_parsers(sub, _common)  # export, import
     cli_sessions.add_parsers(sub, _common)  # sessions, session, share, costs
@@ -241,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_sessions.run(args, db_path, config)
     if args.command == "prune":
         return _run_prune(args, config, db_path)
+    if args.command == "compact":
+        return _run_compact(db_path)
     if args.command in ("export", "import"):
         return cli_export.run(args, db_path, config.otlp)
     if (problem := display_problem()) is not None:
@@ -268,6 +275,20 @@ def _run_prune(args: argparse.Namespace, config: Config, db_path: Path) -> int:
     try:
         open_database(db_path, create=False).conn.close()  # exists, and migrated
         result = prune(db_path, older_than_days=days, max_size_mb=size, dry_run=args.dry_run)
+    except (StoreError, sqlite3.Error) as exc:
+        print(f"relayscope: {exc}", file=sys.stderr)
+        return 1
+    print(result.sentence())
+    return 0
+
+
+def _run_compact(db_path: Path) -> int:
+    from app.core.retention import compact
+    from app.core.store import StoreError, open_database
+
+    try:
+        open_database(db_path, create=False).conn.close()  # exists, and migrated
+        result = compact(db_path)
     except (StoreError, sqlite3.Error) as exc:
         print(f"relayscope: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""Pruning: delete the oldest recorded calls (by age or to cap the size), then VACUUM.
+"""Pruning (delete the oldest calls, by age or to cap the size) and compaction (store the
+bodies recorded before shared pieces as pieces), each followed by VACUUM.
 
 Request bodies share pieces (app/core/bodies.py) but never depend on another call: deleting
 any call leaves every other body whole; a piece goes once no remaining call lists it. Live
@@ -146,3 +147,51 @@ def _collect_pieces(conn: sqlite3.Connection) -> None:
         )
     conn.execute("DELETE FROM body_pieces WHERE id NOT IN (SELECT id FROM used)")
     conn.execute("DROP TABLE used")
+
+
+@dataclass(frozen=True, slots=True)
+class CompactResult:
+    calls: int  # bodies converted to pieces
+    size_before: int
+    size_after: int
+
+    def sentence(self) -> str:
+        if not self.calls:
+            return "Nothing to compact: every large request body is already stored as pieces."
+        mib = (self.size_before - self.size_after) / 1024 / 1024
+        return (
+            f"Stored {self.calls} request bodies as shared pieces; the database went from "
+            f"{_mib(self.size_before)} to {_mib(self.size_after)} ({mib:.1f} MiB freed)."
+        )
+
+
+def compact(path: Path, *, batch: int = 200) -> CompactResult:
+    """Store the large request bodies recorded before schema m014 as shared pieces, in
+    short transactions (a running proxy keeps recording between them), then VACUUM."""
+    conn = sqlite3.connect(path, timeout=30.0)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        before = database_size(path)
+        done, last = 0, 0
+        while rows := conn.execute(
+            "SELECT rowid, request_body FROM calls WHERE rowid > ? AND request_pieces IS NULL"
+            f" AND length(CAST(request_body AS BLOB)) >= ? AND {_FINISHED} ORDER BY rowid"
+            " LIMIT ?",
+            (last, bodies.PIECES_FROM, batch),
+        ).fetchall():
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                for rowid, body in rows:
+                    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+                    conn.execute(
+                        "UPDATE calls SET request_pieces = ?, request_body = NULL WHERE rowid = ?",
+                        (bodies.store(conn, raw), rowid),
+                    )
+            done += len(rows)
+            last = rows[-1][0]
+        if done:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return CompactResult(done, before, database_size(path))
+    finally:
+        conn.close()

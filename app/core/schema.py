@@ -304,7 +304,7 @@ def m014_body_pieces(db: Database) -> None:
     # An agent resends its whole conversation every turn: a large request body is stored as
     # pieces shared by every body that contains them (app/core/bodies.py), the call keeps the
     # list of its pieces' ids in request_pieces and request_body is NULL. Rows recorded before
-    # stay as they are.
+    # stay as they are (`relayscope compact` converts them).
     db.execute(
         "CREATE TABLE IF NOT EXISTS body_pieces (id INTEGER PRIMARY KEY, hash BLOB NOT NULL"
         " UNIQUE, codec INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL)"

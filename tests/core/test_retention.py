@@ -7,8 +7,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlite_utils import Database
+
+from app.core import schema
 from app.core.recording import RecordingWriter
-from app.core.retention import prune
+from app.core.retention import compact, prune
 from app.core.store import CallStore
 from tests.core.test_bodies import _codex_bodies
 from tests.support.worker import ROOT
@@ -96,3 +99,27 @@ def test_the_cli_says_what_it_would_free(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert out.startswith("Would delete 14 calls and free about")
+
+
+def test_compact_stores_old_bodies_as_pieces_and_reads_them_back(tmp_path: Path) -> None:
+    db_path = tmp_path / "r.db"
+    payloads = _codex_bodies(10)
+    db = Database(db_path)
+    schema.migrations.apply(db, stop_before="m014_body_pieces")
+    for n, body in enumerate(payloads):
+        row = {"id": f"o{n:03d}", "state": "complete", "request_body": body.decode()}
+        db["calls"].insert(row)  # type: ignore[union-attr]
+    db.close()
+    store = CallStore(db_path)  # migrated: old rows unchanged
+    assert store.get_call("o009")["request_body"] == payloads[9].decode()  # type: ignore[index]
+    store.close()
+
+    result = compact(db_path)
+    assert result.calls == 10 and result.size_after < result.size_before
+    assert "Stored 10 request bodies as shared pieces" in result.sentence()
+    store = CallStore(db_path)
+    for n, body in enumerate(payloads):
+        assert store.get_call(f"o{n:03d}")["request_body"] == body.decode()  # type: ignore[index]
+    assert store.db.execute("SELECT count(request_body) FROM calls").fetchone() == (0,)
+    store.close()
+    assert compact(db_path).calls == 0
