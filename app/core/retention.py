@@ -51,22 +51,54 @@ def prune(
     older_than_days: float | None = None,
     max_size_mb: float | None = None,
     dry_run: bool = False,
+    vacuum: bool = True,
     now: datetime | None = None,
 ) -> PruneResult:
     """Delete finished calls older than `older_than_days`, then the oldest until the
-    database fits in `max_size_mb` (estimated from each call's share of the stored bytes)."""
+    database fits in `max_size_mb` (estimated from each call's share of the stored bytes).
+
+    Without `vacuum` the file keeps its size and new recordings reuse the freed pages; the
+    size cap counts the pages in use, so pruning again deletes nothing more."""
     conn = sqlite3.connect(path, timeout=30.0)
     try:
         conn.execute("PRAGMA busy_timeout=30000")
         before = database_size(path)
-        doomed = _choose(conn, before, older_than_days, max_size_mb, now or datetime.now(UTC))
+        used = _used_bytes(conn)
+        doomed = _choose(conn, used, older_than_days, max_size_mb, now or datetime.now(UTC))
         if dry_run or not doomed:
-            estimate = _estimate_after(conn, before, doomed)
+            estimate = before - (used - _estimate_after(conn, used, doomed))
             return PruneResult(len(doomed), before, estimate, dry_run)
         _delete(conn, doomed)
-        conn.execute("VACUUM")  # give the freed pages back to the file system
+        if vacuum:
+            conn.execute("VACUUM")  # give the freed pages back to the file system
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return PruneResult(len(doomed), before, database_size(path), False)
+    finally:
+        conn.close()
+
+
+def _used_bytes(conn: sqlite3.Connection) -> int:
+    """The database's pages in use (free pages, which VACUUM would return, not counted)."""
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    return int((pages - free) * size)
+
+
+def due(path: Path, *, older_than_days: float | None, max_size_mb: float | None) -> bool:
+    """Cheap check (the started_at index, the page counts) whether `prune` has work."""
+    conn = sqlite3.connect(path, timeout=30.0)
+    try:
+        if max_size_mb is not None and _used_bytes(conn) > max_size_mb * 1024 * 1024:
+            return True
+        if older_than_days is None:
+            return False
+        cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+        row = conn.execute(
+            "SELECT 1 FROM calls WHERE started_at < ? LIMIT 1",
+            (cutoff.strftime("%Y-%m-%dT%H:%M:%S"),),
+        ).fetchone()
+        return row is not None
     finally:
         conn.close()
 

@@ -123,3 +123,15 @@ def test_compact_stores_old_bodies_as_pieces_and_reads_them_back(tmp_path: Path)
     assert store.db.execute("SELECT count(request_body) FROM calls").fetchone() == (0,)
     store.close()
     assert compact(db_path).calls == 0
+
+
+def test_without_vacuum_old_calls_go_and_their_pages_are_reused(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    payloads = _record(db)
+    result = prune(db, older_than_days=30, vacuum=False, now=NOW)
+    assert result.calls == 6 and result.size_after == result.size_before
+    assert prune(db, older_than_days=30, vacuum=False, now=NOW).calls == 0
+    store = CallStore(db)
+    assert store.db.execute("PRAGMA freelist_count").fetchone()[0] > 0
+    assert store.get_call("c013")["request_body"].encode() == payloads[13]  # type: ignore[index]
+    store.close()

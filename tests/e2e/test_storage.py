@@ -85,3 +85,25 @@ def test_a_session_comes_back_byte_for_byte_and_is_stored_once(tmp_path: Path) -
         check=True,
     )
     assert json.loads(shown.stdout)["request_body"].encode() == sent[4]
+
+
+def test_the_worker_applies_the_storage_limits_at_start(tmp_path: Path) -> None:
+    from app.core.recording import RecordingWriter
+
+    writer = RecordingWriter(tmp_path / "relayscope.db").open()
+    for call_id, started in (("old", "2020-01-01T00:00:00Z"), ("new", "2099-01-01T00:00:00Z")):
+        writer.start({"id": call_id, "started_at": started, "request_body": b"{}"})
+        writer.finish(call_id, {"state": "complete", "status": 200})
+    writer.close()
+    with (
+        FakeProvider(name="openai") as fake,
+        WorkerProcess(
+            tmp_path,
+            f'[[providers]]\nname = "openai"\nbase_url = "{fake.base_url}"\ndefault = true\n'
+            "\n[storage]\nkeep_days = 30\n",
+        ) as worker,
+    ):
+        store = worker.store()
+        ids = [r["id"] for r in store.list_calls(columns=("id",))]
+        store.close()
+    assert ids == ["new"]
