@@ -272,6 +272,9 @@ def _run_prune(args: argparse.Namespace, config: Config, db_path: Path) -> int:
             file=sys.stderr,
         )
         return 2
+    if any(limit is not None and limit <= 0 for limit in (days, size)):
+        print("relayscope: --older-than and --max-size must be more than 0.", file=sys.stderr)
+        return 2
     try:
         open_database(db_path, create=False).conn.close()  # exists, and migrated
         result = prune(db_path, older_than_days=days, max_size_mb=size, dry_run=args.dry_run)
