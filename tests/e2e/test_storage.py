@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 
+from app.core.recording import RecordingWriter
 from app.core.store import CallFilter, CallStore
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import ROOT, WorkerProcess
@@ -88,8 +89,6 @@ def test_a_session_comes_back_byte_for_byte_and_is_stored_once(tmp_path: Path) -
 
 
 def test_the_worker_applies_the_storage_limits_at_start(tmp_path: Path) -> None:
-    from app.core.recording import RecordingWriter
-
     writer = RecordingWriter(tmp_path / "relayscope.db").open()
     for call_id, started in (("old", "2020-01-01T00:00:00Z"), ("new", "2099-01-01T00:00:00Z")):
         writer.start({"id": call_id, "started_at": started, "request_body": b"{}"})
