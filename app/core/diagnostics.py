@@ -71,12 +71,10 @@ def diagnose(
     store: CallStore, provider: str, *, bucket_minutes: int = 60, limit: int = 5000
 ) -> ProviderReport:
     """The report for one provider over its most recent `limit` calls."""
-    rows = list(
-        store.db.query(
-            f"SELECT {COLUMNS} FROM calls WHERE provider = ? AND state NOT IN ('pending', "
-            "'streaming') ORDER BY started_at DESC LIMIT ?",
-            [provider, limit],
-        )
+    rows = store.query_calls(
+        f"SELECT {COLUMNS}, request_pieces FROM calls WHERE provider = ? AND state NOT IN "
+        "('pending', 'streaming') ORDER BY started_at DESC LIMIT ?",
+        [provider, limit],
     )
     rows.reverse()
     report = ProviderReport(provider, calls=len(rows))
