@@ -254,6 +254,43 @@ def _example_arguments(parameters: Any) -> str:
     return json.dumps({name: "test"} if name else {}, ensure_ascii=False)
 
 
+def _example_value(schema: Any, defs: Mapping[str, Any]) -> Any:
+    """A value that validates against a (strict, structured-outputs) JSON schema."""
+    if not isinstance(schema, dict):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _example_value(defs.get(ref.rsplit("/", 1)[-1]), defs)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return _example_value(schema[key][0], defs)
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: _example_value(sub, defs) for name, sub in properties.items()}
+    if kind == "array":
+        return [_example_value(schema.get("items"), defs)]
+    return {"string": "test", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
+
+
+def _structured_text(response_format: Any) -> str | None:
+    """Structured outputs: the JSON answer for a ``json_schema`` response format, else None.
+
+    Chat puts the schema in ``response_format.json_schema.schema``, Responses in
+    ``text.format.schema``.
+    """
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = response_format.get("schema")
+    if schema is None:
+        schema = (response_format.get("json_schema") or {}).get("schema")
+    defs = schema.get("$defs", {}) if isinstance(schema, dict) else {}
+    return json.dumps(_example_value(schema, defs), ensure_ascii=False)
+
+
 def _new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:24]
 
@@ -622,6 +659,9 @@ class FakeProvider:
                 for n, fn in enumerate(functions[:2], start=1)
             ]
             return _Answer(None, calls)
+        structured = _structured_text(body.get("response_format"))
+        if structured is not None:
+            return _Answer(structured, [])
         prompt = ""
         for message in reversed(messages):
             if message.get("role") == "user":
@@ -631,8 +671,9 @@ class FakeProvider:
 
     def _responses_answer(self, model: str, body: Mapping[str, Any]) -> _Answer:
         items = body.get("input")
+        structured = _structured_text((body.get("text") or {}).get("format"))
         if isinstance(items, str):
-            return _Answer(self.answer_for(model, items), [])
+            return _Answer(structured or self.answer_for(model, items), [])
         inputs = _dicts(items)
         last = inputs[-1] if inputs else {}
         if last.get("type") == "function_call_output":
@@ -652,7 +693,7 @@ class FakeProvider:
             return _Answer(
                 None, [_Call("call_1", fn["name"], _example_arguments(fn.get("parameters")))]
             )
-        return _Answer(self.answer_for(model, prompt), [])
+        return _Answer(structured or self.answer_for(model, prompt), [])
 
     # ------------------------------------------------------------------ HTTP server
 
