@@ -19,7 +19,7 @@ def get_weather(city: str) -> str:
 
 
 def chat_for(base_url: str) -> ChatOpenAI:
-    return ChatOpenAI(model="fake-1", base_url=base_url, api_key="sk-client", max_retries=0)  # type: ignore[arg-type]
+    return ChatOpenAI(model="fake-1", base_url=base_url, api_key="sk-client", max_retries=0)
 
 
 def test_invoke_stream_and_tool_round_trip(tmp_path: Path) -> None:
@@ -28,20 +28,20 @@ def test_invoke_stream_and_tool_round_trip(tmp_path: Path) -> None:
         plain = chat.invoke("tell me about the sea")
         streamed: AIMessageChunk | None = None
         for chunk in chat_for(base_url).bind(stream_usage=True).stream("and the hills"):
-            streamed = chunk if streamed is None else streamed + chunk  # type: ignore[assignment]
+            streamed = chunk if streamed is None else streamed + chunk
         assert streamed is not None
         question = HumanMessage("weather in Paris?")
         with_tools = chat.bind_tools([get_weather])
         asked = with_tools.invoke([question])
-        call = asked.tool_calls[0]  # type: ignore[attr-defined]
+        call = asked.tool_calls[0]
         result = ToolMessage(get_weather.invoke(call["args"]), tool_call_id=call["id"])
         final = with_tools.invoke([question, asked, result])
         return [
             plain.content,
-            plain.usage_metadata,  # type: ignore[attr-defined]
+            plain.usage_metadata,
             streamed.content,
             streamed.usage_metadata,
-            [(c["name"], c["args"]) for c in asked.tool_calls],  # type: ignore[attr-defined]
+            [(c["name"], c["args"]) for c in asked.tool_calls],
             final.content,
         ]
 

@@ -36,7 +36,7 @@ def test_chat_plain_and_streamed_with_cached_tokens(tmp_path: Path) -> None:
     def run(base_url: str) -> list[Any]:
         client = client_for(base_url)
         first = [{"role": "user", "content": "tell me about the sea"}]
-        plain = client.chat.completions.create(model="fake-1", messages=first)  # type: ignore[arg-type]
+        plain = client.chat.completions.create(model="fake-1", messages=first)
         follow_up = [
             *first,
             {"role": "assistant", "content": plain.choices[0].message.content},
@@ -44,7 +44,7 @@ def test_chat_plain_and_streamed_with_cached_tokens(tmp_path: Path) -> None:
         ]
         stream = client.chat.completions.create(
             model="fake-1",
-            messages=follow_up,  # type: ignore[arg-type]
+            messages=follow_up,
             stream=True,
             stream_options={"include_usage": True},
         )
@@ -89,7 +89,7 @@ def test_chat_tool_round_trip(tmp_path: Path, stream: bool) -> None:
                 .choices[0]
                 .message
             )
-        calls = [(c.function.name, c.function.arguments) for c in message.tool_calls or []]  # type: ignore[union-attr]
+        calls = [(c.function.name, c.function.arguments) for c in message.tool_calls or []]
         messages.append(message.model_dump(exclude_none=True))
         messages.append({"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21 C"})
         answer = client.chat.completions.create(model="fake-1", messages=messages, tools=TOOLS)
