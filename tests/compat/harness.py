@@ -48,11 +48,14 @@ class Twice[T]:
     """The provider of the relayed run (its ``sent_events`` are what Relayscope received)."""
     rows: list[dict[str, Any]]
     chunks: dict[str, list[bytes]] = field(default_factory=dict)
-    """Recorded chunk bytes per call id."""
+    """Recorded chunk bytes per call id (a WebSocket call's server messages)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Recorded chunks per call id, both directions (a WebSocket's client messages too)."""
 
 
 def run_twice[T](tmp_path: Path, client: Callable[[str], T], **fake_options: Any) -> Twice[T]:
     """``client(base_url)`` against a fresh fake provider, then through a real worker."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     with FakeProvider(name="fake", **fake_options) as fake:
         direct = client(fake.base_url)
     with (
@@ -60,14 +63,29 @@ def run_twice[T](tmp_path: Path, client: Callable[[str], T], **fake_options: Any
         WorkerProcess(tmp_path, provider_config(("fake", fake.base_url))) as worker,
     ):
         relayed = client(worker.base_url)
-        rows = worker.wait_for_calls(len(fake.requests))
+        calls = _calls_sent(fake)
+        rows = worker.wait_for_calls(calls)
         store = worker.store()
         try:
-            chunks = {r["id"]: [c["data"].encode() for c in store.chunks(r["id"])] for r in rows}
+            recorded = {r["id"]: store.chunks(r["id"]) for r in rows}
         finally:
             store.close()
-    assert len(rows) == len(fake.requests), [(r["path"], r["status"]) for r in rows]
-    return Twice(direct, relayed, fake, rows, chunks)
+    assert len(rows) == calls, [(r["path"], r["status"]) for r in rows]
+    chunks = {call_id: _from_provider(every) for call_id, every in recorded.items()}
+    counts = {call_id: len(every) for call_id, every in recorded.items()}
+    return Twice(direct, relayed, fake, rows, chunks, counts)
+
+
+def _calls_sent(fake: FakeProvider) -> int:
+    """HTTP requests the provider answered, a WebSocket's upgrade counted as its responses."""
+    upgrades = sum(1 for r in fake.requests if r.headers.get("upgrade"))
+    streams = [fake.sent_events(i) for i in range(fake.stream_count)]
+    socket_responses = sum(1 for events in streams if events and events[0].startswith(b"{"))
+    return len(fake.requests) - upgrades + socket_responses
+
+
+def _from_provider(chunks: list[dict[str, Any]]) -> list[bytes]:
+    return [c["data"].encode() for c in chunks if c["direction"] in (None, "server")]
 
 
 def assert_recorded_as_sent(twice: Twice[Any]) -> None:
@@ -79,7 +97,11 @@ def assert_recorded_as_sent(twice: Twice[Any]) -> None:
             continue
         sent = twice.fake.sent_events(next(streams))
         assert twice.chunks[row["id"]] == sent
-        assert row["chunk_count"] == len(sent)
+        assert row["chunk_count"] == twice.counts[row["id"]]
+        if row["transport"] == "websocket":  # and the client's `response.create`
+            assert twice.counts[row["id"]] == len(sent) + 1
+        else:
+            assert row["chunk_count"] == len(sent)
         assert recorded_usage(row) == provider_usage(sent)
         assert recorded_tool_calls(row) == provider_tool_calls(sent)
     assert next(streams, None) is None, "a stream the provider sent was not recorded"
@@ -101,6 +123,10 @@ def _usage(obj: dict[str, Any]) -> dict[str, int]:
 
 
 def _data(event: bytes) -> dict[str, Any] | None:
+    """The JSON of an SSE event, or of a WebSocket message."""
+    if event.startswith(b"{"):
+        value = json.loads(event)
+        return value if isinstance(value, dict) else None
     for line in event.split(b"\n"):
         if line.startswith(b"data: {"):
             value = json.loads(line[6:])
