@@ -157,3 +157,27 @@ def test_responses_stream_helper_with_cached_tokens(tmp_path: Path) -> None:
 
 def _calls(row: dict[str, Any]) -> list[dict[str, Any]]:
     return list(json.loads(row["tool_calls"] or "[]"))
+
+
+def test_audio_transcription_and_file_upload_multipart(tmp_path: Path) -> None:
+    audio = b"RIFF\x24\x08\x00\x00WAVEfmt " + bytes(range(256)) * 8  # binary, not UTF-8
+
+    def run(base_url: str) -> list[Any]:
+        client = client_for(base_url)
+        transcript = client.audio.transcriptions.create(
+            model="whisper-1", file=("hello.wav", audio, "audio/wav")
+        )
+        uploaded = client.files.create(
+            file=("notes.jsonl", b'{"prompt": "hi"}\n', "application/jsonl"), purpose="batch"
+        )
+        return [transcript.text, (uploaded.filename, uploaded.bytes, uploaded.purpose)]
+
+    twice = run_twice(tmp_path, run)
+    assert twice.direct == twice.relayed
+    text, uploaded = twice.relayed
+    assert "hello.wav" in text and "whisper-1" in text
+    assert uploaded == ("notes.jsonl", 17, "batch")
+    transcription, upload = twice.rows
+    assert (transcription["model"], transcription["output_text"]) == ("whisper-1", text)
+    assert upload["path"] == "/v1/files"
+    assert_recorded_as_sent(twice)
