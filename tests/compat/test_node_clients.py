@@ -116,6 +116,7 @@ def test_openai_node(openai_node: Path, tmp_path: Path) -> None:
     assert seen["responses"][0] == seen["responses"][1]
     plain, streamed, _asked, done, responses = twice.rows
     assert plain["client"].startswith("OpenAI/JS")
+    assert [r["endpoint"] for r in twice.rows] == ["chat.completions"] * 4 + ["responses"]
     assert streamed["total_tokens"] == seen["streamed"][1]["total_tokens"]
     assert responses["total_tokens"] == seen["responses"][2]["total_tokens"]
     assert done["output_text"] == "Done: sunny"
