@@ -22,6 +22,8 @@ from tests.e2e.test_codex import HERMETIC
 CODEX_VERSION = "0.171.0"
 VARYING = re.compile(r"(Chunk ID: |Wall time: )\S+")
 """What differs from run to run in Codex's shell tool output."""
+TOKENS_USED = re.compile(r"^tokens used\n([\d,]+)$", re.MULTILINE)
+"""The usage Codex reports at the end of `codex exec`."""
 
 pytestmark = pytest.mark.slow  # two Codex sessions per test, each a few seconds
 
@@ -64,10 +66,11 @@ def codex(
 def runner(binary: Path, tmp_path: Path, prompt: str, model: str, websocket: bool) -> Any:
     homes = iter(("direct", "relayed"))
 
-    def run(base_url: str) -> tuple[int, str]:
+    def run(base_url: str) -> tuple[int, str, str | None]:
         home = tmp_path / next(homes)
         result = codex(binary, home, base_url, prompt, model=model, websocket=websocket)
-        return result.returncode, VARYING.sub(r"\1…", result.stdout)
+        used = TOKENS_USED.search(result.stderr)
+        return result.returncode, VARYING.sub(r"\1…", result.stdout), used and used[1]
 
     return run
 
@@ -79,10 +82,11 @@ def test_tool_round_trip(codex_bin: Path, tmp_path: Path, websocket: bool) -> No
         tmp_path / "relay",
         runner(codex_bin, tmp_path, prompt, "fake-1", websocket),
         websocket=websocket,
+        prompt_cache=True,
     )
     assert twice.direct == twice.relayed
-    returncode, stdout = twice.relayed
-    assert returncode == 0 and "relayscope-was-here" in stdout
+    returncode, stdout, tokens_used = twice.relayed
+    assert returncode == 0 and "relayscope-was-here" in stdout and tokens_used
     rows = twice.rows[1:] if websocket else twice.rows  # the socket's prewarm first
     tool, answer = rows
     assert [json.loads(c["function"]["arguments"]) for c in json.loads(tool["tool_calls"])] == [
@@ -91,6 +95,8 @@ def test_tool_round_trip(codex_bin: Path, tmp_path: Path, websocket: bool) -> No
     assert "relayscope-was-here" in answer["output_text"]
     assert {r["transport"] for r in twice.rows} == {"websocket" if websocket else "http"}
     assert tool["turn_id"] and tool["turn_id"] == answer["turn_id"]
+    if not websocket:  # over HTTP Codex resends the history; a socket sends only what is new
+        assert answer["cached_tokens"]
     assert_recorded_as_sent(twice)
 
 
