@@ -43,11 +43,12 @@ def test_invoke_stream_and_tool_round_trip(tmp_path: Path) -> None:
             streamed.usage_metadata,
             [(c["name"], c["args"]) for c in asked.tool_calls],
             final.content,
+            final.usage_metadata,
         ]
 
-    twice = run_twice(tmp_path, run)
+    twice = run_twice(tmp_path, run, prompt_cache=True, reasoning_tokens=2)
     assert twice.direct == twice.relayed
-    plain, plain_usage, streamed, usage, calls, final = twice.relayed
+    plain, plain_usage, streamed, usage, calls, final, final_usage = twice.relayed
     assert plain == twice.fake.answer_for("fake-1", "tell me about the sea")
     assert streamed == twice.fake.answer_for("fake-1", "and the hills")
     assert usage["total_tokens"] > 0
@@ -57,4 +58,10 @@ def test_invoke_stream_and_tool_round_trip(tmp_path: Path) -> None:
     assert [r["output_text"] for r in (rows[0], rows[1], rows[3])] == [plain, streamed, final]
     assert rows[0]["total_tokens"] == plain_usage["total_tokens"]
     assert rows[1]["total_tokens"] == usage["total_tokens"]
+    assert usage["output_token_details"]["reasoning"] == rows[1]["reasoning_tokens"] == 2
+    final_row = rows[3]
+    assert (
+        final_row["cached_tokens"]
+        and final_row["cached_tokens"] == final_usage["input_token_details"]["cache_read"]
+    )
     assert_recorded_as_sent(twice)

@@ -32,7 +32,8 @@ def client_for(base_url: str) -> OpenAI:
     return OpenAI(base_url=base_url, api_key="sk-client", max_retries=0)
 
 
-def test_chat_plain_and_streamed_with_cached_tokens(tmp_path: Path) -> None:
+@pytest.mark.parametrize("usage_on_finish", [False, True], ids=["usage-chunk", "usage-on-finish"])
+def test_chat_plain_and_streamed_with_cached_tokens(tmp_path: Path, usage_on_finish: bool) -> None:
     def run(base_url: str) -> list[Any]:
         client = client_for(base_url)
         first = [{"role": "user", "content": "tell me about the sea"}]
@@ -60,7 +61,9 @@ def test_chat_plain_and_streamed_with_cached_tokens(tmp_path: Path) -> None:
             usage.model_dump(),
         ]
 
-    twice = run_twice(tmp_path, run, prompt_cache=True)
+    twice = run_twice(
+        tmp_path, run, prompt_cache=True, usage_on_finish=usage_on_finish, reasoning_tokens=2
+    )
     assert twice.direct == twice.relayed
     plain_text, plain_usage, text, usage = twice.relayed
     assert text == twice.fake.answer_for("fake-1", "and the mountains")
@@ -70,6 +73,8 @@ def test_chat_plain_and_streamed_with_cached_tokens(tmp_path: Path) -> None:
     assert plain_row["total_tokens"] == plain_usage["total_tokens"]
     assert stream_row["output_text"] == text
     assert stream_row["cached_tokens"] == usage["prompt_tokens_details"]["cached_tokens"]
+    assert usage["completion_tokens_details"]["reasoning_tokens"] == 2
+    assert plain_row["reasoning_tokens"] == stream_row["reasoning_tokens"] == 2
     assert_recorded_as_sent(twice)
 
 
@@ -145,13 +150,15 @@ def test_responses_stream_helper_with_cached_tokens(tmp_path: Path) -> None:
             seen.append([deltas, final.output_text, final.usage.model_dump()])
         return seen
 
-    twice = run_twice(tmp_path, run, prompt_cache=True)
+    twice = run_twice(tmp_path, run, prompt_cache=True, reasoning_tokens=3)
     assert twice.direct == twice.relayed
     (_, first, _), (deltas, text, usage) = twice.relayed
     assert deltas == text == twice.fake.answer_for("fake-1", "second question")
     assert usage["input_tokens_details"]["cached_tokens"] > 0
     assert [r["output_text"] for r in twice.rows] == [first, text]
     assert twice.rows[1]["cached_tokens"] == usage["input_tokens_details"]["cached_tokens"]
+    assert usage["output_tokens_details"]["reasoning_tokens"] == 3
+    assert twice.rows[1]["reasoning_tokens"] == 3
     assert_recorded_as_sent(twice)
 
 

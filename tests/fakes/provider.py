@@ -399,6 +399,9 @@ class FakeProvider:
         prompt_cache: report cached input tokens like a provider's prompt cache: the words
             of the leading model, instructions, tools and messages/items that equal the
             previous request's (``cached_tokens`` in the usage details; 0 otherwise).
+        reasoning_tokens: report this many reasoning tokens in the usage details (chat's
+            ``completion_tokens_details``, Responses' ``output_tokens_details``), as a
+            reasoning model does (part of the output tokens, not an extra).
     """
 
     def __init__(
@@ -416,10 +419,12 @@ class FakeProvider:
         usage_scale: float = 1.0,
         cors: bool = False,
         prompt_cache: bool = False,
+        reasoning_tokens: int = 0,
     ) -> None:
         self.name = name
         self.cors = cors
         self.prompt_cache = prompt_cache
+        self.reasoning_tokens = reasoning_tokens
         self._cached_prefix: list[tuple[str, int]] = []
         self.websocket = websocket
         # A dishonest reseller: answers from another model, under- or over-reports usage.
@@ -1088,6 +1093,8 @@ class FakeProvider:
         usage: dict[str, Any] = dict(self.usage_for(body, "chat"))
         if self.prompt_cache:
             usage["prompt_tokens_details"] = {"cached_tokens": self._cached_tokens(body)}
+        if self.reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
         cid, created = _new_id("chatcmpl-"), int(time.time())
         finish = "stop" if answer.text is not None else "tool_calls"
         if not stream:
@@ -1194,7 +1201,7 @@ class FakeProvider:
             "input_tokens": counts["prompt_tokens"],
             "input_tokens_details": {"cached_tokens": self._cached_tokens(body)},
             "output_tokens": counts["completion_tokens"],
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             "total_tokens": counts["total_tokens"],
         }
         rid, created = _new_id("resp_"), int(time.time())
