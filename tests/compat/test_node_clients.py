@@ -132,5 +132,16 @@ def test_vercel_ai_sdk(vercel_ai: Path, tmp_path: Path) -> None:
         assert seen["streamed"][0] == twice.fake.answer_for("fake-1", "streamed from vercel")
         assert seen["tool"] == [[["get_weather", {"city": "test"}]], "Done: sunny in test"]
     assert len(twice.rows) == 8
+    for api, generated_row, streamed_row in [
+        ("responses", twice.rows[0], twice.rows[1]),
+        ("chat", twice.rows[4], twice.rows[5]),
+    ]:
+        seen = twice.relayed[api]
+        _, input_tokens, output_tokens = seen["generated"]
+        assert (generated_row["prompt_tokens"], generated_row["completion_tokens"]) == (
+            input_tokens,
+            output_tokens,
+        )
+        assert streamed_row["total_tokens"] == seen["streamed"][1]
     assert all(r["output_text"] for r in twice.rows if not r["tool_calls"])
     assert_recorded_as_sent(twice)
