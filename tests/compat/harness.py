@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,22 +55,32 @@ class Twice[T]:
 
 
 def run_twice[T](tmp_path: Path, client: Callable[[str], T], **fake_options: Any) -> Twice[T]:
-    """``client(base_url)`` against a fresh fake provider, then through a real worker."""
+    """``client(base_url)`` against a fresh fake provider, then through a real worker.
+
+    The direct run happens on a thread while the worker starts (the client runs once at a
+    time: the relayed run waits for the direct one).
+    """
     tmp_path.mkdir(parents=True, exist_ok=True)
-    with FakeProvider(name="fake", **fake_options) as fake:
-        direct = client(fake.base_url)
+
+    def direct_run() -> T:
+        with FakeProvider(name="fake", **fake_options) as fake:
+            return client(fake.base_url)
+
     with (
+        ThreadPoolExecutor(1) as pool,
         FakeProvider(name="fake", **fake_options) as fake,
-        WorkerProcess(tmp_path, provider_config(("fake", fake.base_url))) as worker,
     ):
-        relayed = client(worker.base_url)
-        calls = _calls_sent(fake)
-        rows = worker.wait_for_calls(calls)
-        store = worker.store()
-        try:
-            recorded = {r["id"]: store.chunks(r["id"]) for r in rows}
-        finally:
-            store.close()
+        direct_future = pool.submit(direct_run)
+        with WorkerProcess(tmp_path, provider_config(("fake", fake.base_url))) as worker:
+            direct = direct_future.result()
+            relayed = client(worker.base_url)
+            calls = _calls_sent(fake)
+            rows = worker.wait_for_calls(calls)
+            store = worker.store()
+            try:
+                recorded = {r["id"]: store.chunks(r["id"]) for r in rows}
+            finally:
+                store.close()
     assert len(rows) == calls, [(r["path"], r["status"]) for r in rows]
     chunks = {call_id: _from_provider(every) for call_id, every in recorded.items()}
     counts = {call_id: len(every) for call_id, every in recorded.items()}

@@ -25,7 +25,7 @@ VARYING = re.compile(r"(Chunk ID: |Wall time: )\S+")
 TOKENS_USED = re.compile(r"^tokens used\n([\d,]+)$", re.MULTILINE)
 """The usage Codex reports at the end of `codex exec`."""
 
-pytestmark = pytest.mark.slow  # two Codex sessions per test, each a few seconds
+pytestmark = pytest.mark.slow  # installs ~400 MB on first run; two Codex sessions a test
 
 
 @pytest.fixture(scope="module")
