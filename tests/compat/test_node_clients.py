@@ -18,6 +18,7 @@ from tests.compat.harness import assert_recorded_as_sent, npm_packages, run_twic
 NODE_OPENAI = "7.59.0"
 AI_SDK = "7.0.173"
 AI_SDK_OPENAI = "4.0.118"
+ZOD = "4.6.7"  # the tool's input schema
 
 OPENAI_NODE = r"""
 import OpenAI from 'openai';
@@ -103,7 +104,7 @@ def vercel_ai() -> Path:
         f"compat-vercel-ai-{AI_SDK}",
         f"ai@{AI_SDK}",
         f"@ai-sdk/openai@{AI_SDK_OPENAI}",
-        "zod@4",
+        f"zod@{ZOD}",
     )
 
 
