@@ -25,7 +25,18 @@ from proxy_addons.local_guard import refusal_of
 log = logging.getLogger(__name__)
 
 NO_PLAN = RequestPlan()
-MODEL_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
+MODEL_ENDPOINTS = frozenset(
+    {
+        "chat.completions",
+        "responses",
+        "completions",
+        "embeddings",
+        "messages",
+        "messages.count_tokens",
+    }
+)
+#: Anthropic's API version header, sent when the client sent none (the API requires one).
+ANTHROPIC_VERSION = "2023-06-01"
 
 
 class Router:
@@ -232,7 +243,12 @@ class Router:
         request.scheme, request.data.port, request.host, request.path = scheme, port, host, path
         if any(name.startswith(routing.OUR_HEADER_PREFIX) for name in ctx.header):
             _strip_our_headers(request.headers)
-        _inject_key(request.headers, provider, drop_client_key=bool(self.config.proxy.access_token))
+        _inject_key(
+            request.headers,
+            provider,
+            ctx.endpoint,
+            drop_client_key=bool(self.config.proxy.access_token),
+        )
         ctx.extra["upstream_url"] = f"{provider.name}:{path}" if provider.is_local else url
 
     async def _merged_models(self) -> http.Response:
@@ -330,6 +346,7 @@ def _token_ok(header: dict[str, str], token: str) -> bool:
     auth = header.get("authorization", "")
     if auth.lower().startswith("bearer "):
         offered = offered or auth[7:].strip()
+    offered = offered or header.get("x-api-key", "").strip()  # Anthropic SDKs send it here
     return hmac.compare_digest(offered.encode(), token.encode())
 
 
@@ -344,11 +361,23 @@ def _strip_our_headers(headers: http.Headers) -> None:
         del headers[name]
 
 
-def _inject_key(headers: http.Headers, provider: Provider, *, drop_client_key: bool) -> None:
-    """The provider's key replaces the client's; with no key configured the client's goes on,
-    unless it is our access token (which must never leave this machine)."""
+def _inject_key(
+    headers: http.Headers, provider: Provider, endpoint: str, *, drop_client_key: bool
+) -> None:
+    """The provider's key replaces the client's (both `Authorization` and `x-api-key` go) in
+    the header the provider's `auth` names; with no key configured the client's goes on,
+    unless it is our access token (which must never leave this machine). A Messages request
+    without `anthropic-version` gets the default one, which Anthropic requires."""
     key = provider.key()
     if key and not provider.is_local:
-        headers["authorization"] = f"Bearer {key}"
+        headers.pop("authorization", None)
+        headers.pop("x-api-key", None)
+        if provider.key_header(endpoint) == "x-api-key":
+            headers["x-api-key"] = key
+        else:
+            headers["authorization"] = f"Bearer {key}"
     elif provider.is_local or drop_client_key:
         headers.pop("authorization", None)
+        headers.pop("x-api-key", None)
+    if endpoint.startswith("messages") and "anthropic-version" not in headers:
+        headers["anthropic-version"] = ANTHROPIC_VERSION

@@ -299,6 +299,14 @@ def m012_datasette_ready(db: Database) -> None:
     db["chunks"].transform(add_foreign_keys=[("call_id", "calls", "id")])  # type: ignore[union-attr]
 
 
+@migrations()
+def m013_cache_write_tokens(db: Database) -> None:
+    # Anthropic reports input written to the prompt cache (cache_creation_input_tokens)
+    # apart: it is priced apart (dearer than input), so it is kept apart. Part of
+    # prompt_tokens, like cached_tokens (README "Database").
+    db["calls"].add_column("cache_write_tokens", int)  # type: ignore[union-attr]
+
+
 class NewerSchemaError(Exception):
     """The database was written by a newer Relayscope (it has migrations this one lacks)."""
 

@@ -1,0 +1,224 @@
+"""Anthropic Messages end to end: the official anthropic SDK, the real worker, the fake
+provider on a socket (its Messages API: tests/fakes/messages.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anthropic
+import pytest
+
+from tests.e2e.conftest import FAKE_KEY
+from tests.fakes.provider import FakeProvider
+from tests.support.worker import WorkerProcess
+
+CLIENT_KEY = "sk-ant-client-key-abcdefgh1234"
+PROMPT = "What does Relayscope record?"
+SYSTEM = [
+    {
+        "type": "text",
+        "text": "You are a careful assistant for proxies.",
+        "cache_control": {"type": "ephemeral"},
+    }
+]
+MESSAGES = [{"role": "user", "content": PROMPT}]
+WEATHER = {
+    "name": "get_weather",
+    "description": "The weather in a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
+def client(worker: WorkerProcess) -> anthropic.Anthropic:
+    # The SDK appends /v1/messages to its base URL, as Claude Code does: no /v1 here.
+    return anthropic.Anthropic(
+        base_url=worker.base_url.removesuffix("/v1"), api_key=CLIENT_KEY, max_retries=0
+    )
+
+
+def received_key_headers(fake: FakeProvider) -> tuple[str | None, str | None, str | None]:
+    headers = fake.requests[-1].headers
+    return (
+        headers.get("x-api-key"),
+        headers.get("authorization"),
+        headers.get("anthropic-version"),
+    )
+
+
+def test_create_is_forwarded_with_the_provider_key_as_x_api_key_and_recorded(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with client(worker) as c:
+        message = c.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=100,
+            system=SYSTEM,  # type: ignore[arg-type]
+            messages=MESSAGES,  # type: ignore[arg-type]
+            extra_headers={"x-api-key": CLIENT_KEY},
+        )
+    assert message.content[0].type == "text"
+    assert message.content[0].text == fake.answer_for("claude-sonnet-4-6", PROMPT)
+    # The configured key goes in x-api-key; the client's key is gone.
+    assert received_key_headers(fake)[:2] == (FAKE_KEY, None)
+    assert fake.requests[-1].path == "/v1/messages"
+
+    (row,) = worker.wait_for_calls(1)
+    assert (row["provider"], row["endpoint"], row["path"]) == ("fake", "messages", "/v1/messages")
+    assert (row["status"], row["state"], row["stream"]) == (200, "complete", 0)
+    assert row["output_text"] == message.content[0].text
+    assert row["finish_reason"] == "end_turn"
+    usage = message.usage
+    assert usage.cache_creation_input_tokens == 7  # the system block marked cache_control
+    every_input = usage.input_tokens + usage.cache_creation_input_tokens
+    assert row["prompt_tokens"] == every_input
+    assert row["cache_write_tokens"] == usage.cache_creation_input_tokens
+    assert row["cached_tokens"] == 0
+    assert row["completion_tokens"] == usage.output_tokens
+    headers = {k.lower(): v for k, v in json.loads(row["request_headers"])}
+    # This SDK sends its key as a bearer token; Claude Code and older SDKs as x-api-key:
+    # both are recorded redacted, and neither reaches the provider (checked above).
+    for name in ("authorization", "x-api-key"):
+        assert CLIENT_KEY not in headers[name] and headers[name].endswith("1234")
+    # The client's anthropic-version goes on as it was sent.
+    assert received_key_headers(fake)[2] == headers["anthropic-version"]
+    assert FAKE_KEY.encode() not in worker.db_path.read_bytes()
+    assert CLIENT_KEY.encode() not in worker.db_path.read_bytes()
+    assert FAKE_KEY not in worker.log()
+
+
+def test_stream_helper_is_passed_through_and_recorded_per_event(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with (
+        client(worker) as c,
+        c.messages.stream(model="claude-sonnet-4-6", max_tokens=100, messages=MESSAGES) as stream,
+    ):
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == fake.answer_for("claude-sonnet-4-6", PROMPT)
+
+    (row,) = worker.wait_for_calls(1, state="complete")
+    store = worker.store()
+    chunks = store.chunks(row["id"])
+    store.close()
+    sent = fake.sent_events()
+    assert [ch["data"].encode() for ch in chunks] == sent
+    assert sent[0].startswith(b"event: message_start\n")
+    assert sent[-1].startswith(b"event: message_stop\n")
+    assert row["stream"] == 1 and row["chunk_count"] == len(sent)
+    assert row["output_text"] == text
+    assert row["finish_reason"] == "end_turn" == final.stop_reason
+    assert row["completion_tokens"] == final.usage.output_tokens == len(text.split(" "))
+    assert row["prompt_tokens"] == final.usage.input_tokens
+    assert row["response_model"] == "claude-sonnet-4-6"
+
+
+def test_stream_with_tools_and_thinking_records_the_tool_call_and_the_thinking(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with client(worker) as c:
+        events = list(
+            c.messages.create(
+                model="claude-sonnet-4-6",
+                max_tokens=2000,
+                messages=[{"role": "user", "content": "Weather in Oslo?"}],
+                tools=[WEATHER],  # type: ignore[list-item]
+                thinking={"type": "enabled", "budget_tokens": 1024},
+                stream=True,
+            )
+        )
+    assert [e.type for e in events][-1] == "message_stop"
+
+    (row,) = worker.wait_for_calls(1, state="complete")
+    assert row["finish_reason"] == "tool_use"
+    assert row["reasoning_text"] == "Thinking about: Weather in Oslo?"
+    assert json.loads(row["tool_calls"]) == [
+        {
+            "id": "toolu_fake_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "test"}'},
+        }
+    ]
+    assert row["output_text"] is None
+
+
+def test_tool_result_turn_and_the_sdk_tool_shapes(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with client(worker) as c:
+        first = c.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=100,
+            messages=MESSAGES,
+            tools=[WEATHER],  # type: ignore[list-item]
+        )
+        (call,) = [b for b in first.content if b.type == "tool_use"]
+        assert call.input == {"city": "test"}
+        second = c.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=100,
+            tools=[WEATHER],  # type: ignore[list-item]
+            messages=[
+                *MESSAGES,
+                {"role": "assistant", "content": [call.model_dump()]},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": call.id, "content": "Sunny"}
+                    ],
+                },
+            ],
+        )
+    assert second.content[0].type == "text" and second.content[0].text == "Done: Sunny"
+    rows = worker.wait_for_calls(2, state="complete")
+    assert json.loads(rows[0]["tool_calls"])[0]["function"]["arguments"] == '{"city": "test"}'
+    assert rows[1]["output_text"] == "Done: Sunny"
+
+
+def test_overloaded_error_in_a_stream_fails_the_call(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with client(worker) as c, pytest.raises(anthropic.APIStatusError, match="Overloaded"):
+        list(
+            c.messages.create(
+                model="claude-sonnet-4-6",
+                max_tokens=100,
+                messages=MESSAGES,
+                stream=True,
+                extra_headers={"x-fake-scenario": "error-in-stream"},
+            )
+        )
+    (row,) = worker.wait_for_calls(1)
+    assert row["error"] == "Overloaded"
+
+
+def test_auth_bearer_setting_sends_the_key_as_authorization(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    config = (
+        f'[[providers]]\nname = "gateway"\nbase_url = "{fake.base_url}"\n'
+        f'api_key = "{FAKE_KEY}"\ndefault = true\nauth = "bearer"\n'
+    )
+    with WorkerProcess(tmp_path, config) as worker, client(worker) as c:
+        c.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=100,
+            messages=MESSAGES,
+            extra_headers={"anthropic-version": "2024-01-01"},
+        )
+        assert received_key_headers(fake) == (None, f"Bearer {FAKE_KEY}", "2024-01-01")
+
+
+def test_count_tokens_is_routed_by_model(worker: WorkerProcess, fake: FakeProvider) -> None:
+    with client(worker) as c:
+        counted = c.messages.count_tokens(model="claude-sonnet-4-6", messages=MESSAGES)
+    assert counted.input_tokens == len(PROMPT.split()) + 3
+    assert fake.requests[-1].path == "/v1/messages/count_tokens"
+    assert received_key_headers(fake)[0] == FAKE_KEY
+    (row,) = worker.wait_for_calls(1)
+    assert (row["endpoint"], row["state"]) == ("messages.count_tokens", "complete")
