@@ -153,6 +153,15 @@ class Router:
                 f"Relayscope forwards OpenAI-format paths under /v1, not {path[:200]!r}. "
                 "Set your client's base URL to http://HOST:PORT/v1.",
             )
+        if path.startswith("/v1/v1/"):
+            # Anthropic SDKs and Claude Code add /v1/messages to their base URL themselves.
+            return error_response(
+                404,
+                "not_found",
+                f"The path {json.dumps(path[:200])} has /v1 twice: the client adds /v1 to its "
+                "base URL itself. Set the base URL without /v1, like "
+                "ANTHROPIC_BASE_URL=http://127.0.0.1:8787.",
+            )
         if _climbs(path):
             return error_response(
                 400,
