@@ -552,6 +552,8 @@ class _Progress:
         raw = event.raw.decode("utf-8", "replace")
         label = event_label(raw)
         text = label.delta_text if label.event_type in _TEXT_EVENTS else ""
+        if label.event_type == "content_block_delta" and '"text_delta"' in raw:
+            text = label.delta_text  # Anthropic's answer text (not thinking, not tool input)
         item = ReplayEvent(
             "chunk",
             self.request.call_id,

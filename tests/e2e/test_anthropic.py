@@ -9,6 +9,8 @@ from pathlib import Path
 import anthropic
 import pytest
 
+from app.core.diff import diff_calls
+from app.core.replay import replay_request, send
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import WorkerProcess
@@ -222,3 +224,33 @@ def test_count_tokens_is_routed_by_model(worker: WorkerProcess, fake: FakeProvid
     assert received_key_headers(fake)[0] == FAKE_KEY
     (row,) = worker.wait_for_calls(1)
     assert (row["endpoint"], row["state"]) == ("messages.count_tokens", "complete")
+
+
+def test_a_messages_call_is_replayed_to_the_same_path_and_diffed(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with (
+        client(worker) as c,
+        c.messages.stream(model="claude-sonnet-4-6", max_tokens=100, messages=MESSAGES) as stream,
+    ):
+        stream.until_done()
+    (original,) = worker.wait_for_calls(1, state="complete")
+
+    texts: list[str] = []
+    again = send(
+        replay_request(original),
+        worker.base_url,
+        on_event=lambda e: texts.append(e.text) if e.kind == "chunk" else None,
+    )
+    assert again.answer.output_text == original["output_text"] == "".join(texts)
+    assert fake.requests[-1].path == "/v1/messages"
+    assert fake.requests[-1].body == fake.requests[-2].body  # the same body, byte for byte
+    assert received_key_headers(fake)[:2] == (FAKE_KEY, None)
+    first, replayed = worker.wait_for_calls(2, state="complete")
+    assert (replayed["replay_of"], replayed["endpoint"]) == (original["id"], "messages")
+    assert replayed["request_body"] == original["request_body"]
+
+    store = worker.store()
+    diff = diff_calls(first, replayed, store.chunks(first["id"]), store.chunks(replayed["id"]))
+    store.close()
+    assert diff.same_answer
