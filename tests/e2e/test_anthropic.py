@@ -254,3 +254,41 @@ def test_a_messages_call_is_replayed_to_the_same_path_and_diffed(
     diff = diff_calls(first, replayed, store.chunks(first["id"]), store.chunks(replayed["id"]))
     store.close()
     assert diff.same_answer
+
+
+def test_messages_calls_play_back_through_the_anthropic_sdk(tmp_path: Path) -> None:
+    with (
+        FakeProvider(name="live") as live,
+        WorkerProcess(
+            tmp_path,
+            f'[[providers]]\nname = "live"\nbase_url = "{live.base_url}"\ndefault = true\n',
+        ) as worker,
+        client(worker) as c,
+    ):
+        with c.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=100, messages=MESSAGES
+        ) as stream:
+            streamed = "".join(stream.text_stream)
+        tool = c.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=100,
+            messages=[{"role": "user", "content": "Weather?"}],
+            tools=[WEATHER],  # type: ignore[list-item]
+        )
+        ids = [row["id"] for row in worker.wait_for_calls(2, state="complete")]
+    args = tuple(arg for call_id in ids for arg in ("--call", call_id))
+    with (
+        WorkerProcess(tmp_path, None, subcommand="playback", extra_args=args) as player,
+        client(player) as c,
+    ):
+        with c.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=100, messages=MESSAGES
+        ) as stream:
+            assert "".join(stream.text_stream) == streamed
+        again = c.messages.create(
+            model="claude-sonnet-4-6",
+            max_tokens=100,
+            messages=[{"role": "user", "content": "Weather?"}],
+            tools=[WEATHER],  # type: ignore[list-item]
+        )
+        assert again.content == tool.content
