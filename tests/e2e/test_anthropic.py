@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import anthropic
+import httpx
 import pytest
 
 from app.core.diff import diff_calls
 from app.core.replay import replay_request, send
+from app.core.stream_analysis import analyse
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import WorkerProcess
@@ -292,3 +294,42 @@ def test_messages_calls_play_back_through_the_anthropic_sdk(tmp_path: Path) -> N
             tools=[WEATHER],  # type: ignore[list-item]
         )
         assert again.content == tool.content
+
+
+def test_a_stream_read_to_message_stop_is_complete_when_the_client_hangs_up_first(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    """The provider (`linger`) ends its body a second after `message_stop`; the client has
+    what it needs and leaves: complete, with a note, not interrupted."""
+    body = {"model": "linger", "max_tokens": 10, "messages": MESSAGES, "stream": True}
+    url = worker.base_url + "/messages"
+    with httpx.stream("POST", url, json=body, headers={"x-api-key": CLIENT_KEY}) as response:
+        for line in response.iter_lines():
+            if line == "event: message_stop":
+                break
+    (row,) = worker.wait_for_calls(1, timeout=15)
+    assert row["state"] == "complete", row["error"]
+    assert row["note"] == "The client closed the connection after the stream's end."
+    assert row["output_text"] == fake.answer_for("linger", PROMPT)
+
+
+def test_a_messages_stream_cut_by_the_provider_is_interrupted_and_found(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    # The SDK's own HTTP library (httpx2 here) reports the cut; its type is no concern here.
+    with (
+        client(worker) as c,
+        pytest.raises(Exception, match="peer closed connection"),
+        c.messages.stream(model="cut-stream", max_tokens=10, messages=MESSAGES) as stream,
+    ):
+        stream.until_done()
+    (row,) = worker.wait_for_calls(1, timeout=15)
+    assert (row["state"], row["cut_by"]) == ("interrupted", "provider")
+    store = worker.store()
+    chunks = store.chunks(row["id"])
+    store.close()
+    codes = {finding.code for finding in analyse(row, chunks).findings}
+    assert "cut_by_provider" in codes
+    # What arrived before the cut is kept: the first words of the answer.
+    assert row["output_text"]
+    assert fake.answer_for("cut-stream", PROMPT).startswith(row["output_text"])
