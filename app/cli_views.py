@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core import diagnostics
+from app.core import diagnostics, multipart
 from app.core.config import Config
 from app.core.cost import Pricer
 from app.core.safe_text import visible, visible_json
@@ -113,7 +113,9 @@ def _show(store: CallStore, args: argparse.Namespace, config: Config | None, pri
         "state",
         "error",
         "ttft_ms",
+        "first_byte_ms",
         "duration_ms",
+        "hold_ms",
         "chunk_count",
         "finish_reason",
         "prompt_tokens",
@@ -197,10 +199,8 @@ def stream_report(
 
 def _stream_summary(call: dict[str, Any], analysis: StreamAnalysis) -> list[str]:
     ttft = f"TTFT {_ms(analysis.ttft_ms)}"
-    first_byte = call.get("ttft_ms")
-    first_token = analysis.ttft_ms
-    if first_byte is not None and first_token is not None and abs(first_token - first_byte) >= 1:
-        ttft += f" (first byte {_ms(first_byte)})"
+    if analysis.first_byte_ms is not None:
+        ttft += f" (first byte {_ms(analysis.first_byte_ms)})"
     speed = analysis.output_tokens_per_s
     rate = f"{speed:,.1f} tok/s" if speed is not None else "tok/s —"
     lines = [
@@ -326,9 +326,11 @@ def _snippet(call: dict[str, Any], language: str, config: Config | None) -> str:
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in row.items()
-    }
+    out = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in row.items()}
+    form = multipart.call_form(row)
+    if form is not None:  # a file's bytes are summed up, never mangled into U+FFFD
+        out["request_body"] = form
+    return out
 
 
 def _diagnose(store: CallStore, args: argparse.Namespace) -> int:

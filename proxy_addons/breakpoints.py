@@ -29,10 +29,13 @@ from app.core.breakpoints import (
 from app.core.recording import Recording
 from proxy_addons.context import CallContext, context_of
 from proxy_addons.errors import error_response
+from proxy_addons.router import set_upstream_body, upstream_body
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[dict[str, Any]], None]
+#: `ctx.extra` key: how long breakpoints held the call, in ms (the Recorder records it).
+HOLD_MS = "hold_ms"
 
 
 class Holder:
@@ -74,6 +77,7 @@ class Holder:
         """Wait for the app's decision; None if none came within the timeout."""
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self.held[ctx.id] = future
+        held_since = time.monotonic()
         self.emit(
             {
                 "event": "call_held",
@@ -96,6 +100,8 @@ class Holder:
             )
             return None
         finally:
+            held_ms = (time.monotonic() - held_since) * 1000.0
+            ctx.extra[HOLD_MS] = round(ctx.extra.get(HOLD_MS, 0.0) + held_ms, 3)
             self.held.pop(ctx.id, None)
             self.emit({"event": "call_released", "id": ctx.id, "stage": stage})
 
@@ -108,7 +114,7 @@ class RequestBreakpoints:
         ctx = context_of(flow)
         if ctx is None or flow.response is not None or not self.holder.rules:
             return
-        body = flow.request.raw_content or b""
+        body = upstream_body(flow.request, ctx)  # decoded, if it came compressed
         rule = first_match(
             self.holder.rules, "request", ctx.provider, ctx.model, ctx.endpoint, body
         )
@@ -116,9 +122,11 @@ class RequestBreakpoints:
             return
         ctx.last_activity = float("inf")  # the watchdog must not time out a held call
         decision = await self.holder.hold(ctx, "request", rule, body)
-        _restart_clock(ctx)
+        ctx.last_activity = time.monotonic()  # the watchdog's clock starts again
         if decision is None:
-            self.holder.writer.update(ctx.id, {"quirks": json.dumps(ctx.quirks)})
+            self.holder.writer.update(
+                ctx.id, {"quirks": json.dumps(ctx.quirks), "hold_ms": ctx.extra[HOLD_MS]}
+            )
             return
         if decision.action == "fail":
             ctx.quirks.append(
@@ -127,9 +135,9 @@ class RequestBreakpoints:
             ctx.answered_by_proxy = True
             flow.response = error_response(decision.status, "breakpoint", decision.message)
             return
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = {"hold_ms": ctx.extra[HOLD_MS]}
         if decision.body is not None and decision.body != body:
-            flow.request.content = decision.body
+            set_upstream_body(flow.request, ctx, decision.body)
             ctx.quirks.append(f"breakpoint {rule.id}: request edited by {decision.by}")
             fields["upstream_request_body"] = decision.body
         else:
@@ -161,7 +169,7 @@ class ResponseBreakpoints:
             ctx.provider,
             ctx.model,
             ctx.endpoint,
-            flow.request.raw_content or b"",
+            upstream_body(flow.request, ctx),
         )
         if rule is None:
             return
@@ -181,9 +189,3 @@ class ResponseBreakpoints:
             ctx.quirks.append(f"breakpoint {rule.id}: answer edited by {decision.by}")
         else:
             ctx.quirks.append(f"breakpoint {rule.id}: answer passed unchanged by {decision.by}")
-
-
-def _restart_clock(ctx: CallContext) -> None:
-    """Time spent held is the person's, not the provider's: timings start after it."""
-    ctx.t0 = time.monotonic()
-    ctx.last_activity = ctx.t0

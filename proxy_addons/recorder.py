@@ -53,7 +53,10 @@ class Recorder:
         body, truncated = _capped(ctx.client_body, self.max_body_bytes)
         # A body streamed upstream (over max_body_bytes) was counted on its way.
         request_size = ctx.extra.get("request_size", len(ctx.client_body))
-        truncated = truncated or request_size > len(body)
+        # (A compressed body's wire size says nothing about it: it was recorded decoded.)
+        truncated = truncated or (
+            bool(ctx.extra.get("request_streamed")) and request_size > len(body)
+        )
         ctx.extra["truncated"] = 1 if truncated else 0
         upstream_body: bytes | None = None
         if ctx.upstream_body_changed:
@@ -186,15 +189,14 @@ class Recorder:
             "state": "error" if response.status_code >= 400 else "complete",
             "response_headers": _headers_json(list(response.headers.items(multi=True))),
             "duration_ms": ctx.ms_since_start(now),
-            "ttft_ms": _ttft(ctx),
-            "first_byte_ms": _ttft(ctx),
+            "first_byte_ms": _first_byte(ctx),
         }
         if ctx.answered_by_proxy:
             fields["provider"] = ctx.provider
             if code := response.headers.get("x-relayscope-error"):
                 fields["error_code"] = code  # host_not_allowed, origin_not_allowed, …
-            fields["ttft_ms"] = fields["duration_ms"]
-        if ctx.streaming:  # chunk_count and the first event's TTFT come from the writer
+            fields["first_byte_ms"] = fields["duration_ms"]
+        if ctx.streaming:  # chunk_count and TTFT (the first output event) come from the writer
             if "client_body" in ctx.extra:
                 body, _ = _capped(ctx.extra["client_body"], self.max_body_bytes)
                 fields["response_body"] = body
@@ -212,6 +214,8 @@ class Recorder:
         _flag_capped(ctx, fields)
         if ctx.quirks:
             fields["quirks"] = json.dumps(ctx.quirks)
+        if "hold_ms" in ctx.extra:  # a breakpoint held it: part of every timing (call_facts)
+            fields["hold_ms"] = ctx.extra["hold_ms"]
         self.writer.finish(ctx.id, fields)
         # Method, path, provider and model are the client's words: shown with escapes
         # (safe_text.visible) so none can drive the terminal reading this log.
@@ -248,8 +252,10 @@ class Recorder:
     def _error_fields(self, flow: http.HTTPFlow, ctx: CallContext, message: str) -> dict[str, Any]:
         now = time.monotonic()
         fields: dict[str, Any] = {"duration_ms": ctx.ms_since_start(now), "chunk_count": ctx.seq}
+        if "hold_ms" in ctx.extra:
+            fields["hold_ms"] = ctx.extra["hold_ms"]
         if ctx.first_byte:
-            fields["ttft_ms"] = fields["first_byte_ms"] = _ttft(ctx)
+            fields["first_byte_ms"] = _first_byte(ctx)
         timed_out = bool(flow.metadata.get(TIMEOUT_MARK))
         client_side = "client" in message.lower()
         if flow.response is not None and ctx.first_byte:
@@ -364,9 +370,9 @@ class _Aggregator:
         return body
 
 
-def _ttft(ctx: CallContext) -> float | None:
-    """Time to the first byte of the answer (for a stream, the writer replaces it with the
-    time of the first event, which it alone sees)."""
+def _first_byte(ctx: CallContext) -> float | None:
+    """Time to the first byte of the answer (its headers); the writer derives TTFT, the first
+    output token, from it and the stream (app/core/call_facts.py)."""
     return ctx.ms_since_start(ctx.first_byte) if ctx.first_byte else None
 
 

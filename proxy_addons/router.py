@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import httpx
 from mitmproxy import http
 
-from app.core import routing
+from app.core import encodings, multipart, routing
 from app.core.config import Config, Provider
 from app.core.openai_format import endpoint_of, read_request
 from app.core.quirks import RequestPlan, plan_request
@@ -37,6 +37,10 @@ MODEL_ENDPOINTS = frozenset(
 )
 #: Anthropic's API version header, sent when the client sent none (the API requires one).
 ANTHROPIC_VERSION = "2023-06-01"
+#: A compressed request body is decoded (to route and record it) up to this size at least.
+MIN_DECODE_LIMIT = 64 * 1024 * 1024
+#: `ctx.extra` key: the Content-Encoding of a request body forwarded still compressed.
+COMPRESSED = "request_encoding"
 
 
 class Router:
@@ -82,11 +86,13 @@ class Router:
         ctx.client_body = request.raw_content or b""
         ctx.extra["client_path"] = request.path
         ctx.endpoint = endpoint_of(request.path)
-        refusal = self._refuse(flow, ctx)
+        refusal = self._refuse(flow, ctx) or self._decode_body(ctx)
         if refusal is not None:
             self._answer(flow, ctx, refusal)
             return
-        info = read_request(request.raw_content)
+        info = read_request(ctx.client_body)
+        if not info.is_json and "multipart/" in header.get("content-type", ""):
+            info = multipart.request_info(ctx.client_body, header["content-type"]) or info
         ctx.model, ctx.stream = info.model, info.stream
         ctx.replay_of = header.get(routing.REPLAY_HEADER)
         ctx.group_id = header.get(routing.GROUP_HEADER)
@@ -94,7 +100,7 @@ class Router:
         if routing.valid_call_id(chosen_id):
             ctx.id = str(chosen_id)
         chosen_provider = header.get(routing.PROVIDER_HEADER)
-        if ctx.endpoint in MODEL_ENDPOINTS and request.raw_content and not info.is_json:
+        if ctx.endpoint in MODEL_ENDPOINTS and ctx.client_body and not info.is_json:
             self._answer(
                 flow,
                 ctx,
@@ -172,6 +178,36 @@ class Router:
             )
         return None
 
+    def _decode_body(self, ctx: CallContext) -> http.Response | None:
+        """A compressed body (Content-Encoding gzip, deflate, br, zstd) goes to the provider as
+        it came; Relayscope reads and records it decoded. One that does not decode is refused
+        with a sentence: it cannot be routed, and the provider could not read it either."""
+        encoding = encodings.normalise(ctx.header.get("content-encoding", ""))
+        wire = ctx.client_body
+        if not encoding or not wire:
+            return None
+        limit = max(self.config.proxy.max_body_bytes, MIN_DECODE_LIMIT)
+        try:
+            ctx.client_body = encodings.decode(wire, encoding, limit=limit)
+        except encodings.DecodeLimitExceeded:
+            return error_response(
+                413,
+                "request_too_large",
+                f"The {encoding} request body decodes to more than {limit:,} bytes; "
+                "Relayscope reads at most that much to route a request.",
+            )
+        except ValueError as exc:
+            return error_response(
+                400,
+                "invalid_content_encoding",
+                f"The request body says Content-Encoding: {encoding} but does not decode as "
+                f"that ({exc}); send it uncompressed, or compressed as the header says.",
+            )
+        ctx.extra[COMPRESSED] = encoding
+        ctx.extra["request_size"] = len(wire)  # the bytes on the wire
+        ctx.quirks.append(f"request body compressed with {encoding}; recorded decoded")
+        return None
+
     def _answer(self, flow: http.HTTPFlow, ctx: CallContext, response: http.Response) -> None:
         ctx.answered_by_proxy = True
         ctx.provider = ctx.provider or "relayscope"
@@ -227,18 +263,18 @@ class Router:
         if streamed:
             pass  # the body goes on as sent: nothing in it can be changed
         elif route.model_rewritten and route.model is not None:
-            _rewrite_model(request, route.model)
+            set_upstream_body(request, ctx, _with_model(upstream_body(request, ctx), route.model))
             ctx.upstream_body_changed = True
             ctx.quirks.append(f"model prefix '{provider.name}/' removed")
         # Only a stream, or a model that must stream, can need a change (parsed once more).
         plan = (
-            plan_request(provider, ctx.endpoint, request.raw_content)
+            plan_request(provider, ctx.endpoint, upstream_body(request, ctx))
             if not streamed
             and (ctx.stream or (route.model and provider.requires_stream(route.model)))
             else NO_PLAN
         )
         if plan.body is not None:
-            request.content = json.dumps(plan.body, ensure_ascii=False).encode()
+            set_upstream_body(request, ctx, json.dumps(plan.body, ensure_ascii=False).encode())
             ctx.upstream_body_changed = True
             ctx.quirks.extend(plan.notes)
             ctx.extra["aggregate"] = plan.aggregate
@@ -359,10 +395,23 @@ def _token_ok(header: dict[str, str], token: str) -> bool:
     return hmac.compare_digest(offered.encode(), token.encode())
 
 
-def _rewrite_model(request: http.Request, model: str) -> None:
-    body = json.loads(request.raw_content or b"{}")
-    body["model"] = model
-    request.content = json.dumps(body, ensure_ascii=False).encode()
+def _with_model(body: bytes, model: str) -> bytes:
+    obj = json.loads(body or b"{}")
+    obj["model"] = model
+    return json.dumps(obj, ensure_ascii=False).encode()
+
+
+def upstream_body(request: http.Request, ctx: CallContext) -> bytes:
+    """The body as it goes upstream, decoded (a compressed one is still the client's)."""
+    return ctx.client_body if COMPRESSED in ctx.extra else request.raw_content or b""
+
+
+def set_upstream_body(request: http.Request, ctx: CallContext, body: bytes) -> None:
+    """Change what goes upstream: a body Relayscope changes is sent uncompressed."""
+    if ctx.extra.pop(COMPRESSED, None) is not None:
+        request.headers.pop("content-encoding", None)
+        ctx.quirks.append("request body changed, so sent uncompressed")
+    request.content = body
 
 
 def _strip_our_headers(headers: http.Headers) -> None:

@@ -134,7 +134,8 @@ class WebSocketRecorder:
             return
         if current.first_byte_ms is None:
             current.first_byte_ms = t_ms
-            self.writer.update(current.id, {"ttft_ms": t_ms, "first_byte_ms": t_ms})
+            # TTFT (the first output event) is the writer's to tell: app/core/call_facts.py
+            self.writer.update(current.id, {"first_byte_ms": t_ms})
         kind = _event_type(message.content)
         if kind in TERMINAL:
             self._end(socket, current, kind, t_ms)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from app.core import routing
+from app.core import call_facts, routing
 from app.core.replay import (
     DEFAULT_BASE_URL,
     OnEvent,
@@ -26,7 +26,6 @@ from app.core.replay import (
     wait_until_recorded,
 )
 from app.core.store import CallStore, StoreError
-from app.core.stream_stats import output_tokens_per_second
 
 __all__ = [
     "CompareResult",
@@ -114,7 +113,10 @@ class TargetSummary:
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and self.status < 400 and self.state == "complete"
+        row = {"status": self.status, "state": self.state}
+        return (
+            self.status is not None and not call_facts.is_failed(row) and self.state == "complete"
+        )
 
     @classmethod
     def from_row(cls, index: int, target: Target, row: Mapping[str, Any]) -> TargetSummary:
@@ -130,9 +132,7 @@ class TargetSummary:
             duration_ms=row.get("duration_ms"),
             prompt_tokens=row.get("prompt_tokens"),
             completion_tokens=row.get("completion_tokens"),
-            tokens_per_s=output_tokens_per_second(
-                row.get("completion_tokens"), row.get("ttft_ms"), row.get("duration_ms")
-            ),
+            tokens_per_s=call_facts.tokens_per_second(row),
             finish_reason=row.get("finish_reason"),
             error=row.get("error"),
             output_text=row.get("output_text") or "",
@@ -161,7 +161,9 @@ class TargetSummary:
             duration_ms=result.elapsed_ms,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=completion,
-            tokens_per_s=output_tokens_per_second(completion, result.ttft_ms, result.elapsed_ms),
+            tokens_per_s=call_facts.output_tokens_per_second(
+                completion, result.ttft_ms if result.events else None, result.elapsed_ms
+            ),
             finish_reason=result.answer.finish_reason,
             error=result.error,
             output_text=result.output_text,

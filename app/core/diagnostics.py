@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core import call_facts
 from app.core.store import CallStore
 
 _FINGERPRINT = re.compile(r'"system_fingerprint"\s*:\s*"([^"]+)"')
@@ -43,6 +44,7 @@ class Bucket:
 class ProviderReport:
     provider: str
     calls: int = 0
+    failed: int = 0  # by call_facts.is_failed: errors and interrupted calls
     errors_by_status: dict[int, int] = field(default_factory=dict)
     interrupted: int = 0
     ttft_p50: float | None = None
@@ -54,7 +56,8 @@ class ProviderReport:
 
     @property
     def error_rate(self) -> float:
-        return sum(self.errors_by_status.values()) / self.calls if self.calls else 0.0
+        """Failed calls (app/core/call_facts.py) over finished calls."""
+        return self.failed / self.calls if self.calls else 0.0
 
 
 COLUMNS = (
@@ -81,7 +84,8 @@ def diagnose(
         Counter(int(r["status"]) for r in rows if r["status"] and int(r["status"]) >= 400)
     )
     report.interrupted = sum(1 for r in rows if r["state"] == "interrupted")
-    ok = [r for r in rows if r["state"] == "complete"]
+    report.failed = sum(1 for r in rows if call_facts.is_failed(r))
+    ok = [r for r in rows if not call_facts.is_failed(r)]
     ttfts = [float(r["ttft_ms"]) for r in ok if r["ttft_ms"] is not None]
     speeds = [s for r in ok if (s := _tokens_per_s(r)) is not None]
     report.ttft_p50, report.ttft_p95 = _pct(ttfts, 50), _pct(ttfts, 95)
@@ -114,12 +118,7 @@ def _pct(values: list[float], p: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def _tokens_per_s(row: dict[str, Any]) -> float | None:
-    tokens, duration, ttft = row["completion_tokens"], row["duration_ms"], row["ttft_ms"]
-    if not tokens or not duration:
-        return None
-    generating = (duration - (ttft or 0)) / 1000 if row["stream"] else duration / 1000
-    return tokens / generating if generating > 0 else None
+_tokens_per_s = call_facts.tokens_per_second
 
 
 def _buckets(rows: list[dict[str, Any]], minutes: int) -> list[Bucket]:
@@ -131,10 +130,10 @@ def _buckets(rows: list[dict[str, Any]], minutes: int) -> list[Bucket]:
         groups[f"{stamp[:10]}T{first // 60:02d}:{first % 60:02d}Z"].append(row)
     out = []
     for start, group in sorted(groups.items()):
-        ok = [r for r in group if r["state"] == "complete"]
+        ok = [r for r in group if not call_facts.is_failed(r)]
         ttfts = [float(r["ttft_ms"]) for r in ok if r["ttft_ms"] is not None]
         speeds = [s for r in ok if (s := _tokens_per_s(r)) is not None]
-        errors = sum(1 for r in group if r["state"] in ("error", "interrupted"))
+        errors = len(group) - len(ok)
         out.append(Bucket(start, len(group), errors, _pct(ttfts, 50), _pct(speeds, 50)))
     return out
 
@@ -282,6 +281,7 @@ def as_json(reports: list[ProviderReport]) -> str:
         return {
             "provider": r.provider,
             "calls": r.calls,
+            "failed": r.failed,
             "error_rate": r.error_rate,
             "errors_by_status": r.errors_by_status,
             "interrupted": r.interrupted,

@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from app.core import call_facts
 from app.core.conversation import content_text
-from app.core.stream_stats import gap_stats, output_tokens_per_second
+from app.core.stream_stats import gap_stats
 
 __all__ = [
     "CallDiff",
@@ -430,7 +431,8 @@ def _timing(
     chunks_a: Sequence[Mapping[str, Any]] | None,
     chunks_b: Sequence[Mapping[str, Any]] | None,
 ) -> list[NumberChange]:
-    out = [NumberChange(f, a.get(f), b.get(f)) for f in ("ttft_ms", "duration_ms", "chunk_count")]
+    fields = ("ttft_ms", "first_byte_ms", "duration_ms", "chunk_count")
+    out = [NumberChange(f, a.get(f), b.get(f)) for f in fields]
     stats_a = gap_stats([c["t_ms"] for c in chunks_a]) if chunks_a is not None else None
     stats_b = gap_stats([c["t_ms"] for c in chunks_b]) if chunks_b is not None else None
     for name in ("median", "p95", "max"):
@@ -446,9 +448,7 @@ def _timing(
 
 
 def _speed(row: Mapping[str, Any]) -> float | None:
-    return output_tokens_per_second(
-        row.get("completion_tokens"), row.get("ttft_ms"), row.get("duration_ms")
-    )
+    return call_facts.tokens_per_second(row)
 
 
 # --- output -----------------------------------------------------------------------------------

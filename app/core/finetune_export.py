@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from app.core import call_facts
 from app.core.export import ExportResult, RecordedCall
 
 __all__ = ["finetune_example", "write_finetune"]
@@ -43,8 +44,7 @@ def finetune_example(call: dict[str, Any]) -> tuple[dict[str, Any] | None, str |
     endpoint = call.get("endpoint")
     if endpoint not in ("chat.completions", "responses"):
         return None, NOT_CHAT
-    status = call.get("status")
-    if call.get("state") != "complete" or status is None or int(status) >= 400:
+    if call_facts.is_failed(call) or call_facts.is_live(call) or call.get("status") is None:
         return None, FAILED
     reason = str(call.get("finish_reason") or "")
     if reason in _EARLY_STOPS or reason.startswith("incomplete"):

@@ -19,6 +19,7 @@ from importlib import metadata
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
+from app.core import call_facts
 from app.core.export import ExportResult, RecordedCall, as_bytes, as_text, joined_body
 from app.core.routing import SECRET_HEADERS, redact_query, redact_secret
 
@@ -182,12 +183,10 @@ def _connection(url: str) -> dict[str, str]:
 
 
 def _timings(call: dict[str, Any]) -> tuple[float, float]:
-    """(wait, receive): wait is the time to the first byte, receive the rest."""
+    """(wait, receive): wait is the time to the first byte (HAR's meaning), receive the rest."""
     duration = max(0.0, float(call.get("duration_ms") or 0.0))
-    ttft = call.get("first_byte_ms")
-    if ttft is None:
-        ttft = call.get("ttft_ms")
-    wait = duration if ttft is None else min(max(0.0, float(ttft)), duration)
+    first_byte = call_facts.first_byte_ms(call)
+    wait = duration if first_byte is None else min(max(0.0, first_byte), duration)
     return round(wait, 3), round(duration - wait, 3)
 
 

@@ -214,13 +214,12 @@ def _finish(
         "state": state,
         "response_headers": _headers_json(headers) if headers else None,
         "duration_ms": _float(ours.get("duration_ms"), entry.get("time")),
-        "ttft_ms": _float(ours.get("ttft_ms"))
-        if "ttft_ms" in ours or status is None
-        else first_byte,
-        # Relayscope's own HAR says whether the first byte was known; another tool's has
-        # only its timings.
+        # The writer tells TTFT from the chunks (app/core/call_facts.py); a Relayscope HAR
+        # made before first_byte_ms existed carried the first byte as its ttft_ms.
         "first_byte_ms": _float(ours.get("first_byte_ms"))
-        if ours or status is None
+        if "first_byte_ms" in ours
+        else _float(ours.get("ttft_ms"))
+        if "ttft_ms" in ours or status is None
         else first_byte,
     }
     for column in ("cut_by", "error_code", "note"):

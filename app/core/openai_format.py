@@ -15,6 +15,7 @@ __all__ = [
     "anthropic_usage",
     "assemble_body",
     "endpoint_of",
+    "holds_output",
     "read_request",
     "usage_from",
 ]
@@ -170,6 +171,11 @@ class StreamAssembler:
         else:
             self._stream = _ChoicesStream()
 
+    @property
+    def has_output(self) -> bool:
+        """An event that carries output has been fed (see `holds_output`)."""
+        return self._stream.output_seen
+
     def feed(self, data: str | None, event: str | None = None) -> None:
         """Take one SSE event's data and event name; events without data are ignored."""
         if data is not None:
@@ -194,9 +200,40 @@ def assemble_body(endpoint: str, body: bytes | None) -> Assembled:
         out = _from_message(obj)
     else:
         out = _from_choices_body(obj)
+        text = obj.get("text")  # an audio transcription or translation
+        if "choices" not in obj and isinstance(text, str):
+            out.output_text = text
     out.error = out.error or _error_of(obj.get("error"))
     out.done = True
     return out
+
+
+def holds_output(obj: dict[str, Any], event: str | None, *, responses: bool) -> bool:
+    """Whether one stream event carries output: text, reasoning, a tool-call fragment or a
+    refusal (a chat delta, a legacy completion's text, a non-empty Responses `*.delta`).
+    A role chunk, a finish reason or usage is not output. TTFT is the first such event.
+    Anthropic Messages: a `content_block_delta` with text, thinking or tool input (whatever
+    `responses` says: the event names it)."""
+    if obj.get("type") == "content_block_delta":
+        delta = obj.get("delta")
+        return isinstance(delta, dict) and any(delta.get(key) for key in _MESSAGES_OUTPUT_KEYS)
+    if responses:
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            kind = event or ""
+        return kind.endswith(".delta") and bool(obj.get("delta"))
+    choices = obj.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return False
+    choice = choices[0]
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        return bool(choice.get("text"))
+    return any(delta.get(key) for key in _OUTPUT_KEYS)
+
+
+_OUTPUT_KEYS = ("content", "reasoning_content", "reasoning", "refusal", "tool_calls")
+_MESSAGES_OUTPUT_KEYS = ("text", "thinking", "partial_json")
 
 
 # --- stream state -------------------------------------------------------------------------
@@ -209,6 +246,8 @@ class _Stream:
         self.error: dict[str, Any] | None = None
         self.done = False
         self.invalid_events = 0
+        self.output_seen = False
+        self.responses = False
 
     def feed(self, data: str, event: str | None) -> None:
         try:
@@ -227,6 +266,8 @@ class _Stream:
         error = obj.get("error")
         if error is not None:
             self.error = _error_of(error) or self.error
+        if not self.output_seen:
+            self.output_seen = holds_output(obj, event, responses=self.responses)
         self.on_object(obj, event)
 
     def on_done_marker(self) -> None:
@@ -399,6 +440,7 @@ class _ResponsesStream(_Stream):
 
     def __init__(self) -> None:
         super().__init__()
+        self.responses = True
         self.items: dict[int, _OutputItem] = {}
         self.item_indexes: dict[str, int] = {}
         self.last_index = 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.call_facts import ttft_of
 from app.core.conversation import prompt_text
 from app.core.journal import Journal, journal_path
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
@@ -59,9 +60,11 @@ class _Live:
     decoder: SSEDecoder | None = None
     next_seq: int = 0
     first_event_ms: float | None = None
+    first_output_ms: float | None = None  # TTFT: the first chunk that carries output
     last_t_ms: float = 0.0
     times: list[float] = field(default_factory=list)  # each chunk's t_ms, for the gap profile
     profiled_at: float = 0.0  # when the live gap profile was last written
+    announce_ttft: bool = False  # the first output arrived since the last flush
 
 
 class Recording:
@@ -391,7 +394,7 @@ class RecordingWriter(Recording):
         return True
 
     def _split_raw(self, ops: list[Any]) -> list[Any]:
-        """Turn raw stream bytes into numbered chunk ops (and the first event's TTFT).
+        """Turn raw stream bytes into numbered chunk ops (and the first event's time).
 
         A call that ends without its stream's end (cut, failed) still gets the bytes of its
         unfinished last event as a final chunk: what arrived is recorded, byte for byte.
@@ -430,8 +433,7 @@ class RecordingWriter(Recording):
             live.decoder = None
         for event in events:
             if live.first_event_ms is None:
-                live.first_event_ms = t_ms  # a stream's first token is its first event
-                out.append((_UPDATE, call_id, {"ttft_ms": t_ms}))
+                live.first_event_ms = t_ms
             out.append(
                 (_CHUNK, call_id, live.next_seq, t_ms, event.raw, event.data, event.event, None)
             )
@@ -503,6 +505,13 @@ class RecordingWriter(Recording):
                 if live.assembler is None:
                     live.assembler = StreamAssembler(live.endpoint)
                 live.assembler.feed(data, event)
+                if (
+                    live.first_output_ms is None
+                    and direction != "client"
+                    and live.assembler.has_output
+                ):
+                    live.first_output_ms = t_ms  # TTFT (app/core/call_facts.py)
+                    live.announce_ttft = True
             live.dirty = True
         return (call_id, seq, t_ms, as_text(raw), direction)
 
@@ -526,6 +535,9 @@ class RecordingWriter(Recording):
                 continue
             live.dirty = False
             fields: dict[str, Any] = {"chunk_count": live.chunk_count, "state": "streaming"}
+            if live.announce_ttft:
+                live.announce_ttft = False
+                fields["ttft_ms"] = live.first_output_ms
             if now - live.profiled_at >= LIVE_PROFILE_SECONDS:
                 # The list's Gaps sparkline grows while the stream does (a stall shows once
                 # the chunk after it arrives), at most twice a second per stream.
@@ -547,10 +559,17 @@ class RecordingWriter(Recording):
             fields["response_body"] = as_text(body)
         if live is not None:
             fields["chunk_count"] = live.chunk_count
-            if live.first_event_ms is not None:
-                fields["ttft_ms"] = live.first_event_ms
+            if live.first_event_ms is not None and fields.get("first_byte_ms") is None:
+                fields["first_byte_ms"] = live.first_event_ms
             fields.update(_gap_fields(live.times))
             live.dirty = False
+        if "first_byte_ms" in fields or live is not None:
+            fields["ttft_ms"] = ttft_of(
+                stream=live is not None and live.chunk_count > 0,
+                status=fields.get("status"),
+                first_output_ms=live.first_output_ms if live is not None else None,
+                first_byte=fields.get("first_byte_ms"),
+            )
         if assembled is not None:
             fields.update(_assembled_fields(assembled, fields))
             _complete_if_delivered(assembled, fields)

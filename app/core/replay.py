@@ -428,7 +428,8 @@ class ReplayResult:
     error: str | None
     retry_after: float | None  # seconds, from Retry-After / retry-after-ms on an error
     elapsed_ms: float
-    ttft_ms: float | None  # first chunk for streams, response headers otherwise
+    ttft_ms: float | None  # first output chunk for streams, the body otherwise (call_facts)
+    first_byte_ms: float | None = None  # the response's headers
     answer: Assembled = field(default_factory=Assembled)
     cancelled: bool = False
     previous: ReplayResult | None = None  # the 429/503 attempt that was waited out
@@ -540,6 +541,7 @@ class _Progress:
     body: bytes = b""
     events: list[ReplayEvent] = field(default_factory=list)
     ttft_ms: float | None = None
+    first_byte_ms: float | None = None
     assembler: StreamAssembler | None = None
 
     def ms(self) -> float:
@@ -547,8 +549,6 @@ class _Progress:
 
     def chunk(self, event: SSEEvent) -> None:
         t_ms = self.ms()
-        if self.ttft_ms is None:
-            self.ttft_ms = t_ms
         raw = event.raw.decode("utf-8", "replace")
         label = event_label(raw)
         text = label.delta_text if label.event_type in _TEXT_EVENTS else ""
@@ -567,6 +567,8 @@ class _Progress:
         self.events.append(item)
         if self.assembler is not None:
             self.assembler.feed(event.data, event.event)
+            if self.ttft_ms is None and self.assembler.has_output:
+                self.ttft_ms = t_ms  # TTFT: the first output (app/core/call_facts.py)
         _emit(self.on_event, item)
 
     def result(self, error: str | None, *, cancelled: bool = False) -> ReplayResult:
@@ -592,6 +594,7 @@ class _Progress:
             retry_after=retry_after,
             elapsed_ms=self.ms(),
             ttft_ms=self.ttft_ms,
+            first_byte_ms=self.first_byte_ms,
             answer=answer,
             cancelled=cancelled,
         )
@@ -628,7 +631,7 @@ async def _exchange(progress: _Progress, base_url: str, client: httpx.AsyncClien
         ) as response:
             progress.status = response.status_code
             progress.headers = tuple(response.headers.multi_items())
-            head_ms = progress.ms()
+            head_ms = progress.first_byte_ms = progress.ms()
             _emit(
                 progress.on_event,
                 ReplayEvent("response", request.call_id, head_ms, status=response.status_code),
@@ -643,8 +646,9 @@ async def _exchange(progress: _Progress, base_url: str, client: httpx.AsyncClien
                 if tail is not None and (tail.data is not None or tail.event is not None):
                     progress.chunk(tail)
                 return None
-            progress.ttft_ms = head_ms
             progress.body = await response.aread()
+            if response.status_code < 400:  # the whole output arrives with the body
+                progress.ttft_ms = head_ms
             answer = assemble_body(request.endpoint, progress.body)
             _emit(
                 progress.on_event,

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database, Migrations
+
+from app.core.call_facts import FAILED_SQL
+from app.core.openai_format import holds_output
+from app.core.stream_stats import sse_fields
 
 migrations = Migrations("relayscope")
 
@@ -242,6 +248,108 @@ def m007_facts_as_codes(db: Database) -> None:
         ("hold_ms", float),
     ):
         calls.add_column(column, kind)  # type: ignore[union-attr]
+
+
+@migrations()
+def m008_one_ttft_one_failed(db: Database) -> None:
+    # TTFT is the first output token, the first byte its own figure (app/core/call_facts.py).
+    # Rows written before stored the first byte (a stream's first event, the role chunk) as
+    # ttft_ms: that becomes first_byte_ms, and TTFT is told again from the chunks.
+    db.execute("UPDATE calls SET first_byte_ms = ttft_ms WHERE first_byte_ms IS NULL")
+    streams = db.execute(
+        "SELECT id, endpoint FROM calls WHERE id IN (SELECT DISTINCT call_id FROM chunks)"
+    ).fetchall()
+    for call_id, endpoint in streams:
+        db.execute(
+            "UPDATE calls SET ttft_ms = ? WHERE id = ?",
+            [_first_output_ms(db, call_id, endpoint), call_id],
+        )
+    # A failed non-stream answer carries no output, so it has no first token.
+    db.execute(
+        "UPDATE calls SET ttft_ms = NULL WHERE status >= 400"
+        " AND id NOT IN (SELECT DISTINCT call_id FROM chunks)"
+    )
+    # The report views count "failed" by the one definition (call_facts.FAILED_SQL).
+    for view in ("calls_per_provider_day", "error_rates"):
+        db.execute(f"DROP VIEW IF EXISTS {view}")
+    _create_failure_views(db, FAILED_SQL)
+
+
+def _first_output_ms(db: Database, call_id: str, endpoint: str | None) -> float | None:
+    """When the first chunk that carries output arrived (reads only up to it)."""
+    responses = endpoint == "responses"
+    cursor = db.execute(
+        "SELECT t_ms, data, direction FROM chunks WHERE call_id = ? ORDER BY seq", [call_id]
+    )
+    for t_ms, data, direction in cursor:
+        if direction == "client":
+            continue
+        text = data if isinstance(data, str) else bytes(data or b"").decode("utf-8", "replace")
+        event, payload, _ = sse_fields(text)
+        try:
+            obj = json.loads(payload) if payload else None
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict) and holds_output(obj, event, responses=responses):
+            return float(t_ms)
+    return None
+
+
+def _create_failure_views(db: Database, failed: str) -> None:
+    # The SQL is fixed at migration time: a new definition of "failed" needs a new migration
+    # (tests/core/test_call_facts.py checks the views hold the current one).
+    db.execute(
+        f"""
+        CREATE VIEW calls_per_provider_day AS
+        WITH ranked AS (
+            SELECT provider, substr(started_at, 1, 10) AS day, ttft_ms,
+                   row_number() OVER (
+                       PARTITION BY provider, substr(started_at, 1, 10) ORDER BY ttft_ms
+                   ) AS position,
+                   count(*) OVER (PARTITION BY provider, substr(started_at, 1, 10)) AS known
+            FROM calls WHERE ttft_ms IS NOT NULL
+        ),
+        medians AS (
+            SELECT provider, day, avg(ttft_ms) AS median_ttft_ms FROM ranked
+            WHERE position IN ((known + 1) / 2, (known + 2) / 2)
+            GROUP BY provider, day
+        )
+        SELECT calls.provider AS provider,
+               substr(calls.started_at, 1, 10) AS day,
+               count(*) AS calls,
+               sum(CASE WHEN {failed} THEN 1 ELSE 0 END) AS errors,
+               round(avg(CASE WHEN {failed} THEN 1.0 ELSE 0.0 END), 4) AS error_rate,
+               coalesce(sum(calls.prompt_tokens), 0) AS prompt_tokens,
+               coalesce(sum(calls.completion_tokens), 0) AS completion_tokens,
+               coalesce(sum(calls.total_tokens), 0) AS total_tokens,
+               round(avg(calls.ttft_ms), 1) AS avg_ttft_ms,
+               round(medians.median_ttft_ms, 1) AS median_ttft_ms,
+               round(avg(calls.duration_ms), 1) AS avg_duration_ms
+        FROM calls
+        LEFT JOIN medians ON medians.provider IS calls.provider
+            AND medians.day = substr(calls.started_at, 1, 10)
+        GROUP BY calls.provider, substr(calls.started_at, 1, 10)
+        ORDER BY day, provider
+        """
+    )
+    db.execute(
+        f"""
+        CREATE VIEW error_rates AS
+        WITH per_provider AS (SELECT provider, count(*) AS calls FROM calls GROUP BY provider)
+        SELECT calls.provider AS provider,
+               calls.status AS status,
+               count(*) AS errors,
+               sum(CASE WHEN calls.state = 'interrupted' THEN 1 ELSE 0 END) AS interrupted,
+               per_provider.calls AS provider_calls,
+               round(1.0 * count(*) / per_provider.calls, 4) AS error_rate,
+               max(calls.started_at) AS last_seen
+        FROM calls
+        JOIN per_provider ON per_provider.provider IS calls.provider
+        WHERE {failed}
+        GROUP BY calls.provider, calls.status
+        ORDER BY provider, errors DESC, status
+        """
+    )
 
 
 @migrations()

@@ -83,7 +83,7 @@ def call_page(
 ) -> str:
     """One call: its facts, conversation, answer, stream timeline and findings."""
     title = f"{call.get('model') or 'call'} · {call.get('id')}"
-    body = _facts_table(_call_facts(call, pricer))
+    body = _facts_table([(k, redact.text(v)) for k, v in _call_facts(call, pricer)])
     body += "<h2>Conversation</h2>" + _conversation(call, redact)
     body += "<h2>Answer</h2>" + _answer(call, redact)
     body += _stream(call, chunks, redact)

@@ -12,8 +12,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from app.core import schema
+from app.core.call_facts import FAILED_SQL, LIVE_STATES
 
-LIVE_STATES = ("pending", "streaming")
+__all__ = ["LIVE_STATES", "CallFilter", "CallStore", "StoreError", "fts_query", "open_database"]
 SORTABLE = frozenset(
     {
         "started_at",
@@ -54,7 +55,7 @@ class CallFilter:
         clauses: list[str] = []
         params: list[Any] = []
         if self.errors_only:
-            clauses.append("(calls.state IN ('error', 'interrupted') OR calls.status >= 400)")
+            clauses.append(FAILED_SQL)
         if self.streams_only:
             clauses.append("calls.stream = 1")
         for column in ("provider", "model", "session_id", "group_id"):

@@ -8,11 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core import call_facts
 from app.core.openai_format import (
     Assembled,
     StreamAssembler,
     assemble_body,
     endpoint_of,
+    holds_output,
     read_request,
 )
 from app.core.stream_stats import (
@@ -20,7 +22,6 @@ from app.core.stream_stats import (
     STALL_FACTOR,
     GapStats,
     Stall,
-    output_tokens_per_second,
     percentile,
     sse_fields,
 )
@@ -43,7 +44,6 @@ MAX_PER_CODE = 5
 #: The usage check: flag counts more than this many times off and by more than MIN_TOKENS_OFF.
 USAGE_FACTOR = 3.0
 MIN_TOKENS_OFF = 20
-_LIVE_STATES = ("pending", "streaming")
 # What the recorder writes in `error` when it cuts a silent stream, and a cut's low-level cause.
 _SILENCE = re.compile(r"sent nothing for ([\d.]+) s")
 _DETAIL = re.compile(r"ended early \((.+)\)")
@@ -70,11 +70,13 @@ class StreamAnalysis:
     """Timing, the assembled answer and findings of one call's stream.
 
     ``ttft_ms`` is the time to the first chunk that carries output (text, reasoning, tool
-    call or refusal), else to the first response byte; gaps are between chunks, and
+    call or refusal; `app/core/call_facts.py`), ``first_byte_ms`` the time to the response's
+    headers; gaps are between chunks, and
     ``longest_stall_seq`` is the chunk that ended the longest gap (None with fewer than two).
     """
 
     ttft_ms: float | None
+    first_byte_ms: float | None
     total_ms: float | None
     chunk_count: int
     gap_median_ms: float | None
@@ -109,11 +111,8 @@ def analyse(call: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> StreamAna
         assembled = assemble_body(endpoint, _as_bytes(call.get("response_body")))
     gaps = scan.gaps()
     stats = _gap_stats(gaps)
-    ttft = scan.first_output_ms
-    if ttft is None:
-        ttft = _float(call.get("ttft_ms"))
-    if ttft is None and scan.times:
-        ttft = scan.times[0]
+    # The chunks tell a stream's first token; a call without chunks has its recorded figure.
+    ttft = scan.first_output_ms if chunks else call_facts.ttft_ms(call)
     total = _float(call.get("duration_ms"))
     if total is None and scan.times:
         total = scan.times[-1]
@@ -122,13 +121,16 @@ def analyse(call: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> StreamAna
     findings = _Checks(call, scan, assembled, stats.median, gaps).run()
     return StreamAnalysis(
         ttft_ms=ttft,
+        first_byte_ms=call_facts.first_byte_ms(call),
         total_ms=total,
         chunk_count=len(chunks),  # a WebSocket call's client messages included
         gap_median_ms=stats.median,
         gap_p95_ms=stats.p95,
         gap_max_ms=stats.max,
         longest_stall_seq=stats.max_at_seq,
-        output_tokens_per_s=output_tokens_per_second(tokens, ttft, total),
+        output_tokens_per_s=call_facts.output_tokens_per_second(
+            tokens, ttft if call.get("stream") or chunks else None, total
+        ),
         assembled=assembled,
         findings=findings,
     )
@@ -217,16 +219,16 @@ class _Scan:
         elif kind == "error":
             self.errors.append((seq, obj))
         if self.responses:
-            output = self._on_event(seq, obj, kind or "")
+            self._on_event(seq, obj, kind or "")
         elif self.messages:
-            output = self._on_message_event(seq, obj, kind or "")
+            self._on_message_event(seq, obj, kind or "")
         else:
             self._track(seq, "id", obj.get("id"))
             self._track(seq, "model", obj.get("model"))
             if obj.get("usage") is not None:
                 self.usage_seq = seq
-            output = self._on_choice(seq, obj.get("choices"))
-        if output:
+            self._on_choice(seq, obj.get("choices"))
+        if holds_output(obj, event, responses=self.responses):  # TTFT's one definition
             self.output_chunks += 1
             if self.first_output_ms is None:
                 self.first_output_ms = t_ms
@@ -238,25 +240,23 @@ class _Scan:
         if value != first and name not in self.changes:
             self.changes[name] = _Change(seq, first, value)
 
-    def _on_choice(self, seq: int, choices: object) -> bool:
-        """Chat/completions chunk; True if it carries output."""
+    def _on_choice(self, seq: int, choices: object) -> None:
+        """Chat/completions chunk."""
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            return False
+            return
         choice = choices[0]
         self.last_choices_seq = seq
         delta = choice.get("delta")
         if not isinstance(delta, dict):
-            return bool(choice.get("text"))
+            return
         tool_calls = delta.get("tool_calls")
         if isinstance(tool_calls, list):
             for position, fragment in enumerate(tool_calls):
                 index = fragment.get("index") if isinstance(fragment, dict) else None
                 self.tool_seq[index if type(index) is int else position] = seq
-        keys = ("content", "reasoning_content", "reasoning", "refusal")
-        return bool(tool_calls) or any(delta.get(key) for key in keys)
 
-    def _on_event(self, seq: int, obj: dict[str, Any], kind: str) -> bool:
-        """Responses event; True if it carries output."""
+    def _on_event(self, seq: int, obj: dict[str, Any], kind: str) -> None:
+        """Responses event."""
         response = obj.get("response")
         if isinstance(response, dict):
             self._track(seq, "id", response.get("id"))
@@ -275,10 +275,9 @@ class _Scan:
                 self.tool_seq[item["id"]] = seq
         if kind in _ARGUMENT_EVENTS and isinstance(obj.get("item_id"), str):
             self.tool_seq[obj["item_id"]] = seq
-        return kind.endswith(".delta") and bool(obj.get("delta"))
 
-    def _on_message_event(self, seq: int, obj: dict[str, Any], kind: str) -> bool:
-        """Anthropic Messages event; True if it carries output."""
+    def _on_message_event(self, seq: int, obj: dict[str, Any], kind: str) -> None:
+        """Anthropic Messages event: id, model, usage, the terminal event, tool blocks."""
         if kind == "message_start" and isinstance(obj.get("message"), dict):
             self._track(seq, "id", obj["message"].get("id"))
             self._track(seq, "model", obj["message"].get("model"))
@@ -295,9 +294,6 @@ class _Scan:
             _get(block, "type") == "tool_use" or _get(delta, "type") == "input_json_delta"
         ):
             self.tool_seq[index] = seq
-        if kind != "content_block_delta" or not isinstance(delta, dict):
-            return False
-        return any(delta.get(key) for key in ("text", "thinking", "partial_json"))
 
     def tool_call_seq(self, position: int, call_id: object) -> int | None:
         """The last chunk that added to the assembled tool call at `position`."""
@@ -466,7 +462,7 @@ class _Checks:
         self.gaps = gaps
         self.findings: list[Finding] = []
         self.headers = _headers(call.get("response_headers"))
-        self.live = call.get("state") in _LIVE_STATES
+        self.live = call_facts.is_live(call)
         self.last_seq = scan.seqs[-1] if scan.seqs else None
         status = call.get("status")
         self.ok_status = status is None or 200 <= int(status) < 300

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from app.core.call_facts import output_tokens_per_second  # re-exported: defined once there
+
 __all__ = [
     "INVALID_JSON",
     "EventLabel",
@@ -147,18 +149,6 @@ def find_stalls(
         for i in range(1, len(t_ms))
         if t_ms[i] - t_ms[i - 1] >= threshold_ms
     ]
-
-
-def output_tokens_per_second(
-    completion_tokens: int | None, ttft_ms: float | None, duration_ms: float | None
-) -> float | None:
-    """Output speed from the first token to the end; None when it cannot be told."""
-    if not completion_tokens or duration_ms is None:
-        return None
-    generating_ms = duration_ms - (ttft_ms or 0.0)
-    if generating_ms <= 0:
-        return None
-    return completion_tokens / (generating_ms / 1000)
 
 
 # --- event labels -------------------------------------------------------------------------

@@ -84,6 +84,8 @@ SQL_COLUMNS = (
     "state",
     "stream",
     "ttft_ms",
+    "first_byte_ms",
+    "hold_ms",
     "duration_ms",
     "prompt_tokens",
     "completion_tokens",
@@ -531,6 +533,11 @@ class CallListModel(QAbstractTableModel):
             lines.append(str(row.values["path"]))
         if row.values.get("error"):
             lines.append(f"Error: {row.values['error']}")
+        if row.values.get("first_byte_ms") is not None:  # the two figures of call_facts
+            ttft, first_byte = row.values.get("ttft_ms"), row.values["first_byte_ms"]
+            lines.append(f"First token {format_ms(ttft)} · first byte {format_ms(first_byte)}")
+        if row.values.get("hold_ms"):
+            lines.append(f"Held {format_ms(row.values['hold_ms'])} at a breakpoint (in Duration)")
         if row.values.get("turn_id"):
             lines.append(f"Codex turn {row.values['turn_id']}")
         return plain_tooltip("\n".join(lines))

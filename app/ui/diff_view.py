@@ -62,6 +62,7 @@ _NUMBER_TITLES = {
     "cached_tokens": "Cached tokens",
     "reasoning_tokens": "Reasoning tokens",
     "ttft_ms": "TTFT",
+    "first_byte_ms": "First byte",
     "duration_ms": "Total time",
     "chunk_count": "Chunks",
     "gap_median_ms": "Gap median",
@@ -71,7 +72,7 @@ _NUMBER_TITLES = {
 }
 #: Smaller is better for these (a negative delta is good news).
 _LOWER_IS_BETTER = frozenset(
-    {"ttft_ms", "duration_ms", "gap_median_ms", "gap_p95_ms", "gap_max_ms"}
+    {"ttft_ms", "first_byte_ms", "duration_ms", "gap_median_ms", "gap_p95_ms", "gap_max_ms"}
 )
 _OUTCOME_TITLES = {"finish_reason": "Finish reason"}
 

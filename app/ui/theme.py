@@ -20,6 +20,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
+from app.core import call_facts
+
 #: The 8-px grid: margins and gaps are multiples of this.
 SPACING = 8
 
@@ -43,8 +45,8 @@ _DARK_VARIANTS = {
     MUTED: "#8E939B",
 }
 
-LIVE_STATES = frozenset({"pending", "streaming"})
-FAILED_STATES = frozenset({"error", "interrupted"})
+LIVE_STATES = frozenset(call_facts.LIVE_STATES)
+FAILED_STATES = frozenset(call_facts.FAILED_STATES)
 
 
 #: The app icon: icons/relayscope.svg and PNGs rendered from it (icons/render.py).

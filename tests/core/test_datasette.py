@@ -87,11 +87,12 @@ def test_datasette_shows_the_views_and_links_chunks_to_their_call(db_path: Path)
     assert ERROR not in json.dumps(chunks)
 
 
-def test_the_metadata_describes_every_column_of_calls(db_path: Path) -> None:
+@pytest.mark.parametrize("table", ["calls", "chunks", "groups", "connections"])
+def test_the_metadata_describes_every_column(db_path: Path, table: str) -> None:
     db = Database(db_path)
-    columns = set(db["calls"].columns_dict)  # type: ignore[union-attr]
+    columns = set(db[table].columns_dict)  # type: ignore[union-attr]
     db.close()
-    described = set(METADATA["databases"]["relayscope"]["tables"]["calls"]["columns"])
+    described = set(METADATA["databases"]["relayscope"]["tables"][table]["columns"])
     assert sorted(columns - described) == []
     assert sorted(described - columns) == []
 

@@ -227,6 +227,7 @@ def test_tool_calls_are_compared_by_meaning_not_by_id_or_argument_key_order() ->
 def test_usage_and_timing_give_old_new_and_delta() -> None:
     a = row("a", {}, prompt_tokens=10, completion_tokens=20, ttft_ms=100.0, duration_ms=1100.0)
     b = row("b", {}, prompt_tokens=12, completion_tokens=10, ttft_ms=50.0, duration_ms=550.0)
+    a["stream"] = b["stream"] = 1  # tokens/s counts from the first token for streams
     chunks_a = [{"t_ms": t} for t in (100.0, 200.0, 300.0, 1100.0)]
     chunks_b = [{"t_ms": t} for t in (50.0, 60.0, 70.0)]
     diff = diff_calls(a, b, chunks_a, chunks_b)

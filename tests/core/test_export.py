@@ -183,8 +183,9 @@ def seed_calls(path: Path) -> Path:
             "status": 200,
             "state": "complete",
             "response_headers": SSE_HEADERS,
-            "ttft_ms": 38.5,
+            "first_byte_ms": 38.5,
             "duration_ms": 95.25,
+            "hold_ms": 12.5,  # a breakpoint held it (part of the duration)
         },
     )
     _plain(writer, PLAIN, 2, 200, TOOL_ANSWER, request_size=120, response_size=400)
@@ -210,7 +211,7 @@ def seed_calls(path: Path) -> Path:
             "state": "interrupted",
             "error": "Interrupted: the provider closed the connection mid-stream.",
             "response_headers": SSE_HEADERS,
-            "ttft_ms": 30.0,
+            "first_byte_ms": 30.0,
             "duration_ms": 31.0,
         },
     )
@@ -248,7 +249,7 @@ def _plain(
         "state": state,
         "response_headers": JSON_HEADERS,
         "response_body": json.dumps(answer).encode(),
-        "ttft_ms": 100.0 + n,
+        "first_byte_ms": 100.0 + n,
         "duration_ms": 120.0 + n,
     }
     if response_size is not None:
@@ -286,7 +287,7 @@ def _socket(writer: RecordingWriter) -> None:
             "status": 101,
             "state": "complete",
             "response_headers": json.dumps([["upgrade", "websocket"]]),
-            "ttft_ms": 4.0,
+            "first_byte_ms": 4.0,
             "duration_ms": 50.0,
         },
     )
@@ -305,7 +306,7 @@ def _aggregated(writer: RecordingWriter) -> None:
             "state": "complete",
             "response_headers": JSON_HEADERS,
             "response_body": json.dumps({"object": "chat.completion", "choices": []}).encode(),
-            "ttft_ms": 20.0,
+            "first_byte_ms": 20.0,
             "duration_ms": 30.0,
             "quirks": json.dumps(["stream_required: sent upstream with stream=true"]),
         },
@@ -466,7 +467,9 @@ def test_har_relayscope_fields_carry_what_har_cannot(store: CallStore) -> None:
     )
     assert ours["usage"] == {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
     assert ours["chunks"] == [{"seq": i, "t_ms": 40.0 + 10 * i} for i in range(5)]
-    assert ours["ttft_ms"] == 38.5 and ours["finish_reason"] == "stop"
+    assert (ours["ttft_ms"], ours["first_byte_ms"]) == (50.0, 38.5) and ours[
+        "finish_reason"
+    ] == "stop"
     cut = entries[CUT]
     assert cut["_relayscope"]["state"] == "interrupted"
     assert cut["comment"].startswith("Interrupted: the provider")

@@ -87,7 +87,9 @@ def test_raw_stream_bytes_are_split_into_timed_events(tmp_path: Path) -> None:
     writer.raw("c1", 7.5, body[cut1:cut2])
     writer.raw("c1", 12.0, body[cut2:])
     writer.raw("c1", 12.0, b"")
-    writer.finish("c1", {"status": 200, "state": "complete", "duration_ms": 20.0, "ttft_ms": 1.0})
+    writer.finish(
+        "c1", {"status": 200, "state": "complete", "duration_ms": 20.0, "first_byte_ms": 1.0}
+    )
     writer.close()
 
     store = CallStore(tmp_path / "r.db")
@@ -98,12 +100,13 @@ def test_raw_stream_bytes_are_split_into_timed_events(tmp_path: Path) -> None:
         "Hello world",
         11,
     )
-    assert call["ttft_ms"] == 7.5  # the first complete event, not the first byte
+    assert call["ttft_ms"] == 7.5  # the first event with output (app/core/call_facts.py)
+    assert call["first_byte_ms"] == 1.0  # the response headers, as the recorder saw them
     chunks = store.chunks("c1")
     assert [c["t_ms"] for c in chunks] == [7.5, 7.5, 7.5, 12.0, 12.0]
     assert [c["seq"] for c in chunks] == [0, 1, 2, 3, 4]
     assert b"".join(c["data"].encode() for c in chunks) == body
-    assert any(e.get("ttft_ms") == 7.5 for e in events if e["event"] == "call_updated")
+    assert any(e.get("ttft_ms") == 7.5 for e in events if e["event"] == "call_finished")
     store.close()
 
 
@@ -212,4 +215,48 @@ def test_a_full_disk_delays_recording_but_loses_nothing(tmp_path: Path) -> None:
     store = CallStore(tmp_path / "r.db")
     call = store.get_call("c3")
     assert call is not None and call["state"] == "complete" and len(call["request_body"]) > 200_000
+    store.close()
+
+
+def test_ttft_is_the_first_output_token_and_first_byte_its_own_figure(tmp_path: Path) -> None:
+    """The role chunk arrives at 5 ms, the first text at 255 ms: TTFT is 255 ms, shown live."""
+    events: list[dict[str, Any]] = []
+    writer = RecordingWriter(tmp_path / "r.db", on_commit=events.extend).open()
+    writer.start(start_row("s"))
+    writer.raw("s", 5.0, CHUNKS[0])
+    time.sleep(0.1)  # another batch: the list learns the TTFT while the stream runs
+    writer.raw("s", 255.0, CHUNKS[1])
+    time.sleep(0.1)
+    assert [e["ttft_ms"] for e in events if "ttft_ms" in e] == [255.0]
+    writer.raw("s", 260.0, b"".join(CHUNKS[2:]))
+    writer.raw("s", 260.0, b"")
+    writer.finish(
+        "s", {"status": 200, "state": "complete", "duration_ms": 270.0, "first_byte_ms": 4.0}
+    )
+    # A non-stream answer: its output arrives with its first byte; a failed one has none.
+    writer.start(start_row("n", stream=0))
+    body = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]}'
+    writer.finish(
+        "n", {"status": 200, "state": "complete", "first_byte_ms": 80.0, "response_body": body}
+    )
+    writer.start(start_row("e", stream=0))
+    writer.finish("e", {"status": 429, "state": "error", "first_byte_ms": 30.0})
+    # A stream that carried no output (a role chunk, then the end) has no first token.
+    writer.start(start_row("r"))
+    writer.raw("r", 6.0, CHUNKS[0] + CHUNKS[-1])
+    writer.raw("r", 6.0, b"")
+    writer.finish("r", {"status": 200, "state": "complete", "first_byte_ms": 5.0})
+    writer.close()
+    store = CallStore(tmp_path / "r.db")
+    figures = {
+        call_id: (row["ttft_ms"], row["first_byte_ms"])
+        for call_id in "sner"
+        if (row := store.get_call(call_id)) is not None
+    }
+    assert figures == {
+        "s": (255.0, 4.0),
+        "n": (80.0, 80.0),
+        "e": (None, 30.0),
+        "r": (None, 5.0),
+    }
     store.close()

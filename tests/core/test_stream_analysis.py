@@ -485,7 +485,7 @@ def _record(db: Path, name: str, **overrides: Any) -> str:
         raw = chunk["data"].encode()
         (event,) = SSEDecoder().feed(raw)
         writer.chunk(call["id"], chunk["seq"], chunk["t_ms"], raw, event.data, event.event)
-    writer.finish(call["id"], {**end, "ttft_ms": chunks[0]["t_ms"] - 30})
+    writer.finish(call["id"], {**end, "first_byte_ms": chunks[0]["t_ms"] - 30})
     writer.close()
     return str(call["id"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,3 +117,27 @@ def test_bad_commands_are_reported_not_fatal(setup: tuple[FakeProvider, WorkerPr
     worker.send({"cmd": "resume", "id": "nope"})
     worker.wait_for_event("command_error", message="call nope is not held (any more)")
     assert httpx.post(worker.base_url + "/chat/completions", json=BODY).status_code == 200
+
+
+@pytest.mark.parametrize("stage", ["request", "response"])
+def test_the_hold_is_recorded_and_part_of_the_duration(
+    setup: tuple[FakeProvider, WorkerProcess], stage: str
+) -> None:
+    """A call held for 1.5 s lasted 1.5 s for its client: Duration says so, hold_ms says why."""
+    _, worker = setup
+    worker.send({"cmd": "set_breakpoints", "rules": [{"id": "r1", "stage": stage}]})
+    worker.wait_for_event("breakpoints_set")
+    started = time.monotonic()
+    thread, answers = in_background(worker, BODY)
+    held = worker.wait_for_event("call_held", stage=stage)
+    time.sleep(1.5)
+    worker.send({"cmd": "resume", "id": held["id"]})
+    thread.join(10)
+    waited_ms = (time.monotonic() - started) * 1000
+    assert answers[0].status_code == 200
+    (row,) = worker.wait_for_calls(1)
+    assert 1500 <= row["hold_ms"] < waited_ms
+    assert row["hold_ms"] < row["duration_ms"] <= waited_ms
+    assert row["duration_ms"] - row["hold_ms"] < 1000  # the provider's part stays small
+    if stage == "request":  # the first byte came after the hold, and so did the first token
+        assert row["first_byte_ms"] > row["hold_ms"] and row["ttft_ms"] > row["hold_ms"]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import re
 import statistics
+import subprocess
+import sys
 import time
 
 import httpx
@@ -13,7 +17,7 @@ import pytest
 
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import WorkerProcess
+from tests.support.worker import ROOT, WorkerProcess
 
 PROMPT = "What does Relayscope record?"
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}]
@@ -80,7 +84,46 @@ def test_stream_chat_passes_every_event_and_records_it_byte_for_byte(
     assert row["stream"] == 1 and row["chunk_count"] == len(sent)
     assert row["output_text"] == text
     assert row["completion_tokens"] == len(text.split(" "))
-    assert row["ttft_ms"] <= chunks[0]["t_ms"] + 1
+    assert row["first_byte_ms"] <= chunks[0]["t_ms"] + 1
+    first_text = next(
+        c for c in chunks if '"content":"' in c["data"] and '"content":""' not in c["data"]
+    )
+    assert row["ttft_ms"] == first_text["t_ms"]  # the first token, not the role chunk
+
+
+def test_ttft_is_the_first_token_and_the_first_byte_its_own_figure(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    """The provider sends its role chunk at once and the first word 300 ms later: every view
+    says TTFT ≈ 300 ms and shows the first byte beside it."""
+    with client(worker) as c:
+        stream = c.chat.completions.create(
+            model="fake-1",
+            messages=MESSAGES,
+            stream=True,
+            extra_headers={"x-fake-delay": "0.3"},
+        )
+        seen: list[float] = []
+        started = time.monotonic()
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                seen.append((time.monotonic() - started) * 1000)
+    (row,) = worker.wait_for_calls(1)
+    assert row["first_byte_ms"] < 200 <= 300 <= row["ttft_ms"] < 300 + 200
+    assert abs(row["ttft_ms"] - seen[0]) < 100  # what the client saw, within loopback noise
+    store = worker.store()
+    (listed,) = store.list_calls(columns=("ttft_ms",))
+    store.close()
+    assert listed["ttft_ms"] == row["ttft_ms"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "app", "show", "--db", str(worker.db_path), row["id"], "--stream"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "NO_COLOR": "1"},
+    ).stdout
+    assert re.search(r"TTFT 3\d\d ms \(first byte [\d.]+ ms\)", shown), shown
 
 
 def test_usage_on_the_finish_chunk_is_recorded(tmp_path, fake: FakeProvider) -> None:  # type: ignore[no-untyped-def]

@@ -47,7 +47,11 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
             tmp, f'[[providers]]\nname = "openai"\nbase_url = "{fake.base_url}"\ndefault = true\n'
         ) as worker,
     ):
-        with openai.OpenAI(base_url=worker.base_url, api_key="sk-test-1234567890abcdef") as client:
+        with openai.OpenAI(
+            base_url=worker.base_url,
+            api_key="sk-test-1234567890abcdef",
+            default_query={"key": "PATHSECRET99"},  # recorded in the call's path
+        ) as client:
             # The fake answers "You said: <prompt>": the hostile text is in the answer too.
             for turn in ("t1", "t2"):
                 stream = client.responses.create(
@@ -123,9 +127,10 @@ def test_a_shared_call_is_redacted_and_hostile_text_stays_text(
         db, call_id, "--html", str(page), "--redact-emails", "--redact-pattern", r"ACME-\d+"
     )
     html = page.read_text()
-    for secret in ("Abc123Def456Ghi789", "jane.doe", "QUERYSECRET123", "ACME-77421"):
+    for secret in ("Abc123Def456Ghi789", "jane.doe", "QUERYSECRET123", "ACME-77421", "PATHSECRET"):
         assert secret not in html, secret
     assert "page=2" in html  # only the secret parameter goes
+    assert "?key=[redacted]" in html  # the call's own path
     summary = result.stderr
     assert "<summary>Request headers</summary>" in html and "sk-test-1234567890" not in html
     for kind in (

@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import email
+import email.policy
 import fnmatch
 import hashlib
 import json
@@ -296,10 +298,22 @@ class ReceivedRequest:
     headers: dict[str, str]
     """Header names lower-cased; repeated headers joined with ``", "``."""
     body: bytes
+    """As it arrived on the wire (still compressed if it came with a Content-Encoding)."""
 
     def json(self) -> Any:
-        """The body decoded as JSON (raises ``ValueError`` if it is not JSON)."""
-        return json.loads(self.body)
+        """The body decoded as JSON (raises ``ValueError`` if it is not JSON), after undoing
+        its Content-Encoding (gzip, deflate, br, zstd) as providers that accept them do."""
+        return json.loads(self.content())
+
+    def content(self) -> bytes:
+        """The body with its Content-Encoding undone (ValueError if it does not decode)."""
+        encoding = self.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return self.body
+        try:
+            return _decompress(self.body, encoding)
+        except Exception as exc:  # zlib.error, brotli.error, zstd.ZstdError
+            raise ValueError(f"the {encoding} body does not decode: {exc}") from exc
 
 
 class _Exchange:
@@ -400,6 +414,8 @@ class FakeProvider:
             ("POST", "/v1/responses"): self._responses,
             ("POST", "/v1/completions"): self._completions,
             ("POST", "/v1/embeddings"): self._embeddings,
+            ("POST", "/v1/audio/transcriptions"): self._transcription,
+            ("POST", "/v1/files"): self._file_upload,
             ("GET", "/v1/models"): self._list_models,
         }
 
@@ -1414,6 +1430,37 @@ class FakeProvider:
         }
         return await self._send_non_stream(exchange, result, scenario)
 
+    async def _transcription(self, exchange: _Exchange) -> bool:
+        """Whisper-style: a form with `model` and `file`; the transcript names what it heard."""
+        form = _form(exchange.request)
+        if form is None or "file" not in form:
+            return await self._bad_request(exchange, "you must provide a file", "file")
+        model = form.get("model", (None, b""))[1].decode()
+        if not model:
+            return await self._bad_request(exchange, "you must provide a model parameter", "model")
+        filename, content = form["file"]
+        text = f"{self.name} heard {len(content)} bytes of {filename} with {model}."
+        return await self._send_json(exchange, {"text": text})
+
+    async def _file_upload(self, exchange: _Exchange) -> bool:
+        form = _form(exchange.request)
+        if form is None or "file" not in form:
+            return await self._bad_request(exchange, "you must provide a file", "file")
+        filename, content = form["file"]
+        purpose = form.get("purpose", (None, b""))[1].decode()
+        return await self._send_json(
+            exchange,
+            {
+                "id": _new_id("file-"),
+                "object": "file",
+                "bytes": len(content),
+                "created_at": 1700000000,
+                "filename": filename,
+                "purpose": purpose,
+                "status": "processed",
+            },
+        )
+
     def _model_object(self, model: str) -> dict[str, Any]:
         return {"id": model, "object": "model", "created": 1700000000, "owned_by": self.name}
 
@@ -1482,6 +1529,33 @@ def _compress(data: bytes, encoding: str) -> bytes:
     if encoding == "br":
         return bytes(brotli.compress(data))
     return zstd.compress(data)
+
+
+def _form(request: ReceivedRequest) -> dict[str, tuple[str | None, bytes]] | None:
+    """A multipart/form-data body by field name: (filename, content), read by the standard
+    library's email parser (Relayscope has its own parser; the fake must not share it)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    message = email.message_from_bytes(head + request.content(), policy=email.policy.HTTP)
+    form: dict[str, tuple[str | None, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str):
+            form[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
+    return form
+
+
+def _decompress(data: bytes, encoding: str) -> bytes:
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return zlib.decompress(data, 47)  # 47: a gzip or a zlib header, both seen as deflate
+    if encoding == "br":
+        return bytes(brotli.decompress(data))
+    if encoding == "zstd":
+        return zstd.decompress(data)
+    raise ValueError(f"unsupported content coding {encoding!r}")
 
 
 class _StreamCompressor:

@@ -84,6 +84,8 @@ def test_newest_first_with_time_and_units(db_path: Path, store: CallStore) -> No
             0,
             now,
             ttft_ms=412.0,
+            first_byte_ms=5.0,
+            hold_ms=2000.0,
             duration_ms=3140.0,
             prompt_tokens=9,
             completion_tokens=812,
@@ -94,7 +96,10 @@ def test_newest_first_with_time_and_units(db_path: Path, store: CallStore) -> No
     insert_calls(db_path, rows)
     model = CallListModel(store)
     assert ids(model) == [rows[0]["id"], rows[1]["id"]]
-    assert text(model, 0, "ttft") == "412 ms"
+    assert text(model, 0, "ttft") == "412 ms"  # the first token; the first byte is beside it
+    tooltip = model.data(model.index(0, COLUMN["ttft"]), Qt.ItemDataRole.ToolTipRole)
+    assert "First token 412 ms · first byte 5 ms" in tooltip
+    assert "Held 2.0 s at a breakpoint (in Duration)" in tooltip
     assert text(model, 0, "duration") == "3.1 s"
     assert text(model, 0, "tokens") == "9 / 812"
     assert text(model, 1, "duration") == "2 min 05 s"

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import multipart
 from app.core.code_export import as_curl, as_python
 from app.ui.inspector import _format as fmt
 from app.ui.inspector._json_text import (
@@ -280,6 +281,11 @@ class BodyTab(QWidget):
             note = f'<span style="color:{warning}">Relayscope changed: {what}</span>'
         if row.get("truncated") == 1:
             note += " The body was longer than the recording limit; this is its start."
+        form = None if raw or upstream else multipart.call_form(row)
+        if form is not None:  # a file's bytes would show as replacement characters
+            text = pretty_json(form)
+            note += " A multipart form, one entry per part; a file shows its name, type and size."
+            return BodyText(text, True, len(text), False), "No request body.", note.strip()
         return body_text(source, pretty=not raw, limit=limit), "No request body.", note
 
     def _stream_content(

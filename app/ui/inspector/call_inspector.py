@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import call_facts
 from app.core.openai_format import StreamAssembler
 from app.core.schema import CALL_COLUMNS
 from app.core.store import LIVE_STATES, CallStore
@@ -222,7 +223,7 @@ class CallInspector(QWidget):
         status = row.get("status")
         self.tabs.setTabText(RESPONSE, f"Response {status}" if status else "Response")
         bar = self.tabs.tabBar()
-        failed = (status or 0) >= 400 or row.get("state") in ("error", "interrupted")
+        failed = call_facts.is_failed(row)
         colour = colours(self.palette()).error if failed else None
         bar.setTabTextColor(
             RESPONSE, QColor(colour) if colour else bar.palette().windowText().color()

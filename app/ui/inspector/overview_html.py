@@ -13,9 +13,9 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from app.core import call_facts
 from app.core.conversation import Turn
 from app.core.cost import default_pricer
-from app.core.stream_stats import output_tokens_per_second
 from app.ui.inspector import _format as fmt
 from app.ui.inspector._json_text import json_list
 from app.ui.inspector._style import Colours, status_colour
@@ -293,16 +293,14 @@ def fact_rows(row: dict[str, Any], c: Colours) -> list[tuple[str, str]]:
     answered = row.get("response_model")
     if answered and answered != row.get("model"):
         model += f'<br><span style="color:{c.muted}">answered as {e(str(answered))}</span>'
-    # A whole (non-stream) answer arrives at once: its speed counts from the request.
-    ttft = row.get("ttft_ms") if row.get("stream") else None
-    speed = output_tokens_per_second(row.get("completion_tokens"), ttft, row.get("duration_ms"))
+    speed = call_facts.tokens_per_second(row)
     rows += [
         ("Provider", e(str(row.get("provider") or fmt.DASH))),
         ("Model", model),
         ("Endpoint", e(f"{row.get('method') or ''} {row.get('path') or ''}".strip())),
         ("Started", e(_started(row.get("started_at")))),
-        ("TTFT", fmt.ms(row.get("ttft_ms"))),
-        ("Duration", fmt.ms(row.get("duration_ms"))),
+        ("TTFT", _first_token(row)),
+        ("Duration", _duration(row)),
     ]
     if row.get("stream") or row.get("chunk_count"):
         rows.append(("Chunks", fmt.count(row.get("chunk_count"))))
@@ -314,6 +312,21 @@ def fact_rows(row: dict[str, Any], c: Colours) -> list[tuple[str, str]]:
         ("Finish reason", e(str(row.get("finish_reason") or fmt.DASH))),
     ]
     return rows + _more_facts(row, c)
+
+
+def _first_token(row: dict[str, Any]) -> str:
+    """ "First token 255 ms · first byte 5 ms" (the two figures of app/core/call_facts.py)."""
+    first_byte = call_facts.first_byte_ms(row)
+    text = f"First token {fmt.ms(call_facts.ttft_ms(row))}"
+    return text + (f" · first byte {fmt.ms(first_byte)}" if first_byte is not None else "")
+
+
+def _duration(row: dict[str, Any]) -> str:
+    text = fmt.ms(row.get("duration_ms"))
+    hold = row.get("hold_ms")
+    if hold:
+        text += f" ({fmt.ms(hold)} held at a breakpoint)"
+    return text
 
 
 def _more_facts(row: dict[str, Any], c: Colours) -> list[tuple[str, str]]:

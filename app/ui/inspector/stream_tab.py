@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import call_facts
 from app.core.openai_format import Assembled
 from app.core.stream_analysis import StreamAnalysis, analyse, stall_threshold_ms
 from app.core.stream_stats import Stall, find_stalls
@@ -26,11 +27,10 @@ from app.ui.inspector.findings_list import FindingsList
 from app.ui.inspector.stream_timeline import StreamTimeline
 
 _COLUMN_WIDTHS = {SEQ: 56, TIME: 80, GAP: 88, EVENT: 264, DELTA: 320}
-_LIVE_STATES = frozenset({"pending", "streaming"})
 #: While a stream runs, it is analysed again at most this often (seconds), and never more
 #: than a twentieth of the time: analysing 5,000 chunks takes about 0.1 s.
 LIVE_ANALYSIS_EVERY = 1.0
-_EMPTY = StreamAnalysis(None, None, 0, None, None, None, None, None, Assembled())
+_EMPTY = StreamAnalysis(None, None, None, 0, None, None, None, None, None, Assembled())
 
 
 class StreamTab(QWidget):
@@ -116,7 +116,7 @@ class StreamTab(QWidget):
         return added
 
     def _update_stats(self) -> None:
-        live = self._row.get("state") in _LIVE_STATES
+        live = call_facts.is_live(self._row)
         if self._analysis_due(live):
             started = time.perf_counter()
             self.analysis = analyse(self._row, self._chunks)
@@ -144,11 +144,8 @@ class StreamTab(QWidget):
         return time.monotonic() - self._analysed_at >= wait
 
     def first_token_ms(self) -> float | None:
-        """When the first chunk with model output arrived (else the recorded TTFT)."""
-        if self.analysis.ttft_ms is not None:
-            return self.analysis.ttft_ms
-        ttft = self._row.get("ttft_ms")
-        return float(ttft) if ttft is not None else None
+        """When the first chunk with model output arrived (TTFT, `app/core/call_facts.py`)."""
+        return self.analysis.ttft_ms
 
     # -- summary ------------------------------------------------------------------------------
 
@@ -158,13 +155,8 @@ class StreamTab(QWidget):
         times = self.model.times()
         total = a.total_ms if a.total_ms is not None else (times[-1] if times else None)
         facts = [f"<b>{self.model.rowCount():,} chunks</b>", f"<b>TTFT {fmt.ms(a.ttft_ms)}</b>"]
-        first_byte = row.get("ttft_ms")
-        if (
-            first_byte is not None
-            and a.ttft_ms is not None
-            and a.ttft_ms - first_byte > max(50.0, 0.1 * first_byte)
-        ):
-            facts.append(f"first byte {fmt.ms(first_byte)}")
+        if a.first_byte_ms is not None:
+            facts.append(f"first byte {fmt.ms(a.first_byte_ms)}")
         facts += [
             f"total {fmt.ms(total)}",
             f"gaps: median {fmt.ms(a.gap_median_ms)}",
@@ -179,7 +171,7 @@ class StreamTab(QWidget):
             )
         speed = a.output_tokens_per_s
         facts.append(fmt.rate(speed) if speed is not None else "tok/s —")
-        if row.get("state") in _LIVE_STATES:
+        if call_facts.is_live(row):
             facts.append(f'<span style="color:{c.accent}">● live</span>')
         return " · ".join(facts)
 

@@ -167,6 +167,7 @@ def chat_with_tools() -> dict[str, Any]:
         total_tokens=436,
         cached_tokens=256,
         ttft_ms=1843.2,
+        first_byte_ms=1843.2,
         duration_ms=1851.7,
         response_size=len(dumps(response)),
     )
@@ -486,6 +487,7 @@ def stream_call(
         completion_tokens=296,
         total_tokens=354,
         ttft_ms=418.0,
+        first_byte_ms=5.0,
         duration_ms=chunks[-1]["t_ms"] + 3.0,
         chunk_count=len(chunks),
     )
@@ -549,8 +551,10 @@ def with_upstream() -> dict[str, Any]:
         ),
         output_text="Hello!",
         replay_of=CHAT_ID,
-        ttft_ms=702.0,
-        duration_ms=1210.0,
+        ttft_ms=8702.0,
+        first_byte_ms=8702.0,
+        duration_ms=9210.0,
+        hold_ms=8004.0,  # held at a breakpoint before it went upstream
     )
 
 

@@ -6,12 +6,14 @@ import json
 import shlex
 from typing import Any
 
+import httpx
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from app.core.store import CallStore
 from app.ui.inspector import CallInspector
 from app.ui.inspector.body_tab import BodyTab
 from app.ui.inspector.headers_model import HeadersModel
@@ -179,3 +181,40 @@ def test_headers_model_passes_the_model_tester(qtmodeltester: ModelTester) -> No
     model.set_pairs([("content-type", "application/json"), ("authorization", "Bearer ****9f3a")])
     qtmodeltester.check(model)
     assert model.index(1, 1).data() == "Bearer ****9f3a"
+
+
+def test_a_multipart_request_shows_its_form_with_files_summed_up(
+    inspector: CallInspector, sample_store: CallStore
+) -> None:
+    """An audio upload: the form's fields and the file's name, type and size, never its bytes
+    as replacement characters."""
+    audio = bytes(range(256)) * 8
+    request = httpx.Request(
+        "POST",
+        "http://127.0.0.1:8787/v1/audio/transcriptions",
+        data={"model": "whisper-1"},
+        files={"file": ("meeting.wav", audio, "audio/wav")},
+    )
+    body = request.read()
+    store = sample_store
+    row = samples._base(
+        "0199a3f2c5b9-audio001",
+        path="/v1/audio/transcriptions",
+        endpoint="other",
+        model="whisper-1",
+        request_headers=samples.headers(("content-type", request.headers["content-type"])),
+        request_body=body,
+        request_size=len(body),
+        response_body=json.dumps({"text": "Hello everyone."}),
+        output_text="Hello everyone.",
+    )
+    store.db["calls"].insert(row)  # type: ignore[union-attr]
+    store.db.conn.commit()
+    tab = request_tab(inspector, "0199a3f2c5b9-audio001")
+    shown = tab.editor.toPlainText()
+    assert "\ufffd" not in shown
+    assert json.loads(shown) == [
+        {"name": "model", "value": "whisper-1"},
+        {"name": "file", "filename": "meeting.wav", "content_type": "audio/wav", "size": 2048},
+    ]
+    assert "multipart form" in tab.note.text()

@@ -82,6 +82,17 @@ def test_facts_give_the_numbers_with_units(inspector: CallInspector) -> None:
         assert expected in facts, expected
 
 
+def test_first_token_and_first_byte_are_both_shown(inspector: CallInspector) -> None:
+    """TTFT is the first output token; the first byte (the role chunk) is its own figure."""
+    facts = overview_of(inspector, samples.STREAM_ID).facts_text()
+    assert "First token 418 ms · first byte 5 ms" in facts
+
+
+def test_a_breakpoints_hold_is_part_of_the_duration_and_said(inspector: CallInspector) -> None:
+    facts = overview_of(inspector, samples.UPSTREAM_ID).facts_text()
+    assert "9.2 s (8.0 s held at a breakpoint)" in facts
+
+
 def test_codex_history_shows_calls_outputs_and_the_streamed_answer(
     inspector: CallInspector,
 ) -> None:
