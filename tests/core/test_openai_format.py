@@ -18,6 +18,7 @@ from app.core.openai_format import (
     Usage,
     assemble_body,
     endpoint_of,
+    holds_output,
     read_request,
     usage_from,
 )
@@ -1164,3 +1165,17 @@ def test_a_messages_body_is_read() -> None:
     assert result.usage == Usage(10, 9, 19, None, None, 7)
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     assert assemble_body("messages", json.dumps(error).encode()).error == error["error"]
+
+
+def test_messages_output_events_are_the_ones_with_text_thinking_or_tool_input() -> None:
+    events = {name: {"type": name, **data} for name, data in _messages_events()[:9]}
+    assert not holds_output(events["message_start"], "message_start", responses=False)
+    assert not holds_output(events["ping"], "ping", responses=False)
+    assert not holds_output(events["content_block_start"], None, responses=False)
+    thinking = {"type": "content_block_delta", "delta": {"type": "thinking_delta", "thinking": "x"}}
+    assert holds_output(thinking, "content_block_delta", responses=False)
+    signature = {
+        "type": "content_block_delta",
+        "delta": {"type": "signature_delta", "signature": "s"},
+    }
+    assert not holds_output(signature, "content_block_delta", responses=False)

@@ -120,6 +120,9 @@ def test_stream_helper_is_passed_through_and_recorded_per_event(
     assert row["completion_tokens"] == final.usage.output_tokens == len(text.split(" "))
     assert row["prompt_tokens"] == final.usage.input_tokens
     assert row["response_model"] == "claude-sonnet-4-6"
+    # TTFT is the first text delta, not message_start or ping.
+    first_delta = next(ch for ch in chunks if ch["data"].startswith("event: content_block_delta"))
+    assert row["ttft_ms"] == first_delta["t_ms"]
 
 
 def test_stream_with_tools_and_thinking_records_the_tool_call_and_the_thinking(
