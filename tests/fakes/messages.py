@@ -8,8 +8,8 @@ whole answer; for a stream, named events ``message_start``, ``ping``, per conten
 
 Rules (deterministic, so tests can assert them):
 - the last user message holding a ``tool_result`` is answered ``"Done: <its text>"``;
-- with ``tools`` (and ``tool_choice`` not ``none``) the model calls the first tool with
-  ``{"<first required property>": "test"}``;
+- with ``tools`` (and ``tool_choice`` not ``none``, and no ``notools`` in the model's name)
+  the model calls the first tool with ``{"<first required property>": "test"}``;
 - otherwise the text is ``FakeProvider.answer_for(model, last user text)``;
 - with ``thinking: {"type": "enabled"}`` a thinking block comes first:
   ``"Thinking about: <last user text>"``, signed ``"sig-fake"``.
@@ -111,9 +111,9 @@ def answer_blocks(
     results = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
     if any(b.get("type") == "tool_result" for b in results):
         return [*blocks, Block("text", split(f"Done: {prompt}"))]
-    tools = (
-        [] if _choice(body) == "none" else [t for t in body.get("tools", []) if isinstance(t, dict)]
-    )
+    tools = [t for t in body.get("tools", []) if isinstance(t, dict)]
+    if _choice(body) == "none" or "notools" in str(body.get("model")):
+        tools = []  # (a client that always sends tools gets text from a `notools` model)
     if tools and isinstance(tools[0].get("name"), str):
         arguments = _example_input(tools[0].get("input_schema"))
         pieces = [arguments[: len(arguments) // 2], arguments[len(arguments) // 2 :]]
