@@ -10,6 +10,7 @@ import anthropic
 import httpx
 import pytest
 
+from app.core.compare import Target, compare
 from app.core.diff import diff_calls
 from app.core.replay import replay_request, send
 from app.core.stream_analysis import analyse
@@ -336,3 +337,28 @@ def test_a_messages_stream_cut_by_the_provider_is_interrupted_and_found(
     # What arrived before the cut is kept: the first words of the answer.
     assert row["output_text"]
     assert fake.answer_for("cut-stream", PROMPT).startswith(row["output_text"])
+
+
+def test_a_messages_body_is_compared_across_models(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    body = {
+        "model": "x",
+        "max_tokens": 50,
+        "system": "Be brief.",
+        "messages": MESSAGES,
+        "stream": True,
+    }
+    targets = [Target(model="claude-a"), Target(model="claude-b")]
+    store = worker.store()
+    try:
+        result = compare(body, targets, worker.base_url, store=store)
+    finally:
+        store.close()
+    assert [s.output_text for s in result.summaries] == [
+        fake.answer_for("claude-a", PROMPT),
+        fake.answer_for("claude-b", PROMPT),
+    ]
+    assert all(s.ok and s.recorded and s.finish_reason == "end_turn" for s in result.summaries)
+    assert {r.path for r in fake.requests} == {"/v1/messages"}  # told apart by its `system`
+    assert all(r.headers["x-api-key"] == FAKE_KEY for r in fake.requests)

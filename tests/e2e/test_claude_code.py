@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,14 +72,14 @@ def run_claude(claude: Path, worker: WorkerProcess, home: Path, model: str) -> d
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[FakeProvider, WorkerProcess]:
+def setup(tmp_path: Path) -> Iterator[tuple[FakeProvider, WorkerProcess]]:
     fake = FakeProvider(name="anthropic", api_key=PROVIDER_KEY).start()
     config = (
         f'[[providers]]\nname = "anthropic"\nbase_url = "{fake.base_url}"\n'
         f'api_key = "{PROVIDER_KEY}"\ndefault = true\n'
     )
     worker = WorkerProcess(tmp_path, config).start()
-    yield fake, worker  # type: ignore[misc]
+    yield fake, worker
     worker.stop()
     fake.stop()
 
