@@ -319,7 +319,12 @@ class Router:
             url = self._local_url(provider, "/v1/models")
         else:
             url = provider.base_url + "/models"
-        headers = {"authorization": f"Bearer {key}"} if (key := provider.key()) else {}
+        headers = {}
+        if key := provider.key():
+            if provider.key_header("models") == "x-api-key":  # Anthropic's own /v1/models
+                headers = {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
+            else:
+                headers = {"authorization": f"Bearer {key}"}
         try:
             response = await client.get(url, headers=headers)
         except httpx.HTTPError as exc:

@@ -362,3 +362,16 @@ def test_a_messages_body_is_compared_across_models(
     assert all(s.ok and s.recorded and s.finish_reason == "end_turn" for s in result.summaries)
     assert {r.path for r in fake.requests} == {"/v1/messages"}  # told apart by its `system`
     assert all(r.headers["x-api-key"] == FAKE_KEY for r in fake.requests)
+
+
+def test_the_merged_model_list_asks_an_x_api_key_provider_its_way(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    config = (
+        f'[[providers]]\nname = "anthropic"\nbase_url = "{fake.base_url}"\n'
+        f'api_key = "{FAKE_KEY}"\ndefault = true\nauth = "x-api-key"\n'
+    )
+    with WorkerProcess(tmp_path, config) as worker:
+        listed = httpx.get(worker.base_url + "/models").json()
+    assert "claude-sonnet-4-6" in [m["id"] for m in listed["data"]] and listed["errors"] == []
+    assert received_key_headers(fake) == (FAKE_KEY, None, "2023-06-01")
