@@ -35,8 +35,6 @@ MODEL_ENDPOINTS = frozenset(
         "messages.count_tokens",
     }
 )
-#: Anthropic's API version header, sent when the client sent none (the API requires one).
-ANTHROPIC_VERSION = "2023-06-01"
 #: A compressed request body is decoded (to route and record it) up to this size at least.
 MIN_DECODE_LIMIT = 64 * 1024 * 1024
 #: `ctx.extra` key: the Content-Encoding of a request body forwarded still compressed.
@@ -319,12 +317,8 @@ class Router:
             url = self._local_url(provider, "/v1/models")
         else:
             url = provider.base_url + "/models"
-        headers = {}
-        if key := provider.key():
-            if provider.key_header("models") == "x-api-key":  # Anthropic's own /v1/models
-                headers = {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
-            else:
-                headers = {"authorization": f"Bearer {key}"}
+        key = provider.key()
+        headers = routing.key_headers(provider, key, "models") if key else {}
         try:
             response = await client.get(url, headers=headers)
         except httpx.HTTPError as exc:
@@ -443,4 +437,4 @@ def _inject_key(
         headers.pop("authorization", None)
         headers.pop("x-api-key", None)
     if endpoint.startswith("messages") and "anthropic-version" not in headers:
-        headers["anthropic-version"] = ANTHROPIC_VERSION
+        headers["anthropic-version"] = routing.ANTHROPIC_VERSION
