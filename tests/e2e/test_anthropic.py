@@ -4,6 +4,8 @@ provider on a socket (its Messages API: tests/fakes/messages.py)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import anthropic
@@ -13,10 +15,11 @@ import pytest
 from app.core.compare import Target, compare
 from app.core.diff import diff_calls
 from app.core.replay import replay_request, send
+from app.core.store import CallStore
 from app.core.stream_analysis import analyse
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import WorkerProcess
+from tests.support.worker import ROOT, WorkerProcess
 
 CLIENT_KEY = "sk-ant-client-key-abcdefgh1234"
 PROMPT = "What does Relayscope record?"
@@ -375,3 +378,44 @@ def test_the_merged_model_list_asks_an_x_api_key_provider_its_way(
         listed = httpx.get(worker.base_url + "/models").json()
     assert "claude-sonnet-4-6" in [m["id"] for m in listed["data"]] and listed["errors"] == []
     assert received_key_headers(fake) == (FAKE_KEY, None, "2023-06-01")
+
+
+def test_a_messages_stream_exports_to_har_and_jsonl_and_comes_back(
+    worker: WorkerProcess, fake: FakeProvider, tmp_path: Path
+) -> None:
+    with (
+        client(worker) as c,
+        c.messages.stream(model="claude-sonnet-4-6", max_tokens=100, messages=MESSAGES) as stream,
+    ):
+        text = "".join(stream.text_stream)
+    (row,) = worker.wait_for_calls(1, state="complete")
+    har, jsonl = tmp_path / "calls.har", tmp_path / "calls.jsonl"
+    export = [sys.executable, "-m", "app", "export", "--db", str(worker.db_path)]
+    for fmt, path in (("har", har), ("jsonl", jsonl)):
+        subprocess.run(
+            [*export, "--format", fmt, "--output", str(path)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    (entry,) = json.loads(har.read_text())["log"]["entries"]
+    assert entry["request"]["url"].endswith("/v1/messages")
+    assert entry["response"]["content"]["text"] == "".join(ch.decode() for ch in fake.sent_events())
+    (line,) = jsonl.read_text().splitlines()
+    assert json.loads(line)["output_text"] == text == row["output_text"]
+    assert FAKE_KEY not in har.read_text() + jsonl.read_text()
+    imported = tmp_path / "imported.db"
+    subprocess.run(
+        [sys.executable, "-m", "app", "import", str(har), "--db", str(imported)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    store = CallStore(imported)
+    try:
+        (back,) = store.db.query("SELECT endpoint, output_text, finish_reason FROM calls")
+    finally:
+        store.close()
+    assert back == {"endpoint": "messages", "output_text": text, "finish_reason": "end_turn"}
