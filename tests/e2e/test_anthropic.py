@@ -419,3 +419,20 @@ def test_a_messages_stream_exports_to_har_and_jsonl_and_comes_back(
     finally:
         store.close()
     assert back == {"endpoint": "messages", "output_text": text, "finish_reason": "end_turn"}
+
+
+def test_a_providers_anthropic_error_reaches_the_sdk_and_the_record(
+    worker: WorkerProcess, fake: FakeProvider
+) -> None:
+    with client(worker) as c, pytest.raises(anthropic.RateLimitError) as caught:
+        c.messages.create(model="fail-429", max_tokens=10, messages=MESSAGES)
+    assert caught.value.body == {  # passed on as the provider sent it
+        "type": "error",
+        "error": {
+            "type": "rate_limit_exceeded",
+            "message": "[fake] 请求频率超限 (rate limit exceeded)",
+        },
+    }
+    (row,) = worker.wait_for_calls(1)
+    assert (row["status"], row["state"]) == (429, "error")
+    assert row["error"] == "[fake] 请求频率超限 (rate limit exceeded)"

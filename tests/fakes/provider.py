@@ -795,7 +795,11 @@ class FakeProvider:
         code: str | None,
         param: str | None = None,
     ) -> bool:
-        error = {"error": {"message": message, "type": type_, "code": code, "param": param}}
+        error: dict[str, Any] = {
+            "error": {"message": message, "type": type_, "code": code, "param": param}
+        }
+        if exchange.request.path.startswith("/v1/messages"):  # Anthropic's own error shape
+            error = {"type": "error", "error": {"type": type_, "message": message}}
         extra = [("Retry-After", "1")] if status in (429, 503) else []
         return await self._send_body(exchange, status, _dumps(error), extra=extra)
 
