@@ -33,7 +33,8 @@ def claude_code_snippet(base_url: str) -> str:
     root = base_url.rstrip("/").removesuffix("/v1")
     return (
         "# Relayscope adds the provider's real key; any key works here.\n"
-        "# Route claude-* models to a provider that serves /v1/messages (⚙ Providers).\n"
+        "# Route claude-* models to a provider that serves /v1/messages (⚙ Providers),\n"
+        f"# or add --model {DEMO_MODEL} to try it with the demo provider.\n"
         f"ANTHROPIC_BASE_URL={shlex.quote(root)} ANTHROPIC_API_KEY=any claude\n"
     )
 
