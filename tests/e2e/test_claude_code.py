@@ -126,3 +126,12 @@ def test_a_claude_code_tool_turn_is_two_recorded_calls(
     results = [b for b in last_message["content"] if b.get("type") == "tool_result"]
     assert [b["tool_use_id"] for b in results] == [call["id"]]
     assert second["output_text"].startswith("Done: ") and answer["result"] == second["output_text"]
+
+
+def test_claude_code_talks_to_the_demo_provider_with_no_keys(claude: Path, tmp_path: Path) -> None:
+    with WorkerProcess(tmp_path) as worker:  # no config: the demo provider only
+        answer = run_claude(claude, worker, tmp_path / "home", "demo-fast")
+        (row,) = worker.wait_for_calls(1, state="complete")
+    assert answer["is_error"] is False and "Relayscope" in str(answer["result"])
+    assert (row["provider"], row["endpoint"]) == ("demo", "messages")
+    assert row["output_text"] == answer["result"]
