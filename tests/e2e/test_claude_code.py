@@ -100,6 +100,7 @@ def test_claude_code_answers_through_relayscope_and_is_recorded(
     (row,) = worker.wait_for_calls(1, state="complete")
     assert (row["endpoint"], row["stream"], row["finish_reason"]) == ("messages", 1, "end_turn")
     assert row["output_text"] == result
+    assert row["session_id"] == answer["session_id"]  # Claude Code's session, from its header
     usage = answer["usage"]
     assert isinstance(usage, dict)
     # Claude Code marks its system prompt for caching: the writes are kept apart, and
