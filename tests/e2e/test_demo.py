@@ -93,6 +93,7 @@ def test_responses_every_way(demo: tuple[WorkerProcess, openai.OpenAI]) -> None:
 
 def test_anthropic_messages_every_way(demo: tuple[WorkerProcess, openai.OpenAI]) -> None:
     worker, _ = demo
+    before = len(worker.wait_for_calls(0))
     # Claude Code and the anthropic SDK add /v1/messages themselves: no /v1 in the base URL.
     base_url = worker.base_url.removesuffix("/v1")
     with anthropic.Anthropic(base_url=base_url, api_key="x", max_retries=0) as client:
@@ -102,7 +103,7 @@ def test_anthropic_messages_every_way(demo: tuple[WorkerProcess, openai.OpenAI])
             final = stream.get_final_message()
     assert whole.content[0].type == "text" and whole.content[0].text == streamed
     assert "arrives in small chunks" in streamed and final.stop_reason == "end_turn"
-    row = last_call(worker)
+    row = worker.wait_for_calls(before + 2)[-1]  # both calls recorded, the stream last
     assert (row["endpoint"], row["state"], row["output_text"]) == ("messages", "complete", streamed)
     assert row["completion_tokens"] == final.usage.output_tokens > 1
 
