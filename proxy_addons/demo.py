@@ -18,6 +18,7 @@ from typing import Any
 import h11
 
 from app.core.conversation import turns
+from proxy_addons.demo_messages import message_body, message_stream
 from proxy_addons.local_server import LocalServer
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,8 @@ def _split_words(text: str) -> list[str]:
 
 
 class DemoServer(LocalServer):
-    """Answers chat, responses, completions and embeddings like a real provider would."""
+    """Answers chat, responses, completions, embeddings and Anthropic Messages like a real
+    provider would."""
 
     async def answer(
         self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request, body: bytes
@@ -152,6 +154,7 @@ def _endpoint(path: str) -> str | None:
         ("/responses", "responses"),
         ("/completions", "completions"),
         ("/embeddings", "embeddings"),
+        ("/v1/messages", "messages"),  # Anthropic's Messages API (Claude Code)
     ):
         if path.endswith(suffix):
             return name
@@ -374,9 +377,11 @@ _STREAMS = {
     "chat.completions": _chat_stream,
     "responses": _responses_stream,
     "completions": _completions_stream,
+    "messages": message_stream,
 }
 _BODIES = {
     "chat.completions": lambda a, r: _chat_body(a),
     "responses": lambda a, r: _response_object(a, "completed", a.text, r),
     "completions": lambda a, r: _completions_body(a),
+    "messages": message_body,
 }

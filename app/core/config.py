@@ -64,6 +64,16 @@ class Provider:
     price_multiplier: float | None = None
     #: Resellers: their own prices per model glob, used before any list price.
     prices: tuple[ModelPrice, ...] = ()
+    #: How the key is sent: "bearer" (Authorization: Bearer KEY), "x-api-key" (Anthropic's
+    #: header), or "auto": x-api-key for Anthropic Messages paths, bearer for the rest.
+    auth: str = "auto"
+
+    def key_header(self, endpoint: str) -> str:
+        """The header the key goes in for a request to `endpoint`: "authorization" or
+        "x-api-key"."""
+        if self.auth == "x-api-key" or (self.auth == "auto" and endpoint.startswith("messages")):
+            return "x-api-key"
+        return "authorization"
 
     def key(self) -> str | None:
         """The key to send upstream: the literal one, else the one in the system keyring
@@ -199,7 +209,9 @@ _PROVIDER_KEYS = {
     "timeout",
     "price_multiplier",
     "prices",
+    "auth",
 }
+AUTH_MODES = ("auto", "bearer", "x-api-key")
 _PRICE_KEYS = ("input", "output", "cached", "cache_write")
 
 
@@ -429,7 +441,18 @@ def _parse_provider(raw: object, index: int, path: Path) -> Provider:
         api_key_keyring=_get(raw, "api_key_keyring", bool, False, where),
         price_multiplier=_price_multiplier(raw, where),
         prices=_prices(raw.get("prices", {}), where),
+        auth=_auth(raw, where),
     )
+
+
+def _auth(raw: dict[str, Any], where: str) -> str:
+    auth = str(_get(raw, "auth", str, "auto", where))
+    if auth not in AUTH_MODES:
+        raise ConfigError(
+            f'{where}: auth = "{auth}" is not one of "auto" (x-api-key for /v1/messages, '
+            'bearer for the rest), "bearer" or "x-api-key"; use one of those.'
+        )
+    return auth
 
 
 def _price_multiplier(raw: dict[str, Any], where: str) -> float | None:

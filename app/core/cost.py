@@ -99,14 +99,16 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> TokenUsage:
 
 
 def usage_from_row(call: Mapping[str, Any]) -> TokenUsage | None:
-    """A recorded call's usage columns (chat terms: `prompt_tokens` includes `cached_tokens`),
-    or None when the provider reported none."""
+    """A recorded call's usage columns (chat terms: `prompt_tokens` includes `cached_tokens`
+    and `cache_write_tokens`, which Anthropic calls are recorded with), or None when the
+    provider reported none."""
     if call.get("prompt_tokens") is None and call.get("completion_tokens") is None:
         return None
     return TokenUsage(
         input_tokens=_n(call.get("prompt_tokens")),
         output_tokens=_n(call.get("completion_tokens")),
         cache_read_tokens=_n(call.get("cached_tokens")),
+        cache_write_tokens=_n(call.get("cache_write_tokens")),
         reasoning_tokens=_n(call.get("reasoning_tokens")),
     )
 

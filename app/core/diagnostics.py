@@ -167,7 +167,7 @@ def _usage_missing(rows: list[dict[str, Any]]) -> Sign | None:
     missing = [
         r
         for r in rows
-        if r["endpoint"] in ("chat.completions", "responses", "completions")
+        if r["endpoint"] in ("chat.completions", "responses", "completions", "messages")
         and not r["completion_tokens"]
         and (r["output_text"] or r["tool_calls"])
     ]

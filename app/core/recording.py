@@ -648,6 +648,8 @@ def _assembled_fields(result: Assembled, fields: dict[str, Any]) -> dict[str, An
             cached_tokens=usage.cached_tokens,
             reasoning_tokens=usage.reasoning_tokens,
         )
+        if usage.cache_write_tokens is not None:
+            out["cache_write_tokens"] = usage.cache_write_tokens
     if result.error and not fields.get("error"):
         error = result.error.get("error", result.error)
         message = error.get("message") if isinstance(error, dict) else None

@@ -408,6 +408,14 @@ def m012_datasette_ready(db: Database) -> None:
 
 
 @migrations()
+def m013_cache_write_tokens(db: Database) -> None:
+    # Anthropic reports input written to the prompt cache (cache_creation_input_tokens)
+    # apart: it is priced apart (dearer than input), so it is kept apart. Part of
+    # prompt_tokens, like cached_tokens (README "Database").
+    db["calls"].add_column("cache_write_tokens", int)  # type: ignore[union-attr]
+
+
+@migrations()
 def m014_body_pieces(db: Database) -> None:
     # An agent resends its whole conversation every turn: a large request body is stored as
     # pieces shared by every body that contains them (app/core/bodies.py), the call keeps the

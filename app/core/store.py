@@ -232,7 +232,8 @@ class CallStore:
         """Every call's usage and what prices it, oldest first (for the cost ledger)."""
         sql = (
             "SELECT id, started_at, provider, model, response_model, session_id, turn_id, "
-            "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens FROM calls "
+            "prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens "
+            "FROM calls "
             "ORDER BY started_at, rowid"
         )
         yield from self.db.query(sql)

@@ -16,7 +16,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.snippets import DEMO_MODEL, codex_snippet, curl_snippet, sdk_snippet
+from app.core.snippets import (
+    DEMO_MODEL,
+    claude_code_snippet,
+    codex_snippet,
+    curl_snippet,
+    sdk_snippet,
+)
 from app.ui import theme
 
 DEMO_PROMPT = "Hello, Relayscope! What do you record?"
@@ -119,7 +125,8 @@ class SnippetCard(QFrame):
 
 
 class WelcomePanel(QWidget):
-    """How to connect: the base URL, Codex and SDK snippets, and a demo call button.
+    """How to connect: the base URL, Codex, Claude Code, SDK and curl snippets, and a demo
+    call button.
 
     Signals:
         test_call_finished(str): the demo call ended (empty string, or what went wrong).
@@ -149,6 +156,7 @@ class WelcomePanel(QWidget):
         self.copy_url = QPushButton("Copy", self)
         self.copy_url.clicked.connect(self._on_copy_url_clicked)
         self.codex = SnippetCard("Codex CLI", self)
+        self.claude_code = SnippetCard("Claude Code", self)
         self.sdk = SnippetCard("Python (openai SDK)", self)
         self.curl = SnippetCard("curl", self)
         self.demo = QPushButton("Send a test call to the demo provider", self)
@@ -185,8 +193,9 @@ class WelcomePanel(QWidget):
         url_row.addStretch(1)
         grid.addLayout(url_row, 2, 0, 1, 2)
         grid.addWidget(self.codex, 3, 0)
-        grid.addWidget(self.sdk, 3, 1)
-        grid.addWidget(self.curl, 4, 0, 1, 2)
+        grid.addWidget(self.claude_code, 3, 1)
+        grid.addWidget(self.sdk, 4, 0)
+        grid.addWidget(self.curl, 4, 1)
         demo_row = QHBoxLayout()
         demo_row.setSpacing(theme.SPACING * 2)
         demo_row.addWidget(self.demo)
@@ -223,6 +232,7 @@ class WelcomePanel(QWidget):
         self._listening = listening
         self.url.setText(url)
         self.codex.set_text(codex_snippet(url))
+        self.claude_code.set_text(claude_code_snippet(url))
         self.sdk.set_text(sdk_snippet(url))
         self.curl.set_text(curl_snippet(url))
         self.demo.setEnabled(listening and not self._sending and self._demo_available)

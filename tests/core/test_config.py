@@ -127,6 +127,21 @@ def test_storage_limits_are_read_and_checked(tmp_path: Path) -> None:
         load_config(write(tmp_path, "[storage]\nmax_size = 5\n"))
 
 
+@pytest.mark.parametrize(
+    ("line", "chat", "messages"),
+    [
+        ("", "authorization", "x-api-key"),  # auto: Anthropic's header for Messages paths
+        ('auth = "bearer"\n', "authorization", "authorization"),
+        ('auth = "x-api-key"\n', "x-api-key", "x-api-key"),
+    ],
+)
+def test_auth_chooses_the_header_the_key_goes_in(
+    tmp_path: Path, line: str, chat: str, messages: str
+) -> None:
+    (acme,) = load_config(write(tmp_path, ACME + line)).providers
+    assert (acme.key_header("chat.completions"), acme.key_header("messages")) == (chat, messages)
+
+
 def test_a_single_glob_string_is_taken_as_a_list(tmp_path: Path) -> None:
     # The loader is lenient here on purpose: `models = "gpt-*"` reads as ["gpt-*"].
     config = load_config(write(tmp_path, ACME + 'models = "gpt-*"\n'))
@@ -303,6 +318,11 @@ def test_allowed_hosts_and_origins_are_read_lower_case(tmp_path: Path) -> None:
             '[proxy]\nallowed_hosts = [""]\n',
             "allowed_hosts must be a list of strings",
             id="empty-host",
+        ),
+        pytest.param(
+            ACME + 'auth = "apikey"\n',
+            'auth = "apikey" is not one of "auto"',
+            id="unknown-auth",
         ),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
@@ -88,6 +89,23 @@ def test_responses_every_way(demo: tuple[WorkerProcess, openai.OpenAI]) -> None:
     row = last_call(worker)
     assert (row["state"], row["output_text"]) == ("complete", final.output_text)
     assert row["completion_tokens"] == final.usage.output_tokens
+
+
+def test_anthropic_messages_every_way(demo: tuple[WorkerProcess, openai.OpenAI]) -> None:
+    worker, _ = demo
+    before = len(worker.wait_for_calls(0))
+    # Claude Code and the anthropic SDK add /v1/messages themselves: no /v1 in the base URL.
+    base_url = worker.base_url.removesuffix("/v1")
+    with anthropic.Anthropic(base_url=base_url, api_key="x", max_retries=0) as client:
+        whole = client.messages.create(model=MODEL, max_tokens=100, messages=ASK)  # type: ignore[arg-type]
+        with client.messages.stream(model=MODEL, max_tokens=100, messages=ASK) as stream:  # type: ignore[arg-type]
+            streamed = "".join(stream.text_stream)
+            final = stream.get_final_message()
+    assert whole.content[0].type == "text" and whole.content[0].text == streamed
+    assert "arrives in small chunks" in streamed and final.stop_reason == "end_turn"
+    row = worker.wait_for_calls(before + 2)[-1]  # both calls recorded, the stream last
+    assert (row["endpoint"], row["state"], row["output_text"]) == ("messages", "complete", streamed)
+    assert row["completion_tokens"] == final.usage.output_tokens > 1
 
 
 def test_completions_and_embeddings(demo: tuple[WorkerProcess, openai.OpenAI]) -> None:

@@ -53,6 +53,8 @@ import brotli  # type: ignore[import-untyped]
 import wsproto.connection as wsconnection
 import wsproto.events as wsevents
 
+from tests.fakes import messages as fake_messages
+
 __all__ = [
     "ERRORS",
     "SCENARIOS",
@@ -173,7 +175,7 @@ _UNSAFE_ID_RE: Final = re.compile(r"[^A-Za-z0-9_.-]")
 _HEAD_LIMIT: Final = 1 << 20
 _EMBEDDING_DIMS: Final = 8
 
-_Kind = Literal["chat", "responses", "completions"]
+_Kind = Literal["chat", "responses", "completions", "messages"]
 Endpoint = Literal["chat", "responses", "completions", "embeddings"]
 
 # --------------------------------------------------------------------------- helpers
@@ -449,6 +451,8 @@ class FakeProvider:
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._routes: dict[tuple[str, str], Callable[[_Exchange], Awaitable[bool]]] = {
             ("POST", "/v1/chat/completions"): self._chat,
+            ("POST", "/v1/messages"): self._messages,
+            ("POST", "/v1/messages/count_tokens"): self._count_tokens,
             ("POST", "/v1/responses"): self._responses,
             ("POST", "/v1/completions"): self._completions,
             ("POST", "/v1/embeddings"): self._embeddings,
@@ -837,7 +841,11 @@ class FakeProvider:
         code: str | None,
         param: str | None = None,
     ) -> bool:
-        error = {"error": {"message": message, "type": type_, "code": code, "param": param}}
+        error: dict[str, Any] = {
+            "error": {"message": message, "type": type_, "code": code, "param": param}
+        }
+        if exchange.request.path.startswith("/v1/messages"):  # Anthropic's own error shape
+            error = {"type": "error", "error": {"type": type_, "message": message}}
         extra = [("Retry-After", "1")] if status in (429, 503) else []
         return await self._send_body(exchange, status, _dumps(error), extra=extra)
 
@@ -894,7 +902,9 @@ class FakeProvider:
         elif scenario == "stall":
             events, ending = events[:1], "stall"
         elif scenario == "error-in-stream":
-            if kind == "responses":
+            if kind == "messages":
+                events = [events[0], fake_messages.OVERLOADED]
+            elif kind == "responses":
                 error = {
                     "type": "error",
                     "code": STREAM_ERROR["code"],
@@ -906,7 +916,10 @@ class FakeProvider:
             else:
                 events = [events[0], _data_event({"error": STREAM_ERROR})]
         elif scenario == "malformed-chunk":
-            prefix = b"event: response.output_text.delta\n" if kind == "responses" else b""
+            prefix = {
+                "responses": b"event: response.output_text.delta\n",
+                "messages": b"event: content_block_delta\n",
+            }.get(kind, b"")
             events = list(events)
             events.insert((start + end) // 2, prefix + MALFORMED_DATA + b"\n\n")
         elif scenario == "keepalive":
@@ -1001,6 +1014,7 @@ class FakeProvider:
         if (
             self.api_key is not None
             and request.headers.get("authorization") != f"Bearer {self.api_key}"
+            and request.headers.get("x-api-key") != self.api_key
         ):
             spec = ERRORS[401]
             return await self._send_error(
@@ -1178,6 +1192,36 @@ class FakeProvider:
             events.append(_data_event({**base, "choices": [], "usage": usage}))
         events.append(b"data: [DONE]\n\n")
         return await self._stream(exchange, "chat", events, content, scenario)
+
+    async def _messages(self, exchange: _Exchange) -> bool:
+        """Anthropic's Messages API (tests/fakes/messages.py has the rules)."""
+        parsed = await self._parse(exchange)
+        if isinstance(parsed, bool):
+            return parsed
+        body, model, scenario = parsed
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            return await self._bad_request(
+                exchange, "messages: at least one message is required", "messages"
+            )
+        blocks = fake_messages.answer_blocks(
+            body, lambda prompt: self.answer_for(model, prompt), split_words
+        )
+        counts = fake_messages.usage(body, blocks, self._cached_tokens(body))
+        message_id = _new_id("msg_")
+        if body.get("stream") is not True:
+            whole = fake_messages.message(message_id, model, blocks, counts)
+            return await self._send_non_stream(exchange, whole, scenario)
+        events, content = fake_messages.stream_events(message_id, model, blocks, counts)
+        return await self._stream(exchange, "messages", events, content, scenario)
+
+    async def _count_tokens(self, exchange: _Exchange) -> bool:
+        parsed = await self._parse(exchange)
+        if isinstance(parsed, bool):
+            return parsed
+        body, _, _ = parsed
+        counts = fake_messages.usage(body, [], 0)
+        every = counts["input_tokens"] + counts["cache_creation_input_tokens"]
+        return await self._send_json(exchange, {"input_tokens": every})
 
     async def _responses(self, exchange: _Exchange) -> bool:
         parsed = await self._parse(exchange)
