@@ -227,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("sessions", "session", "share", "costs"):
         return cli_sessions.run(args, db_path, config)
     if args.command in ("export", "import"):
-        return cli_export.run(args, db_path, config.otlp)
+        from app.core.cost import Pricer
+
+        return cli_export.run(args, db_path, config.otlp, Pricer.from_config(config))
     if (problem := display_problem()) is not None:
         print(f"relayscope: {problem}", file=sys.stderr)
         return 2
