@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from app import cli_export, cli_sessions
+from app import cli_demo, cli_export, cli_sessions
 from app.core.config import (
     LOOPBACK_HOSTS,
     Config,
@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _action_parsers(sub)  # replay, diff, compare
     cli_export.add_parsers(sub, _common)  # export, import
     cli_sessions.add_parsers(sub, _common)  # sessions, session, share, costs
+    cli_demo.add_parser(sub, _common)  # demo-session
     return parser
 
 
@@ -224,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app import cli_actions
 
         return cli_actions.run(args, config, db_path)
+    if args.command == "demo-session":
+        return cli_demo.run(args, config)
     if args.command in ("sessions", "session", "share", "costs"):
         return cli_sessions.run(args, db_path, config)
     if args.command in ("export", "import"):
