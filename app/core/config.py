@@ -132,11 +132,20 @@ class OtlpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """What `relayscope prune` keeps when it is given no limits of its own (None: no limit)."""
+
+    keep_days: float | None = None
+    max_size_mb: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     proxy: ProxySettings = field(default_factory=ProxySettings)
     providers: tuple[Provider, ...] = (DEMO,)
     path: Path | None = None
     otlp: OtlpSettings = field(default_factory=OtlpSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     def provider(self, name: str) -> Provider | None:
         for provider in self.providers:
@@ -215,11 +224,11 @@ def load_config(path: Path | None = None, *, explicit: bool = False) -> Config:
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
-    unknown = set(data) - {"proxy", "providers", "otlp", "demo"}
+    unknown = set(data) - {"proxy", "providers", "otlp", "demo", "storage"}
     if unknown:
         raise ConfigError(
             f"{path}: unknown section {_names(unknown)}; only [proxy], [[providers]], "
-            "[otlp] and [demo] exist."
+            "[otlp], [demo] and [storage] exist."
         )
     proxy = _parse_proxy(data.get("proxy", {}), path)
     raw_providers = data.get("providers", [])
@@ -235,7 +244,26 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     elif not any(p.is_demo for p in providers):
         providers.append(DEMO)
     otlp = _parse_otlp(data.get("otlp", {}), path)
-    return Config(proxy=proxy, providers=tuple(providers), path=path, otlp=otlp)
+    storage = _parse_storage(data.get("storage", {}), path)
+    return Config(proxy=proxy, providers=tuple(providers), path=path, otlp=otlp, storage=storage)
+
+
+def _parse_storage(raw: object, path: Path) -> StorageSettings:
+    where = f"{path}: [storage]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table, like [storage] keep_days = 30.")
+    unknown = set(raw) - {"keep_days", "max_size_mb"}
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {_names(unknown)}; allowed: 'keep_days', 'max_size_mb'."
+        )
+    limits = {}
+    for key in ("keep_days", "max_size_mb"):
+        value = _get(raw, key, (int, float, type(None)), None, where)
+        if value is not None and value <= 0:
+            raise ConfigError(f"{where}: {key} must be more than 0, not {value!r}.")
+        limits[key] = None if value is None else float(value)
+    return StorageSettings(**limits)
 
 
 def _parse_demo(raw: object, path: Path) -> bool | None:

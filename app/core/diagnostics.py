@@ -109,12 +109,10 @@ def diagnose(
 ) -> ProviderReport:
     """The report for one provider over its most recent `limit` calls, their costs priced
     by `pricer` (the config's prices; `cost.default_pricer()` when not given)."""
-    rows = list(
-        store.db.query(
-            f"SELECT {COLUMNS} FROM calls WHERE provider = ? AND state NOT IN ('pending', "
-            "'streaming') ORDER BY started_at DESC LIMIT ?",
-            [provider, limit],
-        )
+    rows = store.query_calls(
+        f"SELECT {COLUMNS}, request_pieces FROM calls WHERE provider = ? AND state NOT IN "
+        "('pending', 'streaming') ORDER BY started_at DESC LIMIT ?",
+        [provider, limit],
     )
     rows.reverse()
     report = ProviderReport(provider, calls=len(rows))

@@ -114,7 +114,7 @@ def iter_selected(store: CallStore, selection: Selection) -> Iterator[dict[str, 
     if selection.ids is None:
         where, params = selection.filter.where()
         sql = f"SELECT * FROM calls WHERE {where} ORDER BY started_at, rowid"
-        yield from store.db.query(sql, params)
+        yield from store.iter_query_calls(sql, params)
         return
     # Call ids start with their start time in hex, so sorted ids are in time order.
     ids = sorted(set(selection.ids))
@@ -122,7 +122,7 @@ def iter_selected(store: CallStore, selection: Selection) -> Iterator[dict[str, 
         batch = ids[start : start + _ID_BATCH]
         marks = ", ".join("?" for _ in batch)
         sql = f"SELECT * FROM calls WHERE id IN ({marks}) ORDER BY id"
-        yield from store.db.query(sql, batch)
+        yield from store.iter_query_calls(sql, batch)
 
 
 def recorded_calls(

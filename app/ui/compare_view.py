@@ -564,10 +564,8 @@ class CompareView(QWidget):
         self.set_targets(group.targets)
         self.setWindowTitle(f"Compare — {group.name}")
         self._make_columns(list(group.targets))
-        rows = list(
-            self._store.db.query(
-                "SELECT * FROM calls WHERE group_id = ? ORDER BY started_at", [group.id]
-            )
+        rows = self._store.query_calls(
+            "SELECT * FROM calls WHERE group_id = ? ORDER BY started_at", [group.id]
         )
         summaries = _match_rows(group.targets, rows)
         self._show_summaries(summaries)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
+
 import httpx
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -118,15 +122,26 @@ class SnippetCard(QFrame):
         self.copied.emit(self.title)
 
 
-def play_demo_session(base_url: str) -> tuple[str, str]:
+def play_demo_session(base_url: str, db_path: Path | None = None) -> tuple[str, str]:
     """A 3-turn agent session with `demo-agent` through the proxy (blocking): (session id,
-    "") on success, else ("", a sentence saying what went wrong)."""
+    "") on success, else ("", a sentence saying what went wrong). With `db_path`, it returns
+    once the proxy has recorded the last call, so the session reads whole."""
     from app.core.demo_session import DemoSessionError, play
+    from app.core.replay import wait_until_recorded
+    from app.core.store import CallStore, StoreError
 
     try:
-        return play(base_url).session_id, ""
+        result = play(base_url)
     except DemoSessionError as exc:
         return "", f"The agent session stopped: {exc}."
+    if db_path is not None and result.call_ids:
+        with contextlib.suppress(StoreError, sqlite3.Error):
+            store = CallStore(db_path, create=False)
+            try:
+                wait_until_recorded(store, result.call_ids[-1], timeout=5.0)
+            finally:
+                store.close()
+    return result.session_id, ""
 
 
 class _SessionDone(QObject):
@@ -154,6 +169,8 @@ class WelcomePanel(QWidget):
         self._listening = False
         self._sending = False
         self._demo_available = True
+        #: The database the proxy records to: the agent session waits for its last call.
+        self.db_path: Path | None = None
         self.heading = QLabel("Point your client at Relayscope", self)
         self.heading.setFont(theme.scaled_font(self.font(), 1.6, bold=True))
         self.intro = QLabel(
@@ -293,10 +310,10 @@ class WelcomePanel(QWidget):
         self.demo_status.setText("Playing three turns with demo-agent: tool calls, cache reads…")
         carrier = _SessionDone()  # no parent: it must outlive this panel if the window closes
         carrier.done.connect(self._on_agent_session_done)
-        base_url = self._base_url
+        base_url, db_path = self._base_url, self.db_path
 
         def run() -> None:
-            carrier.done.emit(*play_demo_session(base_url))
+            carrier.done.emit(*play_demo_session(base_url, db_path))
 
         QThreadPool.globalInstance().start(run)
 
@@ -312,8 +329,8 @@ class WelcomePanel(QWidget):
         self._enable_demo_buttons()
         self.demo_status.setText(
             error
-            or f"Done: session {session_id} is in the list (group it by turn); "
-            f"`relayscope session {session_id}` reads it turn by turn."
+            or f"Done: session {session_id} is recorded; Sessions… (Ctrl+Shift+S) reads it "
+            "turn by turn."
         )
         self.agent_session_finished.emit(session_id, error)
 

@@ -117,6 +117,16 @@ def test_a_wrong_demo_setting_says_what_to_write(tmp_path: Path) -> None:
         load_config(write(tmp_path, 'demo = "yes"\n'))
 
 
+def test_storage_limits_are_read_and_checked(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[storage]\nkeep_days = 30\nmax_size_mb = 512.5\n"))
+    assert (config.storage.keep_days, config.storage.max_size_mb) == (30.0, 512.5)
+    assert load_config(write(tmp_path, "")).storage.keep_days is None
+    with pytest.raises(ConfigError, match=r"\[storage\]: keep_days must be more than 0"):
+        load_config(write(tmp_path, "[storage]\nkeep_days = 0\n"))
+    with pytest.raises(ConfigError, match=r"allowed: 'keep_days', 'max_size_mb'"):
+        load_config(write(tmp_path, "[storage]\nmax_size = 5\n"))
+
+
 def test_a_single_glob_string_is_taken_as_a_list(tmp_path: Path) -> None:
     # The loader is lenient here on purpose: `models = "gpt-*"` reads as ["gpt-*"].
     config = load_config(write(tmp_path, ACME + 'models = "gpt-*"\n'))

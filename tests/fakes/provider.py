@@ -254,6 +254,43 @@ def _example_arguments(parameters: Any) -> str:
     return json.dumps({name: "test"} if name else {}, ensure_ascii=False)
 
 
+def _example_value(schema: Any, defs: Mapping[str, Any]) -> Any:
+    """A value that validates against a (strict, structured-outputs) JSON schema."""
+    if not isinstance(schema, dict):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _example_value(defs.get(ref.rsplit("/", 1)[-1]), defs)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return _example_value(schema[key][0], defs)
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: _example_value(sub, defs) for name, sub in properties.items()}
+    if kind == "array":
+        return [_example_value(schema.get("items"), defs)]
+    return {"string": "test", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
+
+
+def _structured_text(response_format: Any) -> str | None:
+    """Structured outputs: the JSON answer for a ``json_schema`` response format, else None.
+
+    Chat puts the schema in ``response_format.json_schema.schema``, Responses in
+    ``text.format.schema``.
+    """
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = response_format.get("schema")
+    if schema is None:
+        schema = (response_format.get("json_schema") or {}).get("schema")
+    defs = schema.get("$defs", {}) if isinstance(schema, dict) else {}
+    return json.dumps(_example_value(schema, defs), ensure_ascii=False)
+
+
 def _new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:24]
 
@@ -362,6 +399,9 @@ class FakeProvider:
         prompt_cache: report cached input tokens like a provider's prompt cache: the words
             of the leading model, instructions, tools and messages/items that equal the
             previous request's (``cached_tokens`` in the usage details; 0 otherwise).
+        reasoning_tokens: report this many reasoning tokens in the usage details (chat's
+            ``completion_tokens_details``, Responses' ``output_tokens_details``), as a
+            reasoning model does (part of the output tokens, not an extra).
     """
 
     def __init__(
@@ -379,10 +419,12 @@ class FakeProvider:
         usage_scale: float = 1.0,
         cors: bool = False,
         prompt_cache: bool = False,
+        reasoning_tokens: int = 0,
     ) -> None:
         self.name = name
         self.cors = cors
         self.prompt_cache = prompt_cache
+        self.reasoning_tokens = reasoning_tokens
         self._cached_prefix: list[tuple[str, int]] = []
         self.websocket = websocket
         # A dishonest reseller: answers from another model, under- or over-reports usage.
@@ -622,6 +664,9 @@ class FakeProvider:
                 for n, fn in enumerate(functions[:2], start=1)
             ]
             return _Answer(None, calls)
+        structured = _structured_text(body.get("response_format"))
+        if structured is not None:
+            return _Answer(structured, [])
         prompt = ""
         for message in reversed(messages):
             if message.get("role") == "user":
@@ -631,8 +676,9 @@ class FakeProvider:
 
     def _responses_answer(self, model: str, body: Mapping[str, Any]) -> _Answer:
         items = body.get("input")
+        structured = _structured_text((body.get("text") or {}).get("format"))
         if isinstance(items, str):
-            return _Answer(self.answer_for(model, items), [])
+            return _Answer(structured or self.answer_for(model, items), [])
         inputs = _dicts(items)
         last = inputs[-1] if inputs else {}
         if last.get("type") == "function_call_output":
@@ -652,7 +698,7 @@ class FakeProvider:
             return _Answer(
                 None, [_Call("call_1", fn["name"], _example_arguments(fn.get("parameters")))]
             )
-        return _Answer(self.answer_for(model, prompt), [])
+        return _Answer(structured or self.answer_for(model, prompt), [])
 
     # ------------------------------------------------------------------ HTTP server
 
@@ -1047,6 +1093,8 @@ class FakeProvider:
         usage: dict[str, Any] = dict(self.usage_for(body, "chat"))
         if self.prompt_cache:
             usage["prompt_tokens_details"] = {"cached_tokens": self._cached_tokens(body)}
+        if self.reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
         cid, created = _new_id("chatcmpl-"), int(time.time())
         finish = "stop" if answer.text is not None else "tool_calls"
         if not stream:
@@ -1153,7 +1201,7 @@ class FakeProvider:
             "input_tokens": counts["prompt_tokens"],
             "input_tokens_details": {"cached_tokens": self._cached_tokens(body)},
             "output_tokens": counts["completion_tokens"],
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             "total_tokens": counts["total_tokens"],
         }
         rid, created = _new_id("resp_"), int(time.time())

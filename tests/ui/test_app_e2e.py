@@ -164,7 +164,15 @@ def test_first_run_agent_session_button_records_a_session(window: MainWindow, qt
     session_id, error = done.args
     assert error == "" and session_id
     assert welcome.demo.isEnabled() and welcome.agent.isEnabled()
-    assert f"relayscope session {session_id}" in welcome.demo_status.text()
+    assert f"session {session_id} is recorded" in welcome.demo_status.text()
+    # The sessions window opens on it: three turns, cache reads.
+    view = window.session_view
+    assert view is not None and view.isVisible()
+    qtbot.waitUntil(lambda: view.current_session_id() == session_id, timeout=10_000)
+    qtbot.waitUntil(lambda: view.turns.report is not None, timeout=10_000)
+    report = view.turns.report
+    assert report is not None and report.id == session_id and len(report.turns) == 3
+    assert all((t.cache_hit_rate or 0) > 0 for t in report.turns[1:])
     qtbot.waitUntil(lambda: len(rows_with(window, "demo-agent")) == 5, timeout=5000)
     store = window.store
 
