@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from app import cli_export, cli_sessions
+from app import cli_demo, cli_export, cli_sessions
 from app.core.config import (
     LOOPBACK_HOSTS,
     Config,
@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     _action_parsers(sub)  # replay, diff, compare
     cli_export.add_parsers(sub, _common)  # export, import
     cli_sessions.add_parsers(sub, _common)  # sessions, session, share, costs
+    cli_demo.add_parser(sub, _common)  # demo-session
     return parser
 
 
@@ -242,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app import cli_actions
 
         return cli_actions.run(args, config, db_path)
+    if args.command == "demo-session":
+        return cli_demo.run(args, config)
     if args.command in ("sessions", "session", "share", "costs"):
         return cli_sessions.run(args, db_path, config)
     if args.command == "prune":
@@ -249,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "compact":
         return _run_compact(db_path)
     if args.command in ("export", "import"):
-        return cli_export.run(args, db_path, config.otlp)
+        from app.core.cost import Pricer
+
+        return cli_export.run(args, db_path, config.otlp, Pricer.from_config(config))
     if (problem := display_problem()) is not None:
         print(f"relayscope: {problem}", file=sys.stderr)
         return 2

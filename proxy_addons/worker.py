@@ -226,7 +226,10 @@ def _otlp_forwarder(settings: WorkerSettings, printer: EventPrinter) -> OtlpForw
         log.warning("OpenTelemetry export: %s", message)
         printer.emit({"event": "otlp_error", "message": message})
 
-    return OtlpForwarder(settings.db_path, target, on_error=report)
+    from app.core.cost import Pricer
+
+    pricer = Pricer.from_config(settings.config)  # spans carry each call's cost
+    return OtlpForwarder(settings.db_path, target, on_error=report, pricer=pricer)
 
 
 def _load_playback(settings: WorkerSettings) -> PlaybackSet:

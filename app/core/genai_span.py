@@ -6,6 +6,10 @@ the current conventions (github.com/open-telemetry/semantic-conventions-genai): 
 is the API family (`gen_ai.provider.name = "openai"`); Relayscope's routing name is its own
 `relayscope.provider`. Message content (`gen_ai.input.messages`, `gen_ai.output.messages`,
 `gen_ai.system_instructions`) is only added when `capture_content` is asked for.
+
+The conventions have no cost attribute (as of 2026-12), so a call's price is Relayscope's
+own: `relayscope.cost.usd` (left out when the price is unknown, never 0) and
+`relayscope.cost.basis` (the price's source, or why it is unknown).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.core.conversation import Turn, turns
+from app.core.cost import Cost
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
 from app.core.sse import SSEDecoder
 
@@ -78,9 +83,13 @@ def span_name(call: dict[str, Any]) -> str:
 
 
 def attributes(
-    call: dict[str, Any], answer: Assembled, *, capture_content: bool = False
+    call: dict[str, Any],
+    answer: Assembled,
+    *,
+    capture_content: bool = False,
+    cost: Cost | None = None,
 ) -> dict[str, Any]:
-    """The span's attributes; None values are left out."""
+    """The span's attributes; None values are left out (so is an unknown cost's USD)."""
     body = _json_object(call.get("request_body"))
     out: dict[str, Any] = {}
     op = operation(call)
@@ -110,6 +119,9 @@ def attributes(
             "relayscope.cut_by": call.get("cut_by"),
         }
     )
+    if cost is not None:
+        out["relayscope.cost.usd"] = None if cost.usd is None else float(cost.usd)
+        out["relayscope.cost.basis"] = cost.basis
     return {key: value for key, value in out.items() if value is not None}
 
 

@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self.call_list = CallListView(self.model, self)
         self.inspector = CallInspector(store, self)
         self.welcome = WelcomePanel(self)
+        self.welcome.db_path = store.path
         self.welcome.set_demo_available(_demo_enabled(config_path))
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.pages = QStackedWidget(self)
@@ -343,6 +344,7 @@ class MainWindow(QMainWindow):
         self.diagnostics_action.triggered.connect(lambda: self.show_provider_page())
         self.breakpoints_action.triggered.connect(self.show_breakpoints)
         self.sessions_action.triggered.connect(lambda: self.show_sessions())
+        self.welcome.agent_session_finished.connect(self._on_welcome_agent_session_finished)
         self.call_list.diagnostics_requested.connect(self.show_provider_page)
         self.call_list.playback_requested.connect(self._on_call_list_playback_requested)
         player = self.playback.worker  # the calls it serves are recorded and listed too
@@ -376,6 +378,10 @@ class MainWindow(QMainWindow):
         self.provider_page.show()
         self.provider_page.raise_()
         return self.provider_page
+
+    def _on_welcome_agent_session_finished(self, session_id: str, error: str) -> None:
+        if session_id and not error:
+            self.show_sessions(session_id)  # the demo session, turn by turn
 
     def show_sessions(self, session_id: str = "") -> SessionView:
         """The sessions window (read again each time it is opened)."""

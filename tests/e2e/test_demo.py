@@ -124,4 +124,4 @@ def test_models_lists_the_demo_models_once(tmp_path: Path) -> None:
         openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client,
     ):
         ids = [m.id for m in client.models.list()]
-    assert ids == ["demo-1", "demo-fast"]
+    assert ids == ["demo-1", "demo-fast", "demo-agent"]
