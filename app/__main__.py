@@ -7,12 +7,13 @@ import asyncio
 import ctypes.util
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from app import cli_export, cli_sessions
+from app import cli_demo, cli_export, cli_sessions
 from app.core.config import (
     LOOPBACK_HOSTS,
     Config,
@@ -145,9 +146,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="report format (default markdown, readable as it is)",
     )
 
+    prune = sub.add_parser(
+        "prune", help="delete the oldest calls (by age or to cap the size), then VACUUM"
+    )
+    _common(prune)
+    prune.add_argument(
+        "--older-than", type=float, metavar="DAYS", help="delete calls older than DAYS days"
+    )
+    prune.add_argument(
+        "--max-size", type=float, metavar="MB", help="delete the oldest calls until it fits in MB"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
+
+    compact = sub.add_parser(
+        "compact", help="store request bodies recorded before shared pieces as pieces"
+    )
+    _common(compact)
+
     _action_parsers(sub)  # replay, diff, compare
     cli_export.add_parsers(sub, _common)  # export, import
     cli_sessions.add_parsers(sub, _common)  # sessions, session, share, costs
+    cli_demo.add_parser(sub, _common)  # demo-session
     return parser
 
 
@@ -224,16 +243,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app import cli_actions
 
         return cli_actions.run(args, config, db_path)
+    if args.command == "demo-session":
+        return cli_demo.run(args, config)
     if args.command in ("sessions", "session", "share", "costs"):
         return cli_sessions.run(args, db_path, config)
+    if args.command == "prune":
+        return _run_prune(args, config, db_path)
+    if args.command == "compact":
+        return _run_compact(db_path)
     if args.command in ("export", "import"):
-        return cli_export.run(args, db_path, config.otlp)
+        from app.core.cost import Pricer
+
+        return cli_export.run(args, db_path, config.otlp, Pricer.from_config(config))
     if (problem := display_problem()) is not None:
         print(f"relayscope: {problem}", file=sys.stderr)
         return 2
     from app.ui.application import run_app
 
     return run_app(config=config, config_path=args.config or default_config_path(), db_path=db_path)
+
+
+def _run_prune(args: argparse.Namespace, config: Config, db_path: Path) -> int:
+    """`relayscope prune`: its options, else the config's [storage] limits."""
+    from app.core.retention import prune
+    from app.core.store import StoreError, open_database
+
+    days = args.older_than if args.older_than is not None else config.storage.keep_days
+    size = args.max_size if args.max_size is not None else config.storage.max_size_mb
+    if days is None and size is None:
+        print(
+            "relayscope: nothing to prune by: give --older-than DAYS or --max-size MB, or set "
+            "[storage] keep_days / max_size_mb in the config.",
+            file=sys.stderr,
+        )
+        return 2
+    if any(limit is not None and limit <= 0 for limit in (days, size)):
+        print("relayscope: --older-than and --max-size must be more than 0.", file=sys.stderr)
+        return 2
+    try:
+        open_database(db_path, create=False).conn.close()  # exists, and migrated
+        result = prune(db_path, older_than_days=days, max_size_mb=size, dry_run=args.dry_run)
+    except (StoreError, sqlite3.Error) as exc:
+        print(f"relayscope: {exc}", file=sys.stderr)
+        return 1
+    print(result.sentence())
+    return 0
+
+
+def _run_compact(db_path: Path) -> int:
+    from app.core.retention import compact
+    from app.core.store import StoreError, open_database
+
+    try:
+        open_database(db_path, create=False).conn.close()  # exists, and migrated
+        result = compact(db_path)
+    except (StoreError, sqlite3.Error) as exc:
+        print(f"relayscope: {exc}", file=sys.stderr)
+        return 1
+    print(result.sentence())
+    return 0
 
 
 def _run_proxy(args: argparse.Namespace, config: Config, db_path: Path) -> int:

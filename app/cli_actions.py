@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from app.cli_views import open_store
 from app.core.compare import CompareResult, Target, TargetSummary, compare, load_group, rerun
 from app.core.config import Config
+from app.core.cost import Pricer
 from app.core.diff import diff_as_json, diff_calls, format_unified
 from app.core.replay import (
     JsonError,
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace, config: Config, db_path: Path) -> int:
         headers = _token_header(config)
         if args.command == "replay":
             return _replay(store, args, url, headers)
-        return _compare(store, args, url, headers)
+        return _compare(store, args, url, headers, Pricer.from_config(config))
     except (StoreError, ReplayError, _Usage) as exc:
         print(f"relayscope: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, _Usage) else 1
@@ -215,12 +216,14 @@ def _diff(store: CallStore, args: argparse.Namespace) -> int:
 # --- compare ----------------------------------------------------------------------------------
 
 
-def _compare(store: CallStore, args: argparse.Namespace, url: str, headers: list[Any]) -> int:
+def _compare(
+    store: CallStore, args: argparse.Namespace, url: str, headers: list[Any], pricer: Pricer
+) -> int:
     progress = _Progress(sys.stdout, quiet=args.json)
     if args.rerun:
         group = load_group(store, args.rerun)
         progress.labels = [t.label for t in group.targets]
-        result = rerun(group, url, on_event=progress, store=store, headers=headers)
+        result = rerun(group, url, on_event=progress, store=store, headers=headers, pricer=pricer)
     else:
         targets = _targets(args.target)
         progress.labels = [t.label for t in targets]
@@ -236,6 +239,7 @@ def _compare(store: CallStore, args: argparse.Namespace, url: str, headers: list
             headers=[*client, *headers],
             source_call_id=source,
             wait_for_retry_after=args.wait_retry_after,
+            pricer=pricer,
         )
     if args.json:
         print(visible_json(json.dumps(_compare_json(result), ensure_ascii=False, indent=2)))
@@ -302,7 +306,7 @@ class _Progress:
 
 
 def summary_table(summaries: tuple[TargetSummary, ...]) -> list[str]:
-    rows = [("#", "target", "call", "status", "TTFT", "total", "in/out", "tok/s", "finish")]
+    rows = [("#", "target", "call", "status", "TTFT", "total", "in/out", "tok/s", "cost", "finish")]
     for s in summaries:
         tokens = "—"
         if s.prompt_tokens is not None or s.completion_tokens is not None:
@@ -317,11 +321,12 @@ def summary_table(summaries: tuple[TargetSummary, ...]) -> list[str]:
                 format_ms(s.duration_ms),
                 tokens,
                 f"{s.tokens_per_s:,.1f}" if s.tokens_per_s is not None else "—",
+                s.cost.text(),  # "—" when unknown, never $0
                 visible(s.finish_reason or "—"),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    right = {0, 4, 5, 6, 7}
+    right = {0, 4, 5, 6, 7, 8}
     return [
         "  ".join(
             c.rjust(w) if i in right else c.ljust(w)
@@ -356,7 +361,10 @@ def _compare_json(result: CompareResult) -> dict[str, Any]:
     return {
         "group": group,
         "elapsed_ms": result.elapsed_ms,
-        "targets": [{**asdict(s), "target": s.target.label, "ok": s.ok} for s in result.summaries],
+        "targets": [
+            {**asdict(s), "target": s.target.label, "ok": s.ok, "cost": s.cost.as_json()}
+            for s in result.summaries
+        ],
     }
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.core.config import OtlpSettings
+    from app.core.cost import Pricer
     from app.core.export import ExportResult, Selection
     from app.core.store import CallStore
 
@@ -54,12 +55,18 @@ def add_parsers(
     )
 
 
-def run(args: argparse.Namespace, db_path: Path, otlp: OtlpSettings | None = None) -> int:
-    """`otlp`: the config's [otlp], where `--format otlp` sends without `--endpoint`."""
+def run(
+    args: argparse.Namespace,
+    db_path: Path,
+    otlp: OtlpSettings | None = None,
+    pricer: Pricer | None = None,
+) -> int:
+    """`otlp`: the config's [otlp], where `--format otlp` sends without `--endpoint`;
+    `pricer`: prices each exported call with the config's overrides."""
     try:
         if args.command == "import":
             return _import(args, db_path)
-        return _export(args, db_path, otlp)
+        return _export(args, db_path, otlp, pricer)
     except KeyboardInterrupt:
         print("relayscope: cancelled.", file=sys.stderr)
         return 130
@@ -68,8 +75,11 @@ def run(args: argparse.Namespace, db_path: Path, otlp: OtlpSettings | None = Non
 # --- export --------------------------------------------------------------------------------
 
 
-def _export(args: argparse.Namespace, db_path: Path, otlp: OtlpSettings | None) -> int:
+def _export(
+    args: argparse.Namespace, db_path: Path, otlp: OtlpSettings | None, pricer: Pricer | None
+) -> int:
     from app.core.config import OtlpSettings
+    from app.core.cost import Pricer
     from app.core.store import CallStore, StoreError
 
     otlp = otlp or OtlpSettings()
@@ -83,7 +93,8 @@ def _export(args: argparse.Namespace, db_path: Path, otlp: OtlpSettings | None) 
         print(f"relayscope: {exc}", file=sys.stderr)
         return 1
     try:
-        result = _export_from(store, args, _selection(store, args), otlp)
+        selection = _selection(store, args)
+        result = _export_from(store, args, selection, otlp, pricer or Pricer())
     except (StoreError, _Failed) as exc:
         print(f"relayscope: {exc}", file=sys.stderr)
         return 1
@@ -132,7 +143,11 @@ def _selection(store: CallStore, args: argparse.Namespace) -> Selection:
 
 
 def _export_from(
-    store: CallStore, args: argparse.Namespace, selection: Selection, settings: OtlpSettings
+    store: CallStore,
+    args: argparse.Namespace,
+    selection: Selection,
+    settings: OtlpSettings,
+    pricer: Pricer,
 ) -> ExportResult:
     from app.core import export, otlp
 
@@ -144,7 +159,9 @@ def _export_from(
             target = otlp.resolve_target(settings, endpoint=args.endpoint)
             if target is None:
                 raise _Failed("OTEL_SDK_DISABLED=true: no span was sent.")
-            return otlp.export_calls_otlp(store, target, selection, on_progress=progress)
+            return otlp.export_calls_otlp(
+                store, target, selection, on_progress=progress, pricer=pricer
+            )
         except otlp.OtlpError as exc:
             raise _Failed(str(exc)) from exc
         finally:
@@ -154,10 +171,10 @@ def _export_from(
             if isinstance(sys.stdout, io.TextIOWrapper):
                 sys.stdout.reconfigure(encoding="utf-8")  # JSON is UTF-8, whatever the locale
             return export.export_calls(
-                store, args.format, sys.stdout, selection, on_progress=progress
+                store, args.format, sys.stdout, selection, on_progress=progress, pricer=pricer
             )
         return export.export_to_path(
-            store, args.format, args.output, selection, on_progress=progress
+            store, args.format, args.output, selection, on_progress=progress, pricer=pricer
         )
     finally:
         progress.end()

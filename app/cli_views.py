@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, db_path: Path, config: Config | None = None) -
         if args.command == "calls":
             return _calls(store, args, pricer)
         if args.command == "diagnose":
-            return _diagnose(store, args)
+            return _diagnose(store, args, pricer)
         return _show(store, args, config, pricer)
     except StoreError as exc:
         print(f"relayscope: {visible(exc)}", file=sys.stderr)
@@ -333,7 +333,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _diagnose(store: CallStore, args: argparse.Namespace) -> int:
+def _diagnose(store: CallStore, args: argparse.Namespace, pricer: Pricer) -> int:
     if args.provider:
         if args.provider not in store.providers():
             known = ", ".join(visible(name) for name in store.providers()) or "none yet"
@@ -343,9 +343,9 @@ def _diagnose(store: CallStore, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        reports = [diagnostics.diagnose(store, args.provider)]
+        reports = [diagnostics.diagnose(store, args.provider, pricer=pricer)]
     else:
-        reports = diagnostics.diagnose_all(store)
+        reports = diagnostics.diagnose_all(store, pricer=pricer)
     if args.report_format == "json":
         print(visible_json(diagnostics.as_json(reports)))
     else:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any, override
 
-from tests.fakes.provider import FakeProvider
+from tests.fakes.provider import FakeProvider, _Answer
 
 MODEL_RE = re.compile(r"fake-w(\d+)(?:-d(\d+))?")
 
@@ -47,6 +48,15 @@ class BenchProvider(FakeProvider):
         if match is None:
             return super().answer_for(model, prompt)
         return answer_text(int(match.group(1)))
+
+    @override
+    def _responses_answer(self, model: str, body: Mapping[str, Any]) -> _Answer:
+        # Text of the named length for a Responses request too, whatever its last item is
+        # (the fake would echo a tool's output: an agent session's answers would grow).
+        match = MODEL_RE.fullmatch(model)
+        if match is None:
+            return super()._responses_answer(model, body)
+        return _Answer(answer_text(int(match.group(1))), [])
 
     @override
     def _delay(self, exchange: Any, scenario: str | None) -> float:

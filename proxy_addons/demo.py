@@ -2,7 +2,8 @@
 
 It is reached through the same routing, streaming and recording path as a real provider,
 so a first run with no keys and no network shows exactly what real traffic looks like,
-gaps between chunks included.
+gaps between chunks included. `demo-agent` behaves like a coding agent's model, with tool
+calls and prompt-cache reads (`demo_agent.py`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from typing import Any
 import h11
 
 from app.core.conversation import turns
+from app.core.prompts import read_prompt
+from proxy_addons.demo_agent import AGENT_MODEL, PromptCache, next_step
+from proxy_addons.demo_messages import message_body, message_stream
 from proxy_addons.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
-DEMO_MODELS = ("demo-1", "demo-fast")
+DEMO_MODELS = ("demo-1", "demo-fast", AGENT_MODEL)
 ANSWERS = (
     # Said to streamed and whole requests alike: the same request gets the same answer.
     "Hello from the Relayscope demo provider! Asked for a stream, this answer arrives in "
@@ -62,6 +66,26 @@ class DemoAnswer:
         self.fast = model.endswith("fast")
         self.created = int(time.time())
         self.response_id = f"resp_demo{digest % 10**12:012d}{self.created}"
+        self.tool: str | None = None  # demo-agent: the tool it calls, with these arguments
+        self.arguments = ""
+        self.call_id = f"call_demo{self.created}{digest % 10**6:06d}"
+        self.cached_tokens: int | None = None
+
+    def act_as_agent(self, body: dict[str, Any], cache: PromptCache) -> None:
+        """Answer as `demo-agent`: a tool call or text, and usage with cache reads."""
+        prompt = read_prompt(json.dumps(body))
+        if prompt is None:
+            return
+        step = next_step(prompt, body.get("tools"))
+        self.tool, self.arguments = step.tool, step.arguments
+        if step.tool is None:
+            self.text, self.pieces = step.text, _split_words(step.text)
+        else:
+            self.text = ""
+            args = step.arguments
+            self.pieces = [args[i : i + 8] for i in range(0, len(args), 8)]
+        self.prompt_tokens, self.cached_tokens = cache.tokens(prompt)
+        self.completion_tokens = max(1, len(self.pieces))
 
     def delays(self) -> list[float]:
         """Seconds before each piece: a think before the first, a visible stall mid-way."""
@@ -73,11 +97,22 @@ class DemoAnswer:
             gaps[len(gaps) // 2] = 0.6
         return gaps
 
-    def usage(self) -> dict[str, int]:
-        return {
+    def usage(self) -> dict[str, Any]:
+        usage: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+        if self.cached_tokens is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        return usage
+
+    def tool_call(self) -> dict[str, Any]:
+        """The chat `tool_calls` entry."""
+        return {
+            "id": self.call_id,
+            "type": "function",
+            "function": {"name": self.tool, "arguments": self.arguments},
         }
 
 
@@ -87,7 +122,12 @@ def _split_words(text: str) -> list[str]:
 
 
 class DemoServer(LocalServer):
-    """Answers chat, responses, completions and embeddings like a real provider would."""
+    """Answers chat, responses, completions, embeddings and Anthropic Messages like a real
+    provider would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cache = PromptCache()  # demo-agent's prompt cache, across its requests
 
     async def answer(
         self, conn: h11.Connection, writer: asyncio.StreamWriter, request: h11.Request, body: bytes
@@ -137,6 +177,8 @@ class DemoServer(LocalServer):
             )
             return
         answer = DemoAnswer(endpoint, data, model)
+        if model == AGENT_MODEL and endpoint in ("chat.completions", "responses"):
+            answer.act_as_agent(data, self.cache)
         if endpoint == "embeddings":
             await _send_json(conn, writer, 200, _embeddings(data, model))
         elif data.get("stream"):
@@ -152,6 +194,7 @@ def _endpoint(path: str) -> str | None:
         ("/responses", "responses"),
         ("/completions", "completions"),
         ("/embeddings", "embeddings"),
+        ("/v1/messages", "messages"),  # Anthropic's Messages API (Claude Code)
     ):
         if path.endswith(suffix):
             return name
@@ -201,24 +244,31 @@ async def _chat_stream(answer: DemoAnswer, request: dict[str, Any]) -> AsyncIter
         "model": answer.model,
         "system_fingerprint": "fp_demo",
     }
-    yield _sse(
-        {
-            **base,
-            "choices": [
-                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-            ],
-        }
-    )
+    first: dict[str, Any] = {"role": "assistant", "content": ""}
+    if answer.tool is not None:
+        first = {"role": "assistant", "content": None, "tool_calls": [_chat_tool_head(answer)]}
+    yield _sse({**base, "choices": [{"index": 0, "delta": first, "finish_reason": None}]})
     for piece, delay in zip(answer.pieces, answer.delays(), strict=True):
         await asyncio.sleep(delay)
-        yield _sse(
-            {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
-        )
-    yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        delta: dict[str, Any] = {"content": piece}
+        if answer.tool is not None:
+            delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+        yield _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+    finish = "stop" if answer.tool is None else "tool_calls"
+    yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
     options = request.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage"):
         yield _sse({**base, "choices": [], "usage": answer.usage()})
     yield b"data: [DONE]\n\n"
+
+
+def _chat_tool_head(answer: DemoAnswer) -> dict[str, Any]:
+    return {
+        "index": 0,
+        "id": answer.call_id,
+        "type": "function",
+        "function": {"name": answer.tool, "arguments": ""},
+    }
 
 
 async def _completions_stream(answer: DemoAnswer, request: dict[str, Any]) -> AsyncIterator[bytes]:
@@ -239,7 +289,7 @@ def _response_object(
     answer: DemoAnswer, status: str, text: str | None, request: dict[str, Any]
 ) -> dict[str, Any]:
     """A Responses API `response` object with the fields the API always sends."""
-    output = [] if text is None else [_message_item(text)]
+    output = [] if text is None else [_output_item(answer, text)]
     usage = answer.usage()
     return {
         "id": answer.response_id,
@@ -267,13 +317,30 @@ def _response_object(
         if text is None
         else {
             "input_tokens": usage["prompt_tokens"],
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": answer.cached_tokens or 0},
             "output_tokens": usage["completion_tokens"],
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": usage["total_tokens"],
         },
         "user": None,
         "metadata": request.get("metadata") or {},
+    }
+
+
+def _output_item(answer: DemoAnswer, text: str) -> dict[str, Any]:
+    if answer.tool is None:
+        return _message_item(text)
+    return _function_call_item(answer, answer.arguments, "completed")
+
+
+def _function_call_item(answer: DemoAnswer, arguments: str, status: str) -> dict[str, Any]:
+    return {
+        "id": "fc_demo",
+        "type": "function_call",
+        "status": status,
+        "call_id": answer.call_id,
+        "name": answer.tool,
+        "arguments": arguments,
     }
 
 
@@ -304,6 +371,19 @@ async def _responses_stream(answer: DemoAnswer, request: dict[str, Any]) -> Asyn
     started = _response_object(answer, "in_progress", None, request)
     yield event("response.created", response=started)
     yield event("response.in_progress", response=started)
+    if answer.tool is not None:
+        item = _function_call_item(answer, "", "in_progress")
+        yield event("response.output_item.added", output_index=0, item=item)
+        at = {"item_id": "fc_demo", "output_index": 0}
+        for piece, delay in zip(answer.pieces, answer.delays(), strict=True):
+            await asyncio.sleep(delay)
+            yield event("response.function_call_arguments.delta", **at, delta=piece)
+        yield event("response.function_call_arguments.done", **at, arguments=answer.arguments)
+        done_item = _function_call_item(answer, answer.arguments, "completed")
+        yield event("response.output_item.done", output_index=0, item=done_item)
+        done = _response_object(answer, "completed", "", request)
+        yield event("response.completed", response=done)
+        return
     item = {**_message_item(""), "status": "in_progress", "content": []}
     yield event("response.output_item.added", output_index=0, item=item)
     at = {"item_id": "msg_demo", "output_index": 0, "content_index": 0}
@@ -328,8 +408,10 @@ def _chat_body(answer: DemoAnswer) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer.text},
-                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": answer.text}
+                if answer.tool is None
+                else {"role": "assistant", "content": None, "tool_calls": [answer.tool_call()]},
+                "finish_reason": "stop" if answer.tool is None else "tool_calls",
                 "logprobs": None,
             }
         ],
@@ -374,9 +456,11 @@ _STREAMS = {
     "chat.completions": _chat_stream,
     "responses": _responses_stream,
     "completions": _completions_stream,
+    "messages": message_stream,
 }
 _BODIES = {
     "chat.completions": lambda a, r: _chat_body(a),
     "responses": lambda a, r: _response_object(a, "completed", a.text, r),
     "completions": lambda a, r: _completions_body(a),
+    "messages": message_body,
 }

@@ -34,6 +34,15 @@ def _headers_json(headers: list[tuple[str, str]]) -> str:
     return json.dumps(redact_headers(headers), ensure_ascii=False)
 
 
+def _session_id(header: dict[str, str]) -> str | None:
+    """The client's session: Codex's `session_id` header, Claude Code's own."""
+    return (
+        header.get("session-id")
+        or header.get("session_id")
+        or header.get("x-claude-code-session-id")
+    )
+
+
 def _capped(body: bytes, cap: int) -> tuple[bytes, bool]:
     return (body[:cap], True) if len(body) > cap else (body, False)
 
@@ -82,7 +91,7 @@ class Recorder:
                 "replay_of": ctx.replay_of,
                 "group_id": ctx.group_id,
                 "client": ctx.header.get("user-agent"),
-                "session_id": ctx.header.get("session-id") or ctx.header.get("session_id"),
+                "session_id": _session_id(ctx.header),
                 "turn_id": _codex_turn(ctx.header),
                 "transport": "http",
                 "quirks": json.dumps(ctx.quirks) if ctx.quirks else None,

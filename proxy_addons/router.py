@@ -25,7 +25,16 @@ from proxy_addons.local_guard import refusal_of
 log = logging.getLogger(__name__)
 
 NO_PLAN = RequestPlan()
-MODEL_ENDPOINTS = frozenset({"chat.completions", "responses", "completions", "embeddings"})
+MODEL_ENDPOINTS = frozenset(
+    {
+        "chat.completions",
+        "responses",
+        "completions",
+        "embeddings",
+        "messages",
+        "messages.count_tokens",
+    }
+)
 #: A compressed request body is decoded (to route and record it) up to this size at least.
 MIN_DECODE_LIMIT = 64 * 1024 * 1024
 #: `ctx.extra` key: the Content-Encoding of a request body forwarded still compressed.
@@ -148,6 +157,15 @@ class Router:
                 f"Relayscope forwards OpenAI-format paths under /v1, not {path[:200]!r}. "
                 "Set your client's base URL to http://HOST:PORT/v1.",
             )
+        if path.startswith("/v1/v1/"):
+            # Anthropic SDKs and Claude Code add /v1/messages to their base URL themselves.
+            return error_response(
+                404,
+                "not_found",
+                f"The path {json.dumps(path[:200])} has /v1 twice: the client adds /v1 to its "
+                "base URL itself. Set the base URL without /v1, like "
+                "ANTHROPIC_BASE_URL=http://127.0.0.1:8787.",
+            )
         if _climbs(path):
             return error_response(
                 400,
@@ -268,7 +286,12 @@ class Router:
         request.scheme, request.data.port, request.host, request.path = scheme, port, host, path
         if any(name.startswith(routing.OUR_HEADER_PREFIX) for name in ctx.header):
             _strip_our_headers(request.headers)
-        _inject_key(request.headers, provider, drop_client_key=bool(self.config.proxy.access_token))
+        _inject_key(
+            request.headers,
+            provider,
+            ctx.endpoint,
+            drop_client_key=bool(self.config.proxy.access_token),
+        )
         ctx.extra["upstream_url"] = f"{provider.name}:{path}" if provider.is_local else url
 
     async def _merged_models(self) -> http.Response:
@@ -294,7 +317,8 @@ class Router:
             url = self._local_url(provider, "/v1/models")
         else:
             url = provider.base_url + "/models"
-        headers = {"authorization": f"Bearer {key}"} if (key := provider.key()) else {}
+        key = provider.key()
+        headers = routing.key_headers(provider, key, "models") if key else {}
         try:
             response = await client.get(url, headers=headers)
         except httpx.HTTPError as exc:
@@ -366,6 +390,7 @@ def _token_ok(header: dict[str, str], token: str) -> bool:
     auth = header.get("authorization", "")
     if auth.lower().startswith("bearer "):
         offered = offered or auth[7:].strip()
+    offered = offered or header.get("x-api-key", "").strip()  # Anthropic SDKs send it here
     return hmac.compare_digest(offered.encode(), token.encode())
 
 
@@ -393,11 +418,23 @@ def _strip_our_headers(headers: http.Headers) -> None:
         del headers[name]
 
 
-def _inject_key(headers: http.Headers, provider: Provider, *, drop_client_key: bool) -> None:
-    """The provider's key replaces the client's; with no key configured the client's goes on,
-    unless it is our access token (which must never leave this machine)."""
+def _inject_key(
+    headers: http.Headers, provider: Provider, endpoint: str, *, drop_client_key: bool
+) -> None:
+    """The provider's key replaces the client's (both `Authorization` and `x-api-key` go) in
+    the header the provider's `auth` names; with no key configured the client's goes on,
+    unless it is our access token (which must never leave this machine). A Messages request
+    without `anthropic-version` gets the default one, which Anthropic requires."""
     key = provider.key()
     if key and not provider.is_local:
-        headers["authorization"] = f"Bearer {key}"
+        headers.pop("authorization", None)
+        headers.pop("x-api-key", None)
+        if provider.key_header(endpoint) == "x-api-key":
+            headers["x-api-key"] = key
+        else:
+            headers["authorization"] = f"Bearer {key}"
     elif provider.is_local or drop_client_key:
         headers.pop("authorization", None)
+        headers.pop("x-api-key", None)
+    if endpoint.startswith("messages") and "anthropic-version" not in headers:
+        headers["anthropic-version"] = routing.ANTHROPIC_VERSION

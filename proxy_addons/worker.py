@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mitmproxy import master, options
 from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 
+from app.core import retention
 from app.core.config import DEMO, PLAYBACK, Config, default_data_dir
 from app.core.otlp_target import OtlpError, resolve_target
 from app.core.playback import PlaybackError, PlaybackSet, load_recordings
@@ -118,6 +120,28 @@ def check_port_free(host: str, port: int) -> None:
             raise WorkerError(f"Cannot listen on {host}:{port} ({exc.strerror}).") from exc
 
 
+def _apply_retention(settings: WorkerSettings) -> None:
+    """`[storage] keep_days`, before recording starts. No VACUUM (the start would wait; new
+    recordings reuse the freed pages), and not `max_size_mb`: without VACUUM, pages that
+    deleted rows left half empty still count, and each start would delete a little more."""
+    days = settings.config.storage.keep_days
+    if days is None:
+        return
+    try:
+        if not retention.due(settings.db_path, older_than_days=days, max_size_mb=None):
+            return
+        result = retention.prune(settings.db_path, older_than_days=days, vacuum=False)
+    except sqlite3.Error as exc:
+        log.warning("Could not apply [storage] keep_days to %s (%s).", settings.db_path, exc)
+        return
+    log.info(
+        "[storage] keep_days: deleted %d calls older than %g days; new recordings reuse "
+        "their space (`relayscope prune --max-size` with VACUUM gives it back to the disk).",
+        result.calls,
+        days,
+    )
+
+
 #: The provider of a playback worker: every model goes to the recordings.
 PLAYBACK_ALL = replace(PLAYBACK, default=True, models=("*",))
 
@@ -133,6 +157,8 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
         prepare_database(settings.db_path)  # unwritable or corrupt: say so before listening
     except StoreError as exc:
         raise WorkerError(str(exc)) from exc
+    if settings.playback is None:
+        _apply_retention(settings)
     forwarder = _otlp_forwarder(settings, printer)
     try:
         writer = RecordingProcess(
@@ -200,7 +226,10 @@ def _otlp_forwarder(settings: WorkerSettings, printer: EventPrinter) -> OtlpForw
         log.warning("OpenTelemetry export: %s", message)
         printer.emit({"event": "otlp_error", "message": message})
 
-    return OtlpForwarder(settings.db_path, target, on_error=report)
+    from app.core.cost import Pricer
+
+    pricer = Pricer.from_config(settings.config)  # spans carry each call's cost
+    return OtlpForwarder(settings.db_path, target, on_error=report, pricer=pricer)
 
 
 def _load_playback(settings: WorkerSettings) -> PlaybackSet:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from app.core import call_facts, routing
+from app.core.cost import Cost, Pricer, default_pricer
 from app.core.replay import (
     DEFAULT_BASE_URL,
     OnEvent,
@@ -88,11 +89,15 @@ class Group:
         return value
 
 
+_NOT_PRICED = Cost(None, "not priced")
+
+
 @dataclass(frozen=True, slots=True)
 class TargetSummary:
     """One target's outcome. ``recorded`` is True when it was read from the database row
     (the figures then match what `relayscope calls` shows), False when the row never came
-    and the client's own view was used."""
+    and the client's own view was used. ``cost`` is priced from the same usage: unknown
+    (``usd`` None) when the price or the usage is."""
 
     index: int
     target: Target
@@ -110,6 +115,7 @@ class TargetSummary:
     error: str | None
     output_text: str
     recorded: bool
+    cost: Cost = _NOT_PRICED
 
     @property
     def ok(self) -> bool:
@@ -119,7 +125,9 @@ class TargetSummary:
         )
 
     @classmethod
-    def from_row(cls, index: int, target: Target, row: Mapping[str, Any]) -> TargetSummary:
+    def from_row(
+        cls, index: int, target: Target, row: Mapping[str, Any], pricer: Pricer | None = None
+    ) -> TargetSummary:
         return cls(
             index=index,
             target=target,
@@ -137,10 +145,13 @@ class TargetSummary:
             error=row.get("error"),
             output_text=row.get("output_text") or "",
             recorded=True,
+            cost=(pricer or default_pricer()).price(row),
         )
 
     @classmethod
-    def from_result(cls, index: int, target: Target, result: ReplayResult) -> TargetSummary:
+    def from_result(
+        cls, index: int, target: Target, result: ReplayResult, pricer: Pricer | None = None
+    ) -> TargetSummary:
         usage = result.answer.usage
         completion = usage.completion_tokens if usage else None
         if result.cancelled:
@@ -168,7 +179,22 @@ class TargetSummary:
             error=result.error,
             output_text=result.output_text,
             recorded=False,
+            cost=(pricer or default_pricer()).price(_priced_row(target, result)),
         )
+
+
+def _priced_row(target: Target, result: ReplayResult) -> dict[str, Any]:
+    """What pricing needs of a call the proxy did not record: the client's view of it."""
+    usage = result.answer.usage
+    return {
+        "provider": target.provider,
+        "model": target.model or result.answer.model,
+        "response_model": result.answer.model,
+        "prompt_tokens": usage.prompt_tokens if usage else None,
+        "completion_tokens": usage.completion_tokens if usage else None,
+        "cached_tokens": usage.cached_tokens if usage else None,
+        "reasoning_tokens": usage.reasoning_tokens if usage else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,13 +232,15 @@ def compare(
     wait_for_retry_after: bool = False,
     record_timeout: float = RECORD_TIMEOUT,
     transport: httpx.AsyncBaseTransport | None = None,
+    pricer: Pricer | None = None,
 ) -> CompareResult:
     """Send ``body`` to every target at once (the whole takes as long as the slowest).
 
     Each copy goes through the proxy tagged with the group's id and a call id chosen up
     front, so it is recorded like any call. ``on_event(target_index, event)`` gets every
     target's events live, on this thread. With a ``store`` the group is saved first and the
-    summaries are read from the recorded rows once the proxy has finished them. Blocks: call
+    summaries are read from the recorded rows once the proxy has finished them, each with
+    its cost (``pricer``: the config's prices, else ``cost.default_pricer()``). Blocks: call
     it from a worker thread.
     """
     if not targets:
@@ -249,7 +277,7 @@ def compare(
     elapsed_ms = round((time.monotonic() - t0) * 1000, 3)
     deadline = time.monotonic() + record_timeout
     summaries = tuple(
-        _summary(i, t, r, store, deadline)
+        _summary(i, t, r, store, deadline, pricer or default_pricer())
         for i, (t, r) in enumerate(zip(targets, results, strict=True))
     )
     return CompareResult(
@@ -294,7 +322,12 @@ async def _send_all(
 
 
 def _summary(
-    index: int, target: Target, result: ReplayResult, store: CallStore | None, deadline: float
+    index: int,
+    target: Target,
+    result: ReplayResult,
+    store: CallStore | None,
+    deadline: float,
+    pricer: Pricer,
 ) -> TargetSummary:
     if store is not None:
         # A request that never reached the proxy has no row to wait for.
@@ -302,8 +335,8 @@ def _summary(
         left = max(0.0, deadline - time.monotonic()) if reached else 0.0
         row = wait_until_recorded(store, result.call_id, timeout=left)
         if row is not None:
-            return TargetSummary.from_row(index, target, row)
-    return TargetSummary.from_result(index, target, result)
+            return TargetSummary.from_row(index, target, row, pricer)
+    return TargetSummary.from_result(index, target, result, pricer)
 
 
 # --- groups -----------------------------------------------------------------------------------
@@ -374,6 +407,7 @@ def rerun(
     timeout: float = 600.0,
     record_timeout: float = RECORD_TIMEOUT,
     transport: httpx.AsyncBaseTransport | None = None,
+    pricer: Pricer | None = None,
 ) -> CompareResult:
     """Run a saved comparison again, as a new group with the same name, body and targets."""
     return compare(
@@ -390,4 +424,5 @@ def rerun(
         timeout=timeout,
         record_timeout=record_timeout,
         transport=transport,
+        pricer=pricer,
     )

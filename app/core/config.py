@@ -64,6 +64,16 @@ class Provider:
     price_multiplier: float | None = None
     #: Resellers: their own prices per model glob, used before any list price.
     prices: tuple[ModelPrice, ...] = ()
+    #: How the key is sent: "bearer" (Authorization: Bearer KEY), "x-api-key" (Anthropic's
+    #: header), or "auto": x-api-key for Anthropic Messages paths, bearer for the rest.
+    auth: str = "auto"
+
+    def key_header(self, endpoint: str) -> str:
+        """The header the key goes in for a request to `endpoint`: "authorization" or
+        "x-api-key"."""
+        if self.auth == "x-api-key" or (self.auth == "auto" and endpoint.startswith("messages")):
+            return "x-api-key"
+        return "authorization"
 
     def key(self) -> str | None:
         """The key to send upstream: the literal one, else the one in the system keyring
@@ -132,11 +142,20 @@ class OtlpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """What `relayscope prune` keeps when it is given no limits of its own (None: no limit)."""
+
+    keep_days: float | None = None
+    max_size_mb: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     proxy: ProxySettings = field(default_factory=ProxySettings)
     providers: tuple[Provider, ...] = (DEMO,)
     path: Path | None = None
     otlp: OtlpSettings = field(default_factory=OtlpSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     def provider(self, name: str) -> Provider | None:
         for provider in self.providers:
@@ -190,7 +209,9 @@ _PROVIDER_KEYS = {
     "timeout",
     "price_multiplier",
     "prices",
+    "auth",
 }
+AUTH_MODES = ("auto", "bearer", "x-api-key")
 _PRICE_KEYS = ("input", "output", "cached", "cache_write")
 
 
@@ -215,11 +236,11 @@ def load_config(path: Path | None = None, *, explicit: bool = False) -> Config:
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
-    unknown = set(data) - {"proxy", "providers", "otlp", "demo"}
+    unknown = set(data) - {"proxy", "providers", "otlp", "demo", "storage"}
     if unknown:
         raise ConfigError(
             f"{path}: unknown section {_names(unknown)}; only [proxy], [[providers]], "
-            "[otlp] and [demo] exist."
+            "[otlp], [demo] and [storage] exist."
         )
     proxy = _parse_proxy(data.get("proxy", {}), path)
     raw_providers = data.get("providers", [])
@@ -235,7 +256,26 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     elif not any(p.is_demo for p in providers):
         providers.append(DEMO)
     otlp = _parse_otlp(data.get("otlp", {}), path)
-    return Config(proxy=proxy, providers=tuple(providers), path=path, otlp=otlp)
+    storage = _parse_storage(data.get("storage", {}), path)
+    return Config(proxy=proxy, providers=tuple(providers), path=path, otlp=otlp, storage=storage)
+
+
+def _parse_storage(raw: object, path: Path) -> StorageSettings:
+    where = f"{path}: [storage]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table, like [storage] keep_days = 30.")
+    unknown = set(raw) - {"keep_days", "max_size_mb"}
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {_names(unknown)}; allowed: 'keep_days', 'max_size_mb'."
+        )
+    limits = {}
+    for key in ("keep_days", "max_size_mb"):
+        value = _get(raw, key, (int, float, type(None)), None, where)
+        if value is not None and value <= 0:
+            raise ConfigError(f"{where}: {key} must be more than 0, not {value!r}.")
+        limits[key] = None if value is None else float(value)
+    return StorageSettings(**limits)
 
 
 def _parse_demo(raw: object, path: Path) -> bool | None:
@@ -401,7 +441,18 @@ def _parse_provider(raw: object, index: int, path: Path) -> Provider:
         api_key_keyring=_get(raw, "api_key_keyring", bool, False, where),
         price_multiplier=_price_multiplier(raw, where),
         prices=_prices(raw.get("prices", {}), where),
+        auth=_auth(raw, where),
     )
+
+
+def _auth(raw: dict[str, Any], where: str) -> str:
+    auth = str(_get(raw, "auth", str, "auto", where))
+    if auth not in AUTH_MODES:
+        raise ConfigError(
+            f'{where}: auth = "{auth}" is not one of "auto" (x-api-key for /v1/messages, '
+            'bearer for the rest), "bearer" or "x-api-key"; use one of those.'
+        )
+    return auth
 
 
 def _price_multiplier(raw: dict[str, Any], where: str) -> float | None:

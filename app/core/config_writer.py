@@ -162,6 +162,8 @@ def _provider_items(provider: Provider) -> list[tuple[str, TomlValue]]:
         items.append(("timeout", provider.timeout))
     if provider.price_multiplier is not None:
         items.append(("price_multiplier", provider.price_multiplier))
+    if provider.auth != "auto":
+        items.append(("auth", provider.auth))
     return items
 
 

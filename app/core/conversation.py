@@ -41,7 +41,7 @@ def content_text(content: object) -> str:
                 text = part.get("text") or part.get("refusal")
                 if isinstance(text, str):
                     parts.append(text)
-                elif part.get("type") in ("image_url", "input_image"):
+                elif part.get("type") in ("image_url", "input_image", "image"):
                     parts.append("[image]")
         return "\n".join(parts)
     return ""
@@ -54,6 +54,8 @@ def turns(endpoint: str, body: bytes | str | None) -> list[Turn]:
         return []
     if endpoint == "responses":
         return _responses_turns(obj)
+    if endpoint in ("messages", "messages.count_tokens"):
+        return _anthropic_turns(obj)
     if endpoint == "completions":
         prompt = obj.get("prompt")
         text = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)
@@ -86,6 +88,53 @@ def _chat_turns(messages: list[Any]) -> list[Turn]:
                     )
                 )
     return out
+
+
+def _anthropic_turns(obj: dict[str, Any]) -> list[Turn]:
+    """Anthropic Messages: `system` (a string or text blocks), then messages whose content is
+    a string or blocks (text, image, thinking, tool_use, tool_result), in their order."""
+    out: list[Turn] = []
+    system = content_text(obj.get("system"))
+    if system:
+        out.append(Turn("system", system))
+    for message in obj.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        role = str(message.get("role", "?"))
+        content = message.get("content")
+        if not isinstance(content, list):
+            out.append(Turn(role, content_text(content)))
+            continue
+        text: list[Any] = []
+        for block in content:
+            turn = _anthropic_block_turn(block)
+            if turn is None:
+                text.append(block)
+                continue
+            if text:
+                out.append(Turn(role, content_text(text)))
+                text = []
+            out.append(turn)
+        if text:
+            out.append(Turn(role, content_text(text)))
+    return out
+
+
+def _anthropic_block_turn(block: object) -> Turn | None:
+    """A content block that is a turn of its own (a tool call or result, thinking)."""
+    if not isinstance(block, dict):
+        return None
+    kind = block.get("type")
+    if kind in ("tool_use", "server_tool_use"):
+        arguments = json.dumps(block.get("input", {}), ensure_ascii=False)
+        return Turn("tool_call", arguments, str(block.get("name", "")), str(block.get("id", "")))
+    if kind == "tool_result":
+        result = block.get("content", "")
+        text = result if isinstance(result, str) else content_text(result)
+        return Turn("tool_result", text, call_id=str(block.get("tool_use_id", "")))
+    if kind == "thinking" and isinstance(block.get("thinking"), str):
+        return Turn("reasoning", block["thinking"])
+    return None
 
 
 def _responses_turns(obj: dict[str, Any]) -> list[Turn]:

@@ -19,6 +19,7 @@ An unknown price (or no usage) is a cost of None, shown as "—", never as $0.
 from __future__ import annotations
 
 import fnmatch
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,14 +100,16 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> TokenUsage:
 
 
 def usage_from_row(call: Mapping[str, Any]) -> TokenUsage | None:
-    """A recorded call's usage columns (chat terms: `prompt_tokens` includes `cached_tokens`),
-    or None when the provider reported none."""
+    """A recorded call's usage columns (chat terms: `prompt_tokens` includes `cached_tokens`
+    and `cache_write_tokens`, which Anthropic calls are recorded with), or None when the
+    provider reported none."""
     if call.get("prompt_tokens") is None and call.get("completion_tokens") is None:
         return None
     return TokenUsage(
         input_tokens=_n(call.get("prompt_tokens")),
         output_tokens=_n(call.get("completion_tokens")),
         cache_read_tokens=_n(call.get("cached_tokens")),
+        cache_write_tokens=_n(call.get("cache_write_tokens")),
         reasoning_tokens=_n(call.get("reasoning_tokens")),
     )
 
@@ -170,7 +173,29 @@ def list_price(usage: TokenUsage, model: str, when: datetime | None) -> tuple[De
         result = genai_prices.calc_price(usage_data, model, genai_request_timestamp=when)
     except LookupError:
         return None
+    finally:
+        _loaded.set()
     return Decimal(result.total_price), f"{result.provider.id}/{result.model.id}"
+
+
+# genai-prices takes about a second to import and load its data the first time: the app
+# loads it on a thread of its own (`load_prices_in_background`) so that no paint waits.
+_loaded = threading.Event()
+_loading = threading.Lock()
+
+
+def prices_loaded() -> bool:
+    """True once genai-prices' data is loaded (a list price is then a quick look-up)."""
+    return _loaded.is_set()
+
+
+def load_prices_in_background() -> None:
+    """Start loading genai-prices' data on a daemon thread, once."""
+    if _loaded.is_set() or not _loading.acquire(blocking=False):
+        return
+    threading.Thread(
+        target=list_price, args=(TokenUsage(1, 1), "gpt-4o", None), daemon=True
+    ).start()
 
 
 def _when(started_at: object) -> datetime | None:

@@ -1,6 +1,6 @@
 """Provider diagnostics from the recorded calls: reliability, speed over time, and the signs
 that a reseller is not what it claims (substituted models, missing or implausible usage,
-streams that never finish properly, changing fingerprints)."""
+streams that never finish properly, changing fingerprints), and what its calls cost."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from app.core import call_facts
+from app.core.cost import Cost, CostTotal, Pricer, default_pricer, format_usd
 from app.core.store import CallStore
 
 _FINGERPRINT = re.compile(r'"system_fingerprint"\s*:\s*"([^"]+)"')
@@ -38,6 +41,7 @@ class Bucket:
     errors: int
     ttft_p50: float | None
     tokens_per_s_p50: float | None
+    cost: CostTotal = field(default_factory=CostTotal)
 
 
 @dataclass(slots=True)
@@ -53,30 +57,62 @@ class ProviderReport:
     tokens_per_s_p95: float | None = None
     buckets: list[Bucket] = field(default_factory=list)
     signs: list[Sign] = field(default_factory=list)
+    cost: CostTotal = field(default_factory=CostTotal)  # every call in the report, priced
+    hours: float = 0.0  # from the first call's start to the last one's
 
     @property
     def error_rate(self) -> float:
         """Failed calls (app/core/call_facts.py) over finished calls."""
         return self.failed / self.calls if self.calls else 0.0
 
+    @property
+    def cost_per_1k_calls(self) -> Decimal | None:
+        """The mean cost of the calls with a known price, times 1,000 (None: none known)."""
+        return self.cost.usd / self.cost.priced * 1000 if self.cost.priced else None
+
+    @property
+    def cost_per_hour(self) -> Decimal | None:
+        """The known cost over the hours the calls span; None under an hour (an estimate
+        from a few minutes would say more than the calls do) or when nothing is priced."""
+        if not self.cost.priced or self.hours < 1:
+            return None
+        return self.cost.usd / Decimal(str(self.hours))
+
+    def cost_text(self) -> str:
+        """ "$0.42 + 3 unknown · $1.20 per 1k calls · $0.05 per hour"; "unknown for all 12
+        calls" when none has a known price (never $0); "—" without calls."""
+        if not self.cost.priced:
+            return f"unknown for all {self.cost.unknown:,} calls" if self.cost.unknown else "—"
+        parts = [self.cost.text()]
+        if (per_call := self.cost_per_1k_calls) is not None:
+            parts.append(f"{format_usd(per_call)} per 1k calls")
+        if (per_hour := self.cost_per_hour) is not None:
+            parts.append(f"{format_usd(per_hour)} per hour")
+        return " · ".join(parts)
+
 
 COLUMNS = (
     "id, started_at, provider, model, response_model, status, state, stream, ttft_ms, "
     "duration_ms, completion_tokens, prompt_tokens, total_tokens, output_text, "
-    "tool_calls, chunk_count, request_body, response_body, endpoint"
+    "tool_calls, chunk_count, request_body, response_body, endpoint, cached_tokens, "
+    "reasoning_tokens"
 )
 
 
 def diagnose(
-    store: CallStore, provider: str, *, bucket_minutes: int = 60, limit: int = 5000
+    store: CallStore,
+    provider: str,
+    *,
+    bucket_minutes: int = 60,
+    limit: int = 5000,
+    pricer: Pricer | None = None,
 ) -> ProviderReport:
-    """The report for one provider over its most recent `limit` calls."""
-    rows = list(
-        store.db.query(
-            f"SELECT {COLUMNS} FROM calls WHERE provider = ? AND state NOT IN ('pending', "
-            "'streaming') ORDER BY started_at DESC LIMIT ?",
-            [provider, limit],
-        )
+    """The report for one provider over its most recent `limit` calls, their costs priced
+    by `pricer` (the config's prices; `cost.default_pricer()` when not given)."""
+    rows = store.query_calls(
+        f"SELECT {COLUMNS}, request_pieces FROM calls WHERE provider = ? AND state NOT IN "
+        "('pending', 'streaming') ORDER BY started_at DESC LIMIT ?",
+        [provider, limit],
     )
     rows.reverse()
     report = ProviderReport(provider, calls=len(rows))
@@ -90,7 +126,11 @@ def diagnose(
     speeds = [s for r in ok if (s := _tokens_per_s(r)) is not None]
     report.ttft_p50, report.ttft_p95 = _pct(ttfts, 50), _pct(ttfts, 95)
     report.tokens_per_s_p50, report.tokens_per_s_p95 = _pct(speeds, 50), _pct(speeds, 95)
-    report.buckets = _buckets(rows, bucket_minutes)
+    pricer = pricer or default_pricer()
+    costs = {r["id"]: pricer.price(r) for r in rows}
+    report.cost = sum((CostTotal().add(c) for c in costs.values()), CostTotal())
+    report.hours = _hours(rows)
+    report.buckets = _buckets(rows, bucket_minutes, costs)
     report.signs = [
         s
         for s in (
@@ -103,6 +143,15 @@ def diagnose(
         if s is not None
     ]
     return report
+
+
+def _hours(rows: list[dict[str, Any]]) -> float:
+    try:
+        first = datetime.fromisoformat(str(rows[0]["started_at"]))
+        last = datetime.fromisoformat(str(rows[-1]["started_at"]))
+    except (IndexError, ValueError):
+        return 0.0
+    return max(0.0, (last - first).total_seconds() / 3600)
 
 
 def diagnose_all(store: CallStore, **kw: Any) -> list[ProviderReport]:
@@ -121,7 +170,7 @@ def _pct(values: list[float], p: float) -> float | None:
 _tokens_per_s = call_facts.tokens_per_second
 
 
-def _buckets(rows: list[dict[str, Any]], minutes: int) -> list[Bucket]:
+def _buckets(rows: list[dict[str, Any]], minutes: int, costs: dict[str, Cost]) -> list[Bucket]:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         stamp = str(row["started_at"] or "")
@@ -134,7 +183,8 @@ def _buckets(rows: list[dict[str, Any]], minutes: int) -> list[Bucket]:
         ttfts = [float(r["ttft_ms"]) for r in ok if r["ttft_ms"] is not None]
         speeds = [s for r in ok if (s := _tokens_per_s(r)) is not None]
         errors = len(group) - len(ok)
-        out.append(Bucket(start, len(group), errors, _pct(ttfts, 50), _pct(speeds, 50)))
+        cost = sum((CostTotal().add(costs[r["id"]]) for r in group), CostTotal())
+        out.append(Bucket(start, len(group), errors, _pct(ttfts, 50), _pct(speeds, 50), cost))
     return out
 
 
@@ -169,7 +219,7 @@ def _usage_missing(rows: list[dict[str, Any]]) -> Sign | None:
     missing = [
         r
         for r in rows
-        if r["endpoint"] in ("chat.completions", "responses", "completions")
+        if r["endpoint"] in ("chat.completions", "responses", "completions", "messages")
         and not r["completion_tokens"]
         and (r["output_text"] or r["tool_calls"])
     ]
@@ -270,6 +320,7 @@ def as_markdown(reports: list[ProviderReport]) -> str:
             f" interrupted: {r.interrupted}",
             f"- TTFT p50 {_ms(r.ttft_p50)}, p95 {_ms(r.ttft_p95)}; tokens/s p50 "
             f"{_num(r.tokens_per_s_p50)}, p95 {_num(r.tokens_per_s_p95)}",
+            f"- cost: {r.cost_text()}",
         ]
         lines += [f"- **{s.code}**: {s.message} (example: {s.example})" for s in r.signs]
         lines.append("")
@@ -287,6 +338,11 @@ def as_json(reports: list[ProviderReport]) -> str:
             "interrupted": r.interrupted,
             "ttft_ms": {"p50": r.ttft_p50, "p95": r.ttft_p95},
             "tokens_per_s": {"p50": r.tokens_per_s_p50, "p95": r.tokens_per_s_p95},
+            "cost": r.cost.as_json()
+            | {
+                "per_1k_calls": _float(r.cost_per_1k_calls),
+                "per_hour": _float(r.cost_per_hour),
+            },
             "buckets": [_bucket(b) for b in r.buckets],
             "signs": [
                 {"code": s.code, "message": s.message, "count": s.count, "example": s.example}
@@ -304,7 +360,12 @@ def _bucket(b: Bucket) -> dict[str, Any]:
         "errors": b.errors,
         "ttft_p50": b.ttft_p50,
         "tokens_per_s_p50": b.tokens_per_s_p50,
+        "cost": b.cost.as_json(),
     }
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _ms(value: float | None) -> str:

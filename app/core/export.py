@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import os
 import tempfile
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from app.core.cost import Pricer
 from app.core.store import CallFilter, CallStore
 
 __all__ = [
@@ -112,7 +114,7 @@ def iter_selected(store: CallStore, selection: Selection) -> Iterator[dict[str, 
     if selection.ids is None:
         where, params = selection.filter.where()
         sql = f"SELECT * FROM calls WHERE {where} ORDER BY started_at, rowid"
-        yield from store.db.query(sql, params)
+        yield from store.iter_query_calls(sql, params)
         return
     # Call ids start with their start time in hex, so sorted ids are in time order.
     ids = sorted(set(selection.ids))
@@ -120,7 +122,7 @@ def iter_selected(store: CallStore, selection: Selection) -> Iterator[dict[str, 
         batch = ids[start : start + _ID_BATCH]
         marks = ", ".join("?" for _ in batch)
         sql = f"SELECT * FROM calls WHERE id IN ({marks}) ORDER BY id"
-        yield from store.db.query(sql, batch)
+        yield from store.iter_query_calls(sql, batch)
 
 
 def recorded_calls(
@@ -155,16 +157,16 @@ def recorded_calls(
 # --- writing -------------------------------------------------------------------------------
 
 
-def _writer(fmt: str) -> Writer:
+def _writer(fmt: str, pricer: Pricer | None = None) -> Writer:
     # Imported here: the format modules import this one for RecordedCall and the helpers.
     if fmt == "har":
         from app.core.har import write_har
 
-        return write_har
+        return functools.partial(write_har, pricer=pricer)
     if fmt == "jsonl":
         from app.core.jsonl_export import write_jsonl
 
-        return write_jsonl
+        return functools.partial(write_jsonl, pricer=pricer)
     if fmt == "finetune":
         from app.core.finetune_export import write_finetune
 
@@ -180,9 +182,13 @@ def export_calls(
     *,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    pricer: Pricer | None = None,
 ) -> ExportResult:
-    """Write the selected calls to `out` as `fmt` ("har", "jsonl" or "finetune")."""
-    write = _writer(fmt)
+    """Write the selected calls to `out` as `fmt` ("har", "jsonl" or "finetune").
+
+    `pricer` prices each call in HAR and JSONL (the caller's, with its config's overrides;
+    by default `cost.default_pricer()`)."""
+    write = _writer(fmt, pricer)
     result = ExportResult(format=fmt)
     calls = recorded_calls(
         store, selection or Selection(), on_progress=on_progress, cancel=cancel, result=result
@@ -199,6 +205,7 @@ def export_to_path(
     *,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    pricer: Pricer | None = None,
 ) -> ExportResult:
     """Export to a file, atomically: a cancelled or failed export leaves no file behind.
 
@@ -210,7 +217,7 @@ def export_to_path(
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             result = export_calls(
-                store, fmt, out, selection, on_progress=on_progress, cancel=cancel
+                store, fmt, out, selection, on_progress=on_progress, cancel=cancel, pricer=pricer
             )
         os.replace(temp, path)
     except BaseException:

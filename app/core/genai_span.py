@@ -6,6 +6,10 @@ the current conventions (github.com/open-telemetry/semantic-conventions-genai): 
 is the API family (`gen_ai.provider.name = "openai"`); Relayscope's routing name is its own
 `relayscope.provider`. Message content (`gen_ai.input.messages`, `gen_ai.output.messages`,
 `gen_ai.system_instructions`) is only added when `capture_content` is asked for.
+
+The conventions have no cost attribute (as of 2026-12), so a call's price is Relayscope's
+own: `relayscope.cost.usd` (left out when the price is unknown, never 0) and
+`relayscope.cost.basis` (the price's source, or why it is unknown).
 """
 
 from __future__ import annotations
@@ -17,19 +21,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.core.conversation import Turn, turns
+from app.core.cost import Cost
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
 from app.core.sse import SSEDecoder
 
 __all__ = ["API_FAMILY", "assembled", "attributes", "error_type", "operation", "span_name"]
 
-#: Every provider Relayscope routes to speaks the OpenAI API today.
+#: The API a call speaks: OpenAI's, or Anthropic's Messages (by its endpoint).
 API_FAMILY = "openai"
+_ANTHROPIC_ENDPOINTS = ("messages", "messages.count_tokens")
 
 _OPERATIONS = {
     "chat.completions": "chat",
     "responses": "chat",
     "completions": "text_completion",
     "embeddings": "embeddings",
+    "messages": "chat",
 }
 # Request parameters and the gen_ai.request.* attribute each becomes.
 _REQUEST_NUMBERS = {
@@ -47,10 +54,19 @@ _USAGE = {
     "prompt_tokens": "gen_ai.usage.input_tokens",
     "completion_tokens": "gen_ai.usage.output_tokens",
     "cached_tokens": "gen_ai.usage.cache_read.input_tokens",
+    "cache_write_tokens": "gen_ai.usage.cache_creation.input_tokens",
     "reasoning_tokens": "gen_ai.usage.reasoning.output_tokens",
 }
 # The conventions' finish reasons (output messages use "tool_call", the OpenAI API "tool_calls").
 _FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
+# Anthropic's stop_reason in the conventions' terms.
+_STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_call",
+    "refusal": "content_filter",
+}
 
 
 def operation(call: dict[str, Any]) -> str | None:
@@ -67,9 +83,13 @@ def span_name(call: dict[str, Any]) -> str:
 
 
 def attributes(
-    call: dict[str, Any], answer: Assembled, *, capture_content: bool = False
+    call: dict[str, Any],
+    answer: Assembled,
+    *,
+    capture_content: bool = False,
+    cost: Cost | None = None,
 ) -> dict[str, Any]:
-    """The span's attributes; None values are left out."""
+    """The span's attributes; None values are left out (so is an unknown cost's USD)."""
     body = _json_object(call.get("request_body"))
     out: dict[str, Any] = {}
     op = operation(call)
@@ -99,6 +119,9 @@ def attributes(
             "relayscope.cut_by": call.get("cut_by"),
         }
     )
+    if cost is not None:
+        out["relayscope.cost.usd"] = None if cost.usd is None else float(cost.usd)
+        out["relayscope.cost.basis"] = cost.basis
     return {key: value for key, value in out.items() if value is not None}
 
 
@@ -109,7 +132,9 @@ def _model_call(
     ttft = call.get("ttft_ms")
     out: dict[str, Any] = {
         "gen_ai.operation.name": op,
-        "gen_ai.provider.name": API_FAMILY,
+        "gen_ai.provider.name": (
+            "anthropic" if call.get("endpoint") in _ANTHROPIC_ENDPOINTS else API_FAMILY
+        ),
         "gen_ai.request.model": call.get("model"),
         "gen_ai.response.model": call.get("response_model") or answer.model,
         "gen_ai.response.id": answer.response_id,
@@ -156,6 +181,8 @@ def finish_reason(call: dict[str, Any], answer: Assembled) -> str | None:
             "incomplete:content_filter": "content_filter",
             "failed": "error",
         }.get(str(reason), reason)
+    elif reason and call.get("endpoint") == "messages":
+        reason = _STOP_REASONS.get(str(reason), reason)
     return _FINISH.get(str(reason), str(reason)) if reason else None
 
 

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 from app.core import call_facts
+from app.core.cost import Pricer, default_pricer
 from app.core.export import ExportResult, RecordedCall, as_bytes, as_text, joined_body
 from app.core.routing import SECRET_HEADERS, redact_query, redact_secret
 
@@ -69,13 +70,20 @@ def creator() -> dict[str, str]:
     return {"name": "Relayscope", "version": version}
 
 
-def write_har(calls: Iterable[RecordedCall], out: TextIO, result: ExportResult) -> None:
+def write_har(
+    calls: Iterable[RecordedCall],
+    out: TextIO,
+    result: ExportResult,
+    *,
+    pricer: Pricer | None = None,
+) -> None:
     """One HAR document, written entry by entry (never the whole log in memory)."""
+    pricer = pricer or default_pricer()
     head = {"version": HAR_VERSION, "creator": creator(), "pages": []}
     out.write('{"log": ' + json.dumps(head, ensure_ascii=False)[:-1] + ', "entries": [\n')
     first = True
     for recorded in calls:
-        entry = har_entry(recorded.call, recorded.chunks)
+        entry = har_entry(recorded.call, recorded.chunks, pricer)
         out.write(("" if first else ",\n") + json.dumps(entry, ensure_ascii=False))
         first = False
         result.written += 1
@@ -127,8 +135,11 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-def har_entry(call: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[str, Any]:
-    """One HAR 1.2 entry for a recorded call."""
+def har_entry(
+    call: dict[str, Any], chunks: list[dict[str, Any]], pricer: Pricer | None = None
+) -> dict[str, Any]:
+    """One HAR 1.2 entry for a recorded call; `_relayscope.cost` is its price when read
+    (`{"usd": null, "basis": why}` when unknown)."""
     request_headers = headers_of(call.get("request_headers"))
     response_headers = headers_of(call.get("response_headers"))
     websocket = any(chunk.get("direction") for chunk in chunks)
@@ -155,6 +166,7 @@ def har_entry(call: dict[str, Any], chunks: list[dict[str, Any]]) -> dict[str, A
             call, chunks, with_data=not body_in_content and not websocket
         ),
     }
+    entry["_relayscope"]["cost"] = (pricer or default_pricer()).price(call).as_json()
     if call.get("error"):
         entry["comment"] = str(call["error"])
     if websocket:

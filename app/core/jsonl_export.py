@@ -3,7 +3,9 @@
 Each line is the `calls` row (column → value, JSON columns left as the JSON text they are
 stored as) with `chunks: [{"seq", "t_ms", "data", "direction"}]`. A BLOB (a body that was
 not UTF-8) is written base64-encoded and its column named in the line's `base64` list; a
-binary chunk carries `"base64": true`. So every line is lossless and `jq`-friendly.
+binary chunk carries `"base64": true`. So every line is lossless and `jq`-friendly. Beside
+the columns, `cost` is the call's price when read (`{"usd": null, "basis": why}` when it is
+unknown): costs are never stored, so it is not a column.
 """
 
 from __future__ import annotations
@@ -12,19 +14,27 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from app.core.cost import Pricer, default_pricer
 from app.core.export import ExportResult, RecordedCall, as_text
 from app.core.routing import redact_query
 
 __all__ = ["jsonl_line", "write_jsonl"]
 
 
-def write_jsonl(calls: Iterable[RecordedCall], out: TextIO, result: ExportResult) -> None:
+def write_jsonl(
+    calls: Iterable[RecordedCall],
+    out: TextIO,
+    result: ExportResult,
+    *,
+    pricer: Pricer | None = None,
+) -> None:
+    pricer = pricer or default_pricer()
     for recorded in calls:
-        out.write(json.dumps(jsonl_line(recorded), ensure_ascii=False) + "\n")
+        out.write(json.dumps(jsonl_line(recorded, pricer), ensure_ascii=False) + "\n")
         result.written += 1
 
 
-def jsonl_line(recorded: RecordedCall) -> dict[str, Any]:
+def jsonl_line(recorded: RecordedCall, pricer: Pricer | None = None) -> dict[str, Any]:
     line: dict[str, Any] = {}
     binary: list[str] = []
     for column, value in recorded.call.items():
@@ -37,6 +47,7 @@ def jsonl_line(recorded: RecordedCall) -> dict[str, Any]:
         line[column] = value
     if binary:
         line["base64"] = binary
+    line["cost"] = (pricer or default_pricer()).price(recorded.call).as_json()
     line["chunks"] = [_chunk(chunk) for chunk in recorded.chunks]
     return line
 

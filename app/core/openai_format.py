@@ -1,4 +1,5 @@
-"""Readers and stream assembly for OpenAI-format APIs: chat completions, responses, completions."""
+"""Readers and stream assembly for the APIs we record: OpenAI chat completions, responses,
+completions, and Anthropic Messages."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ __all__ = [
     "RequestInfo",
     "StreamAssembler",
     "Usage",
+    "anthropic_usage",
     "assemble_body",
     "endpoint_of",
     "holds_output",
@@ -43,13 +45,21 @@ _DELTA_EVENTS = (
 
 
 def endpoint_of(path: str) -> str:
-    """Name the API a request path calls: "chat.completions", "responses", ... or "other".
+    """Name the API a request path calls: "chat.completions", "responses", "messages"
+    (Anthropic), "messages.count_tokens", ... or "other".
 
     The endpoint is found by its segments, so "/v1/chat/completions", "/chat/completions" and
-    "/openai/v1/chat/completions?x=1" all give "chat.completions".
+    "/openai/v1/chat/completions?x=1" all give "chat.completions". "messages" counts only
+    right after "v1" or at the start (an Assistants thread's "/v1/threads/ID/messages" is not
+    the Messages API).
     """
     parts = path.partition("?")[0].partition("#")[0].split("/")
     for i, part in enumerate(parts):
+        if part == "messages" and (i <= 1 or parts[i - 1] == "v1"):
+            rest = [p for p in parts[i + 1 :] if p]
+            if not rest:
+                return "messages"
+            return "messages.count_tokens" if rest == ["count_tokens"] else "other"
         if part == "chat":
             if i + 1 < len(parts) and parts[i + 1] == "completions":
                 return "chat.completions"
@@ -92,6 +102,8 @@ class Usage:
     total_tokens: int | None = None
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
+    #: Input tokens written to the prompt cache (Anthropic's cache_creation_input_tokens).
+    cache_write_tokens: int | None = None
 
 
 def usage_from(obj: object) -> Usage | None:
@@ -151,7 +163,13 @@ class StreamAssembler:
     __slots__ = ("_stream",)
 
     def __init__(self, endpoint: str) -> None:
-        self._stream: _Stream = _ResponsesStream() if endpoint == "responses" else _ChoicesStream()
+        self._stream: _Stream
+        if endpoint == "responses":
+            self._stream = _ResponsesStream()
+        elif endpoint == "messages":
+            self._stream = _MessagesStream()
+        else:
+            self._stream = _ChoicesStream()
 
     @property
     def has_output(self) -> bool:
@@ -178,6 +196,8 @@ def assemble_body(endpoint: str, body: bytes | None) -> Assembled:
         return Assembled()
     if endpoint == "responses" or obj.get("object") == "response":
         out = _from_response(obj, None)
+    elif endpoint == "messages" or obj.get("type") in ("message", "error"):
+        out = _from_message(obj)
     else:
         out = _from_choices_body(obj)
         text = obj.get("text")  # an audio transcription or translation
@@ -191,7 +211,12 @@ def assemble_body(endpoint: str, body: bytes | None) -> Assembled:
 def holds_output(obj: dict[str, Any], event: str | None, *, responses: bool) -> bool:
     """Whether one stream event carries output: text, reasoning, a tool-call fragment or a
     refusal (a chat delta, a legacy completion's text, a non-empty Responses `*.delta`).
-    A role chunk, a finish reason or usage is not output. TTFT is the first such event."""
+    A role chunk, a finish reason or usage is not output. TTFT is the first such event.
+    Anthropic Messages: a `content_block_delta` with text, thinking or tool input (whatever
+    `responses` says: the event names it)."""
+    if obj.get("type") == "content_block_delta":
+        delta = obj.get("delta")
+        return isinstance(delta, dict) and any(delta.get(key) for key in _MESSAGES_OUTPUT_KEYS)
     if responses:
         kind = obj.get("type")
         if not isinstance(kind, str):
@@ -208,6 +233,7 @@ def holds_output(obj: dict[str, Any], event: str | None, *, responses: bool) -> 
 
 
 _OUTPUT_KEYS = ("content", "reasoning_content", "reasoning", "refusal", "tool_calls")
+_MESSAGES_OUTPUT_KEYS = ("text", "thinking", "partial_json")
 
 
 # --- stream state -------------------------------------------------------------------------
@@ -498,6 +524,93 @@ class _ResponsesStream(_Stream):
         return out
 
 
+class _MessagesStream(_Stream):
+    """Anthropic Messages events: message_start, content_block_start/delta/stop,
+    message_delta (stop_reason, usage), message_stop (the terminal event), ping, error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.message: dict[str, Any] = {}
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.pieces: dict[int, list[str]] = {}
+        self.usage: dict[str, Any] = {}
+        self.stop_reason: str | None = None
+
+    def on_object(self, obj: dict[str, Any], event: str | None) -> None:
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            kind = event or ""
+        if kind == "content_block_delta":
+            self._on_delta(obj)
+        elif kind == "content_block_start":
+            block = obj.get("content_block")
+            if isinstance(block, dict):
+                index = self._index(obj)
+                self.blocks[index] = dict(block)
+                self.pieces.setdefault(index, [])
+        elif kind == "message_start":
+            message = obj.get("message")
+            if isinstance(message, dict):
+                self.message = message
+                self._merge_usage(message.get("usage"))
+        elif kind == "message_delta":
+            delta = obj.get("delta")
+            self.stop_reason = _str(_get(delta, "stop_reason")) or self.stop_reason
+            self._merge_usage(obj.get("usage"))
+        elif kind == "message_stop":
+            self.done = True
+
+    def _index(self, obj: dict[str, Any]) -> int:
+        index = obj.get("index")
+        return index if type(index) is int else max(self.blocks, default=0)
+
+    def _on_delta(self, obj: dict[str, Any]) -> None:
+        delta = obj.get("delta")
+        if not isinstance(delta, dict):
+            return
+        index = self._index(obj)
+        block = self.blocks.setdefault(index, {})
+        pieces = self.pieces.setdefault(index, [])
+        kind = delta.get("type")
+        if kind == "text_delta":
+            block.setdefault("type", "text")
+            pieces.append(_str(delta.get("text")))
+        elif kind == "thinking_delta":
+            block.setdefault("type", "thinking")
+            pieces.append(_str(delta.get("thinking")))
+        elif kind == "input_json_delta":
+            block.setdefault("type", "tool_use")
+            pieces.append(_str(delta.get("partial_json")))
+        elif kind == "signature_delta":
+            block["signature"] = _str(block.get("signature")) + _str(delta.get("signature"))
+
+    def _merge_usage(self, usage: object) -> None:
+        # message_delta's counts are cumulative: each one present replaces message_start's.
+        if isinstance(usage, dict):
+            self.usage.update({k: v for k, v in usage.items() if v is not None})
+
+    def result(self) -> Assembled:
+        content = []
+        for index in sorted(self.blocks):
+            block = dict(self.blocks[index])
+            joined = "".join(self.pieces.get(index, []))
+            kind = block.get("type")
+            if kind == "text":
+                block["text"] = _str(block.get("text")) + joined
+            elif kind == "thinking":
+                block["thinking"] = _str(block.get("thinking")) + joined
+            elif kind in _MESSAGE_TOOL_BLOCKS and joined:
+                block["input"] = joined  # the JSON text as streamed, kept as sent
+            content.append(block)
+        message = {**self.message, "content": content, "usage": self.usage}
+        if self.stop_reason is not None:
+            message["stop_reason"] = self.stop_reason
+        out = _from_message(message)
+        out.error = self.error
+        out.done, out.invalid_events = self.done, self.invalid_events
+        return out
+
+
 # --- whole objects ------------------------------------------------------------------------
 
 _CALL_ITEM_TYPES = frozenset({"function_call", "custom_tool_call"})
@@ -578,6 +691,62 @@ def _from_choices_body(obj: dict[str, Any]) -> Assembled:
     out.refusal = _str(message.get("refusal"))
     out.tool_calls = [_tool_call_of(call) for call in _dicts(message.get("tool_calls"))]
     return out
+
+
+_MESSAGE_TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use"})
+
+
+def _from_message(message: dict[str, Any]) -> Assembled:
+    """Read an Anthropic Messages message (a body, or one assembled from its stream); tool_use
+    blocks become chat-shaped tool calls whose arguments are the input as JSON text."""
+    out = Assembled(usage=anthropic_usage(message.get("usage")))
+    out.response_id = _str(message.get("id")) or None
+    out.model = _str(message.get("model")) or None
+    out.finish_reason = _str(message.get("stop_reason")) or None
+    if message.get("type") == "error":
+        out.error = _error_of(message.get("error"))
+    text: list[str] = []
+    thinking: list[str] = []
+    for block in _dicts(message.get("content")):
+        kind = block.get("type")
+        if kind == "text":
+            text.append(_str(block.get("text")))
+        elif kind == "thinking":
+            thinking.append(_str(block.get("thinking")))
+        elif kind in _MESSAGE_TOOL_BLOCKS:
+            arguments = block.get("input")
+            if not isinstance(arguments, str):
+                arguments = json.dumps(arguments if arguments is not None else {})
+            call_id, name = _str(block.get("id")) or None, _str(block.get("name")) or None
+            out.tool_calls.append(_tool_call(call_id, name, arguments))
+    out.output_text = "".join(text)
+    out.reasoning_text = "\n\n".join(part for part in thinking if part)
+    return out
+
+
+def anthropic_usage(obj: object) -> Usage | None:
+    """An Anthropic usage object in chat terms. Its input_tokens leave out cache reads and
+    writes; our prompt_tokens count every input token (as chat's do), so both are added:
+    prompt = input + cache read + cache write, cached = cache read, cache_write = writes."""
+    if not isinstance(obj, dict):
+        return None
+    raw_input = _int(obj.get("input_tokens"))
+    read = _int(obj.get("cache_read_input_tokens"))
+    write = _int(obj.get("cache_creation_input_tokens"))
+    output = _int(obj.get("output_tokens"))
+    if raw_input is None and output is None and read is None and write is None:
+        return None
+    prompt = None
+    if raw_input is not None or read is not None or write is not None:
+        prompt = (raw_input or 0) + (read or 0) + (write or 0)
+    total = None if prompt is None and output is None else (prompt or 0) + (output or 0)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=output,
+        total_tokens=total,
+        cached_tokens=read,
+        cache_write_tokens=write,
+    )
 
 
 def _tool_call_of(call: dict[str, Any]) -> dict[str, Any]:

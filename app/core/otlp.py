@@ -38,6 +38,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from app.core import genai_span
+from app.core.cost import Pricer
 from app.core.export import ExportResult, ProgressCallback, Selection, recorded_calls
 from app.core.otlp_target import OtlpError, OtlpTarget, resolve_target
 from app.core.store import CallStore
@@ -87,12 +88,19 @@ def call_span(
     *,
     capture_content: bool = False,
     span_resource: Resource | None = None,
+    pricer: Pricer | None = None,
 ) -> ReadableSpan:
-    """One finished SDK span for a recorded call (and its chunks, as events)."""
+    """One finished SDK span for a recorded call (and its chunks, as events); with a
+    `pricer`, its cost as `relayscope.cost.usd`/`.basis`."""
     start_ns = _unix_nanos(call.get("started_at"))
     end_ns = start_ns + int(float(call.get("duration_ms") or 0) * 1_000_000)
     answer = genai_span.assembled(call, chunks)
-    attributes = genai_span.attributes(call, answer, capture_content=capture_content)
+    attributes = genai_span.attributes(
+        call,
+        answer,
+        capture_content=capture_content,
+        cost=None if pricer is None else pricer.price(call),
+    )
     dropped = max(0, len(chunks) - MAX_CHUNK_EVENTS)
     if dropped:
         attributes["relayscope.chunk_events_dropped"] = dropped
@@ -257,8 +265,10 @@ class SpanSender:
         target: OtlpTarget,
         on_error: Callable[[str], None] | None = None,
         exporter: SpanExporter | None = None,
+        pricer: Pricer | None = None,
     ) -> None:
         self.target = target
+        self._pricer = pricer or Pricer()
         self._resource = resource()
         report = on_error or (lambda message: log.warning("%s", message))
         inner = exporter or make_exporter(target)
@@ -271,6 +281,7 @@ class SpanSender:
             chunks,
             capture_content=self.target.capture_content,
             span_resource=self._resource,
+            pricer=self._pricer,
         )
         self._processor.on_end(span)
 
@@ -299,10 +310,13 @@ def export_calls_otlp(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     exporter: SpanExporter | None = None,
+    pricer: Pricer | None = None,
 ) -> ExportResult:
     """Send the selected calls to the collector, batch by batch (waiting for each answer);
-    OtlpError at the first batch the collector does not take after the SDK's retries."""
+    OtlpError at the first batch the collector does not take after the SDK's retries.
+    Each span carries its call's cost (`pricer`, list prices by default)."""
     result = ExportResult(format="otlp")
+    pricer = pricer or Pricer()
     exporter = exporter or make_exporter(target)
     span_resource = resource()
     try:
@@ -315,6 +329,7 @@ def export_calls_otlp(
                 r.chunks,
                 capture_content=target.capture_content,
                 span_resource=span_resource,
+                pricer=pricer,
             )
             for r in calls
         )

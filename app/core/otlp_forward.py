@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.core.cost import Pricer
 from app.core.otlp import SpanSender
 from app.core.otlp_target import OtlpTarget
 from app.core.store import CallStore
@@ -23,10 +24,14 @@ _STOP = ""
 
 class OtlpForwarder:
     def __init__(
-        self, db_path: Path, target: OtlpTarget, on_error: Callable[[str], None] | None = None
+        self,
+        db_path: Path,
+        target: OtlpTarget,
+        on_error: Callable[[str], None] | None = None,
+        pricer: Pricer | None = None,
     ) -> None:
         self.db_path = db_path
-        self.sender = SpanSender(target, on_error=on_error)
+        self.sender = SpanSender(target, on_error=on_error, pricer=pricer)
         self._ids: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._thread = threading.Thread(
             target=self._run, name="relayscope-otlp-forward", daemon=True

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from app.core.config import Provider
+from app.core.routing import key_headers
 
 SHOWN_ERROR_CHARS = 160
 
@@ -40,7 +41,7 @@ def check_provider(
         return ProviderCheck(
             False, [], "the key has spaces or unusual characters in it — paste it again."
         )
-    headers = {"authorization": f"Bearer {key}"} if key else {}
+    headers = key_headers(provider, key, "models") if key else {}
     try:
         with httpx.Client(timeout=timeout, transport=transport) as client:
             response = client.get(url, headers=headers)

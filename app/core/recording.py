@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core import bodies
 from app.core.call_facts import ttft_of
-from app.core.conversation import prompt_text
+from app.core.conversation import turns
 from app.core.journal import Journal, journal_path
+from app.core.new_text import NewText
 from app.core.openai_format import Assembled, StreamAssembler, assemble_body
 from app.core.sse import SSEDecoder
 from app.core.stream_stats import gap_profile
@@ -192,6 +194,7 @@ class RecordingWriter(Recording):
         self._on_error = on_error
         self._batch_seconds = batch_seconds
         self._live: dict[str, _Live] = {}
+        self._new_text = NewText()
         self._failing: str | None = None
         self._failing_reason = ""
         # Ops the database would not take, in order (app/core/journal.py). Ops are
@@ -381,6 +384,7 @@ class RecordingWriter(Recording):
                 self._flush_counts(events)
         except sqlite3.Error as exc:
             self._failing_reason = str(exc)
+            self._new_text.forget()  # the texts it indexed are not stored: index them again
             return False
         if self._failing is not None and not self.journal:
             self._failing = None
@@ -456,6 +460,7 @@ class RecordingWriter(Recording):
         row.setdefault("chunk_count", 0)
         for key in ("request_body", "upstream_request_body"):
             row[key] = as_text(row.get(key))
+        self._store_pieces(row)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self.conn.execute(
@@ -463,6 +468,21 @@ class RecordingWriter(Recording):
         )
         self._track(row)
         events.append({"event": "call_started", "id": row["id"]})
+
+    def _store_pieces(self, row: dict[str, Any]) -> None:
+        """A large request body goes into shared pieces (app/core/bodies.py)."""
+        body = row.get("request_body")
+        if body is None:
+            return
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        if len(raw) < bodies.PIECES_FROM:
+            return
+        if not self.conn.in_transaction:
+            # Write-locked from here: `relayscope prune` cannot remove a piece found below
+            # before this call, which uses it, is committed.
+            self.conn.execute("BEGIN IMMEDIATE")
+        row["request_pieces"] = bodies.store(self.conn, raw)
+        row["request_body"] = None
 
     def _apply_connection(
         self, connection_id: str, fields: dict[str, Any], events: list[Event]
@@ -594,13 +614,21 @@ class RecordingWriter(Recording):
         self.conn.execute(f"UPDATE calls SET {sets} WHERE id = ?", [*fields.values(), call_id])
 
     def _prompt_text(self, call_id: str) -> str | None:
-        """The request's conversation as text, for full-text search."""
+        """The text of the request's conversation that is new in it, for full-text search:
+        an agent resends its conversation every turn, and each text is indexed in the call
+        of its conversation that first carried it (app/core/new_text.py)."""
         row = self.conn.execute(
-            "SELECT endpoint, request_body FROM calls WHERE id = ?", (call_id,)
+            "SELECT endpoint, request_body, request_pieces, session_id FROM calls WHERE id = ?",
+            (call_id,),
         ).fetchone()
         if row is None:
             return None
-        return prompt_text(row[0] or "other", row[1]) or None
+        live = self._live.get(call_id)
+        body = live.request_body if live is not None else None
+        if body is None:
+            body = bodies.load(self.conn, row[2]) if row[2] is not None else row[1]
+        texts = [t.text for t in turns(row[0] or "other", body) if t.text]
+        return self._new_text.new_in(row[3], texts) or None
 
 
 def _assembled_fields(result: Assembled, fields: dict[str, Any]) -> dict[str, Any]:
@@ -620,6 +648,8 @@ def _assembled_fields(result: Assembled, fields: dict[str, Any]) -> dict[str, An
             cached_tokens=usage.cached_tokens,
             reasoning_tokens=usage.reasoning_tokens,
         )
+        if usage.cache_write_tokens is not None:
+            out["cache_write_tokens"] = usage.cache_write_tokens
     if result.error and not fields.get("error"):
         error = result.error.get("error", result.error)
         message = error.get("message") if isinstance(error, dict) else None

@@ -144,8 +144,9 @@ def new_request(
 ) -> ReplayRequest:
     """A POST of ``body`` (bytes kept as they are, unless ``model`` replaces the model).
 
-    ``path`` defaults to the endpoint the body is for: ``messages`` → chat completions,
-    ``input`` → responses, ``prompt`` → completions.
+    ``path`` defaults to the endpoint the body is for: ``messages`` → chat completions (or
+    Anthropic Messages, for a body with a top-level ``system``, ``thinking`` or Anthropic
+    content blocks), ``input`` → responses, ``prompt`` → completions.
     """
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     if model is not None:
@@ -297,6 +298,25 @@ def _from_websocket_message(body: bytes) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode()
 
 
+# What only an Anthropic Messages body has: top-level fields and content block types.
+_ANTHROPIC_FIELDS = frozenset({"system", "thinking", "stop_sequences", "top_k"})
+_ANTHROPIC_BLOCKS = frozenset({"tool_use", "tool_result", "thinking", "redacted_thinking"})
+
+
+def _is_anthropic(obj: dict[str, Any]) -> bool:
+    """A body with messages that only the Messages API takes (a plain {model, messages,
+    max_tokens} could be either, and stays chat completions)."""
+    if not _ANTHROPIC_FIELDS.isdisjoint(obj):
+        return True
+    messages = obj.get("messages")
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") in _ANTHROPIC_BLOCKS:
+                return True
+    return False
+
+
 def _path_for(body: bytes) -> str:
     try:
         obj = json.loads(body) if body else {}
@@ -304,7 +324,7 @@ def _path_for(body: bytes) -> str:
         obj = {}
     obj = obj if isinstance(obj, dict) else {}
     if "messages" in obj:
-        return "/v1/chat/completions"
+        return "/v1/messages" if _is_anthropic(obj) else "/v1/chat/completions"
     if "prompt" in obj:
         return "/v1/completions"
     return "/v1/responses"
@@ -552,6 +572,8 @@ class _Progress:
         raw = event.raw.decode("utf-8", "replace")
         label = event_label(raw)
         text = label.delta_text if label.event_type in _TEXT_EVENTS else ""
+        if label.event_type == "content_block_delta" and '"text_delta"' in raw:
+            text = label.delta_text  # Anthropic's answer text (not thinking, not tool input)
         item = ReplayEvent(
             "chunk",
             self.request.call_id,

@@ -31,6 +31,18 @@ def valid_call_id(value: str | None) -> bool:
     return bool(value) and _CALL_ID.fullmatch(value or "") is not None
 
 
+#: Anthropic's API version header, sent when the client sent none (the API requires one).
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+def key_headers(provider: Provider, key: str, endpoint: str) -> dict[str, str]:
+    """The headers that carry `key` to `provider` for a request to `endpoint`, as its `auth`
+    says: `x-api-key` (with the `anthropic-version` Anthropic requires) or a bearer token."""
+    if provider.key_header(endpoint) == "x-api-key":
+        return {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
+    return {"authorization": f"Bearer {key}"}
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     provider: Provider

@@ -407,6 +407,27 @@ def m012_datasette_ready(db: Database) -> None:
     db["chunks"].transform(add_foreign_keys=[("call_id", "calls", "id")])  # type: ignore[union-attr]
 
 
+@migrations()
+def m013_cache_write_tokens(db: Database) -> None:
+    # Anthropic reports input written to the prompt cache (cache_creation_input_tokens)
+    # apart: it is priced apart (dearer than input), so it is kept apart. Part of
+    # prompt_tokens, like cached_tokens (README "Database").
+    db["calls"].add_column("cache_write_tokens", int)  # type: ignore[union-attr]
+
+
+@migrations()
+def m014_body_pieces(db: Database) -> None:
+    # An agent resends its whole conversation every turn: a large request body is stored as
+    # pieces shared by every body that contains them (app/core/bodies.py), the call keeps the
+    # list of its pieces' ids in request_pieces and request_body is NULL. Rows recorded before
+    # stay as they are (`relayscope compact` converts them).
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS body_pieces (id INTEGER PRIMARY KEY, hash BLOB NOT NULL"
+        " UNIQUE, codec INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL)"
+    )
+    db["calls"].add_column("request_pieces", bytes)  # type: ignore[union-attr]
+
+
 class NewerSchemaError(Exception):
     """The database was written by a newer Relayscope (it has migrations this one lacks)."""
 

@@ -1,4 +1,5 @@
-"""Ready-to-paste text that points a client (Codex CLI, the OpenAI SDK, curl) at Relayscope."""
+"""Ready-to-paste text that points a client (Codex CLI, Claude Code, the OpenAI SDK, curl) at
+Relayscope."""
 
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ def codex_snippet(base_url: str, model: str = DEMO_MODEL) -> str:
         f"base_url = {json.dumps(base_url)}\n"
         f'env_key = "{CODEX_ENV_KEY}"\n'
         'wire_api = "responses"\n'
+    )
+
+
+def claude_code_snippet(base_url: str) -> str:
+    """A shell line that starts Claude Code through Relayscope. Claude Code (like Anthropic's
+    SDKs) adds /v1/messages to ANTHROPIC_BASE_URL itself, so the base URL loses its /v1."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    return (
+        "# Relayscope adds the provider's real key; any key works here.\n"
+        "# Route claude-* models to a provider that serves /v1/messages (⚙ Providers),\n"
+        f"# or add --model {DEMO_MODEL} to try it with the demo provider.\n"
+        f"ANTHROPIC_BASE_URL={shlex.quote(root)} ANTHROPIC_API_KEY=any claude\n"
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.core import schema
+from app.core import bodies, schema
 from app.core.call_facts import FAILED_SQL, LIVE_STATES
 
 __all__ = ["LIVE_STATES", "CallFilter", "CallStore", "StoreError", "fts_query", "open_database"]
@@ -108,6 +108,11 @@ def open_database(path: Path | str, *, create: bool = True) -> Database:
     return db
 
 
+def _with_pieces(columns: Sequence[str]) -> list[str]:
+    """A query that reads `request_body` also reads where a large one is stored."""
+    return [*columns, "request_pieces"] if "request_body" in columns else list(columns)
+
+
 def _cannot_open(path: Path, exc: Exception) -> str:
     """The sentence for a database that cannot be opened; a read-only folder is named, since
     SQLite needs to create its WAL and shared-memory files beside the database."""
@@ -132,8 +137,19 @@ class CallStore:
         self.db.conn.close()
 
     def get_call(self, call_id: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM calls WHERE id = ?", [call_id]))
+        rows = self.query_calls("SELECT * FROM calls WHERE id = ?", [call_id])
         return rows[0] if rows else None
+
+    def query_calls(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of calls with `request_body` as recorded: the one place that reads a body
+        stored as pieces (app/core/bodies.py). `sql` selects `*`, or `request_body` along
+        with `request_pieces`."""
+        return bodies.restore_all(self.db.conn, self.db.query(sql, list(params)))
+
+    def iter_query_calls(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        """`query_calls`, one row at a time (exports of many calls)."""
+        for row in self.db.query(sql, list(params)):
+            yield bodies.restore(self.db.conn, row)
 
     def resolve_id(self, prefix: str) -> str:
         """A full call id from a unique prefix (as people type in the CLI)."""
@@ -177,10 +193,10 @@ class CallStore:
             raise ValueError(f"cannot sort by {order_by!r}")
         direction = "DESC" if descending else "ASC"
         sql = (
-            f"SELECT {', '.join(columns)} FROM calls WHERE {where} "
+            f"SELECT {', '.join(_with_pieces(columns))} FROM calls WHERE {where} "
             f"ORDER BY {order_by} {direction}, rowid {direction} LIMIT ? OFFSET ?"
         )
-        return list(self.db.query(sql, [*params, limit, offset]))
+        return self.query_calls(sql, [*params, limit, offset])
 
     def count_calls(self, flt: CallFilter | None = None) -> int:
         where, params = (flt or CallFilter()).where()
@@ -207,23 +223,24 @@ class CallStore:
     def calls_in_sessions(self, columns: Sequence[str]) -> list[dict[str, Any]]:
         """Every call that carries a session id (Codex), oldest first."""
         sql = (
-            f"SELECT {', '.join(columns)} FROM calls WHERE session_id IS NOT NULL "
+            f"SELECT {', '.join(_with_pieces(columns))} FROM calls WHERE session_id IS NOT NULL "
             "ORDER BY started_at, rowid"
         )
-        return list(self.db.query(sql))
+        return self.query_calls(sql)
 
     def usage_rows(self) -> Iterator[dict[str, Any]]:
         """Every call's usage and what prices it, oldest first (for the cost ledger)."""
         sql = (
             "SELECT id, started_at, provider, model, response_model, session_id, turn_id, "
-            "prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens FROM calls "
+            "prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens "
+            "FROM calls "
             "ORDER BY started_at, rowid"
         )
         yield from self.db.query(sql)
 
     def session_calls(self, session_id: str) -> list[dict[str, Any]]:
         sql = "SELECT * FROM calls WHERE session_id = ? ORDER BY started_at, rowid"
-        return list(self.db.query(sql, [session_id]))
+        return self.query_calls(sql, [session_id])
 
     def conversation_calls(self, *, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` chat and Responses calls without a session id, oldest first
@@ -233,7 +250,9 @@ class CallStore:
             "AND endpoint IN ('chat.completions', 'responses') ORDER BY started_at DESC, "
             "rowid DESC LIMIT ?) ORDER BY started_at, r"
         )
-        return [{k: v for k, v in row.items() if k != "r"} for row in self.db.query(sql, [limit])]
+        return [
+            {k: v for k, v in row.items() if k != "r"} for row in self.query_calls(sql, [limit])
+        ]
 
     def integrity_ok(self) -> bool:
         return bool(self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")

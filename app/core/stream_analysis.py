@@ -153,6 +153,7 @@ class _Scan:
 
     def __init__(self, endpoint: str) -> None:
         self.responses = endpoint == "responses"
+        self.messages = endpoint == "messages"  # Anthropic Messages events
         self.assembler = StreamAssembler(endpoint)
         self.seqs: list[int] = []
         self.times: list[float] = []
@@ -219,6 +220,8 @@ class _Scan:
             self.errors.append((seq, obj))
         if self.responses:
             self._on_event(seq, obj, kind or "")
+        elif self.messages:
+            self._on_message_event(seq, obj, kind or "")
         else:
             self._track(seq, "id", obj.get("id"))
             self._track(seq, "model", obj.get("model"))
@@ -273,6 +276,25 @@ class _Scan:
         if kind in _ARGUMENT_EVENTS and isinstance(obj.get("item_id"), str):
             self.tool_seq[obj["item_id"]] = seq
 
+    def _on_message_event(self, seq: int, obj: dict[str, Any], kind: str) -> None:
+        """Anthropic Messages event: id, model, usage, the terminal event, tool blocks."""
+        if kind == "message_start" and isinstance(obj.get("message"), dict):
+            self._track(seq, "id", obj["message"].get("id"))
+            self._track(seq, "model", obj["message"].get("model"))
+        elif kind == "message_delta":
+            self.last_choices_seq = seq
+            if obj.get("usage") is not None:
+                self.usage_seq = seq
+        elif kind == "message_stop":
+            self.terminal = (seq, kind, obj)
+        index = obj.get("index")
+        block = obj.get("content_block")
+        delta = obj.get("delta")
+        if type(index) is int and (
+            _get(block, "type") == "tool_use" or _get(delta, "type") == "input_json_delta"
+        ):
+            self.tool_seq[index] = seq
+
     def tool_call_seq(self, position: int, call_id: object) -> int | None:
         """The last chunk that added to the assembled tool call at `position`."""
         if not self.responses:
@@ -309,6 +331,16 @@ _FINDINGS: dict[str, tuple[str, str]] = {
         WARNING,
         "Chunk {seq} ended the response with `{kind}`{why} instead of `response.completed`; "
         "clients report the turn as failed.",
+    ),
+    "missing_message_stop": (
+        ERROR,
+        "The stream ended without `message_stop` (last chunk: {seq}); Anthropic clients such "
+        "as Claude Code treat the answer as incomplete and retry.",
+    ),
+    "no_finish_reason.messages": (
+        WARNING,
+        "No `message_delta` carried a `stop_reason` (last chunk: {seq}), so a client cannot "
+        "tell a whole answer from one cut at max_tokens.",
     ),
     "no_finish_reason": (
         WARNING,
@@ -523,6 +555,12 @@ class _Checks:
                 reason = _get(terminal[2].get("incomplete_details"), "reason")
                 why = f" (reason: {reason})" if reason else ""
                 self.add("missing_completed.other_end", terminal[0], kind=terminal[1], why=why)
+            return
+        if scan.messages:
+            if scan.terminal is None:
+                self.add("missing_message_stop", self.last_seq)
+            elif self.assembled.finish_reason is None:
+                self.add("no_finish_reason.messages", self.last_seq)
             return
         if scan.done_seq is None:
             self.add("missing_done", self.last_seq)

@@ -254,7 +254,11 @@ def _responses_delta(kind: str, obj: dict[str, Any]) -> str:
     delta = obj.get("delta")
     if isinstance(delta, str):
         return delta
-    item = obj.get("item")
+    if isinstance(delta, dict):  # Anthropic Messages: a piece of text, thinking or tool input
+        for key in ("text", "thinking", "partial_json", "stop_reason"):
+            if isinstance(delta.get(key), str):
+                return str(delta[key])
+    item = obj.get("item", obj.get("content_block", obj.get("message")))
     if isinstance(item, dict):
         item_type = str(item.get("type", ""))
         name = item.get("name")

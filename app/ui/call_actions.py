@@ -1,5 +1,5 @@
 """CallActions: what a person can do with recorded calls — replay, edit and resend, diff,
-compare providers, export and import — as actions for the window's menus and buttons.
+compare providers, share, export and import — as actions for the window's menus and buttons.
 
 It owns the windows those open and the one-click `ReplayRunner`, so `MainWindow` only wires
 signals to it.
@@ -21,6 +21,7 @@ from app.ui.diff_view import DiffView
 from app.ui.export_dialog import ExportDialog, ImportDialog
 from app.ui.replay_runner import ReplayRunner, configured_providers
 from app.ui.request_editor import RequestEditor
+from app.ui.share_dialog import ShareDialog
 
 
 class CallActions(QObject):
@@ -56,6 +57,9 @@ class CallActions(QObject):
         self.compare_action = QAction("Compare providers…", self)
         self.diff_action = QAction("Diff the two selected calls", self)
         self.export_action = QAction("Export calls…", self)
+        self.share_action = QAction("Share…", self)
+        self.share_action.setToolTip("Save this call as one redacted, self-contained HTML page")
+        self.share_action.triggered.connect(lambda: self.share(self.current_call()))
         self.import_action = QAction("Import HAR…", self)
 
     def set_base_url(self, url: str) -> None:
@@ -110,6 +114,22 @@ class CallActions(QObject):
             selection, what = Selection(filter=flt), "the calls the list shows (its filter)"
         dialog = ExportDialog(self.store, selection, what, self.window)
         dialog.exported.connect(lambda result: self.message_posted.emit(result.summary()))
+        dialog.open()
+        return dialog
+
+    def share(self, call_id: str = "", *, session_id: str = "") -> ShareDialog | None:
+        """The review-and-save dialog for a call or (with `session_id`) a session."""
+        if not call_id and not session_id:
+            return None
+        dialog = ShareDialog(
+            self.store.path,
+            self.config_path,
+            call_id=call_id,
+            session_id=session_id,
+            parent=self.window,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(lambda path: self.message_posted.emit(f"Saved {path}"))
         dialog.open()
         return dialog
 

@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 from PySide6.QtGui import QBrush, QFont
 
+from app.core.cost import CostTotal
 from app.ui import theme
 from app.ui.call_list_model import (
     COLUMN,
@@ -20,6 +21,7 @@ from app.ui.call_list_model import (
     format_time,
     format_tokens,
     parse_started,
+    row_cost,
 )
 from app.ui.plain_text import plain_tooltip
 from app.ui.roles import Role
@@ -34,7 +36,7 @@ _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.
 _CALL_ID, _CALL_ROW, _GAPS = int(Role.CALL_ID), int(Role.CALL_ROW), int(Role.GAPS)
 _TURN = int(Role.TURN)
 _TIME, _MODEL, _STATUS = COLUMN["time"], COLUMN["model"], COLUMN["status"]
-_STATE, _DURATION = COLUMN["state"], COLUMN["duration"]
+_STATE, _DURATION, _COST = COLUMN["state"], COLUMN["duration"], COLUMN["cost"]
 _COLOURED = (_STATUS, _STATE)
 #: A call inside an expanded turn is indented under the turn's disclosure triangle.
 CHILD_INDENT = "      "
@@ -315,6 +317,7 @@ class CallGroupModel(QAbstractTableModel):
             format_tokens(*_token_sums(calls)),
             _chunks_text(calls),
             _longest_gap_text(calls),
+            "",  # the cost: priced when painted (_turn_cost_text)
         ]
         group.dirty = False
 
@@ -325,6 +328,8 @@ class CallGroupModel(QAbstractTableModel):
             if group.live and column == _DURATION:
                 elapsed = max(0.0, time.time() - group.first_started) * 1000
                 return format_ms(elapsed) + " …"
+            if column == _COST:
+                return _turn_cost_text([self.source.values_at(r) for r in group.rows])
             return group.texts[column]
         if role == _FONT:
             return self._bold if column in (_TIME, _MODEL) else None
@@ -384,6 +389,19 @@ def _token_sums(calls: list[dict[str, Any]]) -> tuple[int | None, int | None]:
     prompts = [int(v["prompt_tokens"]) for v in calls if v.get("prompt_tokens") is not None]
     outputs = [int(v["completion_tokens"]) for v in calls if v.get("completion_tokens") is not None]
     return (sum(prompts) if prompts else None, sum(outputs) if outputs else None)
+
+
+def _turn_cost_text(calls: list[dict[str, Any]]) -> str:
+    """The turn's calls' cost summed ("$0.04 + 1 unknown"), "…" while prices load."""
+    total = CostTotal()
+    for values in calls:
+        if values.get("state") in theme.LIVE_STATES:
+            continue
+        cost = row_cost(values)
+        if cost is None:
+            return "…"
+        total = total.add(cost)
+    return total.text() if total.priced or total.unknown else ""
 
 
 def _chunks_text(calls: list[dict[str, Any]]) -> str:

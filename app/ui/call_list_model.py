@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -21,6 +22,13 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush
 
+from app.core.cost import (
+    Cost,
+    Pricer,
+    default_pricer,
+    load_prices_in_background,
+    prices_loaded,
+)
 from app.core.store import CallFilter, CallStore
 from app.ui import theme
 from app.ui.plain_text import plain_tooltip
@@ -56,8 +64,12 @@ _CALL_ID, _CALL_ROW, _GAPS = int(Role.CALL_ID), int(Role.CALL_ROW), int(Role.GAP
 class Column:
     key: str
     title: str
-    sort_by: str
+    sort_by: str  # the SQL column; "" for a column that cannot be sorted in SQL
     numeric: bool = False
+
+    @property
+    def sortable(self) -> bool:
+        return bool(self.sort_by)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -73,9 +85,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("tokens", "Tokens in / out", "total_tokens", numeric=True),
     Column("chunks", "Chunks", "chunk_count", numeric=True),
     Column("gaps", "Gaps", "max_gap_ms", numeric=True),  # a sparkline and the longest gap
+    # Priced when shown (costs are never stored, so SQL cannot order by them): not sortable.
+    # Last, and not in _Row.texts: data() prices it for the rows painted.
+    Column("cost", "Cost", "", numeric=True),
 )
 COLUMN = {c.key: i for i, c in enumerate(COLUMNS)}
-_STATUS, _DURATION = COLUMN["status"], COLUMN["duration"]
+_STATUS, _DURATION, _COST = COLUMN["status"], COLUMN["duration"], COLUMN["cost"]
 _COLOURED = (COLUMN["status"], COLUMN["state"])
 
 #: The columns read for each row (never the bodies: a page stays a few kilobytes).
@@ -94,6 +109,9 @@ SQL_COLUMNS = (
     "duration_ms",
     "prompt_tokens",
     "completion_tokens",
+    "cached_tokens",  # with the model and response_model: what prices the row (Cost)
+    "reasoning_tokens",
+    "response_model",
     "chunk_count",
     "error",
     "path",
@@ -131,6 +149,32 @@ def format_tokens(prompt: int | None, completion: int | None) -> str:
     if prompt is None and completion is None:
         return "—"
     return f"{format_count(prompt)} / {format_count(completion)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _priced(pricer: Pricer, usage: tuple[Any, ...]) -> Cost:
+    keys = ("model", "provider", "response_model", "started_at", *_PRICED_USAGE)
+    return pricer.price(dict(zip(keys, usage, strict=True)))
+
+
+_PRICED_USAGE = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+
+
+def row_cost(values: dict[str, Any]) -> Cost | None:
+    """A row's cost by the app's pricer, cached by what prices it (so a live row whose usage
+    arrives is priced again, and a changed config's new pricer prices every row again);
+    None while the price list is still loading (on its own thread: a paint never waits)."""
+    if not prices_loaded():
+        load_prices_in_background()
+        return None
+    key = (
+        values.get("model"),
+        values.get("provider"),
+        values.get("response_model"),
+        str(values.get("started_at") or "")[:10],  # list prices change by the day at most
+        *(values.get(k) for k in _PRICED_USAGE),
+    )
+    return _priced(default_pricer(), key)
 
 
 def parse_started(started_at: str | None) -> datetime | None:
@@ -325,6 +369,11 @@ class CallListModel(QAbstractTableModel):
         if role == _DISPLAY:
             if row.live and column == _DURATION:
                 return self._live_text(row)
+            if column == _COST:
+                if row.live:
+                    return ""  # priced once its usage has come
+                cost = row_cost(row.values)
+                return "…" if cost is None else cost.text()
             return row.texts[column]
         if role == _ALIGN:
             return self._alignments[column]
@@ -342,6 +391,9 @@ class CallListModel(QAbstractTableModel):
                 return theme.status_icon(row.kind, frame, self._dark)
             return None
         if role == _TOOLTIP:
+            if column == _COST and not row.live:
+                cost = row_cost(row.values)
+                return "Loading prices…" if cost is None else cost.basis
             return self._tooltip(row)
         if role == _CALL_ID:
             return row.id
@@ -366,7 +418,7 @@ class CallListModel(QAbstractTableModel):
         return _FLAGS if index.isValid() else _NO_FLAGS
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(COLUMNS):
+        if not 0 <= column < len(COLUMNS) or not COLUMNS[column].sortable:
             return
         wanted = (COLUMNS[column].sort_by, order == Qt.SortOrder.DescendingOrder)
         if wanted != self._order:

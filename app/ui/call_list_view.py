@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -24,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.cost import load_prices_in_background, prices_loaded
 from app.ui import theme
 from app.ui.call_group_model import CallGroupModel
 from app.ui.call_list_model import COLUMN, COLUMNS, CallListModel
@@ -42,6 +51,7 @@ _SAMPLES = {
     "tokens": "12,345 / 12,345",
     "chunks": "99,999",
     "gaps": "99.9 s",  # plus room for the sparkline (_size_columns)
+    "cost": "$0.00031",
 }
 
 
@@ -166,6 +176,30 @@ class CallListView(QTableView):
         header = self.horizontalHeader()
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._on_header_context_menu_requested)
+        self._sorted_by = (COLUMN["time"], Qt.SortOrder.DescendingOrder)
+        header.sortIndicatorChanged.connect(self._on_header_sort_indicator_changed)
+        # The Cost column shows "…" until genai-prices has loaded on its own thread.
+        self._prices_timer = QTimer(self)
+        self._prices_timer.setInterval(200)
+        self._prices_timer.timeout.connect(self._on_prices_timer_timeout)
+        if not prices_loaded():
+            load_prices_in_background()
+            self._prices_timer.start()
+
+    def _on_header_sort_indicator_changed(self, section: int, order: Qt.SortOrder) -> None:
+        """A column the model cannot sort (Cost) keeps the indicator where the order is."""
+        if COLUMNS[section].sortable:
+            self._sorted_by = (section, order)
+            return
+        header = self.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(*self._sorted_by)
+        header.blockSignals(False)
+
+    def _on_prices_timer_timeout(self) -> None:
+        if prices_loaded():
+            self._prices_timer.stop()
+            self.viewport().update()
 
     def _attach(self, model: CallListModel | CallGroupModel) -> None:
         """Show `model` (the list, or the list grouped by turn), keeping columns and selection."""

@@ -67,10 +67,12 @@ SUMMARY_COLUMNS = (
     "Tokens in",
     "Tokens out",
     "Tokens/s",
+    "Cost",
     "Finish",
     "Error",
     "Call",
 )
+_RIGHT_ALIGNED = ("TTFT", "Total", "Tokens in", "Tokens out", "Tokens/s", "Cost")
 #: How a run is started on the job's thread: (job, store, headers, on_event, base_url).
 _Run = Callable[
     [Job, CallStore, list[tuple[str, str]], Callable[[int, ReplayEvent], None], str],
@@ -96,6 +98,7 @@ def summary_cells(summary: TargetSummary) -> list[str]:
         count(summary.prompt_tokens),
         count(summary.completion_tokens),
         rate(summary.tokens_per_s),
+        summary.cost.text(),  # "—" when unknown, never $0
         summary.finish_reason or DASH,
         one_line(summary.error or "", 200) or DASH,
         summary.call_id,
@@ -202,6 +205,8 @@ class TargetColumn(QFrame):
             facts.append(f"{count(summary.completion_tokens)} tokens out")
         if summary.tokens_per_s is not None:
             facts.append(rate(summary.tokens_per_s))
+        if summary.cost.known:
+            facts.append(summary.cost.text())
         self.facts.setText(" · ".join(facts))
         kind = theme.status_kind(summary.status, summary.state)
         sign = {"ok": "✓", "error": "✕", "warning": "⚠"}.get(kind, "")
@@ -559,10 +564,8 @@ class CompareView(QWidget):
         self.set_targets(group.targets)
         self.setWindowTitle(f"Compare — {group.name}")
         self._make_columns(list(group.targets))
-        rows = list(
-            self._store.db.query(
-                "SELECT * FROM calls WHERE group_id = ? ORDER BY started_at", [group.id]
-            )
+        rows = self._store.query_calls(
+            "SELECT * FROM calls WHERE group_id = ? ORDER BY started_at", [group.id]
         )
         summaries = _match_rows(group.targets, rows)
         self._show_summaries(summaries)
@@ -656,14 +659,12 @@ class CompareView(QWidget):
             table.insertRow(row)
             for column, text in enumerate(summary_cells(summary)):
                 item = QTableWidgetItem(text)
-                if SUMMARY_COLUMNS[column] in ("TTFT", "Total", "Tokens in", "Tokens out"):
+                if SUMMARY_COLUMNS[column] in _RIGHT_ALIGNED:
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
-                if SUMMARY_COLUMNS[column] == "Tokens/s":
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                    )
+                if SUMMARY_COLUMNS[column] == "Cost":
+                    item.setToolTip(summary.cost.basis)
                 if column == 1 and not summary.ok:
                     item.setForeground(QBrush(QColor(c.error)))
                 if column == 3 and summary is fastest:

@@ -36,6 +36,7 @@ from app.ui.inspector.call_inspector import CallInspector
 from app.ui.playback_panel import PlaybackOptionsDialog, PlaybackPanel
 from app.ui.provider_page import ProviderPage
 from app.ui.providers_dialog import ProvidersDialog
+from app.ui.session_view import SessionView
 from app.ui.welcome_panel import WelcomePanel
 from app.ui.worker_process import WorkerProcess
 
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.call_list = CallListView(self.model, self)
         self.inspector = CallInspector(store, self)
         self.welcome = WelcomePanel(self)
+        self.welcome.db_path = store.path
         self.welcome.set_demo_available(_demo_enabled(config_path))
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.pages = QStackedWidget(self)
@@ -287,13 +289,20 @@ class MainWindow(QMainWindow):
             "Error rates, speed over time, and signs that a provider substitutes models"
         )
         self.breakpoints_action = QAction("Breakpoints…", self)
+        self.sessions_action = QAction("Sessions…", self)
+        self.sessions_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.sessions_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.sessions_action.setToolTip(
+            "Agent sessions turn by turn: tokens, cost, what fills the context, the prompt cache"
+        )
+        self.addAction(self.sessions_action)
         self.tools_button = QToolButton(self)
         self.tools_button.setText("⋯")
-        self.tools_button.setToolTip("More: provider diagnostics, breakpoints, grouping")
+        self.tools_button.setToolTip("More: sessions, provider diagnostics, breakpoints, grouping")
         self.tools_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.tools_button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
         menu = QMenu(self.tools_button)
-        menu.addActions([self.diagnostics_action, self.breakpoints_action])
+        menu.addActions([self.sessions_action, self.diagnostics_action, self.breakpoints_action])
         menu.addSeparator()
         menu.addAction(self.call_list.group_action)
         self.tools_menu = menu
@@ -302,6 +311,7 @@ class MainWindow(QMainWindow):
         self.held_calls = HeldCalls(self)
         self.playback = PlaybackPanel(self.store.path, self)
         self.provider_page: ProviderPage | None = None
+        self.session_view: SessionView | None = None
 
     def _top_row(self) -> QHBoxLayout:
         """The header, with the tools at its right end (aligned with the header's row)."""
@@ -334,6 +344,8 @@ class MainWindow(QMainWindow):
         self.held_calls.note_posted.connect(self._on_held_calls_note_posted)
         self.diagnostics_action.triggered.connect(lambda: self.show_provider_page())
         self.breakpoints_action.triggered.connect(self.show_breakpoints)
+        self.sessions_action.triggered.connect(lambda: self.show_sessions())
+        self.welcome.agent_session_finished.connect(self._on_welcome_agent_session_finished)
         self.call_list.diagnostics_requested.connect(self.show_provider_page)
         self.call_list.playback_requested.connect(self._on_call_list_playback_requested)
         player = self.playback.worker  # the calls it serves are recorded and listed too
@@ -368,6 +380,29 @@ class MainWindow(QMainWindow):
         self.provider_page.raise_()
         return self.provider_page
 
+    def _on_welcome_agent_session_finished(self, session_id: str, error: str) -> None:
+        if session_id and not error:
+            self.show_sessions(session_id)  # the demo session, turn by turn
+
+    def show_sessions(self, session_id: str = "") -> SessionView:
+        """The sessions window (read again each time it is opened)."""
+        if self.session_view is None:
+            self.session_view = SessionView(self.store.path, self)
+            self.session_view.call_link_activated.connect(self._on_session_view_call_link)
+            self.session_view.share_requested.connect(
+                lambda sid: self.call_actions.share(session_id=sid)
+            )
+        if session_id:
+            self.session_view.show_session(session_id)
+        self.session_view.refresh()
+        self.session_view.show()
+        self.session_view.raise_()
+        return self.session_view
+
+    def _on_session_view_call_link(self, call_id: str) -> None:
+        if not self.call_list.select_call(call_id):
+            self.inspector.show_call(call_id)  # not loaded in the list: show it all the same
+
     # -- replay, edit and resend, diff, compare, export --------------------------------
 
     def _connect_call_actions(self) -> None:
@@ -378,6 +413,7 @@ class MainWindow(QMainWindow):
         self.inspector.replay_requested.connect(actions.replay)
         self.inspector.edit_requested.connect(actions.edit)
         self.inspector.diff_requested.connect(self._on_inspector_diff_requested)
+        self.inspector.share_requested.connect(actions.share)
         actions.call_sent.connect(self._on_actions_call_sent)
         actions.call_link_activated.connect(self.call_list.select_call)
         actions.message_posted.connect(self.header.flash)
@@ -402,6 +438,7 @@ class MainWindow(QMainWindow):
             actions.edit_action,
             actions.compare_action,
             actions.diff_action,
+            actions.share_action,
             actions.export_action,
         ]
         actions.current_call = lambda: self._shown_call

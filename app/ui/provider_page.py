@@ -1,5 +1,6 @@
 """ProviderPage: one provider's diagnostics — reliability, speed over time, and the signs that
-it is not what it claims — computed off the GUI thread from the recorded calls."""
+it is not what it claims, and what its calls cost — computed off the GUI thread from the
+recorded calls."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.cost import format_usd
 from app.core.diagnostics import ProviderReport, as_json, as_markdown, diagnose
 from app.core.store import CallStore, StoreError
 from app.ui import theme
@@ -174,6 +176,7 @@ class ProviderPage(QDialog):
         self.errors = _Figure("Error rate", self)
         self.ttft = _Figure("Time to first token (p50)", self)
         self.speed = _Figure("Tokens per second (p50)", self)
+        self.cost = _Figure("Cost", self)
         self.ttft_plot = Sparkline("TTFT p50 over time", _ms, self)
         self.error_plot = Sparkline("Error rate over time", _percent, self, colour=theme.ERROR)
         self.signs_title = QLabel("Signs", self)
@@ -198,7 +201,8 @@ class ProviderPage(QDialog):
         top.addWidget(self.export_button)
         figures = QGridLayout()
         figures.setSpacing(s)
-        for position, figure in enumerate((self.calls, self.errors, self.ttft, self.speed)):
+        shown = (self.calls, self.errors, self.ttft, self.speed, self.cost)
+        for position, figure in enumerate(shown):
             figures.addWidget(figure, 0, position)
             figures.setColumnStretch(position, 1)
         plots = QHBoxLayout()
@@ -295,9 +299,24 @@ class ProviderPage(QDialog):
         self.errors.set(_percent(report.error_rate), statuses or "no HTTP errors")
         self.ttft.set(_ms(report.ttft_p50), f"p95 {_ms(report.ttft_p95)}")
         self.speed.set(_rate(report.tokens_per_s_p50), f"p95 {_rate(report.tokens_per_s_p95)}")
+        self._show_cost(report)
         error_colour = theme.ERROR if report.error_rate >= 0.05 else None
         colour = theme.colour(error_colour).name() if error_colour else ""
         self.errors.value.setStyleSheet(f"color: {colour};" if colour else "")
+
+    def _show_cost(self, report: ProviderReport) -> None:
+        """The known total; per 1k calls and per hour below it, and how many calls have no
+        known price (a model without a price, an answer without usage): never counted as $0."""
+        total = report.cost
+        value = format_usd(total.known_usd)
+        details = []
+        if (per_call := report.cost_per_1k_calls) is not None:
+            details.append(f"{format_usd(per_call)} per 1k calls")
+        if (per_hour := report.cost_per_hour) is not None:
+            details.append(f"{format_usd(per_hour)} per hour")
+        if total.unknown:
+            details.append(f"{total.unknown:,} of {report.calls:,} calls of unknown cost")
+        self.cost.set(value, "  ·  ".join(details))
 
     def _show_signs(self, report: ProviderReport) -> None:
         while self.signs_layout.count():

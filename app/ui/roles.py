@@ -27,3 +27,5 @@ class Role(IntEnum):
     TURN = _USER + 4
     #: The chunk a stream finding points at (None for findings about the whole call).
     FINDING_SEQ = _USER + 5
+    #: A session turn's context composition: {part: characters} (`app.core.prompts.PARTS`).
+    CONTEXT = _USER + 6

@@ -45,6 +45,18 @@ _DARK_VARIANTS = {
     MUTED: "#8E939B",
 }
 
+#: What fills a prompt's context (`app.core.prompts.PARTS`), as the session view draws it;
+#: the same hues as a shared page's bars (`app.core.share`).
+CONTEXT_COLOURS = {
+    "system": "#64748B",
+    "tools": "#0EA5E9",
+    "user": "#2563EB",
+    "assistant": "#16A34A",
+    "tool_output": "#7C3AED",
+    "new_input": "#F59E0B",
+    "images": "#DB2777",
+}
+
 LIVE_STATES = frozenset(call_facts.LIVE_STATES)
 FAILED_STATES = frozenset(call_facts.FAILED_STATES)
 

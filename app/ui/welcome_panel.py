@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
+
 import httpx
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -16,7 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.snippets import DEMO_MODEL, codex_snippet, curl_snippet, sdk_snippet
+from app.core.snippets import (
+    DEMO_MODEL,
+    claude_code_snippet,
+    codex_snippet,
+    curl_snippet,
+    sdk_snippet,
+)
 from app.ui import theme
 
 DEMO_PROMPT = "Hello, Relayscope! What do you record?"
@@ -118,14 +128,46 @@ class SnippetCard(QFrame):
         self.copied.emit(self.title)
 
 
+def play_demo_session(base_url: str, db_path: Path | None = None) -> tuple[str, str]:
+    """A 3-turn agent session with `demo-agent` through the proxy (blocking): (session id,
+    "") on success, else ("", a sentence saying what went wrong). With `db_path`, it returns
+    once the proxy has recorded the last call, so the session reads whole."""
+    from app.core.demo_session import DemoSessionError, play
+    from app.core.replay import wait_until_recorded
+    from app.core.store import CallStore, StoreError
+
+    try:
+        result = play(base_url)
+    except DemoSessionError as exc:
+        return "", f"The agent session stopped: {exc}."
+    if db_path is not None and result.call_ids:
+        with contextlib.suppress(StoreError, sqlite3.Error):
+            store = CallStore(db_path, create=False)
+            try:
+                wait_until_recorded(store, result.call_ids[-1], timeout=5.0)
+            finally:
+                store.close()
+    return result.session_id, ""
+
+
+class _SessionDone(QObject):
+    """Carries a finished demo session (id, error) from the thread pool to the GUI thread."""
+
+    done = Signal(str, str)
+
+
 class WelcomePanel(QWidget):
-    """How to connect: the base URL, Codex and SDK snippets, and a demo call button.
+    """How to connect: the base URL, Codex, Claude Code, SDK and curl snippets, a demo call
+    button and a demo agent session button.
 
     Signals:
         test_call_finished(str): the demo call ended (empty string, or what went wrong).
+        agent_session_finished(str, str): the demo agent session ended (its session id, and
+            an empty string or what went wrong).
     """
 
     test_call_finished = Signal(str)
+    agent_session_finished = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -133,6 +175,8 @@ class WelcomePanel(QWidget):
         self._listening = False
         self._sending = False
         self._demo_available = True
+        #: The database the proxy records to: the agent session waits for its last call.
+        self.db_path: Path | None = None
         self.heading = QLabel("Point your client at Relayscope", self)
         self.heading.setFont(theme.scaled_font(self.font(), 1.6, bold=True))
         self.intro = QLabel(
@@ -149,6 +193,7 @@ class WelcomePanel(QWidget):
         self.copy_url = QPushButton("Copy", self)
         self.copy_url.clicked.connect(self._on_copy_url_clicked)
         self.codex = SnippetCard("Codex CLI", self)
+        self.claude_code = SnippetCard("Claude Code", self)
         self.sdk = SnippetCard("Python (openai SDK)", self)
         self.curl = SnippetCard("curl", self)
         self.demo = QPushButton("Send a test call to the demo provider", self)
@@ -161,6 +206,12 @@ class WelcomePanel(QWidget):
             f" QPushButton:disabled {{ background: {theme.colour(theme.MUTED).name()}; }}"
         )
         self.demo.clicked.connect(self.send_test_call)
+        self.agent = QPushButton("Play an agent session", self)
+        self.agent.setToolTip(
+            "Three turns with demo-agent, like a coding agent: tool calls and prompt-cache "
+            "reads, recorded as one session"
+        )
+        self.agent.clicked.connect(self.play_agent_session)
         self.demo_status = QLabel(self)
         self.demo_status.setWordWrap(True)
         self._layout()
@@ -185,15 +236,18 @@ class WelcomePanel(QWidget):
         url_row.addStretch(1)
         grid.addLayout(url_row, 2, 0, 1, 2)
         grid.addWidget(self.codex, 3, 0)
-        grid.addWidget(self.sdk, 3, 1)
-        grid.addWidget(self.curl, 4, 0, 1, 2)
+        grid.addWidget(self.claude_code, 3, 1)
+        grid.addWidget(self.sdk, 4, 0)
+        grid.addWidget(self.curl, 4, 1)
         demo_row = QHBoxLayout()
         demo_row.setSpacing(theme.SPACING * 2)
         demo_row.addWidget(self.demo)
+        demo_row.addWidget(self.agent)
         demo_row.addWidget(self.demo_status, 1)
         grid.addLayout(demo_row, 5, 0, 1, 2)
         hint = QLabel(
-            "demo-1 answers with no keys and no network. To reach your own providers, add them "
+            "demo-1 and demo-agent answer with no keys and no network. To reach your own "
+            "providers, add them "
             "with ⚙ Providers; calls are routed by model name.",
             self,
         )
@@ -223,15 +277,16 @@ class WelcomePanel(QWidget):
         self._listening = listening
         self.url.setText(url)
         self.codex.set_text(codex_snippet(url))
+        self.claude_code.set_text(claude_code_snippet(url))
         self.sdk.set_text(sdk_snippet(url))
         self.curl.set_text(curl_snippet(url))
-        self.demo.setEnabled(listening and not self._sending and self._demo_available)
+        self._enable_demo_buttons()
         self.demo.setToolTip("" if listening else "Waiting for the proxy to listen…")
 
     def set_demo_available(self, available: bool) -> None:
         """Whether the config runs the demo provider (off by default beside one's own)."""
         self._demo_available = available
-        self.demo.setEnabled(self._listening and not self._sending and available)
+        self._enable_demo_buttons()
         self.demo_status.setText(
             ""
             if available
@@ -244,7 +299,7 @@ class WelcomePanel(QWidget):
         if self._sending or not self._listening or not self._demo_available:
             return
         self._sending = True
-        self.demo.setEnabled(False)
+        self._enable_demo_buttons()
         self.demo_status.setText(f"Streaming a reply from {DEMO_MODEL}…")
         carrier = _CallDone()  # no parent: it must outlive this panel if the window closes
         carrier.done.connect(self._on_test_call_done)
@@ -255,11 +310,42 @@ class WelcomePanel(QWidget):
 
         QThreadPool.globalInstance().start(run)
 
+    def play_agent_session(self) -> None:
+        """Play a 3-turn `demo-agent` session through the proxy, off the GUI thread."""
+        if self._sending or not self._listening or not self._demo_available:
+            return
+        self._sending = True
+        self._enable_demo_buttons()
+        self.demo_status.setText("Playing three turns with demo-agent: tool calls, cache reads…")
+        carrier = _SessionDone()  # no parent: it must outlive this panel if the window closes
+        carrier.done.connect(self._on_agent_session_done)
+        base_url, db_path = self._base_url, self.db_path
+
+        def run() -> None:
+            carrier.done.emit(*play_demo_session(base_url, db_path))
+
+        QThreadPool.globalInstance().start(run)
+
+    def _enable_demo_buttons(self) -> None:
+        enabled = self._listening and not self._sending and self._demo_available
+        self.demo.setEnabled(enabled)
+        self.agent.setEnabled(enabled)
+
     # -- slots --------------------------------------------------------------------------
+
+    def _on_agent_session_done(self, session_id: str, error: str) -> None:
+        self._sending = False
+        self._enable_demo_buttons()
+        self.demo_status.setText(
+            error
+            or f"Done: session {session_id} is recorded; Sessions… (Ctrl+Shift+S) reads it "
+            "turn by turn."
+        )
+        self.agent_session_finished.emit(session_id, error)
 
     def _on_test_call_done(self, error: str) -> None:
         self._sending = False
-        self.demo.setEnabled(self._listening and self._demo_available)
+        self._enable_demo_buttons()
         self.demo_status.setText(error or "Done: the call is in the list.")
         self.test_call_finished.emit(error)
 

@@ -144,6 +144,73 @@ async def test_with_no_key_configured_the_clients_key_goes_on() -> None:
     assert flow.request.headers["authorization"] == "Bearer sk-client-key"
 
 
+MESSAGES = {"model": "claude-sonnet-4-6", "max_tokens": 10, "messages": CHAT["messages"]}
+CLIENT_KEYS = {"Authorization": "Bearer sk-client-key", "x-api-key": "sk-client-key"}
+
+
+def key_headers(flow: http.HTTPFlow) -> tuple[list[str], list[str], list[str]]:
+    headers = flow.request.headers
+    return (
+        headers.get_all("x-api-key"),
+        headers.get_all("authorization"),
+        headers.get_all("anthropic-version"),
+    )
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
+async def test_messages_get_the_key_as_x_api_key_and_a_version_by_default(path: str) -> None:
+    flow, ctx = await route(CONFIG, MESSAGES, path=path, headers=CLIENT_KEYS)
+    assert target(flow) == f"http://10.0.0.5:4000{path}"  # routed by model: the default
+    assert ctx.endpoint == path.removeprefix("/v1/").replace("/", ".")
+    assert key_headers(flow) == (["sk-gateway-key"], [], ["2023-06-01"])
+
+
+async def test_a_base_url_with_v1_twice_is_refused_with_the_fix() -> None:
+    flow, _ = await route(CONFIG, MESSAGES, path="/v1/v1/messages")
+    assert flow.response is not None and flow.response.status_code == 404
+    assert "ANTHROPIC_BASE_URL=http://127.0.0.1:8787." in error_of(flow.response)["message"]
+    assert not_forwarded(flow)
+
+
+async def test_the_clients_anthropic_version_is_kept() -> None:
+    headers = {**CLIENT_KEYS, "anthropic-version": "2024-10-22"}
+    flow, _ = await route(CONFIG, MESSAGES, path="/v1/messages", headers=headers)
+    assert key_headers(flow) == (["sk-gateway-key"], [], ["2024-10-22"])
+
+
+@pytest.mark.parametrize(
+    ("auth", "path", "expected"),
+    [
+        ("bearer", "/v1/messages", ([], ["Bearer sk-gateway-key"])),
+        ("x-api-key", "/v1/chat/completions", (["sk-gateway-key"], [])),
+        ("auto", "/v1/chat/completions", ([], ["Bearer sk-gateway-key"])),
+    ],
+)
+async def test_a_providers_auth_setting_chooses_the_key_header(
+    auth: str, path: str, expected: tuple[list[str], list[str]]
+) -> None:
+    config = replace(CONFIG, providers=(replace(GATEWAY, auth=auth),))
+    body = MESSAGES if path == "/v1/messages" else CHAT
+    flow, _ = await route(config, body, path=path, headers=CLIENT_KEYS)
+    assert key_headers(flow)[:2] == expected
+
+
+async def test_without_a_key_the_clients_x_api_key_goes_on_but_not_to_a_local_provider() -> None:
+    body = {**MESSAGES, "model": "qwen3"}
+    flow, _ = await route(CONFIG, body, path="/v1/messages", headers={"x-api-key": "sk-client"})
+    assert key_headers(flow)[0] == ["sk-client"]
+    body = {**MESSAGES, "model": "demo-echo"}
+    flow, _ = await route(CONFIG, body, path="/v1/messages", headers={"x-api-key": "sk-client"})
+    assert key_headers(flow)[0] == []
+
+
+async def test_the_access_token_as_x_api_key_is_accepted_and_never_forwarded() -> None:
+    body = {**MESSAGES, "model": "qwen3"}
+    flow, _ = await route(WITH_TOKEN, body, path="/v1/messages", headers={"x-api-key": TOKEN})
+    assert flow.response is None
+    assert key_headers(flow)[:2] == ([], [])
+
+
 async def test_our_headers_are_stripped_and_the_clients_others_kept() -> None:
     call_id = "0196a1b2c3d4-0a1b2c3d"
     flow, ctx = await route(

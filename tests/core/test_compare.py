@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from app.core.compare import (
     load_group,
     rerun,
 )
+from app.core.config import ModelPrice, Provider
+from app.core.cost import Pricer
 from app.core.replay import ReplayEvent
 from app.core.store import CallStore, StoreError
 
@@ -153,6 +156,31 @@ def test_a_summary_from_the_recorded_row_uses_the_databases_figures() -> None:
     assert summary.tokens_per_s == pytest.approx(50.0)  # 50 tokens in the 1 s after TTFT
     assert (summary.ttft_ms, summary.duration_ms, summary.prompt_tokens) == (200.0, 1200.0, 12)
     assert summary.recorded and summary.ok
+
+
+def test_each_target_is_priced_and_an_unknown_price_stays_unknown() -> None:
+    row = {"id": "c", "provider": "own", "model": "m-1", "status": 200, "state": "complete"}
+    own = Provider("own", "https://own.example/v1", prices=(ModelPrice("m-*", 1.0, 4.0),))
+    priced = TargetSummary.from_row(
+        0, Target("own"), {**row, "prompt_tokens": 1000, "completion_tokens": 500}, Pricer([own])
+    )
+    assert priced.cost.usd == Decimal("0.003") and priced.cost.text() == "$0.00300"
+    unpriced = TargetSummary.from_row(0, Target("own"), row, Pricer([own]))
+    assert (unpriced.cost.usd, unpriced.cost.text()) == (None, "—")
+    assert unpriced.cost.basis == "no usage recorded"
+
+
+def test_a_target_the_proxy_did_not_record_is_priced_from_the_client_s_usage() -> None:
+    usage = {"prompt_tokens": 1000, "completion_tokens": 500}
+    answer = {"model": "m-1", "choices": [{"message": {"content": "hi"}}], "usage": usage}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
+    own = Provider("own", "https://own.example/v1", prices=(ModelPrice("m-*", 1.0, 4.0),))
+    result = compare(
+        BODY, [Target("own"), Target("other")], URL, transport=transport, pricer=Pricer([own])
+    )
+    priced, unpriced = result.summaries
+    assert not priced.recorded and priced.cost.usd == Decimal("0.003")
+    assert unpriced.cost.usd is None and unpriced.cost.basis == "no price known for model 'm-1'"
 
 
 def test_without_tokens_or_time_after_the_first_token_there_is_no_speed() -> None:

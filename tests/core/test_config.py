@@ -117,6 +117,31 @@ def test_a_wrong_demo_setting_says_what_to_write(tmp_path: Path) -> None:
         load_config(write(tmp_path, 'demo = "yes"\n'))
 
 
+def test_storage_limits_are_read_and_checked(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[storage]\nkeep_days = 30\nmax_size_mb = 512.5\n"))
+    assert (config.storage.keep_days, config.storage.max_size_mb) == (30.0, 512.5)
+    assert load_config(write(tmp_path, "")).storage.keep_days is None
+    with pytest.raises(ConfigError, match=r"\[storage\]: keep_days must be more than 0"):
+        load_config(write(tmp_path, "[storage]\nkeep_days = 0\n"))
+    with pytest.raises(ConfigError, match=r"allowed: 'keep_days', 'max_size_mb'"):
+        load_config(write(tmp_path, "[storage]\nmax_size = 5\n"))
+
+
+@pytest.mark.parametrize(
+    ("line", "chat", "messages"),
+    [
+        ("", "authorization", "x-api-key"),  # auto: Anthropic's header for Messages paths
+        ('auth = "bearer"\n', "authorization", "authorization"),
+        ('auth = "x-api-key"\n', "x-api-key", "x-api-key"),
+    ],
+)
+def test_auth_chooses_the_header_the_key_goes_in(
+    tmp_path: Path, line: str, chat: str, messages: str
+) -> None:
+    (acme,) = load_config(write(tmp_path, ACME + line)).providers
+    assert (acme.key_header("chat.completions"), acme.key_header("messages")) == (chat, messages)
+
+
 def test_a_single_glob_string_is_taken_as_a_list(tmp_path: Path) -> None:
     # The loader is lenient here on purpose: `models = "gpt-*"` reads as ["gpt-*"].
     config = load_config(write(tmp_path, ACME + 'models = "gpt-*"\n'))
@@ -293,6 +318,11 @@ def test_allowed_hosts_and_origins_are_read_lower_case(tmp_path: Path) -> None:
             '[proxy]\nallowed_hosts = [""]\n',
             "allowed_hosts must be a list of strings",
             id="empty-host",
+        ),
+        pytest.param(
+            ACME + 'auth = "apikey"\n',
+            'auth = "apikey" is not one of "auto"',
+            id="unknown-auth",
         ),
     ],
 )

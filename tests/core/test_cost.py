@@ -16,6 +16,7 @@ from app.core import cost
 from app.core.config import ConfigError, ModelPrice, Provider, parse_config
 from app.core.config_writer import config_to_toml
 from app.core.cost import CostTotal, Pricer, TokenUsage
+from app.core.openai_format import anthropic_usage
 
 # gpt-5.2's list price per million tokens in the bundled data: input $1.75, cached $0.175,
 # output $14. claude-sonnet-4-6: input $3, cache read $0.30, cache write (5 min) $3.75,
@@ -74,6 +75,28 @@ def test_anthropic_input_tokens_leave_out_cache_reads_and_writes() -> None:
     priced = Pricer().price_usage(usage, model="claude-sonnet-4-6")
     # 600 x 3 + 300 x 0.30 + 100 x 3.75 + 500 x 15 = 9,765 per million
     assert priced.usd == Decimal("0.009765")
+
+
+def test_a_recorded_messages_call_costs_what_its_anthropic_usage_does() -> None:
+    # The recorder stores Anthropic usage in chat terms (openai_format.anthropic_usage):
+    # prompt_tokens counts cache reads and writes, cache_write_tokens keeps the writes apart.
+    raw = {
+        "input_tokens": 600,
+        "cache_read_input_tokens": 300,
+        "cache_creation_input_tokens": 100,
+        "output_tokens": 500,
+    }
+    recorded = anthropic_usage(raw)
+    assert recorded is not None
+    row = _row(
+        model="claude-sonnet-4-6",
+        prompt_tokens=recorded.prompt_tokens,
+        completion_tokens=recorded.completion_tokens,
+        cached_tokens=recorded.cached_tokens,
+        cache_write_tokens=recorded.cache_write_tokens,
+    )
+    assert cost.usage_from_row(row) == cost.usage_from_anthropic(raw)
+    assert Pricer().price(row).usd == Decimal("0.009765")
 
 
 def test_a_recorded_row_is_priced_from_its_usage_columns() -> None:

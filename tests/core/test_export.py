@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from app.core.config import ModelPrice, Provider
+from app.core.cost import Pricer
 from app.core.export import (
     ExportCancelled,
     Selection,
@@ -320,9 +322,11 @@ def store(tmp_path: Path) -> Any:
     store.close()
 
 
-def export_text(store: CallStore, fmt: str, selection: Selection | None = None) -> str:
+def export_text(
+    store: CallStore, fmt: str, selection: Selection | None = None, pricer: Pricer | None = None
+) -> str:
     out = io.StringIO()
-    export_calls(store, fmt, out, selection)
+    export_calls(store, fmt, out, selection, pricer=pricer)
     return out.getvalue()
 
 
@@ -544,6 +548,7 @@ def test_jsonl_is_every_column_and_chunk_as_stored(store: CallStore) -> None:
         row = store.get_call(line["id"])
         assert row is not None
         chunks = line.pop("chunks")
+        line.pop("cost")  # not a column: the price when read (test_exports_carry_each_cost)
         binary = line.pop("base64", [])
         for column in binary:
             line[column] = base64.b64decode(line[column])
@@ -552,6 +557,26 @@ def test_jsonl_is_every_column_and_chunk_as_stored(store: CallStore) -> None:
     by_id = {line["id"]: line for line in lines}
     assert by_id[BINARY]["request_body"] == b"\xff\xfebinary\x00"
     assert [c["direction"] for c in store.chunks(SOCKET)] == ["client", *["server"] * 3]
+
+
+def test_exports_carry_each_cost_and_say_unknown_when_it_is(store: CallStore) -> None:
+    # The seeded model has no list price; a provider's own price table makes it known.
+    own = Provider(
+        "fake", "https://fake.example/v1", prices=(ModelPrice("fake-*", input=2.0, output=8.0),)
+    )
+    priced = Pricer([own])
+    lines = {
+        line["id"]: line
+        for line in map(json.loads, export_text(store, "jsonl", pricer=priced).splitlines())
+    }
+    # 9 input tokens at $2/M and 2 output tokens at $8/M.
+    assert lines[STREAM]["cost"] == {"usd": 0.000034, "basis": "fake price for fake-*"}
+    assert lines[ERROR]["cost"] == {"usd": None, "basis": "no usage recorded"}
+    har = entries_by_id(json.loads(export_text(store, "har", pricer=priced)))
+    assert har[STREAM]["_relayscope"]["cost"] == lines[STREAM]["cost"]
+    # Without the override the price is unknown, and says why: never $0.
+    unpriced = entries_by_id(json.loads(export_text(store, "har")))[STREAM]["_relayscope"]
+    assert unpriced["cost"] == {"usd": None, "basis": "no price known for model 'fake-1'"}
 
 
 # --- fine-tuning JSONL ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from app.core.openai_format import (
     Usage,
     assemble_body,
     endpoint_of,
+    holds_output,
     read_request,
     usage_from,
 )
@@ -1025,3 +1026,156 @@ def test_model_and_id_come_from_the_first_chunk_that_has_them() -> None:
     result = assemble("chat.completions", datas)
 
     assert (result.model, result.response_id) == ("m", "chatcmpl-1")
+
+
+# --- Anthropic Messages ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "endpoint"),
+    [
+        ("/v1/messages", "messages"),
+        ("/v1/messages?beta=true", "messages"),
+        ("/v1/messages/count_tokens", "messages.count_tokens"),
+        ("/v1/messages/batches", "other"),
+        ("/v1/threads/thread_1/messages", "other"),  # OpenAI Assistants, not Messages
+    ],
+)
+def test_messages_paths_are_the_messages_endpoint(path: str, endpoint: str) -> None:
+    assert endpoint_of(path) == endpoint
+
+
+def _messages_events() -> list[tuple[str, dict[str, Any]]]:
+    start_usage = {"input_tokens": 10, "cache_read_input_tokens": 100, "output_tokens": 1}
+    return [
+        ("message_start", {"message": {"id": "msg_1", "model": "claude-x", "usage": start_usage}}),
+        ("ping", {}),
+        (
+            "content_block_start",
+            {"index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+        ),
+        (
+            "content_block_delta",
+            {"index": 0, "delta": {"type": "thinking_delta", "thinking": "Hm, "}},
+        ),
+        (
+            "content_block_delta",
+            {"index": 0, "delta": {"type": "thinking_delta", "thinking": "ok."}},
+        ),
+        (
+            "content_block_delta",
+            {"index": 0, "delta": {"type": "signature_delta", "signature": "s"}},
+        ),
+        ("content_block_stop", {"index": 0}),
+        ("content_block_start", {"index": 1, "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"index": 1, "delta": {"type": "text_delta", "text": "Let me "}}),
+        ("content_block_delta", {"index": 1, "delta": {"type": "text_delta", "text": "look."}}),
+        ("content_block_stop", {"index": 1}),
+        (
+            "content_block_start",
+            {
+                "index": 2,
+                "content_block": {"type": "tool_use", "id": "toolu_1", "name": "grep", "input": {}},
+            },
+        ),
+        (
+            "content_block_delta",
+            {"index": 2, "delta": {"type": "input_json_delta", "partial_json": '{"q": '}},
+        ),
+        (
+            "content_block_delta",
+            {"index": 2, "delta": {"type": "input_json_delta", "partial_json": '"x"}'}},
+        ),
+        ("content_block_stop", {"index": 2}),
+        (
+            "message_delta",
+            {
+                "delta": {"stop_reason": "tool_use"},
+                "usage": {"output_tokens": 42, "cache_creation_input_tokens": 5},
+            },
+        ),
+        ("message_stop", {}),
+    ]
+
+
+def _feed_messages(events: list[tuple[str, dict[str, Any]]]) -> Assembled:
+    assembler = StreamAssembler("messages")
+    for name, data in events:
+        assembler.feed(json.dumps({"type": name, **data}), name)
+    return assembler.result()
+
+
+def test_a_messages_stream_is_assembled_into_text_thinking_tool_calls_and_usage() -> None:
+    result = _feed_messages(_messages_events())
+    assert result.output_text == "Let me look."
+    assert result.reasoning_text == "Hm, ok."
+    assert result.tool_calls == [
+        {
+            "id": "toolu_1",
+            "type": "function",
+            "function": {"name": "grep", "arguments": '{"q": "x"}'},
+        }
+    ]
+    assert (result.finish_reason, result.response_id, result.model) == (
+        "tool_use",
+        "msg_1",
+        "claude-x",
+    )
+    # Anthropic's input_tokens leave out the cache: prompt_tokens counts every input token.
+    assert result.usage == Usage(
+        prompt_tokens=115,
+        completion_tokens=42,
+        total_tokens=157,
+        cached_tokens=100,
+        cache_write_tokens=5,
+    )
+    assert result.done and result.error is None
+
+
+def test_a_messages_stream_cut_before_message_stop_is_not_done() -> None:
+    result = _feed_messages(_messages_events()[:9])
+    assert not result.done
+    assert result.output_text == "Let me "
+    assert result.usage is not None and result.usage.completion_tokens == 1
+
+
+def test_an_overloaded_error_event_is_the_calls_error() -> None:
+    error = {"error": {"type": "overloaded_error", "message": "Overloaded"}}
+    result = _feed_messages([_messages_events()[0], ("error", error)])
+    assert result.error == {"type": "overloaded_error", "message": "Overloaded"}
+    assert not result.done
+
+
+def test_a_messages_body_is_read() -> None:
+    body = {
+        "id": "msg_2",
+        "type": "message",
+        "model": "claude-x",
+        "content": [
+            {"type": "thinking", "thinking": "Think.", "signature": "s"},
+            {"type": "text", "text": "Hi."},
+            {"type": "tool_use", "id": "toolu_2", "name": "ls", "input": {"path": "."}},
+        ],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 3, "cache_creation_input_tokens": 7, "output_tokens": 9},
+    }
+    result = assemble_body("messages", json.dumps(body).encode())
+    assert (result.output_text, result.reasoning_text) == ("Hi.", "Think.")
+    assert result.tool_calls[0]["function"] == {"name": "ls", "arguments": '{"path": "."}'}
+    assert result.usage == Usage(10, 9, 19, None, None, 7)
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    assert assemble_body("messages", json.dumps(error).encode()).error == error["error"]
+
+
+def test_messages_output_events_are_the_ones_with_text_thinking_or_tool_input() -> None:
+    events = {name: {"type": name, **data} for name, data in _messages_events()[:9]}
+    assert not holds_output(events["message_start"], "message_start", responses=False)
+    assert not holds_output(events["ping"], "ping", responses=False)
+    assert not holds_output(events["content_block_start"], None, responses=False)
+    thinking = {"type": "content_block_delta", "delta": {"type": "thinking_delta", "thinking": "x"}}
+    assert holds_output(thinking, "content_block_delta", responses=False)
+    signature = {
+        "type": "content_block_delta",
+        "delta": {"type": "signature_delta", "signature": "s"},
+    }
+    assert not holds_output(signature, "content_block_delta", responses=False)

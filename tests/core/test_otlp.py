@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from app.core.config import OtlpSettings
+from app.core.config import ModelPrice, OtlpSettings, Provider
+from app.core.cost import Pricer
 from app.core.export import Selection
 from app.core.otlp import (
     MAX_CHUNK_EVENTS,
@@ -322,6 +323,36 @@ def test_the_proxy_sender_delivers_in_batches(
         assert collector.arrived.wait(5)
         sender.close()
     assert len(collector.spans()) == 3 and errors == []
+
+
+def test_spans_carry_the_cost_as_relayscope_attributes(store: CallStore) -> None:
+    # No GenAI convention for cost exists, so it is `relayscope.cost.usd`, with its basis.
+    own = Provider("fake", "https://fake.example/v1", prices=(ModelPrice("fake-*", 2.0, 8.0),))
+    with Collector() as collector:
+        export_calls_otlp(
+            store, target(collector), Selection(ids=(STREAM, RESPONSES, ERROR)), pricer=Pricer()
+        )
+        spans = {key: attributes(span) for key, span in by_call(collector.spans()).items()}
+        sender = SpanSender(target(collector), pricer=Pricer([own]))
+        call = store.get_call(STREAM)
+        assert call is not None
+        collector.arrived.clear()
+        sender.send(call)
+        sender.close()
+        proxy_span = attributes(by_call(collector.spans())[STREAM])
+    responses = store.get_call(RESPONSES)
+    assert responses is not None
+    listed = Pricer().price(responses)
+    assert listed.usd is not None and listed.basis.endswith("list price")
+    assert spans[RESPONSES]["relayscope.cost.usd"] == pytest.approx(float(listed.usd))
+    assert spans[RESPONSES]["relayscope.cost.basis"] == listed.basis
+    # Unknown is left out, never sent as 0, and the basis says why.
+    assert "relayscope.cost.usd" not in spans[STREAM]
+    assert spans[STREAM]["relayscope.cost.basis"] == "no price known for model 'fake-1'"
+    assert spans[ERROR]["relayscope.cost.basis"] == "no usage recorded"
+    # The proxy's sender prices with the config's overrides: 9 in at $2/M, 2 out at $8/M.
+    assert proxy_span["relayscope.cost.usd"] == pytest.approx(0.000034)
+    assert proxy_span["relayscope.cost.basis"] == "fake price for fake-*"
 
 
 def test_websocket_and_non_model_calls(store: CallStore) -> None:

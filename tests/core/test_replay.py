@@ -170,6 +170,13 @@ def test_new_request_picks_the_endpoint_from_the_body() -> None:
     assert new_request({"model": "m", "messages": []}).path == "/v1/chat/completions"
     assert new_request({"model": "m", "input": "hi"}).path == "/v1/responses"
     assert new_request({"model": "m", "prompt": "hi"}).path == "/v1/completions"
+    # Anthropic Messages: what only its bodies carry.
+    assert new_request({"model": "m", "system": "x", "messages": []}).path == "/v1/messages"
+    result = {"type": "tool_result", "tool_use_id": "t", "content": "ok"}
+    body = {"model": "m", "messages": [{"role": "user", "content": [result]}]}
+    assert new_request(body).path == "/v1/messages"
+    plain = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    assert new_request(plain).path == "/v1/chat/completions"
     request = new_request({"model": "m", "input": "hi"}, provider="p", model="x", group_id="g")
     wire = dict(request.wire_headers())
     assert (wire["X-Relayscope-Provider"], wire["X-Relayscope-Group"]) == ("p", "g")

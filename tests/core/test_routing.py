@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,13 @@ def test_redaction_keeps_only_the_last_four_characters() -> None:
 def test_keys_in_query_strings_are_redacted(url: str, expected: str) -> None:
     assert routing.redact_query(url) == expected
     assert routing.redact_query(expected) == expected  # exports re-check stored rows
+
+
+def test_key_headers_follow_the_providers_auth() -> None:
+    anthropic = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+    assert routing.key_headers(A, "k", "messages") == anthropic  # auto: Messages paths
+    assert routing.key_headers(A, "k", "models") == {"authorization": "Bearer k"}
+    assert routing.key_headers(replace(A, auth="x-api-key"), "k", "models") == anthropic
+    assert routing.key_headers(replace(A, auth="bearer"), "k", "messages") == {
+        "authorization": "Bearer k"
+    }

@@ -223,3 +223,18 @@ def test_gap_profile_of_a_long_stream_never_averages_a_stall_away() -> None:
     assert sorted(profile["max"])[-2] == 20.0  # the other runs are the steady rhythm
     assert profile["max"].index(4020.0) in (11, 12)  # where it happened: the middle
     assert profile["stall"] == 1000.0
+
+
+def test_messages_events_are_labelled_with_what_they_carry() -> None:
+    def label(name: str, data: dict[str, object]) -> tuple[str, str]:
+        got = event_label(f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n")
+        return got.event_type, got.delta_text
+
+    text = {"index": 0, "delta": {"type": "text_delta", "text": "Hel"}}
+    tool = {"index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"a"'}}
+    block = {"index": 1, "content_block": {"type": "tool_use", "name": "grep", "input": {}}}
+    stop = {"delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 3}}
+    assert label("content_block_delta", text) == ("content_block_delta", "Hel")
+    assert label("content_block_delta", tool) == ("content_block_delta", '{"a"')
+    assert label("content_block_start", block) == ("content_block_start", "tool_use grep")
+    assert label("message_delta", stop) == ("message_delta", "end_turn")

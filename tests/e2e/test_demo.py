@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
@@ -90,6 +91,23 @@ def test_responses_every_way(demo: tuple[WorkerProcess, openai.OpenAI]) -> None:
     assert row["completion_tokens"] == final.usage.output_tokens
 
 
+def test_anthropic_messages_every_way(demo: tuple[WorkerProcess, openai.OpenAI]) -> None:
+    worker, _ = demo
+    before = len(worker.wait_for_calls(0))
+    # Claude Code and the anthropic SDK add /v1/messages themselves: no /v1 in the base URL.
+    base_url = worker.base_url.removesuffix("/v1")
+    with anthropic.Anthropic(base_url=base_url, api_key="x", max_retries=0) as client:
+        whole = client.messages.create(model=MODEL, max_tokens=100, messages=ASK)  # type: ignore[arg-type]
+        with client.messages.stream(model=MODEL, max_tokens=100, messages=ASK) as stream:  # type: ignore[arg-type]
+            streamed = "".join(stream.text_stream)
+            final = stream.get_final_message()
+    assert whole.content[0].type == "text" and whole.content[0].text == streamed
+    assert "arrives in small chunks" in streamed and final.stop_reason == "end_turn"
+    row = worker.wait_for_calls(before + 2)[-1]  # both calls recorded, the stream last
+    assert (row["endpoint"], row["state"], row["output_text"]) == ("messages", "complete", streamed)
+    assert row["completion_tokens"] == final.usage.output_tokens > 1
+
+
 def test_completions_and_embeddings(demo: tuple[WorkerProcess, openai.OpenAI]) -> None:
     _, client = demo
     plain = client.completions.create(model=MODEL, prompt="say something")
@@ -106,4 +124,4 @@ def test_models_lists_the_demo_models_once(tmp_path: Path) -> None:
         openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client,
     ):
         ids = [m.id for m in client.models.list()]
-    assert ids == ["demo-1", "demo-fast"]
+    assert ids == ["demo-1", "demo-fast", "demo-agent"]

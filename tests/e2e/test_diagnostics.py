@@ -23,6 +23,7 @@ def test_diagnostics_tell_the_honest_provider_from_the_reseller(tmp_path: Path) 
         WorkerProcess(
             tmp_path,
             f'[[providers]]\nname = "honest"\nbase_url = "{honest.base_url}"\nmodels = ["h-*"]\n'
+            'prices = { "h-*" = { input = 1.0, output = 2.0 } }\n'
             f'[[providers]]\nname = "reseller"\nbase_url = "{reseller.base_url}"\n'
             'models = ["gpt-*"]\n',
         ) as worker,
@@ -47,7 +48,10 @@ def test_diagnostics_tell_the_honest_provider_from_the_reseller(tmp_path: Path) 
                 )
         worker.wait_for_calls(9)
     result = subprocess.run(
-        [sys.executable, "-m", "app", "diagnose", "--db", str(worker.db_path), "--format", "json"],
+        [
+            *(sys.executable, "-m", "app", "diagnose", "--db", str(worker.db_path)),
+            *("--config", str(worker.config_path), "--format", "json"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -62,6 +66,16 @@ def test_diagnostics_tell_the_honest_provider_from_the_reseller(tmp_path: Path) 
     assert "usage_implausible" in signs
     assert reports["reseller"]["errors_by_status"] == {"429": 1}
     assert reports["reseller"]["ttft_ms"]["p50"] is not None
+    # Priced with the config's own prices (the fake's h-model has no list price).
+    assert reports["honest"]["cost"]["usd"] > 0
+    assert (
+        reports["honest"]["cost"]["priced_calls"],
+        reports["honest"]["cost"]["unknown_calls"],
+    ) == (4, 0)
+    # gpt-4o's list price for the answers; the 429 has no usage, so its cost is unknown.
+    assert reports["reseller"]["cost"]["unknown_calls"] == 1
+    assert reports["reseller"]["cost"]["per_1k_calls"] > 0
+    assert reports["reseller"]["cost"]["per_hour"] is None  # a minute of calls: no hourly rate
     markdown = subprocess.run(
         [sys.executable, "-m", "app", "diagnose", "reseller", "--db", str(worker.db_path)],
         cwd=ROOT,
@@ -70,3 +84,4 @@ def test_diagnostics_tell_the_honest_provider_from_the_reseller(tmp_path: Path) 
         timeout=30,
     ).stdout
     assert "## reseller" in markdown and "model_substituted" in markdown
+    assert " + 1 unknown · $" in markdown and " per 1k calls" in markdown

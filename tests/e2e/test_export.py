@@ -73,7 +73,7 @@ def test_jsonl_export_matches_the_database_row_by_row(
     try:
         assert [line["id"] for line in lines] == [row["id"] for row in recorded]
         for line in lines:
-            row = {k: v for k, v in line.items() if k != "chunks"}
+            row = {k: v for k, v in line.items() if k not in ("chunks", "cost")}
             assert row == store.get_call(line["id"])
             assert line["chunks"] == store.chunks(line["id"])
     finally:
@@ -249,6 +249,9 @@ def test_the_worker_exports_every_finished_call_to_an_otlp_collector(tmp_path: P
     assert found["gen_ai.request.stream"] is True
     assert found["gen_ai.response.time_to_first_chunk"] == row["ttft_ms"] / 1000
     assert len(span.events) == row["chunk_count"]
+    # The proxy's spans are priced too: the demo model has no price, so no USD (never 0).
+    assert "relayscope.cost.usd" not in found
+    assert found["relayscope.cost.basis"] == "no price known for model 'demo-fast'"
 
 
 WEATHER_TOOL = {

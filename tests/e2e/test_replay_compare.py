@@ -370,8 +370,12 @@ def test_cli_compare_shows_progress_then_the_summary_table(worker: WorkerProcess
         "total",
         "in/out",
         "tok/s",
+        "cost",
         "finish",
     ]
+    # The fake models have no price: their cost is unknown ("—"), never $0.
+    rows = out.split(header, 1)[1].strip().splitlines()[:2]
+    assert [row.split()[-2] for row in rows] == ["—", "—"]
     assert "Hello from slow (fake-2)" in out
     group_id = out.rsplit("--rerun ", 1)[1].strip()
 
@@ -380,6 +384,10 @@ def test_cli_compare_shows_progress_then_the_summary_table(worker: WorkerProcess
     summary = json.loads(rerun.stdout)
     assert [t["target"] for t in summary["targets"]] == ["fast", "slow:fake-2"]
     assert [t["status"] for t in summary["targets"]] == [200, 200]
+    assert [t["cost"] for t in summary["targets"]] == [
+        {"usd": None, "basis": "no price known for model 'fake-1'"},
+        {"usd": None, "basis": "no price known for model 'fake-2'"},
+    ]
     assert summary["group"]["source_call_id"] == original["id"]
 
 

@@ -53,6 +53,8 @@ import brotli  # type: ignore[import-untyped]
 import wsproto.connection as wsconnection
 import wsproto.events as wsevents
 
+from tests.fakes import messages as fake_messages
+
 __all__ = [
     "ERRORS",
     "SCENARIOS",
@@ -173,7 +175,7 @@ _UNSAFE_ID_RE: Final = re.compile(r"[^A-Za-z0-9_.-]")
 _HEAD_LIMIT: Final = 1 << 20
 _EMBEDDING_DIMS: Final = 8
 
-_Kind = Literal["chat", "responses", "completions"]
+_Kind = Literal["chat", "responses", "completions", "messages"]
 Endpoint = Literal["chat", "responses", "completions", "embeddings"]
 
 # --------------------------------------------------------------------------- helpers
@@ -252,6 +254,43 @@ def _example_arguments(parameters: Any) -> str:
     elif isinstance(properties, dict) and properties:
         name = next(iter(properties))
     return json.dumps({name: "test"} if name else {}, ensure_ascii=False)
+
+
+def _example_value(schema: Any, defs: Mapping[str, Any]) -> Any:
+    """A value that validates against a (strict, structured-outputs) JSON schema."""
+    if not isinstance(schema, dict):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _example_value(defs.get(ref.rsplit("/", 1)[-1]), defs)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return _example_value(schema[key][0], defs)
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: _example_value(sub, defs) for name, sub in properties.items()}
+    if kind == "array":
+        return [_example_value(schema.get("items"), defs)]
+    return {"string": "test", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
+
+
+def _structured_text(response_format: Any) -> str | None:
+    """Structured outputs: the JSON answer for a ``json_schema`` response format, else None.
+
+    Chat puts the schema in ``response_format.json_schema.schema``, Responses in
+    ``text.format.schema``.
+    """
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = response_format.get("schema")
+    if schema is None:
+        schema = (response_format.get("json_schema") or {}).get("schema")
+    defs = schema.get("$defs", {}) if isinstance(schema, dict) else {}
+    return json.dumps(_example_value(schema, defs), ensure_ascii=False)
 
 
 def _new_id(prefix: str) -> str:
@@ -362,6 +401,9 @@ class FakeProvider:
         prompt_cache: report cached input tokens like a provider's prompt cache: the words
             of the leading model, instructions, tools and messages/items that equal the
             previous request's (``cached_tokens`` in the usage details; 0 otherwise).
+        reasoning_tokens: report this many reasoning tokens in the usage details (chat's
+            ``completion_tokens_details``, Responses' ``output_tokens_details``), as a
+            reasoning model does (part of the output tokens, not an extra).
     """
 
     def __init__(
@@ -379,10 +421,12 @@ class FakeProvider:
         usage_scale: float = 1.0,
         cors: bool = False,
         prompt_cache: bool = False,
+        reasoning_tokens: int = 0,
     ) -> None:
         self.name = name
         self.cors = cors
         self.prompt_cache = prompt_cache
+        self.reasoning_tokens = reasoning_tokens
         self._cached_prefix: list[tuple[str, int]] = []
         self.websocket = websocket
         # A dishonest reseller: answers from another model, under- or over-reports usage.
@@ -407,6 +451,8 @@ class FakeProvider:
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._routes: dict[tuple[str, str], Callable[[_Exchange], Awaitable[bool]]] = {
             ("POST", "/v1/chat/completions"): self._chat,
+            ("POST", "/v1/messages"): self._messages,
+            ("POST", "/v1/messages/count_tokens"): self._count_tokens,
             ("POST", "/v1/responses"): self._responses,
             ("POST", "/v1/completions"): self._completions,
             ("POST", "/v1/embeddings"): self._embeddings,
@@ -622,6 +668,9 @@ class FakeProvider:
                 for n, fn in enumerate(functions[:2], start=1)
             ]
             return _Answer(None, calls)
+        structured = _structured_text(body.get("response_format"))
+        if structured is not None:
+            return _Answer(structured, [])
         prompt = ""
         for message in reversed(messages):
             if message.get("role") == "user":
@@ -631,8 +680,9 @@ class FakeProvider:
 
     def _responses_answer(self, model: str, body: Mapping[str, Any]) -> _Answer:
         items = body.get("input")
+        structured = _structured_text((body.get("text") or {}).get("format"))
         if isinstance(items, str):
-            return _Answer(self.answer_for(model, items), [])
+            return _Answer(structured or self.answer_for(model, items), [])
         inputs = _dicts(items)
         last = inputs[-1] if inputs else {}
         if last.get("type") == "function_call_output":
@@ -652,7 +702,7 @@ class FakeProvider:
             return _Answer(
                 None, [_Call("call_1", fn["name"], _example_arguments(fn.get("parameters")))]
             )
-        return _Answer(self.answer_for(model, prompt), [])
+        return _Answer(structured or self.answer_for(model, prompt), [])
 
     # ------------------------------------------------------------------ HTTP server
 
@@ -791,7 +841,11 @@ class FakeProvider:
         code: str | None,
         param: str | None = None,
     ) -> bool:
-        error = {"error": {"message": message, "type": type_, "code": code, "param": param}}
+        error: dict[str, Any] = {
+            "error": {"message": message, "type": type_, "code": code, "param": param}
+        }
+        if exchange.request.path.startswith("/v1/messages"):  # Anthropic's own error shape
+            error = {"type": "error", "error": {"type": type_, "message": message}}
         extra = [("Retry-After", "1")] if status in (429, 503) else []
         return await self._send_body(exchange, status, _dumps(error), extra=extra)
 
@@ -848,7 +902,9 @@ class FakeProvider:
         elif scenario == "stall":
             events, ending = events[:1], "stall"
         elif scenario == "error-in-stream":
-            if kind == "responses":
+            if kind == "messages":
+                events = [events[0], fake_messages.OVERLOADED]
+            elif kind == "responses":
                 error = {
                     "type": "error",
                     "code": STREAM_ERROR["code"],
@@ -860,7 +916,10 @@ class FakeProvider:
             else:
                 events = [events[0], _data_event({"error": STREAM_ERROR})]
         elif scenario == "malformed-chunk":
-            prefix = b"event: response.output_text.delta\n" if kind == "responses" else b""
+            prefix = {
+                "responses": b"event: response.output_text.delta\n",
+                "messages": b"event: content_block_delta\n",
+            }.get(kind, b"")
             events = list(events)
             events.insert((start + end) // 2, prefix + MALFORMED_DATA + b"\n\n")
         elif scenario == "keepalive":
@@ -955,6 +1014,7 @@ class FakeProvider:
         if (
             self.api_key is not None
             and request.headers.get("authorization") != f"Bearer {self.api_key}"
+            and request.headers.get("x-api-key") != self.api_key
         ):
             spec = ERRORS[401]
             return await self._send_error(
@@ -1047,6 +1107,8 @@ class FakeProvider:
         usage: dict[str, Any] = dict(self.usage_for(body, "chat"))
         if self.prompt_cache:
             usage["prompt_tokens_details"] = {"cached_tokens": self._cached_tokens(body)}
+        if self.reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
         cid, created = _new_id("chatcmpl-"), int(time.time())
         finish = "stop" if answer.text is not None else "tool_calls"
         if not stream:
@@ -1131,6 +1193,36 @@ class FakeProvider:
         events.append(b"data: [DONE]\n\n")
         return await self._stream(exchange, "chat", events, content, scenario)
 
+    async def _messages(self, exchange: _Exchange) -> bool:
+        """Anthropic's Messages API (tests/fakes/messages.py has the rules)."""
+        parsed = await self._parse(exchange)
+        if isinstance(parsed, bool):
+            return parsed
+        body, model, scenario = parsed
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            return await self._bad_request(
+                exchange, "messages: at least one message is required", "messages"
+            )
+        blocks = fake_messages.answer_blocks(
+            body, lambda prompt: self.answer_for(model, prompt), split_words
+        )
+        counts = fake_messages.usage(body, blocks, self._cached_tokens(body))
+        message_id = _new_id("msg_")
+        if body.get("stream") is not True:
+            whole = fake_messages.message(message_id, model, blocks, counts)
+            return await self._send_non_stream(exchange, whole, scenario)
+        events, content = fake_messages.stream_events(message_id, model, blocks, counts)
+        return await self._stream(exchange, "messages", events, content, scenario)
+
+    async def _count_tokens(self, exchange: _Exchange) -> bool:
+        parsed = await self._parse(exchange)
+        if isinstance(parsed, bool):
+            return parsed
+        body, _, _ = parsed
+        counts = fake_messages.usage(body, [], 0)
+        every = counts["input_tokens"] + counts["cache_creation_input_tokens"]
+        return await self._send_json(exchange, {"input_tokens": every})
+
     async def _responses(self, exchange: _Exchange) -> bool:
         parsed = await self._parse(exchange)
         if isinstance(parsed, bool):
@@ -1153,7 +1245,7 @@ class FakeProvider:
             "input_tokens": counts["prompt_tokens"],
             "input_tokens_details": {"cached_tokens": self._cached_tokens(body)},
             "output_tokens": counts["completion_tokens"],
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             "total_tokens": counts["total_tokens"],
         }
         rid, created = _new_id("resp_"), int(time.time())

@@ -151,3 +151,34 @@ def test_first_run_demo_button_produces_a_live_row(window: MainWindow, qtbot: Qt
     assert done.args == [""]
     qtbot.waitUntil(lambda: cell(window, call_id, "state") == "complete", timeout=3000)
     assert int(cell(window, call_id, "chunks")) > 5
+
+
+def test_first_run_agent_session_button_records_a_session(window: MainWindow, qtbot: QtBot) -> None:
+    welcome = window.welcome
+    assert welcome.agent.isEnabled()
+    with qtbot.waitSignal(welcome.agent_session_finished, timeout=30_000) as done:
+        qtbot.mouseClick(welcome.agent, Qt.MouseButton.LeftButton)
+        assert not welcome.demo.isEnabled()  # one demo at a time
+    session_id, error = done.args
+    assert error == "" and session_id
+    assert welcome.demo.isEnabled() and welcome.agent.isEnabled()
+    assert f"session {session_id} is recorded" in welcome.demo_status.text()
+    # The sessions window opens on it: three turns, cache reads.
+    view = window.session_view
+    assert view is not None and view.isVisible()
+    qtbot.waitUntil(lambda: view.current_session_id() == session_id, timeout=10_000)
+    qtbot.waitUntil(lambda: view.turns.report is not None, timeout=10_000)
+    report = view.turns.report
+    assert report is not None and report.id == session_id and len(report.turns) == 3
+    assert all((t.cache_hit_rate or 0) > 0 for t in report.turns[1:])
+    qtbot.waitUntil(lambda: len(rows_with(window, "demo-agent")) == 5, timeout=5000)
+    store = window.store
+
+    def recorded() -> list[dict[str, Any]]:
+        return [store.get_call(call_id) or {} for call_id in rows_with(window, "demo-agent")]
+
+    qtbot.waitUntil(lambda: all(c.get("state") == "complete" for c in recorded()), timeout=5000)
+    calls = recorded()
+    assert {c["session_id"] for c in calls} == {session_id}
+    assert sum(1 for c in calls if c["tool_calls"]) == 2
+    assert sum(1 for c in calls if c["cached_tokens"]) == 4  # every request after the first

@@ -172,6 +172,7 @@ def test_window_menus_offer_the_actions(window: MainWindow) -> None:
         "Edit and resend…",
         "Compare providers…",
         "Diff the two selected calls",
+        "Share…",
         "Export calls…",
     ]
     assert window.call_list.extra_actions[0].isEnabled()

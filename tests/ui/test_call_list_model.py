@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPoint, Qt
 from pytestqt.qtbot import QtBot
 
+from app.core.cost import Pricer
 from app.core.store import CallFilter, CallStore
 from app.ui import call_list_model as clm
 from app.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel, format_ms
-from app.ui.call_list_view import sparkline_bars
+from app.ui.call_list_view import CallListView, sparkline_bars
 from app.ui.roles import Role
 from tests.ui.conftest import call_row, insert_calls, seed_calls, update_call
 
@@ -116,6 +117,56 @@ def test_newest_first_with_time_and_units(db_path: Path, store: CallStore) -> No
         assert (
             model.data(model.index(0, COLUMN[column]), Qt.ItemDataRole.TextAlignmentRole) == right
         )
+
+
+def test_the_cost_column_prices_each_row_and_says_unknown(
+    db_path: Path, store: CallStore, qtbot: QtBot
+) -> None:
+    now = datetime.now(UTC)
+    usage = {"prompt_tokens": 2000, "completion_tokens": 100}
+    rows = [
+        call_row(1, now, model="gpt-5.2", status=200, state="complete", **usage),
+        call_row(2, now - timedelta(seconds=1), model="gpt-5.2", status=200, state="complete",
+                 cached_tokens=1900, **usage),
+        call_row(3, now - timedelta(seconds=2), model="own-model", status=200, state="complete",
+                 **usage),
+        call_row(4, now - timedelta(seconds=3), model="gpt-5.2", status=200, state="streaming",
+                 prompt_tokens=None, completion_tokens=None),
+    ]  # fmt: skip
+    insert_calls(db_path, rows)
+    model = CallListModel(store)
+    # The first paint starts loading the price list on its own thread and shows "…" till then.
+    assert clm.prices_loaded() or text(model, 0, "cost") == "…"
+    qtbot.waitUntil(clm.prices_loaded, timeout=10_000)
+    full, cached = (Pricer().price(store.get_call(r["id"]) or {}) for r in rows[:2])
+    assert full.usd is not None and cached.usd is not None and cached.usd < full.usd
+    assert [text(model, r, "cost") for r in range(4)] == [full.text(), cached.text(), "—", ""]
+    tip = model.data(model.index(2, COLUMN["cost"]), Qt.ItemDataRole.ToolTipRole)
+    assert tip == "no price known for model 'own-model'"
+    right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    assert model.data(model.index(0, COLUMN["cost"]), Qt.ItemDataRole.TextAlignmentRole) == right
+
+
+def test_clicking_cost_keeps_the_list_in_its_order_and_says_so(
+    db_path: Path, store: CallStore, qtbot: QtBot, themed: Any
+) -> None:
+    seed_calls(db_path, 20)
+    view = CallListView(CallListModel(store))
+    qtbot.addWidget(view)
+    view.resize(2400, 400)
+    view.show()
+    header = view.horizontalHeader()
+
+    def click(key: str) -> None:
+        x = header.sectionViewportPosition(COLUMN[key]) + 5
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
+
+    click("duration")
+    by_duration = ids(view.model())  # type: ignore[arg-type]
+    assert header.sortIndicatorSection() == COLUMN["duration"]
+    click("cost")
+    assert header.sortIndicatorSection() == COLUMN["duration"]  # the indicator tells the truth
+    assert ids(view.model()) == by_duration  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -312,13 +363,19 @@ def test_sparkline_bars_scale_to_the_tallest_gap_and_mark_stalls() -> None:
 
 
 def test_every_column_sorts(db_path: Path, store: CallStore) -> None:
-    """Clicking any column header works (the store only sorts by columns it allows)."""
+    """Clicking any column header works (the store only sorts by columns it allows); Cost,
+    priced when shown and never stored, cannot be sorted in SQL and says so by not sorting."""
     seed_calls(db_path, 30)
     model = CallListModel(store)
     for column in range(model.columnCount()):
         for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            model.sort(COLUMN["time"], Qt.SortOrder.DescendingOrder)
+            newest_first = ids(model)
             model.sort(column, order)
             assert model.rowCount() == 30
+            if not clm.COLUMNS[column].sortable:
+                assert ids(model) == newest_first  # the order stays; nothing pretends
+    assert [c.key for c in clm.COLUMNS if not c.sortable] == ["cost"]
     model.sort(COLUMN["gaps"], Qt.SortOrder.DescendingOrder)
     longest = [model.values_at(r).get("max_gap_ms") for r in range(3)]
     assert longest[0] is not None and longest == sorted(longest, reverse=True)

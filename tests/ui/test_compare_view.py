@@ -13,9 +13,10 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app.core.compare import CompareResult, Target
+from app.core.cost import Pricer
 from app.core.store import CallFilter, CallStore
 from app.core.stream_stats import output_tokens_per_second
-from app.ui.compare_view import CompareView
+from app.ui.compare_view import SUMMARY_COLUMNS, CompareView
 from app.ui.inspector._format import DASH, count, ms, rate
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import WorkerProcess, provider_config
@@ -77,8 +78,12 @@ def expected_cells(row: dict[str, Any]) -> list[str]:
         count(row["prompt_tokens"]),
         count(row["completion_tokens"]),
         rate(speed),
+        Pricer().price(row).text(),
         row["finish_reason"] or DASH,
     ]
+
+
+COST, ERROR, CALL = (SUMMARY_COLUMNS.index(name) for name in ("Cost", "Error", "Call"))
 
 
 def run(view: CompareView, qtbot: QtBot) -> CompareResult:
@@ -110,8 +115,8 @@ def test_three_targets_stream_side_by_side_and_the_summary_is_the_database(
         row = rows[summary.call_id]
         assert column.text() == (row["output_text"] or "")
         assert cells[0] == summary.target.label
-        assert cells[2:8] == expected_cells(row)
-        assert cells[9] == row["id"]
+        assert cells[2:ERROR] == expected_cells(row)
+        assert cells[CALL] == row["id"]
     fast, slow, down = (rows[s.call_id] for s in result.summaries)
     assert view.columns[0].text().startswith("Hello from fast (gpt-5.2).")
     assert view.columns[1].text().startswith("lorem ipsum dolor")
@@ -119,7 +124,12 @@ def test_three_targets_stream_side_by_side_and_the_summary_is_the_database(
     assert fast["status"] == slow["status"] == 200
     assert down["state"] == "error" and down["status"] >= 500
     assert table[2][1].startswith(str(down["status"]))
-    assert table[2][8] != DASH and view.columns[2].error.isVisible()
+    assert table[2][ERROR] != DASH and view.columns[2].error.isVisible()
+    # gpt-5.2's list price for the answers; the dead provider's call has no usage: unknown.
+    assert table[0][COST].startswith("$") and table[0][COST] != "$0.00"
+    assert table[2][COST] == DASH
+    assert view.summary.item(2, COST).toolTip() == "no usage recorded"
+    assert table[0][COST] in view.columns[0].facts.text()
     assert fast["duration_ms"] < slow["duration_ms"]
     assert view.columns[0].badge.isVisible() and not view.columns[1].badge.isVisible()
     assert view.summary.item(0, 3).font().bold()  # the fastest total stands out

@@ -13,6 +13,8 @@ from PySide6.QtGui import QImage
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from app.core import cost
+from app.core.cost import Pricer
 from app.core.store import CallStore
 from app.ui import theme
 from app.ui.call_group_model import CHILD_INDENT, CallGroupModel
@@ -107,6 +109,20 @@ def test_each_turn_is_one_row_and_other_calls_stay_single(
     assert groups.data(index, Role.CALL_ID) == seeded["turn-a"][-1]  # the newest request
     assert groups.call_ids(rows["turn-a"]) == seeded["turn-a"][::-1]
     assert groups.data(index, Qt.ItemDataRole.FontRole).bold()
+
+
+def test_a_turn_s_cost_sums_its_requests_and_counts_the_unknown(
+    groups: CallGroupModel, store: CallStore, seeded: dict[str, list[str]], qtbot: QtBot
+) -> None:
+    rows = turn_rows(groups)
+    assert cost.prices_loaded() or texts(groups, rows["turn-a"])["cost"] == "…"
+    cost.load_prices_in_background()
+    qtbot.waitUntil(cost.prices_loaded, timeout=10_000)
+    calls = [store.get_call(call_id) or {} for call_id in seeded["turn-a"]]
+    total = sum((cost.CostTotal().add(Pricer().price(c)) for c in calls), cost.CostTotal())
+    assert (total.priced, total.unknown) == (1, 2)  # the two 429s carried no usage
+    assert texts(groups, rows["turn-a"])["cost"] == total.text()
+    assert total.text().endswith(" + 2 unknown")
 
 
 def test_a_turn_unfolds_into_its_requests_and_folds_again(

@@ -67,6 +67,11 @@ def test_empty_database_shows_the_welcome_page_until_a_call_arrives(
     worker.listening.emit("http://127.0.0.1:8787/v1")
     assert window.welcome.demo.isEnabled()
     assert "http://127.0.0.1:8787/v1" in window.welcome.codex.code.toPlainText()
+    # Claude Code adds /v1/messages itself: its base URL is given without /v1.
+    claude = window.welcome.claude_code.code.toPlainText()
+    assert "ANTHROPIC_BASE_URL=http://127.0.0.1:8787 " in claude and claude.rstrip().endswith(
+        "claude"
+    )
     row = call_row(0, datetime.now(UTC), state="pending", status=None)
     insert_calls(db_path, [row])
     worker.call_started.emit(row["id"])

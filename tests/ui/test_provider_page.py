@@ -7,12 +7,15 @@ import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
 
+from app.core.cost import Pricer, format_usd
+from app.core.diagnostics import as_markdown
 from app.core.store import CallStore
 from app.ui import provider_page
 from app.ui.main_window import MainWindow
@@ -104,6 +107,38 @@ def test_signs_of_a_substituting_under_reporting_reseller(page: ProviderPage) ->
         page.grab().save(str(Path(SHOTS) / "provider-page.png"))
 
 
+def test_the_cost_figure_counts_what_has_no_price(
+    page: ProviderPage, seeded: list[dict[str, Any]]
+) -> None:
+    resell = [row for row in seeded if row["provider"] == "resell"]
+    costs = [Pricer().price(row) for row in resell]
+    known = [c.usd for c in costs if c.usd is not None]
+    unknown = len(costs) - len(known)
+    assert known and unknown  # gpt-5.2's list price; the failures without usage are unknown
+    assert page.cost.value.text() == format_usd(sum(known, Decimal(0)))
+    per_1k = format_usd(sum(known, Decimal(0)) / len(known) * 1000)
+    per_hour = format_usd(sum(known, Decimal(0)) / Decimal(str(page.report.hours)))
+    assert page.cost.detail.text() == (
+        f"{per_1k} per 1k calls  ·  {per_hour} per hour  ·  {unknown} of 96 calls of unknown cost"
+    )
+    assert 23 < page.report.hours < 24  # 96 calls 15 minutes apart
+
+
+def test_a_provider_without_prices_shows_unknown_not_zero(db_path: Path, qtbot: QtBot) -> None:
+    rows = [
+        call_row(i, NOW - timedelta(minutes=i), provider="local", model="llama-own", status=200)
+        for i in range(1, 5)
+    ]
+    insert_calls(db_path, rows)
+    widget = ProviderPage(db_path, ["local"], "local")
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.report_ready, timeout=10_000):
+        widget.show()
+    assert widget.cost.value.text() == "—"
+    assert widget.cost.detail.text() == "4 of 4 calls of unknown cost"
+    assert "- cost: unknown for all 4 calls" in as_markdown([widget.report])
+
+
 def test_the_plots_follow_the_buckets(page: ProviderPage) -> None:
     report = page.report
     assert report is not None
@@ -149,9 +184,15 @@ def test_export_saves_markdown_or_json(page: ProviderPage, tmp_path: Path) -> No
     markdown = (tmp_path / "resell.md").read_text()
     assert markdown.startswith("# Provider diagnostics") and "## resell" in markdown
     assert "**model_substituted**" in markdown
+    assert page.report is not None
+    assert f"- cost: {page.report.cost_text()}\n" in markdown and " unknown · $" in markdown
     page.export_report(tmp_path / "resell.json")
     (report,) = json.loads((tmp_path / "resell.json").read_text())
     assert report["provider"] == "resell" and report["calls"] == 96
+    cost = report["cost"]
+    assert cost["usd"] > 0 and cost["priced_calls"] + cost["unknown_calls"] == 96
+    assert cost["per_1k_calls"] > 0 and cost["per_hour"] > 0
+    assert sum(b["cost"]["priced_calls"] for b in report["buckets"]) == cost["priced_calls"]
     assert [s["code"] for s in report["signs"]] == ["model_substituted", "usage_implausible"]
 
 

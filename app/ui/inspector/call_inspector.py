@@ -50,6 +50,7 @@ class CallInspector(QWidget):
         replay_requested(str): Replay was clicked for this call id.
         edit_requested(str): Edit was clicked for this call id.
         diff_requested(str): Diff was clicked for this call id.
+        share_requested(str): Share was clicked for this call id.
         call_link_activated(str): a link to another call (replay_of) was clicked.
         message_posted(str): something worth a status-bar line happened (e.g. a copy).
     """
@@ -57,6 +58,7 @@ class CallInspector(QWidget):
     replay_requested = Signal(str)
     edit_requested = Signal(str)
     diff_requested = Signal(str)
+    share_requested = Signal(str)
     call_link_activated = Signal(str)
     message_posted = Signal(str)
 
@@ -105,10 +107,13 @@ class CallInspector(QWidget):
         self.edit_button.setToolTip("Edit this request and send it")
         self.diff_button = QPushButton("Diff")
         self.diff_button.setToolTip("Compare this call with another")
+        self.share_button = QPushButton("Share…")
+        self.share_button.setToolTip("Save this call as one redacted, self-contained HTML page")
         for button, signal in (
             (self.replay_button, self.replay_requested),
             (self.edit_button, self.edit_requested),
             (self.diff_button, self.diff_requested),
+            (self.share_button, self.share_requested),
         ):
             button.clicked.connect(lambda _=False, s=signal: self._emit_for_call(s))
             row.addWidget(button)

@@ -263,8 +263,13 @@ def _usage(row: dict[str, Any]) -> list[tuple[str, str]]:
     if prompt is None and completion is None and row.get("total_tokens") is None:
         return [("Tokens", "not reported")]
     tokens_in = fmt.count(prompt)
+    cache = []
     if row.get("cached_tokens"):
-        tokens_in += f" ({fmt.count(row['cached_tokens'])} cached)"
+        cache.append(f"{fmt.count(row['cached_tokens'])} cached")
+    if row.get("cache_write_tokens"):
+        cache.append(f"{fmt.count(row['cache_write_tokens'])} written to cache")
+    if cache:
+        tokens_in += f" ({', '.join(cache)})"
     tokens_out = fmt.count(completion)
     if row.get("reasoning_tokens"):
         tokens_out += f" ({fmt.count(row['reasoning_tokens'])} reasoning)"

@@ -10,6 +10,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QPalette
 from pytestqt.qtbot import QtBot
 
+from app.core.store import CallStore
 from app.ui.inspector import CallInspector
 from app.ui.inspector.overview_html import Answer
 from app.ui.inspector.overview_tab import OverviewTab
@@ -226,3 +227,68 @@ def test_colours_follow_the_palette(qtbot: QtBot, dark: bool) -> None:
     html = overview.conversation.toHtml()
     text_colour = overview.palette().color(QPalette.ColorRole.Text).name()
     assert text_colour in html.lower()
+
+
+def test_a_claude_code_turn_reads_as_a_conversation_with_its_cache(
+    inspector: CallInspector, sample_store: CallStore
+) -> None:
+    body = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 32000,
+        "system": [
+            {"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}
+        ],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Run the tests."}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": "Bash",
+                        "input": {"cmd": "pytest"},
+                    }
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "3 passed"}
+                ],
+            },
+        ],
+    }
+    row = samples._base(
+        "0199a3f2c5b7-claude01",
+        path="/v1/messages",
+        endpoint="messages",
+        provider="anthropic",
+        model="claude-sonnet-4-6",
+        request_body=samples.dumps(body),
+        output_text="All 3 tests pass.",
+        finish_reason="end_turn",
+        prompt_tokens=4_210,
+        completion_tokens=12,
+        total_tokens=4_222,
+        cached_tokens=4_000,
+        cache_write_tokens=200,
+    )
+    sample_store.db["calls"].insert(row)  # type: ignore[union-attr]
+    sample_store.db.conn.commit()
+    overview = overview_of(inspector, row["id"])
+    assert in_order(
+        overview.conversation_text(),
+        "System",
+        "You are Claude Code.",
+        "User",
+        "Run the tests.",
+        "Tool call",
+        "Bash",
+        '{"cmd": "pytest"}',
+        "Tool result",
+        "3 passed",
+        "Answer",
+        "All 3 tests pass.",
+    )
+    assert "4,210 (4,000 cached, 200 written to cache)" in overview.facts_text()
