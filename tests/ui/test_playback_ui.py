@@ -77,7 +77,8 @@ def test_a_recorded_call_is_served_again_and_the_replay_is_listed(
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     recorded = window.model.call_id(0) or ""
     qtbot.waitUntil(lambda: window.model.values_at(0)["state"] == "complete", timeout=5000)
-    window.call_list.select_call(recorded)
+    assert window.call_list.select_call(recorded)
+    qtbot.waitUntil(lambda: window.call_list.selected_call_ids() == [recorded], timeout=5000)
 
     window.call_list.playback_action.trigger()  # the list's context menu entry
     dialog = window.findChild(PlaybackOptionsDialog)
