@@ -91,9 +91,26 @@ with tempfile.TemporaryDirectory() as t:
     store.close()
 
 # 2. Traffic.
+ANSWER_TEXT = (
+    "A reverse proxy sits in front of one or more servers and accepts requests on their "
+    "behalf, so clients talk to a single address. It forwards each request to the right "
+    "server, can add or check credentials on the way, and passes the answer back, which "
+    "makes it a natural place to log, cache or inspect traffic without changing either side "
+    "of the conversation."
+)
+ANSWER = ANSWER_TEXT.split(" ")
+
+
+class RealisticFake(FakeProvider):
+    """The fake provider with an answer a person would read (its default is word filler)."""
+
+    def answer_for(self, model: str, prompt: str) -> str:
+        return " ".join(ANSWER[: self.words or len(ANSWER)])
+
+
 with (
-    FakeProvider(name="constreet", chunk_delay=0.03, words=60) as a,
-    FakeProvider(name="openrouter", chunk_delay=0.02, words=40) as b,
+    RealisticFake(name="constreet", chunk_delay=0.03, words=60) as a,
+    RealisticFake(name="openrouter", chunk_delay=0.02, words=40) as b,
     tempfile.TemporaryDirectory() as t,
 ):
     config = (

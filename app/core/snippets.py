@@ -33,9 +33,10 @@ def claude_code_snippet(base_url: str) -> str:
     root = base_url.rstrip("/").removesuffix("/v1")
     return (
         "# Relayscope adds the provider's real key; any key works here.\n"
-        "# Route claude-* models to a provider that serves /v1/messages (⚙ Providers),\n"
-        f"# or add --model {DEMO_MODEL} to try it with the demo provider.\n"
-        f"ANTHROPIC_BASE_URL={shlex.quote(root)} ANTHROPIC_API_KEY=any claude\n"
+        "# claude-* models go to a provider serving /v1/messages\n"
+        f"# (⚙ Providers); add --model {DEMO_MODEL} to try the demo.\n"
+        f"ANTHROPIC_BASE_URL={shlex.quote(root)} \\\n"
+        "  ANTHROPIC_API_KEY=any claude\n"
     )
 
 
@@ -56,9 +57,10 @@ def sdk_snippet(base_url: str, model: str = DEMO_MODEL) -> str:
 
 def curl_snippet(base_url: str, model: str = DEMO_MODEL) -> str:
     """A streaming request from a terminal (POSIX shell quoting)."""
-    body = json.dumps(
-        {"model": model, "stream": True, "messages": [{"role": "user", "content": "Hello!"}]}
-    )
+    # Two lines, so the snippet fits half the welcome page (JSON allows the line break).
+    head = json.dumps({"model": model, "stream": True})[:-1]
+    messages = json.dumps([{"role": "user", "content": "Hello!"}])
+    body = f'{head},\n       "messages": {messages}}}'
     return (
         f"curl -N {shlex.quote(base_url + '/chat/completions')} \\\n"
         "  -H 'content-type: application/json' \\\n"

@@ -104,6 +104,7 @@ class SnippetCard(QFrame):
         column.setSpacing(theme.SPACING)
         column.addLayout(top)
         column.addWidget(self.code)
+        column.addStretch(1)  # a shorter card beside a taller one keeps its code at the top
 
     def set_text(self, text: str) -> None:
         self.code.setPlainText(text)
@@ -236,8 +237,8 @@ class WelcomePanel(QWidget):
         url_row.addStretch(1)
         grid.addLayout(url_row, 2, 0, 1, 2)
         grid.addWidget(self.codex, 3, 0)
-        grid.addWidget(self.claude_code, 3, 1)
-        grid.addWidget(self.sdk, 4, 0)
+        grid.addWidget(self.sdk, 3, 1)
+        grid.addWidget(self.claude_code, 4, 0)
         grid.addWidget(self.curl, 4, 1)
         demo_row = QHBoxLayout()
         demo_row.setSpacing(theme.SPACING * 2)
