@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import (
     QEvent,
+    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
@@ -275,8 +276,16 @@ class CallListView(QTableView):
                 row = groups.row_of(call_id)
         if row is None:
             return False
-        self.setCurrentIndex(self._model.index(row, 0))
-        self.scrollTo(self._model.index(row, 0))
+        # Select explicitly: setCurrentIndex() would pick its selection command from the
+        # keyboard's modifiers, so a Ctrl held (or last seen) while a link or a replay selects
+        # a call would toggle the row instead of selecting it.
+        index = self._model.index(row, 0)
+        flags = (
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows
+        )
+        self.selectionModel().setCurrentIndex(index, flags)
+        self.scrollTo(index)
         return True
 
     def select_first_row(self) -> None:

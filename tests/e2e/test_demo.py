@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,7 +104,15 @@ def test_anthropic_messages_every_way(demo: tuple[WorkerProcess, openai.OpenAI])
             final = stream.get_final_message()
     assert whole.content[0].type == "text" and whole.content[0].text == streamed
     assert "arrives in small chunks" in streamed and final.stop_reason == "end_turn"
-    row = worker.wait_for_calls(before + 2)[-1]  # both calls recorded, the stream last
+    # The module's worker is shared: an earlier test's call may be committed after `before`
+    # was counted, so this test's two calls are found by their endpoint.
+    deadline = time.monotonic() + 10
+    while True:
+        rows = [r for r in worker.wait_for_calls(before) if r["endpoint"] == "messages"]
+        if len(rows) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    row = rows[-1]  # the stream, sent last
     assert (row["endpoint"], row["state"], row["output_text"]) == ("messages", "complete", streamed)
     assert row["completion_tokens"] == final.usage.output_tokens > 1
 
