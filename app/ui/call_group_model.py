@@ -22,6 +22,7 @@ from app.ui.call_list_model import (
     format_tokens,
     parse_started,
     row_cost,
+    row_runs,
 )
 from app.ui.plain_text import plain_tooltip
 from app.ui.roles import Role
@@ -237,18 +238,18 @@ class CallGroupModel(QAbstractTableModel):
         # Rows on their way in or out may be painted meanwhile: both turns' data is at hand.
         self._groups = {**self._groups, **groups}
         self._turn_of = {**self._turn_of, **turn_of}
-        for first, last in reversed(_runs([i for i, k in enumerate(old) if k not in new_set])):
+        for first, last in reversed(row_runs([i for i, k in enumerate(old) if k not in new_set])):
             self.beginRemoveRows(QModelIndex(), first, last)
             del self._keys[first : last + 1]
             self.endRemoveRows()
-        for first, last in _runs([i for i, k in enumerate(keys) if k not in old_set]):
+        for first, last in row_runs([i for i, k in enumerate(keys) if k not in old_set]):
             self.beginInsertRows(QModelIndex(), first, last)
             self._keys[first:first] = keys[first : last + 1]
             self.endInsertRows()
         self._apply(keys, groups, turn_of)
         # A turn's row changes in place when a call joins it (count, status, tokens).
         turn_rows = [i for i, (kind, _) in enumerate(keys) if kind == "g"]
-        for first, last in _runs(turn_rows):
+        for first, last in row_runs(turn_rows):
             self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1), [])
 
     def _apply(self, keys: list[_Key], groups: dict[str, _Group], turn_of: dict[str, str]) -> None:
@@ -277,7 +278,7 @@ class CallGroupModel(QAbstractTableModel):
                 group_row = self._position.get(("g", turn))
                 if group_row is not None:
                     rows.add(group_row)
-        for first, last in _runs(sorted(rows)):
+        for first, last in row_runs(sorted(rows)):
             self.dataChanged.emit(
                 self.index(first, top.column()), self.index(last, bottom.column()), roles
             )
@@ -364,17 +365,6 @@ class CallGroupModel(QAbstractTableModel):
         if background:
             return QBrush(theme.row_alert_background(kind, dark=dark))
         return QBrush(theme.kind_colour(kind, dark=dark))
-
-
-def _runs(rows: list[int]) -> list[tuple[int, int]]:
-    """Sorted row numbers as contiguous (first, last) runs."""
-    runs: list[tuple[int, int]] = []
-    for row in rows:
-        if runs and runs[-1][1] == row - 1:
-            runs[-1] = (runs[-1][0], row)
-        else:
-            runs.append((row, row))
-    return runs
 
 
 def _end(values: dict[str, Any]) -> float | None:

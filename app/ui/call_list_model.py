@@ -690,7 +690,7 @@ class CallListModel(QAbstractTableModel):
             positions.append(position)
             if row.live:
                 live.append(row)
-        for first, last in _runs(sorted(positions)):
+        for first, last in row_runs(sorted(positions)):
             self._emit_rows_changed(first, last)
         if live:
             self._track_live(live)
@@ -716,7 +716,7 @@ class CallListModel(QAbstractTableModel):
                 self._live_ids.discard(call_id)
                 continue
             positions.append(position)
-        for first, last in _runs(sorted(positions)):  # one signal per run of live rows
+        for first, last in row_runs(sorted(positions)):  # one signal per run of live rows
             self.dataChanged.emit(
                 self.index(first, _STATUS), self.index(last, _DURATION), [_DISPLAY, _DECORATION]
             )
@@ -772,7 +772,7 @@ class CallListModel(QAbstractTableModel):
         """Counts are synchronous now; kept so tests and benchmarks read the same."""
 
 
-def _runs(rows: list[int]) -> list[tuple[int, int]]:
+def row_runs(rows: list[int]) -> list[tuple[int, int]]:
     """Sorted row numbers as contiguous (first, last) runs."""
     runs: list[tuple[int, int]] = []
     for row in rows:
