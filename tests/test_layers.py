@@ -1,4 +1,4 @@
-"""Imports go one way: app.core is pure, app.ui never meets proxy_addons (ARCHITECTURE.md)."""
+"""Imports go one way: the library is pure, the UI never meets the proxy (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app" / "relayscope"
+PROXY = ROOT / "proxy_addons" / "relayscope" / "proxy"
+#: The library's packages: no Qt, no mitmproxy, neither the UI nor the proxy.
+LIBRARY = (
+    "calls",
+    "protocols",
+    "routing",
+    "recording",
+    "store",
+    "analysis",
+    "actions",
+    "exchange",
+    "config",
+)
+PURE = ("PySide6", "mitmproxy", "relayscope.proxy", "relayscope.ui")
 FORBIDDEN = {
-    "app/core": ("PySide6", "mitmproxy", "proxy_addons", "app.ui"),
-    "app/ui": ("mitmproxy", "proxy_addons"),
-    "proxy_addons": ("PySide6", "app.ui"),
+    **{f"app/relayscope/{name}": PURE for name in LIBRARY},
+    "app/relayscope/ui": ("mitmproxy", "relayscope.proxy"),
+    "proxy_addons/relayscope/proxy": ("PySide6", "relayscope.ui"),
 }
 
 
@@ -37,3 +52,31 @@ def test_no_forbidden_imports(package: str) -> None:
         and any(name == f or name.startswith(f + ".") for f in FORBIDDEN[package])
     ]
     assert offences == []
+
+
+def test_every_library_package_is_layered() -> None:
+    """A new package under app/relayscope gets a rule here before it gets code."""
+    packages = {p.name for p in APP.iterdir() if (p / "__init__.py").exists()}
+    assert packages == {*LIBRARY, "ui", "cli"} - ({"cli"} - packages)
+
+
+def test_nothing_is_named_app_or_proxy_addons() -> None:
+    """One import name: `relayscope` (app/ and proxy_addons/ are folders, not packages)."""
+    assert not (ROOT / "app" / "__init__.py").exists()
+    assert not (ROOT / "proxy_addons" / "__init__.py").exists()
+    assert not (APP / "__init__.py").exists()  # a namespace shared by the two folders
+    assert not (PROXY.parent / "__init__.py").exists()
+
+
+def test_pyproject_lists_every_package() -> None:
+    """setuptools gets an explicit list (two roots); a package missing from it is not shipped."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {"relayscope"}
+    for root in (ROOT / "app", ROOT / "proxy_addons"):
+        for init in root.rglob("__init__.py"):
+            found.add(".".join(init.parent.relative_to(root).parts))
+    assert listed == found

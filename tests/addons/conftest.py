@@ -11,7 +11,7 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow, tutils
 
-from app.core.recording import Recording
+from relayscope.recording.writer import Recording
 
 with warnings.catch_warnings():
     # taddons imports mitmproxy.master, which imports every built-in addon, proxyauth's ldap3

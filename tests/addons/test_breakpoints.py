@@ -11,10 +11,10 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tutils
 
-from app.core.config import DEMO, Config, Provider
-from proxy_addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
-from proxy_addons.context import CallContext, context_of
-from proxy_addons.router import Router
+from relayscope.config import DEMO, Config, Provider
+from relayscope.proxy.addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
+from relayscope.proxy.addons.context import CallContext, context_of
+from relayscope.proxy.addons.router import Router
 from tests.addons.conftest import RecordingSink, client_flow, error_of
 
 pytestmark = pytest.mark.anyio

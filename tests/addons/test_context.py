@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from app.core.routing import valid_call_id
-from proxy_addons.context import KEY, CallContext, context_of, utc_now_iso
+from relayscope.proxy.addons.context import KEY, CallContext, context_of, utc_now_iso
+from relayscope.routing.routes import valid_call_id
 from tests.addons.conftest import client_flow
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy_addons.demo import DEMO_MODELS, DemoAnswer, DemoServer
+from relayscope.proxy.servers.demo import DEMO_MODELS, DemoAnswer, DemoServer
 
 pytestmark = pytest.mark.anyio
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from app.core.prompts import Prompt
-from proxy_addons.demo_agent import PromptCache, next_step
+from relayscope.protocols.prompts import Prompt
+from relayscope.proxy.servers.demo_agent import PromptCache, next_step
 
 TOOLS = [{"type": "function", "name": "exec_command", "parameters": {"type": "object"}}]
 LONG = "Follow the project's conventions and run its tests. " * 120  # ~1,600 tokens

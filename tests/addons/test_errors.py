@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from mitmproxy.proxy.layers.http import _http1
 
-from proxy_addons import errors
+from relayscope.proxy.addons import errors
 
 
 @pytest.fixture

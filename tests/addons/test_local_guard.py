@@ -6,8 +6,8 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from app.core.config import Config, ProxySettings
-from proxy_addons.local_guard import LocalGuard
+from relayscope.config import Config, ProxySettings
+from relayscope.proxy.addons.local_guard import LocalGuard
 
 GUARD = LocalGuard(
     Config(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import h11
 import pytest
 
-from proxy_addons.local_server import LocalServer, read_request
+from relayscope.proxy.servers.local_server import LocalServer, read_request
 
 pytestmark = pytest.mark.anyio
 

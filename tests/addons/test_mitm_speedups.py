@@ -12,7 +12,7 @@ def test_too_late_to_switch_off_it_says_so_and_changes_nothing() -> None:
     import mitmproxy.proxy.layers
     import mitmproxy.proxy.utils
 
-    from proxy_addons import mitm_speedups
+    from relayscope.proxy import mitm_speedups
 
     expect, post_init = mitmproxy.proxy.utils.expect, mitmproxy.http.MessageData.__post_init__
     assert mitm_speedups.apply() is False

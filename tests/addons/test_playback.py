@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.playback import PlaybackSet, Recording
-from proxy_addons.playback import PlaybackServer
+from relayscope.actions.playback import PlaybackSet, Recording
+from relayscope.proxy.servers.playback import PlaybackServer
 
 pytestmark = pytest.mark.anyio
 

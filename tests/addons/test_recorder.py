@@ -14,13 +14,13 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow, tutils
 
-from app.core.config import DEMO, Config, Provider
-from app.core.recording import RecordingWriter
-from app.core.store import CallStore
-from proxy_addons import errors
-from proxy_addons.context import context_of
-from proxy_addons.recorder import Recorder
-from proxy_addons.router import Router
+from relayscope.config import DEMO, Config, Provider
+from relayscope.proxy.addons import errors
+from relayscope.proxy.addons.context import context_of
+from relayscope.proxy.addons.recorder import Recorder
+from relayscope.proxy.addons.router import Router
+from relayscope.recording.writer import RecordingWriter
+from relayscope.store.call_store import CallStore
 from tests.addons.conftest import RecordingSink, client_flow
 
 pytestmark = pytest.mark.anyio

@@ -9,10 +9,10 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons
 
-from app.core.config import DEMO, Config, Provider, ProxySettings
-from proxy_addons.context import CallContext, context_of
-from proxy_addons.demo import DEMO_MODELS, DemoServer
-from proxy_addons.router import Router
+from relayscope.config import DEMO, Config, Provider, ProxySettings
+from relayscope.proxy.addons.context import CallContext, context_of
+from relayscope.proxy.addons.router import Router
+from relayscope.proxy.servers.demo import DEMO_MODELS, DemoServer
 from tests.addons.conftest import LISTEN_HOST, LISTEN_PORT, client_flow, error_of
 
 pytestmark = pytest.mark.anyio

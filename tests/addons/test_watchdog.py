@@ -10,9 +10,9 @@ import pytest
 from mitmproxy import connection, http
 from mitmproxy.test import taddons
 
-from proxy_addons.context import KEY, CallContext
-from proxy_addons.errors import TIMEOUT_MARK
-from proxy_addons.watchdog import Watchdog
+from relayscope.proxy.addons.context import KEY, CallContext
+from relayscope.proxy.addons.errors import TIMEOUT_MARK
+from relayscope.proxy.addons.watchdog import Watchdog
 from tests.addons.conftest import client_flow
 
 pytestmark = pytest.mark.anyio

@@ -10,10 +10,10 @@ from mitmproxy import http, websocket
 from mitmproxy.test import taddons, tutils
 from wsproto.frame_protocol import Opcode
 
-from app.core.config import DEMO, Config, Provider
-from proxy_addons.context import CallContext, context_of
-from proxy_addons.router import Router
-from proxy_addons.websocket_recorder import WebSocketRecorder
+from relayscope.config import DEMO, Config, Provider
+from relayscope.proxy.addons.context import CallContext, context_of
+from relayscope.proxy.addons.router import Router
+from relayscope.proxy.addons.websocket_recorder import WebSocketRecorder
 from tests.addons.conftest import RecordingSink, client_flow, error_of
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from proxy_addons.worker import EventPrinter, WorkerError, check_port_free
+from relayscope.proxy.worker import EventPrinter, WorkerError, check_port_free
 
 
 def test_events_are_one_json_line_each_and_only_when_asked_for() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from app.core import bodies, schema
-from app.core.recording import RecordingWriter
-from app.core.store import CallFilter, CallStore
+from relayscope.recording.writer import RecordingWriter
+from relayscope.store import bodies, schema
+from relayscope.store.call_store import CallFilter, CallStore
 
 
 def _codex_bodies(turns: int) -> list[bytes]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.breakpoints import RuleError, first_match, parse_decision, parse_rules
+from relayscope.actions.breakpoints import RuleError, first_match, parse_decision, parse_rules
 
 
 def test_rules_match_on_every_given_field() -> None:

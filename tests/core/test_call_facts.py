@@ -1,4 +1,4 @@
-"""The facts defined once (app/core/call_facts.py): failed, live, TTFT, first byte, tokens/s,
+"""The facts defined once (relayscope.calls.facts): failed, live, TTFT, first byte, tokens/s,
 and the migration that brings old rows and the report views to these definitions."""
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 
-from app.core import call_facts, diagnostics, schema
-from app.core.store import CallFilter, CallStore
+from relayscope.analysis import diagnostics
+from relayscope.calls import facts as call_facts
+from relayscope.store import schema
+from relayscope.store.call_store import CallFilter, CallStore
 
 ROLE = 'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n'
 TEXT = 'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'

@@ -1,4 +1,4 @@
-"""Tests for app.core.code_export: curl and Python that send a recorded call again."""
+"""Tests for relayscope.exchange.code_export: curl and Python that send a recorded call again."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from app.core.code_export import API_KEY_ENV, SDK_METHODS, as_curl, as_python, request_url
+from relayscope.exchange.code_export import (
+    API_KEY_ENV,
+    SDK_METHODS,
+    as_curl,
+    as_python,
+    request_url,
+)
 from tests.fakes import FakeProvider
 
 BASE = "http://127.0.0.1:8787/v1"

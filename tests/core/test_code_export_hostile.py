@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core.code_export import API_KEY_ENV, DOCSTRING, SDK_METHODS, as_curl, as_python
-from app.core.code_export import request_url as url_of
+from relayscope.exchange.code_export import API_KEY_ENV, DOCSTRING, SDK_METHODS, as_curl, as_python
+from relayscope.exchange.code_export import request_url as url_of
 
 PIECES = [
     '"""',

@@ -1,4 +1,4 @@
-"""Tests for app.core.compare: targets, concurrency, summaries, saved groups."""
+"""Tests for relayscope.actions.compare: targets, concurrency, summaries, saved groups."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.compare import (
+from relayscope.actions.compare import (
     CompareResult,
     Target,
     TargetSummary,
@@ -22,10 +22,10 @@ from app.core.compare import (
     load_group,
     rerun,
 )
-from app.core.config import ModelPrice, Provider
-from app.core.cost import Pricer
-from app.core.replay import ReplayEvent
-from app.core.store import CallStore, StoreError
+from relayscope.actions.replay import ReplayEvent
+from relayscope.analysis.cost import Pricer
+from relayscope.config import ModelPrice, Provider
+from relayscope.store.call_store import CallStore, StoreError
 
 BODY = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 URL = "http://relayscope.test/v1"

@@ -12,9 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.__main__ import main
-from app.core import secrets
-from app.core.config import (
+from relayscope.__main__ import main
+from relayscope.config import (
     DEFAULT_PORT,
     DEMO,
     Config,
@@ -22,8 +21,9 @@ from app.core.config import (
     Provider,
     load_config,
     parse_config,
+    secrets,
 )
-from app.core.secrets import MemoryKeyStore
+from relayscope.config.secrets import MemoryKeyStore
 
 ACME = '[[providers]]\nname = "acme"\nbase_url = "https://api.acme.test/v1"\n'
 

@@ -13,21 +13,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core import secrets
-from app.core.config import (
+from relayscope.config import (
     DEMO,
     Config,
     Provider,
     ProxySettings,
     load_config,
+    secrets,
 )
-from app.core.config_writer import (
+from relayscope.config.secrets import KeyStoreError, MemoryKeyStore
+from relayscope.config.writer import (
     ConfigWriteError,
     config_to_toml,
     save_config,
     toml_string,
 )
-from app.core.secrets import KeyStoreError, MemoryKeyStore
 
 ACME = Provider(
     name="acme",

@@ -1,10 +1,10 @@
-"""Tests for app.core.conversation: a request body read as turns, per API."""
+"""Tests for relayscope.protocols.conversation: a request body read as turns, per API."""
 
 from __future__ import annotations
 
 import json
 
-from app.core.conversation import Turn, prompt_text, turns
+from relayscope.protocols.conversation import Turn, prompt_text, turns
 
 CLAUDE_CODE_TURN = {
     "model": "claude-sonnet-4-6",

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from app.core import cost
-from app.core.config import ConfigError, ModelPrice, Provider, parse_config
-from app.core.config_writer import config_to_toml
-from app.core.cost import CostTotal, Pricer, TokenUsage
-from app.core.openai_format import anthropic_usage
+from relayscope.analysis import cost
+from relayscope.analysis.cost import CostTotal, Pricer, TokenUsage
+from relayscope.config import ConfigError, ModelPrice, Provider, parse_config
+from relayscope.config.writer import config_to_toml
+from relayscope.protocols.openai_format import anthropic_usage
 
 # gpt-5.2's list price per million tokens in the bundled data: input $1.75, cached $0.175,
 # output $14. claude-sonnet-4-6: input $3, cache read $0.30, cache write (5 min) $3.75,
@@ -211,7 +211,7 @@ def test_the_cli_prices_calls_in_a_process_that_cannot_resolve_hosts(tmp_path: P
         "def refuse(*a, **k): raise SystemExit('network used')\n"
         "socket.getaddrinfo = refuse\n"
         "socket.socket.connect = refuse\n"
-        "from app.core.cost import Pricer, TokenUsage\n"
+        "from relayscope.analysis.cost import Pricer, TokenUsage\n"
         "print(Pricer().price_usage(TokenUsage(1000, 500, 400), model='gpt-5.2').text())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

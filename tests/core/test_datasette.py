@@ -11,8 +11,8 @@ import pytest
 from datasette.app import Datasette
 from sqlite_utils import Database
 
-from app.core import schema
-from app.core.store import CallFilter, CallStore
+from relayscope.store import schema
+from relayscope.store.call_store import CallFilter, CallStore
 from tests.core.test_export import AGGREGATED, ERROR, RESPONSES, SOCKET, STREAM, seed_calls
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,11 +1,11 @@
-"""Tests for app.core.diagnostics on hand-made rows."""
+"""Tests for relayscope.analysis.diagnostics on hand-made rows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from app.core.diagnostics import diagnose
-from app.core.store import CallStore
+from relayscope.analysis.diagnostics import diagnose
+from relayscope.store.call_store import CallStore
 
 
 def test_a_messages_answer_without_usage_is_a_sign(tmp_path: Path) -> None:

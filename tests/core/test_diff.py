@@ -1,4 +1,4 @@
-"""Tests for app.core.diff: structural request diff, word diff of answers, usage and timing."""
+"""Tests for actions.diff: structural request diff, word diff of answers, usage and timing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.core.diff import (
+from relayscope.actions.diff import (
     MessageChange,
     ValueChange,
     WordSpan,

@@ -16,17 +16,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.core.config import ModelPrice, Provider
-from app.core.cost import Pricer
-from app.core.export import (
+from relayscope.analysis.cost import Pricer
+from relayscope.config import ModelPrice, Provider
+from relayscope.exchange.export import (
     ExportCancelled,
     Selection,
     export_calls,
     export_to_path,
 )
-from app.core.finetune_export import finetune_example
-from app.core.recording import RecordingWriter
-from app.core.store import CallFilter, CallStore
+from relayscope.exchange.finetune_export import finetune_example
+from relayscope.recording.writer import RecordingWriter
+from relayscope.store.call_store import CallFilter, CallStore
 
 # --- a database with one call of each kind -------------------------------------------------
 

@@ -1,11 +1,11 @@
-"""Tests for app.core.genai_span: a recorded Anthropic Messages call as GenAI attributes."""
+"""Tests for exchange.genai_span: a recorded Anthropic Messages call as GenAI attributes."""
 
 from __future__ import annotations
 
 import json
 
-from app.core.genai_span import attributes, span_name
-from app.core.openai_format import assemble_body
+from relayscope.exchange.genai_span import attributes, span_name
+from relayscope.protocols.openai_format import assemble_body
 
 MESSAGE = {
     "id": "msg_1",

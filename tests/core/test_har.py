@@ -10,9 +10,9 @@ import pytest
 from haralyzer import HarEntry, HarParser
 from mitmproxy.io.har import request_to_flow
 
-from app.core.export import export_to_path, joined_body
-from app.core.recording import RecordingWriter
-from app.core.store import CallStore
+from relayscope.exchange.export import export_to_path, joined_body
+from relayscope.recording.writer import RecordingWriter
+from relayscope.store.call_store import CallStore
 from tests.core.test_export import (
     BINARY,
     JSON_HEADERS,

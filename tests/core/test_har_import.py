@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from app.core.export import export_to_path
-from app.core.har_import import (
+from relayscope.exchange.export import export_to_path
+from relayscope.exchange.har_import import (
     HarImportError,
     _Importer,
     call_from_entry,
     import_har,
     is_api_entry,
 )
-from app.core.recording import RecordingWriter
-from app.core.store import CallFilter, CallStore
+from relayscope.recording.writer import RecordingWriter
+from relayscope.store.call_store import CallFilter, CallStore
 from tests.core.test_export import (
     AGGREGATED,
     SOCKET,

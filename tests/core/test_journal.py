@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.core.journal import Journal, journal_path
+from relayscope.recording.journal import Journal, journal_path
 
 START = (0, {"id": "c1", "request_body": b"\xff\x00 not utf-8", "stream": 1})
 CHUNK = (1, "c1", 0, 12.5, b"data: {}\n\n", "{}", None, None)

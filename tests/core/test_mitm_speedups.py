@@ -9,7 +9,7 @@ import sys
 from tests.support.worker import ROOT
 
 PROBE = """
-import proxy_addons.worker  # what `relayscope proxy` imports
+import relayscope.proxy.worker  # what `relayscope proxy` imports
 from mitmproxy import http
 from mitmproxy.proxy.layers.http import HttpStream
 from mitmproxy.proxy.layers.http._http1 import Http1Server
@@ -34,7 +34,7 @@ def test_the_worker_runs_mitmproxy_without_its_debug_checks() -> None:
 
 def test_without_the_switch_mitmproxy_checks_types() -> None:
     """The probe can fail: in a plain interpreter the checks are there."""
-    probe = PROBE.replace("import proxy_addons.worker", "import mitmproxy.addons.proxyserver")
+    probe = PROBE.replace("import relayscope.proxy.worker", "import mitmproxy.addons.proxyserver")
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()

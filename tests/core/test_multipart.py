@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.core import multipart
+from relayscope.protocols import multipart
 
 AUDIO = bytes(range(256)) * 4
 

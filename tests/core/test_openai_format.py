@@ -1,4 +1,4 @@
-"""Tests for app.core.openai_format: request reading, usage, and answers from bodies and streams."""
+"""Tests for protocols.openai_format: requests, usage, and answers from bodies and streams."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.openai_format import (
+from relayscope.protocols.openai_format import (
     Assembled,
     RequestInfo,
     StreamAssembler,
@@ -22,7 +22,7 @@ from app.core.openai_format import (
     read_request,
     usage_from,
 )
-from app.core.sse import SSEDecoder
+from relayscope.protocols.sse import SSEDecoder
 
 # --- seeds, verbatim ------------------------------------------------------------------------
 # Seed 000 (Constreet) renders its stream without line breaks; the chunks are verbatim and the

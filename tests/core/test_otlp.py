@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from app.core.config import ModelPrice, OtlpSettings, Provider
-from app.core.cost import Pricer
-from app.core.export import Selection
-from app.core.otlp import (
+from relayscope.analysis.cost import Pricer
+from relayscope.config import ModelPrice, OtlpSettings, Provider
+from relayscope.exchange.export import Selection
+from relayscope.exchange.otlp import (
     MAX_CHUNK_EVENTS,
     OtlpError,
     OtlpTarget,
@@ -25,7 +25,7 @@ from app.core.otlp import (
     resolve_target,
     span_ids,
 )
-from app.core.store import CallStore
+from relayscope.store.call_store import CallStore
 from tests.core.test_export import (
     BINARY,
     CUT,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from app.core.playback import Miss, PlaybackSet, Recording, delays
+from relayscope.actions.playback import Miss, PlaybackSet, Recording, delays
 
 
 def recording(call_id: str, body: dict[str, object], **call: object) -> Recording:

@@ -6,9 +6,14 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.config import Provider
-from app.core.quirks import UsageHider, aggregate_chat_completion, plan_request, strip_usage
-from app.core.sse import SSEDecoder
+from relayscope.config import Provider
+from relayscope.protocols.sse import SSEDecoder
+from relayscope.routing.quirks import (
+    UsageHider,
+    aggregate_chat_completion,
+    plan_request,
+    strip_usage,
+)
 
 GATEWAY = Provider(name="gw", base_url="https://gw.example/v1", stream_required=("gpt-*",))
 

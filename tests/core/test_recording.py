@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.core.recording import LIVE_PROFILE_SECONDS, RecordingWriter
-from app.core.store import CallFilter, CallStore
+from relayscope.recording.writer import LIVE_PROFILE_SECONDS, RecordingWriter
+from relayscope.store.call_store import CallFilter, CallStore
 
 CHUNKS = [
     b'data: {"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant",'
@@ -100,7 +100,7 @@ def test_raw_stream_bytes_are_split_into_timed_events(tmp_path: Path) -> None:
         "Hello world",
         11,
     )
-    assert call["ttft_ms"] == 7.5  # the first event with output (app/core/call_facts.py)
+    assert call["ttft_ms"] == 7.5  # the first event with output (relayscope.calls.facts)
     assert call["first_byte_ms"] == 1.0  # the response headers, as the recorder saw them
     chunks = store.chunks("c1")
     assert [c["t_ms"] for c in chunks] == [7.5, 7.5, 7.5, 12.0, 12.0]

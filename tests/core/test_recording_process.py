@@ -1,4 +1,4 @@
-"""RecordingProcess with its real child (`python -m app _record`) and a real SQLite file."""
+"""RecordingProcess with its real child (`python -m relayscope _record`) and a real SQLite file."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.core.recording import prepare_database
-from app.core.recording_process import RecordingProcess
-from app.core.store import CallStore
+from relayscope.recording.process import RecordingProcess
+from relayscope.recording.writer import prepare_database
+from relayscope.store.call_store import CallStore
 from tests.core.test_recording import CHUNKS, start_row
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.core.redaction import MARK, Redactor
+from relayscope.exchange.redaction import MARK, Redactor
 
 
 def test_keys_credentials_and_query_secrets_go_the_rest_stays() -> None:

@@ -1,4 +1,4 @@
-"""Tests for app.core.replay: building a replay, editing a body, sending it (MockTransport)."""
+"""Tests for actions.replay: building a replay, editing a body, sending it (MockTransport)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.replay import (
+from relayscope.actions.replay import (
     JsonError,
     ReplayError,
     ReplayEvent,
@@ -25,7 +25,7 @@ from app.core.replay import (
     replay_request,
     send,
 )
-from app.core.routing import valid_call_id
+from relayscope.routing.routes import valid_call_id
 
 BODY = {
     "model": "gpt-5.2",

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from app.core import schema
-from app.core.recording import RecordingWriter
-from app.core.retention import compact, prune
-from app.core.store import CallStore
+from relayscope.recording.writer import RecordingWriter
+from relayscope.store import schema
+from relayscope.store.call_store import CallStore
+from relayscope.store.retention import compact, prune
 from tests.core.test_bodies import _codex_bodies
 from tests.support.worker import ROOT
 
@@ -91,7 +91,17 @@ def test_the_cli_says_what_it_would_free(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
     _record(db)
     out = subprocess.run(
-        [sys.executable, "-m", "app", "prune", "--older-than", "1", "--dry-run", "--db", str(db)],
+        [
+            sys.executable,
+            "-m",
+            "relayscope",
+            "prune",
+            "--older-than",
+            "1",
+            "--dry-run",
+            "--db",
+            str(db),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core import routing
-from app.core.config import DEMO, Config, Provider
+from relayscope.config import DEMO, Config, Provider
+from relayscope.routing import routes as routing
 
 A = Provider(name="a", base_url="https://a.example/v1", models=("gpt-*",))
 B = Provider(name="b", base_url="http://b.example:8080/api/v1", models=("claude-*",), default=True)

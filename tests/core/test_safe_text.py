@@ -1,4 +1,4 @@
-"""Tests for app.core.safe_text: recorded text made safe to print."""
+"""Tests for relayscope.calls.safe_text: recorded text made safe to print."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.safe_text import visible, visible_json
+from relayscope.calls.safe_text import visible, visible_json
 
 # What a terminal acts on: C0 controls, DEL, C1 controls, separators and bidi controls.
 ACTIVE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")

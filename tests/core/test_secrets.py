@@ -10,8 +10,8 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
-from app.core import secrets
-from app.core.secrets import MemoryKeyStore
+from relayscope.config import secrets
+from relayscope.config.secrets import MemoryKeyStore
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.core.cost import Pricer
-from app.core.prompts import first_divergence, read_prompt
-from app.core.sessions import analyse_session, chains
+from relayscope.analysis.cost import Pricer
+from relayscope.analysis.sessions import analyse_session, chains
+from relayscope.protocols.prompts import first_divergence, read_prompt
 
 SYSTEM = {"role": "system", "content": "be brief"}
 

@@ -1,4 +1,4 @@
-"""Tests for app.core.sse: events from bytes split anywhere, and raws that add up to the body."""
+"""Tests for protocols.sse: events from bytes split anywhere, and raws that add up to the body."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.sse import SSEDecoder, SSEEvent
+from relayscope.protocols.sse import SSEDecoder, SSEEvent
 
 Fields = tuple[str | None, str | None, str | None, bool]
 

@@ -13,9 +13,16 @@ from typing import Any
 
 import pytest
 
-from app.core.recording import RecordingWriter
-from app.core.sse import SSEDecoder
-from app.core.stream_analysis import ERROR, INFO, WARNING, Finding, StreamAnalysis, analyse
+from relayscope.analysis.stream_analysis import (
+    ERROR,
+    INFO,
+    WARNING,
+    Finding,
+    StreamAnalysis,
+    analyse,
+)
+from relayscope.protocols.sse import SSEDecoder
+from relayscope.recording.writer import RecordingWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
@@ -501,7 +508,7 @@ def _record(db: Path, name: str, **overrides: Any) -> str:
 def _show(db: Path, call_id: str, tmp_path: Path) -> str:
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "NO_COLOR": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "app", "show", "--db", str(db), call_id, "--stream"],
+        [sys.executable, "-m", "relayscope", "show", "--db", str(db), call_id, "--stream"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""Tests for app.core.stream_stats: gaps, stalls, labels of recorded chunks, output speed."""
+"""Tests for analysis.stream_stats: gaps, stalls, labels of recorded chunks, output speed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.stream_stats import (
+from relayscope.analysis.stream_stats import (
     INVALID_JSON,
     GapStats,
     Stall,

@@ -90,7 +90,7 @@ def test_keys_in_query_strings_are_redacted_in_the_record_and_exports(
             [
                 sys.executable,
                 "-m",
-                "app",
+                "relayscope",
                 "export",
                 "--db",
                 str(worker.db_path),
