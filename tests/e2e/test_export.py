@@ -13,8 +13,8 @@ import openai
 import pytest
 
 from relayscope.store.call_store import CallStore
-from tests.core.test_export import har_problems
 from tests.e2e.conftest import FAKE_KEY
+from tests.exchange.test_export import har_problems
 from tests.fakes.provider import FakeProvider
 from tests.support.otlp_collector import Collector, attributes, by_call
 from tests.support.worker import ROOT, WorkerProcess, provider_config

@@ -297,7 +297,7 @@ def _first_output_ms(db: Database, call_id: str, endpoint: str | None) -> float 
 
 def _create_failure_views(db: Database, failed: str) -> None:
     # The SQL is fixed at migration time: a new definition of "failed" needs a new migration
-    # (tests/core/test_call_facts.py checks the views hold the current one).
+    # (tests/calls/test_facts.py checks the views hold the current one).
     db.execute(
         f"""
         CREATE VIEW calls_per_provider_day AS

@@ -10,7 +10,7 @@ missing (PYTHONDONTWRITEBYTECODE, read-only installs): every start then compiles
 from source, 0.45 s → 1.2 s before the first answer. So the worker switches the two checks
 off itself. `expect` is applied when mitmproxy's layer modules are imported, so this must
 run before that: `relayscope.proxy.__init__` calls `apply()`, which every import of the
-worker passes through. Pinned by `mitmproxy>=12.2,<13`; tests/core/test_mitm_speedups.py
+worker passes through. Pinned by `mitmproxy>=12.2,<13`; tests/proxy/test_mitm_speedups_worker.py
 checks that both still take effect.
 """
 

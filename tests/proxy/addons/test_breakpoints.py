@@ -15,7 +15,7 @@ from relayscope.config import DEMO, Config, Provider
 from relayscope.proxy.addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
 from relayscope.proxy.addons.context import CallContext, context_of
 from relayscope.proxy.addons.router import Router
-from tests.addons.conftest import RecordingSink, client_flow, error_of
+from tests.proxy.conftest import RecordingSink, client_flow, error_of
 
 pytestmark = pytest.mark.anyio
 

@@ -1,5 +1,5 @@
 """mitm_speedups in this process: applying it too late is reported, not half-done. (That the
-worker really runs without the checks is tests/core/test_mitm_speedups.py, in fresh
+worker really runs without the checks is tests/proxy/test_mitm_speedups_worker.py, in fresh
 interpreters.)"""
 
 from __future__ import annotations

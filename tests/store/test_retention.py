@@ -13,7 +13,7 @@ from relayscope.recording.writer import RecordingWriter
 from relayscope.store import schema
 from relayscope.store.call_store import CallStore
 from relayscope.store.retention import compact, prune
-from tests.core.test_bodies import _codex_bodies
+from tests.store.test_bodies import _codex_bodies
 from tests.support.worker import ROOT
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

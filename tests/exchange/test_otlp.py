@@ -26,7 +26,7 @@ from relayscope.exchange.otlp import (
     span_ids,
 )
 from relayscope.store.call_store import CallStore
-from tests.core.test_export import (
+from tests.exchange.test_export import (
     BINARY,
     CUT,
     ERROR,

@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from relayscope.store import schema
 from relayscope.store.call_store import CallFilter, CallStore
-from tests.core.test_export import AGGREGATED, ERROR, RESPONSES, SOCKET, STREAM, seed_calls
+from tests.exchange.test_export import AGGREGATED, ERROR, RESPONSES, SOCKET, STREAM, seed_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 METADATA = json.loads((ROOT / "docs" / "datasette-metadata.json").read_text())

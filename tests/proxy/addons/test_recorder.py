@@ -21,7 +21,7 @@ from relayscope.proxy.addons.recorder import Recorder
 from relayscope.proxy.addons.router import Router
 from relayscope.recording.writer import RecordingWriter
 from relayscope.store.call_store import CallStore
-from tests.addons.conftest import RecordingSink, client_flow
+from tests.proxy.conftest import RecordingSink, client_flow
 
 pytestmark = pytest.mark.anyio
 

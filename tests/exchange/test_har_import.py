@@ -19,7 +19,7 @@ from relayscope.exchange.har_import import (
 )
 from relayscope.recording.writer import RecordingWriter
 from relayscope.store.call_store import CallFilter, CallStore
-from tests.core.test_export import (
+from tests.exchange.test_export import (
     AGGREGATED,
     SOCKET,
     STREAM,

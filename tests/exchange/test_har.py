@@ -13,7 +13,7 @@ from mitmproxy.io.har import request_to_flow
 from relayscope.exchange.export import export_to_path, joined_body
 from relayscope.recording.writer import RecordingWriter
 from relayscope.store.call_store import CallStore
-from tests.core.test_export import (
+from tests.exchange.test_export import (
     BINARY,
     JSON_HEADERS,
     PLAIN,

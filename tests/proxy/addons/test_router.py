@@ -13,7 +13,7 @@ from relayscope.config import DEMO, Config, Provider, ProxySettings
 from relayscope.proxy.addons.context import CallContext, context_of
 from relayscope.proxy.addons.router import Router
 from relayscope.proxy.servers.demo import DEMO_MODELS, DemoServer
-from tests.addons.conftest import LISTEN_HOST, LISTEN_PORT, client_flow, error_of
+from tests.proxy.conftest import LISTEN_HOST, LISTEN_PORT, client_flow, error_of
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from mitmproxy.test import taddons
 from relayscope.proxy.addons.context import KEY, CallContext
 from relayscope.proxy.addons.errors import TIMEOUT_MARK
 from relayscope.proxy.addons.watchdog import Watchdog
-from tests.addons.conftest import client_flow
+from tests.proxy.conftest import client_flow
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from typing import Any
 from relayscope.recording.process import RecordingProcess
 from relayscope.recording.writer import prepare_database
 from relayscope.store.call_store import CallStore
-from tests.core.test_recording import CHUNKS, start_row
+from tests.recording.test_writer import CHUNKS, start_row
 
 
 def parse(lines: list[bytes]) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import time
 
 from relayscope.proxy.addons.context import KEY, CallContext, context_of, utc_now_iso
 from relayscope.routing.routes import valid_call_id
-from tests.addons.conftest import client_flow
+from tests.proxy.conftest import client_flow
 
 
 def test_each_call_gets_its_own_valid_sortable_id() -> None:

@@ -14,7 +14,7 @@ from relayscope.config import DEMO, Config, Provider
 from relayscope.proxy.addons.context import CallContext, context_of
 from relayscope.proxy.addons.router import Router
 from relayscope.proxy.addons.websocket_recorder import WebSocketRecorder
-from tests.addons.conftest import RecordingSink, client_flow, error_of
+from tests.proxy.conftest import RecordingSink, client_flow, error_of
 
 pytestmark = pytest.mark.anyio
 
