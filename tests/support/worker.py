@@ -68,7 +68,7 @@ class WorkerProcess:
             args.append("--parent-pipe")
         return [*args, *self.extra_args]
 
-    def start(self, timeout: float = 20.0) -> Self:
+    def start(self, timeout: float = 60.0) -> Self:
         with (self.tmp / "worker.log").open("w") as log:
             self.proc = subprocess.Popen(
                 self.command(),
