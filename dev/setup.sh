@@ -61,5 +61,8 @@ fi
 
 # --frozen: install what uv.lock says, never re-resolve. --locked would also refuse a
 # pyproject.toml that no longer matches the lock; dev/test.sh checks that separately.
+# --compile-bytecode: every .pyc written once, here. Where PYTHONDONTWRITEBYTECODE is set (as
+# on our CI machines), Python would otherwise compile mitmproxy from source at every worker
+# start, in memory: seconds per start, and the suite starts hundreds of workers.
 UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venv \
-  "$uv" sync --frozen --python "$python" --quiet
+  "$uv" sync --frozen --python "$python" --quiet --compile-bytecode
