@@ -2,9 +2,9 @@
 
     python -m bench.lean_mitm --upstream http://127.0.0.1:PORT --port P --confdir DIR
 
-The same `Master` and the same four core addons as `proxy_addons/worker.py`, the same lazy
+The same `Master` and the same four core addons as `relayscope.proxy.worker`, the same lazy
 connection strategy and the same two mitmproxy checks switched off
-(`proxy_addons/mitm_speedups.py`), plus one addon that streams every response. Everything
+(`relayscope.proxy.mitm_speedups`), plus one addon that streams every response. Everything
 Relayscope adds on top of this (routing, recording, the recording process) is what the
 benchmark charges to it.
 """
@@ -16,8 +16,8 @@ import asyncio
 import contextlib
 import signal
 
-# First, as in the worker: switches off the two debug-only checks (proxy_addons/mitm_speedups.py).
-import proxy_addons  # noqa: F401
+# First, as in the worker: switches off the two debug-only checks (relayscope.proxy.mitm_speedups).
+import relayscope.proxy  # noqa: F401
 
 # isort: split
 from mitmproxy import http, master, options

@@ -50,7 +50,7 @@ def _now_iso() -> str:
 
 
 def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
-    from app.core.recording import RecordingWriter
+    from relayscope.recording.writer import RecordingWriter
 
     out: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()
 
@@ -177,10 +177,10 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QElapsedTimer, QModelIndex, QTimer
 
-    from app.core.store import CallStore, open_database
-    from app.ui.application import create_application
-    from app.ui.main_window import MainWindow
-    from app.ui.worker_process import WorkerProcess
+    from relayscope.store.call_store import CallStore, open_database
+    from relayscope.ui.application import create_application
+    from relayscope.ui.main_window import MainWindow
+    from relayscope.ui.worker_process import WorkerProcess
 
     commit_t: dict[str, float] = {}
     produced: list[int] = []
@@ -325,7 +325,7 @@ def _pct(values: list[float], pct: int) -> float:
 
 
 def export_tree(rev: str, into: Path) -> Path:
-    """The app code of `rev` (only app/: the producer's recorder is the same either way)."""
+    """The app code of `rev` (only app/relayscope/: the producer's recorder is the same either way)."""
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", rev, "app"], check=True, capture_output=True
     ).stdout

@@ -24,7 +24,7 @@ CONFIG_ONLY = {"nocapture"}
 
 
 def patch_nowriter() -> None:
-    from app.core import recording_process
+    from relayscope.recording import process as recording_process
 
     def nothing(self: Any, *args: Any) -> None:
         return None
@@ -48,7 +48,7 @@ def main() -> int:
     if sep != "--":
         raise SystemExit("usage: python -m bench.patched_worker SPEC -- proxy ARGS...")
     apply(spec)
-    from app.__main__ import main as relayscope
+    from relayscope.__main__ import main as relayscope
 
     return relayscope(rest)
 

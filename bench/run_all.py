@@ -153,7 +153,7 @@ class Bench:
             if spec:
                 argv = [sys.executable, "-m", "bench.patched_worker", spec, "--", *args]
             else:
-                argv = [sys.executable, "-m", "app", *args]
+                argv = [sys.executable, "-m", "relayscope", *args]
             # The worker keeps mitmproxy's CA in the platform data dir: a throwaway one here.
             env = {"XDG_DATA_HOME": str(self.tmp / "xdg")}
             return Proc(name, argv, port, env, log)

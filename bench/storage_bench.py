@@ -6,7 +6,7 @@
 A Codex-like session (12 KB of instructions, 20 tool definitions, ~4 KB of new items per
 turn, the whole conversation resent every turn, streamed answers) is sent with httpx through
 the real worker and the bench upstream, once through the code before shared pieces (the
-commit before `app/core/bodies.py`, unpacked from git into a temporary folder) and once
+commit before `relayscope.store.bodies`, unpacked from git into a temporary folder) and once
 through this tree. Reported: bytes sent, the database after a checkpoint (index included),
 the recording process's CPU per call, and the time `CallStore.get_call` takes to give back a
 body. The alternatives that were not chosen are measured on the same bodies in this process:
@@ -34,10 +34,10 @@ from typing import IO, Any
 
 import httpx
 
-from app.core import bodies
-from app.core.encodings import zstd  # type: ignore[attr-defined]
-from app.core.store import CallStore
 from bench.procs import ROOT, Upstream, cpu_seconds
+from relayscope.protocols.encodings import zstd  # type: ignore[attr-defined]
+from relayscope.store import bodies
+from relayscope.store.call_store import CallStore
 
 SESSION = "0199f1a2-bench-session"
 
@@ -87,9 +87,9 @@ def codex_bodies(turns: int, seed: int = 1) -> list[bytes]:
 
 
 def baseline_tree(tmp: Path) -> tuple[Path, str]:
-    """The code before shared pieces, unpacked from git (app/ and proxy_addons/)."""
+    """The code before shared pieces, unpacked from git (app/relayscope/ and proxy_addons/relayscope/proxy/)."""
     added = subprocess.run(
-        ["git", "log", "--diff-filter=A", "--format=%H", "--", "app/core/bodies.py"],
+        ["git", "log", "--diff-filter=A", "--format=%H", "--", "relayscope.store.bodies"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -109,10 +109,10 @@ def baseline_tree(tmp: Path) -> tuple[Path, str]:
 
 
 class Worker:
-    """`python -m app proxy` from `code` (this tree or the baseline), its events read."""
+    """`python -m relayscope proxy` from `code` (this tree or the baseline), its events read."""
 
     def __init__(self, code: Path, db: Path, config: Path) -> None:
-        argv = [sys.executable, "-m", "app", "proxy", "--port", "0", "--db", str(db)]
+        argv = [sys.executable, "-m", "relayscope", "proxy", "--port", "0", "--db", str(db)]
         argv += ["--config", str(config), "--events", "--parent-pipe"]
         env = {**os.environ, "PYTHONPATH": str(code)}
         self.proc = subprocess.Popen(

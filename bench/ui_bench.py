@@ -30,12 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app.core.conversation import prompt_text
-from app.core.store import CallStore, open_database
-from app.ui.application import create_application
-from app.ui.call_list_model import COLUMN
-from app.ui.main_window import MainWindow
-from app.ui.worker_process import WorkerProcess
+from relayscope.protocols.conversation import prompt_text
+from relayscope.store.call_store import CallStore, open_database
+from relayscope.ui.application import create_application
+from relayscope.ui.call_list_model import COLUMN
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.worker_process import WorkerProcess
 
 _FILLER = (
     "the a to of and in for is on that with this as it be are by from at or an was have "

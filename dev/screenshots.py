@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import openai
 
-from app.core.store import CallStore
-from app.ui.application import create_application
-from app.ui.main_window import MainWindow
-from app.ui.worker_process import WorkerProcess
+from relayscope.store.call_store import CallStore
+from relayscope.ui.application import create_application
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.worker_process import WorkerProcess
 from tests.fakes.provider import FakeProvider
 
 OUT = Path(
@@ -35,7 +35,7 @@ OUT = Path(
 DARK = "--dark" in sys.argv
 app = create_application(["x"])
 if DARK:
-    from app.ui import theme
+    from relayscope.ui import theme
 
     app.setPalette(theme.build_palette(True))
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from app.__main__ import main
+from relayscope.__main__ import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.recording import RecordingWriter
-from app.core.sse import SSEDecoder
+from relayscope.protocols.sse import SSEDecoder
+from relayscope.recording.writer import RecordingWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = (
@@ -102,7 +102,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def relayscope(db: Path, *args: str) -> str:
     env = {**os.environ, "NO_COLOR": "1", "XDG_CONFIG_HOME": str(db.parent / "config")}
     done = subprocess.run(
-        [sys.executable, "-m", "app", *args, "--db", str(db)],
+        [sys.executable, "-m", "relayscope", *args, "--db", str(db)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -126,7 +126,7 @@ def relayscope(db: Path, *args: str) -> str:
         ("show", "01HOSTILE", "--stream"),
         ("diagnose",),
         ("diagnose", "--format", "markdown"),
-        ("diff", "01HOSTILE", "01PLAIN"),  # app/cli_actions.py
+        ("diff", "01HOSTILE", "01PLAIN"),  # relayscope.cli_actions
     ],
 )
 def test_no_control_character_reaches_the_terminal(db: Path, args: tuple[str, ...]) -> None:

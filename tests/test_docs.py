@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.__main__ import build_parser
-from app.core.schema import CALL_COLUMNS
-from app.core.store import open_database
+from relayscope.__main__ import build_parser
+from relayscope.store.call_store import open_database
+from relayscope.store.schema import CALL_COLUMNS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -1,4 +1,4 @@
-"""Imports go one way: app.core is pure, app.ui never meets proxy_addons (ARCHITECTURE.md)."""
+"""Imports go one way: app.core is pure, relayscope.ui never meets proxy_addons (ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
-    "app/core": ("PySide6", "mitmproxy", "proxy_addons", "app.ui"),
+    "app/core": ("PySide6", "mitmproxy", "proxy_addons", "relayscope.ui"),
     "app/ui": ("mitmproxy", "proxy_addons"),
-    "proxy_addons": ("PySide6", "app.ui"),
+    "proxy_addons": ("PySide6", "relayscope.ui"),
 }
 
 

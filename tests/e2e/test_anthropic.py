@@ -12,11 +12,11 @@ import anthropic
 import httpx
 import pytest
 
-from app.core.compare import Target, compare
-from app.core.diff import diff_calls
-from app.core.replay import replay_request, send
-from app.core.store import CallStore
-from app.core.stream_analysis import analyse
+from relayscope.actions.compare import Target, compare
+from relayscope.actions.diff import diff_calls
+from relayscope.actions.replay import replay_request, send
+from relayscope.analysis.stream_analysis import analyse
+from relayscope.store.call_store import CallStore
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import ROOT, WorkerProcess
@@ -390,7 +390,7 @@ def test_a_messages_stream_exports_to_har_and_jsonl_and_comes_back(
         text = "".join(stream.text_stream)
     (row,) = worker.wait_for_calls(1, state="complete")
     har, jsonl = tmp_path / "calls.har", tmp_path / "calls.jsonl"
-    export = [sys.executable, "-m", "app", "export", "--db", str(worker.db_path)]
+    export = [sys.executable, "-m", "relayscope", "export", "--db", str(worker.db_path)]
     for fmt, path in (("har", har), ("jsonl", jsonl)):
         subprocess.run(
             [*export, "--format", fmt, "--output", str(path)],
@@ -407,7 +407,7 @@ def test_a_messages_stream_exports_to_har_and_jsonl_and_comes_back(
     assert FAKE_KEY not in har.read_text() + jsonl.read_text()
     imported = tmp_path / "imported.db"
     subprocess.run(
-        [sys.executable, "-m", "app", "import", str(har), "--db", str(imported)],
+        [sys.executable, "-m", "relayscope", "import", str(har), "--db", str(imported)],
         cwd=ROOT,
         check=True,
         capture_output=True,

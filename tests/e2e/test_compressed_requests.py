@@ -13,7 +13,7 @@ import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from app.core.encodings import zstd
+from relayscope.protocols.encodings import zstd
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import WorkerProcess
 

@@ -14,7 +14,7 @@ from typing import Any
 import openai
 import pytest
 
-from app.core.demo_session import INSTRUCTIONS, TOOL_OUTPUTS, TOOLS, USER_TURNS
+from relayscope.actions.demo_session import INSTRUCTIONS, TOOL_OUTPUTS, TOOLS, USER_TURNS
 from tests.support.worker import ROOT, WorkerProcess
 
 
@@ -28,7 +28,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WorkerProce
 
 
 def relayscope(worker: WorkerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "app", args[0], "--db", str(worker.db_path), *args[1:]]
+    command = [sys.executable, "-m", "relayscope", args[0], "--db", str(worker.db_path), *args[1:]]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 

@@ -49,7 +49,7 @@ def test_diagnostics_tell_the_honest_provider_from_the_reseller(tmp_path: Path) 
         worker.wait_for_calls(9)
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "app", "diagnose", "--db", str(worker.db_path)),
+            *(sys.executable, "-m", "relayscope", "diagnose", "--db", str(worker.db_path)),
             *("--config", str(worker.config_path), "--format", "json"),
         ],
         cwd=ROOT,
@@ -77,7 +77,7 @@ def test_diagnostics_tell_the_honest_provider_from_the_reseller(tmp_path: Path) 
     assert reports["reseller"]["cost"]["per_1k_calls"] > 0
     assert reports["reseller"]["cost"]["per_hour"] is None  # a minute of calls: no hourly rate
     markdown = subprocess.run(
-        [sys.executable, "-m", "app", "diagnose", "reseller", "--db", str(worker.db_path)],
+        [sys.executable, "-m", "relayscope", "diagnose", "reseller", "--db", str(worker.db_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

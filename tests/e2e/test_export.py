@@ -12,9 +12,9 @@ from typing import Any
 import openai
 import pytest
 
-from app.core.store import CallStore
-from tests.core.test_export import har_problems
+from relayscope.store.call_store import CallStore
 from tests.e2e.conftest import FAKE_KEY
+from tests.exchange.test_export import har_problems
 from tests.fakes.provider import FakeProvider
 from tests.support.otlp_collector import Collector, attributes, by_call
 from tests.support.worker import ROOT, WorkerProcess, provider_config
@@ -28,7 +28,7 @@ MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "conten
 
 def relayscope(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app", *map(str, args)],
+        [sys.executable, "-m", "relayscope", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -42,7 +42,16 @@ def client(worker: WorkerProcess) -> openai.OpenAI:
 
 def show_json(worker: WorkerProcess, call_id: str) -> tuple[str, dict[str, object]]:
     result = subprocess.run(
-        [sys.executable, "-m", "app", "show", "--db", str(worker.db_path), call_id, "--json"],
+        [
+            sys.executable,
+            "-m",
+            "relayscope",
+            "show",
+            "--db",
+            str(worker.db_path),
+            call_id,
+            "--json",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -116,7 +116,16 @@ def test_ttft_is_the_first_token_and_the_first_byte_its_own_figure(
     store.close()
     assert listed["ttft_ms"] == row["ttft_ms"]
     shown = subprocess.run(
-        [sys.executable, "-m", "app", "show", "--db", str(worker.db_path), row["id"], "--stream"],
+        [
+            sys.executable,
+            "-m",
+            "relayscope",
+            "show",
+            "--db",
+            str(worker.db_path),
+            row["id"],
+            "--stream",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -20,9 +20,9 @@ import httpx
 import openai
 import pytest
 
-from app.core.compare import Target, compare, load_group
-from app.core.diff import diff_calls, format_unified
-from app.core.replay import (
+from relayscope.actions.compare import Target, compare, load_group
+from relayscope.actions.diff import diff_calls, format_unified
+from relayscope.actions.replay import (
     ReplayEvent,
     edit_body,
     new_request,
@@ -30,7 +30,7 @@ from app.core.replay import (
     send,
     wait_until_recorded,
 )
-from app.core.routing import new_call_id
+from relayscope.routing.routes import new_call_id
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import ROOT, WorkerProcess, provider_config
 
@@ -97,7 +97,7 @@ def original_call(worker: WorkerProcess, *, stream: bool = True, **body: Any) ->
 def cli(
     worker: WorkerProcess, *args: str, url: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "app", args[0], "--db", str(worker.db_path)]
+    command = [sys.executable, "-m", "relayscope", args[0], "--db", str(worker.db_path)]
     command += ["--config", str(worker.config_path), *args[1:]]
     if args[0] != "diff":
         command += ["--url", url or worker.base_url]

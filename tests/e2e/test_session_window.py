@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtCore import QModelIndex
 from pytestqt.qtbot import QtBot
 
-from app.ui.session_turns_model import COLUMN
-from app.ui.session_view import SessionView
+from relayscope.ui.session_turns_model import COLUMN
+from relayscope.ui.session_view import SessionView
 from tests.e2e.test_sessions import SESSION, recorded
 
 __all__ = ["recorded"]  # the module's recording, shared with the CLI's tests

@@ -19,9 +19,9 @@ from typing import Any
 import openai
 import pytest
 
-from app.core.cost import Pricer
-from app.core.sessions import analyse_session
-from app.core.store import CallStore
+from relayscope.analysis.cost import Pricer
+from relayscope.analysis.sessions import analyse_session
+from relayscope.store.call_store import CallStore
 from tests.fakes.provider import RUN_PREFIX, FakeProvider
 from tests.support.worker import ROOT, WorkerProcess
 
@@ -118,7 +118,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def relayscope(db: Path, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "app", *args, "--db", str(db)],
+        [sys.executable, "-m", "relayscope", *args, "--db", str(db)],
         cwd=ROOT,
         capture_output=True,
         text=True,

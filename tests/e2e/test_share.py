@@ -71,7 +71,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, s
 
 def share(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "app", "share", *args, "--db", str(db)],
+        [sys.executable, "-m", "relayscope", "share", *args, "--db", str(db)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -170,7 +170,16 @@ def test_a_shared_session_shows_turns_with_tokens_and_cost(
 def test_share_needs_a_call_or_a_session(recorded: tuple[Path, str], tmp_path: Path) -> None:
     db, _ = recorded
     result = subprocess.run(
-        [sys.executable, "-m", "app", "share", "--html", str(tmp_path / "x.html"), "--db", str(db)],
+        [
+            sys.executable,
+            "-m",
+            "relayscope",
+            "share",
+            "--html",
+            str(tmp_path / "x.html"),
+            "--db",
+            str(db),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

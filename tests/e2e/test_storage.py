@@ -11,8 +11,8 @@ from typing import Any
 
 import openai
 
-from app.core.recording import RecordingWriter
-from app.core.store import CallFilter, CallStore
+from relayscope.recording.writer import RecordingWriter
+from relayscope.store.call_store import CallFilter, CallStore
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import ROOT, WorkerProcess
 
@@ -78,7 +78,16 @@ def test_a_session_comes_back_byte_for_byte_and_is_stored_once(tmp_path: Path) -
         store.close()
     # The CLI shows the body as recorded.
     shown = subprocess.run(
-        [sys.executable, "-m", "app", "show", rows[4]["id"], "--json", "--db", str(worker.db_path)],
+        [
+            sys.executable,
+            "-m",
+            "relayscope",
+            "show",
+            rows[4]["id"],
+            "--json",
+            "--db",
+            str(worker.db_path),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from app.core import encodings
+from relayscope.protocols import encodings
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import ROOT, WorkerProcess
@@ -26,7 +26,7 @@ MESSAGES = [{"role": "user", "content": "hello"}]
 
 def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app", *args],
+        [sys.executable, "-m", "relayscope", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

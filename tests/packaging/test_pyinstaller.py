@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.core.store import CallStore
+from relayscope.store.call_store import CallStore
 from tests.support.worker import ROOT
 
 pytestmark = pytest.mark.slow

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.core.encodings import encode
+from relayscope.protocols.encodings import encode
 from tests.fakes.provider import FakeProvider
 from tests.reliability.conftest import config_for
 from tests.support.worker import WorkerProcess

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.core.store import CallStore, StoreError
+from relayscope.store.call_store import CallStore, StoreError
 from tests.fakes.provider import FakeProvider
 from tests.reliability.conftest import config_for
 from tests.support.worker import WorkerProcess

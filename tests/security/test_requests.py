@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from app.core.routing import new_call_id
+from relayscope.routing.routes import new_call_id
 from tests.fakes.provider import FakeProvider
 from tests.security.conftest import CHAT, marked, raw_exchange, recorded
 from tests.support.worker import WorkerProcess

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import IO, Any, Self
 
-from app.core.store import CallStore
+from relayscope.store.call_store import CallStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
-    """`python -m app proxy --port 0` in a child process; reads its stdout as it goes."""
+    """`python -m relayscope proxy --port 0` in a child process; reads its stdout as it goes."""
 
     def __init__(
         self,

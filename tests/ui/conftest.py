@@ -13,11 +13,11 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.core.conversation import prompt_text
-from app.core.store import CallStore, open_database
-from app.ui import theme
-from app.ui.main_window import MainWindow
-from app.ui.worker_process import WorkerProcess
+from relayscope.protocols.conversation import prompt_text
+from relayscope.store.call_store import CallStore, open_database
+from relayscope.ui import theme
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.worker_process import WorkerProcess
 from tests.support.worker import provider_config
 
 PROVIDERS = ("openai", "gateway", "demo")

@@ -15,8 +15,8 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.ui.call_list_model import COLUMN
-from app.ui.main_window import MainWindow
+from relayscope.ui.call_list_model import COLUMN
+from relayscope.ui.main_window import MainWindow
 from tests.fakes.provider import FakeProvider
 from tests.ui.conftest import live_window
 

@@ -17,9 +17,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
-from app.ui.breakpoints_panel import BreakpointsPanel
-from app.ui.held_call_dialog import HeldCallDialog
-from app.ui.main_window import MainWindow
+from relayscope.ui.breakpoints_panel import BreakpointsPanel
+from relayscope.ui.held_call_dialog import HeldCallDialog
+from relayscope.ui.main_window import MainWindow
 from tests.fakes.provider import FakeProvider
 from tests.ui.conftest import live_window
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.export import Selection
-from app.core.replay import JsonError
-from app.core.store import CallFilter, CallStore
-from app.ui.diff_view import DiffView
-from app.ui.export_dialog import ExportDialog
-from app.ui.main_window import MainWindow
-from app.ui.request_editor import RequestEditor
+from relayscope.actions.replay import JsonError
+from relayscope.exchange.export import Selection
+from relayscope.store.call_store import CallFilter, CallStore
+from relayscope.ui.diff_view import DiffView
+from relayscope.ui.export_dialog import ExportDialog
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.request_editor import RequestEditor
 from tests.fakes.provider import FakeProvider
 from tests.ui.conftest import live_window
 

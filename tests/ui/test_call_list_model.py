@@ -11,12 +11,12 @@ import pytest
 from PySide6.QtCore import QModelIndex, QPoint, Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.cost import Pricer
-from app.core.store import CallFilter, CallStore
-from app.ui import call_list_model as clm
-from app.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel, format_ms
-from app.ui.call_list_view import CallListView, sparkline_bars
-from app.ui.roles import Role
+from relayscope.analysis.cost import Pricer
+from relayscope.store.call_store import CallFilter, CallStore
+from relayscope.ui import call_list_model as clm
+from relayscope.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel, format_ms
+from relayscope.ui.call_list_view import CallListView, sparkline_bars
+from relayscope.ui.roles import Role
 from tests.ui.conftest import call_row, insert_calls, seed_calls, update_call
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -465,7 +465,7 @@ def test_a_late_call_is_placed_by_its_start_time(db_path: Path, store: CallStore
 def test_the_view_keeps_selection_and_place_while_batches_arrive(
     db_path: Path, store: CallStore, qtbot: QtBot
 ) -> None:
-    from app.ui.call_list_view import CallListView
+    from relayscope.ui.call_list_view import CallListView
 
     seed_calls(db_path, 300)
     model = CallListModel(store)

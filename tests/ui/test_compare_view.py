@@ -12,12 +12,12 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.compare import CompareResult, Target
-from app.core.cost import Pricer
-from app.core.store import CallFilter, CallStore
-from app.core.stream_stats import output_tokens_per_second
-from app.ui.compare_view import SUMMARY_COLUMNS, CompareView
-from app.ui.inspector._format import DASH, count, ms, rate
+from relayscope.actions.compare import CompareResult, Target
+from relayscope.analysis.cost import Pricer
+from relayscope.analysis.stream_stats import output_tokens_per_second
+from relayscope.store.call_store import CallFilter, CallStore
+from relayscope.ui.compare_view import SUMMARY_COLUMNS, CompareView
+from relayscope.ui.inspector._format import DASH, count, ms, rate
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import WorkerProcess, provider_config
 

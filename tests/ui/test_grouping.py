@@ -13,14 +13,14 @@ from PySide6.QtGui import QImage
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.core import cost
-from app.core.cost import Pricer
-from app.core.store import CallStore
-from app.ui import theme
-from app.ui.call_group_model import CHILD_INDENT, CallGroupModel
-from app.ui.call_list_model import COLUMN, CallListModel
-from app.ui.call_list_view import CallListView
-from app.ui.roles import Role
+from relayscope.analysis import cost
+from relayscope.analysis.cost import Pricer
+from relayscope.store.call_store import CallStore
+from relayscope.ui import theme
+from relayscope.ui.call_group_model import CHILD_INDENT, CallGroupModel
+from relayscope.ui.call_list_model import COLUMN, CallListModel
+from relayscope.ui.call_list_view import CallListView
+from relayscope.ui.roles import Role
 from tests.ui.conftest import call_row, insert_calls, seed_calls
 
 NOW = datetime(2025, 6, 3, 10, 0, tzinfo=UTC)

@@ -13,11 +13,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore
-from app.ui.call_list_model import COLUMN
-from app.ui.main_window import MainWindow
-from app.ui.providers_dialog import ProvidersDialog
-from app.ui.worker_process import WorkerProcess
+from relayscope.store.call_store import CallStore
+from relayscope.ui.call_list_model import COLUMN
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.providers_dialog import ProvidersDialog
+from relayscope.ui.worker_process import WorkerProcess
 from tests.ui.conftest import call_row, insert_calls, seed_calls
 
 #: `RELAYSCOPE_SCREENSHOTS=docs/screenshots pytest tests/ui` refreshes the screenshots.

@@ -19,16 +19,16 @@ from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QApplication, QLabel, QToolTip, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.core.compare import Target
-from app.core.recording import RecordingWriter
-from app.core.sse import SSEDecoder
-from app.core.store import CallStore
-from app.ui.call_list_model import COLUMN, CallListModel
-from app.ui.compare_view import TargetColumn
-from app.ui.held_call_dialog import HeldCallDialog
-from app.ui.inspector import CallInspector
-from app.ui.inspector.chunk_model import RAW
-from app.ui.plain_text import plain_tooltip
+from relayscope.actions.compare import Target
+from relayscope.protocols.sse import SSEDecoder
+from relayscope.recording.writer import RecordingWriter
+from relayscope.store.call_store import CallStore
+from relayscope.ui.call_list_model import COLUMN, CallListModel
+from relayscope.ui.compare_view import TargetColumn
+from relayscope.ui.held_call_dialog import HeldCallDialog
+from relayscope.ui.inspector import CallInspector
+from relayscope.ui.inspector.chunk_model import RAW
+from relayscope.ui.plain_text import plain_tooltip
 
 HTML = "<img src=x><b>bold</b><table><tr><td>cell</td></tr></table>"
 CALL_ID = "019a0000aaaa-<b>chosen</b>"  # a client may choose the id (X-Relayscope-Call-Id)

@@ -13,11 +13,11 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore
-from app.ui.call_list_model import COLUMN
-from app.ui.main_window import MainWindow
-from app.ui.playback_panel import PlaybackOptionsDialog, PlaybackPanel, playback_args
-from app.ui.worker_process import WorkerProcess
+from relayscope.store.call_store import CallStore
+from relayscope.ui.call_list_model import COLUMN
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.playback_panel import PlaybackOptionsDialog, PlaybackPanel, playback_args
+from relayscope.ui.worker_process import WorkerProcess
 from tests.fakes.provider import FakeProvider
 from tests.support.worker import provider_config
 

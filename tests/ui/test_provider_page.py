@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.cost import Pricer, format_usd
-from app.core.diagnostics import as_markdown
-from app.core.store import CallStore
-from app.ui import provider_page
-from app.ui.main_window import MainWindow
-from app.ui.provider_page import ProviderPage, bucket_label
-from app.ui.worker_process import WorkerProcess
+from relayscope.analysis.cost import Pricer, format_usd
+from relayscope.analysis.diagnostics import as_markdown
+from relayscope.store.call_store import CallStore
+from relayscope.ui import provider_page
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.provider_page import ProviderPage, bucket_label
+from relayscope.ui.worker_process import WorkerProcess
 from tests.ui.conftest import call_row, insert_calls
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from app.core import provider_check, secrets
-from app.core.config import load_config
-from app.core.secrets import MemoryKeyStore
-from app.ui import providers_dialog
-from app.ui.providers_dialog import ProvidersDialog
+from relayscope.actions import provider_check
+from relayscope.config import load_config, secrets
+from relayscope.config.secrets import MemoryKeyStore
+from relayscope.ui import providers_dialog
+from relayscope.ui.providers_dialog import ProvidersDialog
 from tests.fakes.provider import FakeProvider
 
 KEY = "sk-acme-live-7f3c9a1e5b2d4f60"

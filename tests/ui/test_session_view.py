@@ -14,16 +14,16 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QImage, QKeySequence
 from pytestqt.qtbot import QtBot
 
-from app.core.prompts import PARTS
-from app.core.store import CallStore
-from app.ui import theme
-from app.ui.context_bar import bar_segments
-from app.ui.main_window import MainWindow
-from app.ui.roles import Role
-from app.ui.session_list_model import COLUMN as LIST_COLUMN
-from app.ui.session_turns_model import COLUMN
-from app.ui.session_view import SessionView
-from app.ui.worker_process import WorkerProcess
+from relayscope.protocols.prompts import PARTS
+from relayscope.store.call_store import CallStore
+from relayscope.ui import theme
+from relayscope.ui.context_bar import bar_segments
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.roles import Role
+from relayscope.ui.session_list_model import COLUMN as LIST_COLUMN
+from relayscope.ui.session_turns_model import COLUMN
+from relayscope.ui.session_view import SessionView
+from relayscope.ui.worker_process import WorkerProcess
 from tests.ui.conftest import insert_calls
 from tests.ui.session_rows import SESSION, codex_session, long_session
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore
-from app.ui.main_window import MainWindow
-from app.ui.share_dialog import ShareDialog
-from app.ui.worker_process import WorkerProcess
+from relayscope.store.call_store import CallStore
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.share_dialog import ShareDialog
+from relayscope.ui.worker_process import WorkerProcess
 from tests.ui.conftest import call_row, insert_calls
 from tests.ui.session_rows import SESSION, codex_session
 

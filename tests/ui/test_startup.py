@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.__main__ import display_problem, main
+from relayscope.__main__ import display_problem, main
 from tests.support.worker import ROOT
 
 
@@ -29,7 +29,7 @@ def test_no_display_is_one_sentence_not_a_qt_abort(tmp_path: Path) -> None:
     env.pop("QT_QPA_PLATFORM", None)
     env["XDG_CONFIG_HOME"] = str(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "app", "--db", str(tmp_path / "r.db")],
+        [sys.executable, "-m", "relayscope", "--db", str(tmp_path / "r.db")],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -8,10 +8,10 @@ from typing import Any
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore
-from app.ui.main_window import MainWindow
-from app.ui.window_state import restore_window_state, save_window_state
-from app.ui.worker_process import WorkerProcess
+from relayscope.store.call_store import CallStore
+from relayscope.ui.main_window import MainWindow
+from relayscope.ui.window_state import restore_window_state, save_window_state
+from relayscope.ui.worker_process import WorkerProcess
 
 
 def new_window(store: CallStore, tmp_path: Path, qtbot: QtBot) -> MainWindow:

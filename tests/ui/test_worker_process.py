@@ -1,4 +1,4 @@
-"""WorkerProcess: the real `python -m app proxy` child, its NDJSON events as Qt signals."""
+"""WorkerProcess: the real `python -m relayscope proxy` child, its NDJSON events as Qt signals."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.ui.welcome_panel import send_demo_call
-from app.ui.worker_process import WorkerProcess
+from relayscope.ui.welcome_panel import send_demo_call
+from relayscope.ui.worker_process import WorkerProcess
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore
-from app.ui.inspector import CallInspector
+from relayscope.store.call_store import CallStore
+from relayscope.ui.inspector import CallInspector
 from tests.ui.inspector import samples
 
 

@@ -14,8 +14,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 
-from app.ui.inspector import CallInspector
-from app.ui.theme import apply_theme, build_palette
+from relayscope.ui.inspector import CallInspector
+from relayscope.ui.theme import apply_theme, build_palette
 from tests.ui.inspector import samples
 
 SIZE = (1280, 500)

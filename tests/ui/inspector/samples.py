@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.core.store import CallStore, open_database
+from relayscope.store.call_store import CallStore, open_database
 
 CHAT_ID = "0199a3f2c5b1-chat0001"
 CODEX_ID = "0199a3f2c5b2-codex001"

@@ -13,11 +13,11 @@ from PySide6.QtGui import QColor, QGuiApplication
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore
-from app.ui.inspector import CallInspector
-from app.ui.inspector.body_tab import BodyTab
-from app.ui.inspector.headers_model import HeadersModel
-from app.ui.theme import build_palette
+from relayscope.store.call_store import CallStore
+from relayscope.ui.inspector import CallInspector
+from relayscope.ui.inspector.body_tab import BodyTab
+from relayscope.ui.inspector.headers_model import HeadersModel
+from relayscope.ui.theme import build_palette
 from tests.ui.inspector import samples
 
 

@@ -9,11 +9,11 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.store import open_database
-from app.ui.inspector import CallInspector
-from app.ui.inspector.call_inspector import OVERVIEW, REQUEST, RESPONSE, STREAM
-from app.ui.inspector.overview_tab import LIVE_RENDER_MS
-from app.ui.theme import ERROR, colour
+from relayscope.store.call_store import open_database
+from relayscope.ui.inspector import CallInspector
+from relayscope.ui.inspector.call_inspector import OVERVIEW, REQUEST, RESPONSE, STREAM
+from relayscope.ui.inspector.overview_tab import LIVE_RENDER_MS
+from relayscope.ui.theme import ERROR, colour
 from tests.ui.inspector import samples
 
 

@@ -9,11 +9,11 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore, open_database
-from app.core.stream_analysis import analyse
-from app.ui.inspector import CallInspector
-from app.ui.inspector.findings_list import FindingsList, plain_message
-from app.ui.inspector.stream_tab import StreamTab
+from relayscope.analysis.stream_analysis import analyse
+from relayscope.store.call_store import CallStore, open_database
+from relayscope.ui.inspector import CallInspector
+from relayscope.ui.inspector.findings_list import FindingsList, plain_message
+from relayscope.ui.inspector.stream_tab import StreamTab
 from tests.ui.inspector import samples
 
 BROKEN_ID = "0199a3f2c5b7-broken01"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.ui.inspector._hints import error_summary, has_error
+from relayscope.ui.inspector._hints import error_summary, has_error
 
 
 def row(status: int | None, state: str, error: str | None = None, **fields: Any) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QPalette
 from pytestqt.qtbot import QtBot
 
-from app.core.store import CallStore
-from app.ui.inspector import CallInspector
-from app.ui.inspector.overview_html import Answer
-from app.ui.inspector.overview_tab import OverviewTab
-from app.ui.theme import build_palette
+from relayscope.store.call_store import CallStore
+from relayscope.ui.inspector import CallInspector
+from relayscope.ui.inspector.overview_html import Answer
+from relayscope.ui.inspector.overview_tab import OverviewTab
+from relayscope.ui.theme import build_palette
 from tests.ui.inspector import samples
 
 

@@ -10,10 +10,10 @@ from PySide6.QtGui import QBrush
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.core.store import open_database
-from app.ui.inspector import CallInspector
-from app.ui.inspector.chunk_model import EVENT, GAP, SEQ, TIME, ChunkTableModel
-from app.ui.inspector.stream_tab import StreamTab
+from relayscope.store.call_store import open_database
+from relayscope.ui.inspector import CallInspector
+from relayscope.ui.inspector.chunk_model import EVENT, GAP, SEQ, TIME, ChunkTableModel
+from relayscope.ui.inspector.stream_tab import StreamTab
 from tests.ui.inspector import samples
 
 

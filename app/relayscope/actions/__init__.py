@@ -1,0 +1,1 @@
+"""What a person does with recorded calls: replay, diff, compare, playback, breakpoints."""

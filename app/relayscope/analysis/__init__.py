@@ -1,0 +1,1 @@
+"""What recorded calls mean: stream findings, diagnostics, sessions, cost."""

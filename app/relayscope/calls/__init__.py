@@ -1,0 +1,1 @@
+"""A recorded call: its typed record, the facts derived from it, and how it is shown."""

@@ -1,0 +1,1 @@
+"""Calls in and out: HAR/JSONL/fine-tuning/OTLP exports, imports, code, sharing."""

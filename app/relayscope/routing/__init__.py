@@ -1,0 +1,1 @@
+"""Which provider answers a request, the upstream URL, quirks, and client snippets."""

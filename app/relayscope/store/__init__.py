@@ -1,0 +1,1 @@
+"""The recording database: schema, the read side, body pieces, the index, retention."""

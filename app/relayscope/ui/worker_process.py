@@ -1,0 +1,347 @@
+"""WorkerProcess: runs the proxy worker as a child process and turns its NDJSON into signals."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+
+import app
+
+log = logging.getLogger(__name__)
+
+#: Seconds after closing stdin before SIGTERM, and before SIGKILL.
+TERMINATE_AFTER = 3.0
+KILL_AFTER = 6.0
+
+_PORT_IN_USE = re.compile(r"^Port (\d+) on \S+ is in use")
+_STDERR_TAIL = 40
+
+
+class WorkerProcess(QObject):
+    """The `relayscope proxy` (or `relayscope playback`) child process, seen as Qt signals.
+
+    Signals:
+        state_changed(str): `starting`, `listening`, `stopped` or `failed`.
+        listening(str): the base URL clients use (``http://127.0.0.1:8787/v1``).
+        failed(str): why the proxy is not running, as a sentence a person can act on.
+        call_started(str): a call's row was committed (id).
+        call_updated(str, dict): a live call changed (id, changed fields such as chunk_count).
+        call_finished(str, dict): a call ended (id, final fields).
+        record_error(str): recording failed (message), or works again (empty string).
+        call_held(dict): a breakpoint holds a call (the event: id, stage, rule, provider,
+            model, endpoint, status, body, timeout).
+        call_released(str, str): a held call went on (id, stage), decided or timed out.
+        breakpoints_set(int): the worker took the breakpoint rules (how many).
+        command_error(str): the worker rejected a command (why).
+
+    The worker's stdin stays open as the "parent pipe": if this process dies, the pipe
+    closes and the worker exits, so no port is ever left held. `send_command` writes the
+    app's NDJSON commands to it (README, Breakpoints).
+    """
+
+    state_changed = Signal(str)
+    listening = Signal(str)
+    failed = Signal(str)
+    call_started = Signal(str)
+    call_updated = Signal(str, dict)
+    call_finished = Signal(str, dict)
+    record_error = Signal(str)
+    call_held = Signal(dict)
+    call_released = Signal(str, str)
+    breakpoints_set = Signal(int)
+    command_error = Signal(str)
+
+    def __init__(
+        self,
+        db_path: Path,
+        config_path: Path | None = None,
+        parent: QObject | None = None,
+        *,
+        host: str | None = None,
+        subcommand: str = "proxy",
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self.config_path = Path(config_path) if config_path is not None else None
+        self.host = host
+        #: `proxy`, or `playback` (then `extra_args` names the calls: `--call ID ...`).
+        self.subcommand = subcommand
+        #: Appended to the command line; read at each start, so it may change between runs.
+        self.extra_args: list[str] = list(extra_args)
+        self._state = "stopped"
+        self._url = ""
+        self._port = 0
+        self._stdout_buffer = b""
+        self._stderr_buffer = b""
+        self._stderr_tail: list[str] = []
+        self._failure_event = ""
+        self._restart_port: int | None = None
+        self._stopping = False
+        self._process: QProcess | None = None
+        self._terminate_timer = self._single_shot(TERMINATE_AFTER, self._terminate)
+        self._kill_timer = self._single_shot(KILL_AFTER, self._kill)
+
+    # -- public API ---------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def url(self) -> str:
+        """The base URL while listening, else an empty string."""
+        return self._url
+
+    @property
+    def port(self) -> int:
+        """The port asked for (or, once listening, the real one)."""
+        return self._port
+
+    def is_running(self) -> bool:
+        return self._process is not None
+
+    def command(self, port: int) -> list[str]:
+        """The worker's command line (docs/ui-contract.md)."""
+        if getattr(sys, "frozen", False):  # a packaged app: the binary is the CLI
+            args = [sys.executable, self.subcommand]
+        else:
+            args = [sys.executable, "-m", "relayscope", self.subcommand]
+        args += ["--events", "--parent-pipe", "--db", str(self.db_path.resolve())]
+        if self.config_path is not None and self.config_path.exists():
+            args += ["--config", str(self.config_path.resolve())]
+        if self.host:
+            args += ["--host", self.host]
+        return [*args, "--port", str(port), *self.extra_args]
+
+    def send_command(self, command: dict[str, Any]) -> bool:
+        """Write one NDJSON command to the worker's stdin; False if no worker takes it now.
+
+        QProcess writes as the event loop runs: a GUI thread blocked after this call (a
+        test joining a thread) delays the command until it returns to the loop.
+        """
+        process = self._process
+        if process is None or self._stopping:
+            return False
+        line = json.dumps(command, ensure_ascii=False) + "\n"
+        return process.write(line.encode("utf-8")) == len(line.encode("utf-8"))
+
+    def start(self, port: int) -> None:
+        """Start the worker on `port` (0 = any free port). A no-op if it is already running."""
+        if self._process is not None:
+            return
+        self._port = port
+        self._restart_port = None
+        self._reset_buffers()
+        process = QProcess(self)
+        process.setProcessEnvironment(self._environment())
+        process.readyReadStandardOutput.connect(self._on_process_stdout)
+        process.readyReadStandardError.connect(self._on_process_stderr)
+        process.finished.connect(self._on_process_finished)
+        process.errorOccurred.connect(self._on_process_error_occurred)
+        self._process = process
+        self._set_state("starting")
+        program, *args = self.command(port)
+        process.start(program, args)
+
+    def stop(self) -> None:
+        """Ask the worker to exit (close its stdin); SIGTERM after 3 s, SIGKILL after 6 s."""
+        self._restart_port = None
+        self._begin_stop()
+
+    def restart(self, port: int) -> None:
+        """Stop the worker if it runs, then start it on `port`."""
+        if self._process is None:
+            self.start(port)
+            return
+        self._begin_stop()
+        self._restart_port = port
+
+    def stop_and_wait(self, timeout: float = KILL_AFTER) -> None:
+        """Stop synchronously (when the app quits): the same escalation, blocking."""
+        process = self._process
+        self._restart_port = None
+        if process is None:
+            return
+        self._begin_stop()
+        step = int(timeout * 1000 / 2)
+        if not process.waitForFinished(step):
+            process.terminate()
+            if not process.waitForFinished(step):
+                process.kill()
+                process.waitForFinished(1000)
+
+    # -- process plumbing ---------------------------------------------------------------
+
+    def _environment(self) -> QProcessEnvironment:
+        env = QProcessEnvironment.systemEnvironment()
+        # `python -m relayscope` must find this package even when it is not installed.
+        root = str(Path(app.__file__).resolve().parent.parent)
+        existing = env.value("PYTHONPATH", "")
+        env.insert("PYTHONPATH", root + (os.pathsep + existing if existing else ""))
+        env.insert("PYTHONUNBUFFERED", "1")
+        return env
+
+    def _begin_stop(self) -> None:
+        process = self._process
+        if process is None or self._stopping:
+            return
+        self._stopping = True
+        process.closeWriteChannel()
+        self._terminate_timer.start()
+        self._kill_timer.start()
+
+    def _terminate(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+
+    def _single_shot(self, seconds: float, slot: Callable[[], None]) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(int(seconds * 1000))
+        timer.timeout.connect(slot)
+        return timer
+
+    def _reset_buffers(self) -> None:
+        self._stdout_buffer = b""
+        self._stderr_buffer = b""
+        self._stderr_tail = []
+        self._failure_event = ""
+        self._stopping = False
+        self._url = ""
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.state_changed.emit(state)
+
+    def _on_process_stdout(self) -> None:
+        if self._process is not None:
+            self._feed_stdout(bytes(self._process.readAllStandardOutput().data()))
+
+    def _on_process_stderr(self) -> None:
+        if self._process is not None:
+            self._feed_stderr(bytes(self._process.readAllStandardError().data()))
+
+    def _feed_stdout(self, data: bytes) -> None:
+        self._stdout_buffer += data
+        *lines, self._stdout_buffer = self._stdout_buffer.split(b"\n")
+        for line in lines:
+            self._handle_line(line.strip())
+
+    def _feed_stderr(self, data: bytes) -> None:
+        self._stderr_buffer += data
+        *lines, self._stderr_buffer = self._stderr_buffer.split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                log.debug("worker: %s", line)
+                self._stderr_tail = [*self._stderr_tail[-_STDERR_TAIL + 1 :], line]
+
+    def _handle_line(self, line: bytes) -> None:
+        if not line.startswith(b"{"):
+            return  # "Relayscope listening on ..." and anything else that is not an event
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(event, dict):
+            self._dispatch(event)
+
+    def _dispatch(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        call_id = str(event.get("id", ""))
+        fields = {k: v for k, v in event.items() if k not in ("event", "id")}
+        if kind == "call_started":
+            self.call_started.emit(call_id)
+        elif kind == "call_updated":
+            self.call_updated.emit(call_id, fields)
+        elif kind == "call_finished":
+            self.call_finished.emit(call_id, fields)
+        elif kind == "listening":
+            self._url = str(event.get("url", ""))
+            self._port = int(event.get("port") or self._port)
+            self._set_state("listening")
+            self.listening.emit(self._url)
+        elif kind == "record_error":
+            self.record_error.emit(str(event.get("message") or ""))
+        elif kind == "call_held":
+            self.call_held.emit(event)
+        elif kind == "call_released":
+            self.call_released.emit(call_id, str(event.get("stage") or ""))
+        elif kind == "breakpoints_set":
+            self.breakpoints_set.emit(int(event.get("count") or 0))
+        elif kind == "command_error":
+            self.command_error.emit(str(event.get("message") or ""))
+        elif kind == "failed":
+            self._failure_event = str(event.get("message") or "")
+
+    def _on_process_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
+        process = self._process
+        if process is None:
+            return
+        self._feed_stdout(bytes(process.readAllStandardOutput().data()) + b"\n")
+        self._feed_stderr(bytes(process.readAllStandardError().data()) + b"\n")
+        stopping = self._stopping
+        self._terminate_timer.stop()
+        self._kill_timer.stop()
+        self._process = None
+        self._url = ""
+        process.deleteLater()
+        crashed = exit_status == QProcess.ExitStatus.CrashExit
+        if stopping or (exit_code == 0 and not crashed and not self._failure_event):
+            self._set_state("stopped")
+        else:
+            self._fail(self._failure_message(exit_code, crashed))
+        if self._restart_port is not None:
+            port, self._restart_port = self._restart_port, None
+            self.start(port)
+
+    def _on_process_error_occurred(self, error: QProcess.ProcessError) -> None:
+        if error != QProcess.ProcessError.FailedToStart or self._process is None:
+            return
+        process, self._process = self._process, None
+        process.deleteLater()
+        program = self.command(self._port)[0]
+        self._fail(
+            f"Relayscope could not start its proxy ({program}: {process.errorString()}); "
+            "reinstall Relayscope or run `relayscope proxy` in a terminal to see why."
+        )
+
+    def _fail(self, message: str) -> None:
+        self._set_state("failed")
+        self.failed.emit(message)
+
+    def _failure_message(self, exit_code: int, crashed: bool) -> str:
+        """The worker's own sentence (its last `relayscope:` stderr line), made GUI-friendly."""
+        reason = ""
+        for line in reversed(self._stderr_tail):
+            if line.startswith("relayscope:"):
+                reason = line.removeprefix("relayscope:").strip()
+                break
+        reason = reason or self._failure_event
+        if match := _PORT_IN_USE.match(reason):
+            return (
+                f"Port {match.group(1)} is in use by another program — "
+                "choose another port above and press Apply."
+            )
+        if reason:
+            return reason
+        how = "crashed" if crashed else f"exited with status {exit_code}"
+        last = self._stderr_tail[-1] if self._stderr_tail else "no message"
+        return (
+            f"The proxy {how} ({last}). Press Start to try again; "
+            "if it keeps failing, run `relayscope proxy` in a terminal to see the full log."
+        )

@@ -1,7 +1,0 @@
-"""The call inspector: the detail pane for the selected call."""
-
-from __future__ import annotations
-
-from app.ui.inspector.call_inspector import CallInspector
-
-__all__ = ["CallInspector"]

@@ -1,6 +1,0 @@
-"""The proxy worker: Relayscope's mitmproxy addons and the process that runs them."""
-
-from proxy_addons import mitm_speedups
-
-# Before any of our modules imports mitmproxy's layers (see mitm_speedups).
-mitm_speedups.apply()

@@ -1,0 +1,1 @@
+"""The mitmproxy addons that route, guard, record and time each flow."""

@@ -1,0 +1,1 @@
+"""Providers served inside the proxy: the demo, playback, and their tiny server."""

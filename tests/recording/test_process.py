@@ -1,0 +1,109 @@
+"""RecordingProcess with its real child (`python -m relayscope _record`) and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from relayscope.recording.process import RecordingProcess
+from relayscope.recording.writer import prepare_database
+from relayscope.store.call_store import CallStore
+from tests.recording.test_writer import CHUNKS, start_row
+
+
+def parse(lines: list[bytes]) -> list[dict[str, Any]]:
+    return [json.loads(line) for chunk in lines for line in chunk.splitlines()]
+
+
+def wait_until(check: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_ops_are_written_by_the_child_and_its_events_come_back(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    prepare_database(db)
+    lines: list[bytes] = []
+    writer = RecordingProcess(db, on_lines=lines.append).open()
+    child = writer.pid
+    writer.start(start_row("c1"))
+    for n, raw in enumerate(CHUNKS):
+        writer.raw("c1", 10.0 * n, raw)
+    writer.raw("c1", 40.0, b"")
+    writer.finish("c1", {"status": 200, "state": "complete", "duration_ms": 42.0})
+    writer.close()
+
+    assert child is not None and child != os.getpid()
+    store = CallStore(db)
+    call = store.get_call("c1")
+    assert call is not None
+    assert (call["state"], call["chunk_count"], call["output_text"]) == (
+        "complete",
+        5,
+        "Hello world",
+    )
+    assert b"".join(c["data"].encode() for c in store.chunks("c1")) == b"".join(CHUNKS)
+    store.close()
+    events = parse(lines)
+    assert events[0] == {"event": "call_started", "id": "c1"}
+    assert events[-1]["event"] == "call_finished" and events[-1]["chunk_count"] == 5
+
+
+def test_a_killed_child_is_restarted_and_said_so(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    prepare_database(db)
+    errors: list[str] = []
+    lines: list[bytes] = []
+    writer = RecordingProcess(db, on_lines=lines.append, on_error=errors.append).open()
+    writer.start(start_row("before"))
+    writer.finish("before", {"status": 200, "state": "complete"})
+    wait_until(lambda: any(b"call_finished" in chunk for chunk in lines))
+    first = writer.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: writer.pid != first)
+    writer.start(start_row("after"))
+    writer.finish("after", {"status": 200, "state": "complete"})
+    writer.close()
+
+    assert len(errors) == 1 and "restarted" in errors[0] and "-9" in errors[0]
+    store = CallStore(db)
+    assert [r["id"] for r in store.list_calls(descending=False)] == ["before", "after"]
+    store.close()
+
+
+def test_a_child_that_keeps_dying_stops_recording_with_a_sentence(tmp_path: Path) -> None:
+    errors: list[str] = []
+    writer = RecordingProcess(
+        tmp_path / "r.db",
+        on_error=errors.append,
+        command=[sys.executable, "-c", "import sys; sys.exit(3)"],
+    ).open()
+    wait_until(lambda: any(e.startswith("Recording stopped") for e in errors))
+    writer.start(start_row("lost"))  # nowhere to go: dropped, not piled up in memory
+    writer.close()
+    assert errors[-1].startswith("Recording stopped: the recording process failed 3 times")
+    assert "Traffic still flows" in errors[-1] and "exit status 3" in errors[-1]
+    assert len(errors) == 3
+
+
+def test_a_child_that_cannot_be_started_again_stops_recording_with_a_sentence(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "child.sh"
+    script.write_text(f"#!/bin/sh\nrm -f {script}\nexit 3\n")  # runs once, then is gone
+    script.chmod(0o755)
+    errors: list[str] = []
+    writer = RecordingProcess(tmp_path / "r.db", on_error=errors.append, command=[str(script)])
+    writer.open()
+    wait_until(lambda: bool(errors))
+    writer.close()
+    assert len(errors) == 1 and errors[0].startswith("Recording stopped")
+    assert "cannot be started again" in errors[0] and "Traffic still flows" in errors[0]
