@@ -194,7 +194,7 @@ def test_a_silent_provider_times_out_without_freezing_the_window(
     qtbot: QtBot, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        providers_dialog,
+        providers_dialog.check_job,
         "check_provider",
         functools.partial(provider_check.check_provider, timeout=0.5),
     )
