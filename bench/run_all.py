@@ -310,9 +310,18 @@ def _check_db(db: Path, target: Target, usage_chunk: int) -> dict[str, int]:
                 break
             time.sleep(0.1)
         calls = conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+        # A finished stream's chunks are one pack (schema m015), a live one's are rows.
+        has_packs = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'chunk_packs'"
+        ).fetchone()
+        packed = (
+            " + coalesce((SELECT p.count FROM chunk_packs p WHERE p.call_id = c.id), 0)"
+            if has_packs
+            else ""
+        )
         rows = conn.execute(
             "SELECT c.model, c.chunk_count, c.state,"
-            " (SELECT count(*) FROM chunks k WHERE k.call_id = c.id)"
+            f" (SELECT count(*) FROM chunks k WHERE k.call_id = c.id){packed}"
             " FROM calls c WHERE c.stream = 1"
         ).fetchall()
     bad = recorded_chunks = expected_chunks = 0

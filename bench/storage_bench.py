@@ -1,16 +1,19 @@
-"""Disk per agent session: today's storage and shared pieces side by side, through the worker.
+"""Disk per agent session: three generations of storage side by side, through the worker.
 
     .venv/bin/python -m bench.storage_bench            # 60 and 200 turns, a 100,000-call show
     .venv/bin/python -m bench.storage_bench --quick    # 60 turns only, a 20,000-call show
 
 A Codex-like session (12 KB of instructions, 20 tool definitions, ~4 KB of new items per
 turn, the whole conversation resent every turn, streamed answers) is sent with httpx through
-the real worker and the bench upstream, once through the code before shared pieces (the
-commit before `relayscope.store.bodies`, unpacked from git into a temporary folder) and once
-through this tree. Reported: bytes sent, the database after a checkpoint (index included),
-the recording process's CPU per call, and the time `CallStore.get_call` takes to give back a
-body. The alternatives that were not chosen are measured on the same bodies in this process:
-plain zstd per body, and zstd with the previous body as a raw-content dictionary.
+the real worker and the bench upstream, once through each of: the code before shared pieces
+(`whole`: the commit before `relayscope.store.bodies`), the code before chunk packs (`pieces`:
+the commit before `relayscope.store.stream_packs`), each unpacked from git into a temporary
+folder, and this tree (`packs`). Reported: bytes sent, the database after a checkpoint
+(index included) and where its bytes are (`dbstat`), the recording process's CPU per call,
+and the time a `show` takes (`CallStore.get_call`, the body put back together, and
+`CallStore.chunks`). The alternatives that were not chosen are measured in this process:
+for bodies, plain zstd per body and zstd with the previous body as a raw-content
+dictionary; for streams, each chunk compressed alone and a pack at other zstd levels.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import httpx
 
 from bench.procs import ROOT, Upstream, cpu_seconds
 from relayscope.protocols.encodings import zstd  # type: ignore[attr-defined]
-from relayscope.store import bodies
+from relayscope.store import bodies, stream_packs
 from relayscope.store.call_store import CallStore
 
 SESSION = "0199f1a2-bench-session"
@@ -86,10 +89,14 @@ def codex_bodies(turns: int, seed: int = 1) -> list[bytes]:
     return out
 
 
-def baseline_tree(tmp: Path) -> tuple[Path, str]:
-    """The code before shared pieces, unpacked from git (app/ and proxy_addons/, the old layout)."""
+#: Each earlier storage: the module whose first commit ended it.
+BASELINES = {"whole": "app/core/bodies.py", "pieces": "app/relayscope/store/stream_packs.py"}
+
+
+def baseline_tree(tmp: Path, name: str = "whole") -> tuple[Path, str]:
+    """The code before `BASELINES[name]` was added, unpacked from git (app/, proxy_addons/)."""
     added = subprocess.run(
-        ["git", "log", "--diff-filter=A", "--format=%H", "--", "app/core/bodies.py"],
+        ["git", "log", "--diff-filter=A", "--format=%H", "--", BASELINES[name]],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -101,7 +108,7 @@ def baseline_tree(tmp: Path) -> tuple[Path, str]:
         capture_output=True,
         check=True,
     ).stdout
-    target = tmp / "baseline"
+    target = tmp / f"baseline-{name}"
     target.mkdir()
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
@@ -197,19 +204,55 @@ def run_session(code: Path, tmp: Path, upstream_port: int, payloads: list[bytes]
         cpu = worker.recording_cpu() - cpu0
     finally:
         worker.stop()
-    return {"db": checkpointed_size(db) - empty, "cpu_ms_per_call": cpu * 1000 / len(payloads)}
+    return {
+        "db": checkpointed_size(db) - empty,
+        "cpu_ms_per_call": cpu * 1000 / len(payloads),
+        "tables": breakdown(db),
+    }
 
 
-def show_times(db: Path, ids: list[str], expect: dict[str, bytes]) -> list[float]:
-    """Milliseconds `CallStore.get_call` takes for each of `ids` (bodies checked)."""
+#: Where a database's bytes are: each table with its indexes (`dbstat`), and free pages.
+_PARTS = {
+    "chunks": ("chunks", "sqlite_autoindex_chunks_1"),
+    "chunk_packs": ("chunk_packs", "sqlite_autoindex_chunk_packs_1"),
+    "body_pieces": ("body_pieces", "sqlite_autoindex_body_pieces_1"),
+    "fts": ("calls_fts_data", "calls_fts_idx", "calls_fts_docsize", "calls_fts_config"),
+}
+
+
+def breakdown(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        pages = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"))
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        conn.close()
+    out = {part: sum(pages.pop(n, 0) for n in names) for part, names in _PARTS.items()}
+    out["calls"] = sum(pages.pop(n) for n in list(pages) if n == "calls" or "_calls_" in n)
+    out["free"] = free * size
+    out["other"] = sum(pages.values())
+    return out
+
+
+def show_times(
+    db: Path, ids: list[str], expect: dict[str, bytes], cpu: list[float] | None = None
+) -> list[float]:
+    """Milliseconds a `show` takes for each of `ids`: `CallStore.get_call` (the body put back
+    together) and `CallStore.chunks` (bodies and streams checked); its CPU milliseconds are
+    appended to `cpu` (what other people's work on the machine does not stretch)."""
     store = CallStore(db, create=False)
     times = []
     try:
         for call_id in ids:
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             call = store.get_call(call_id)
+            chunks = store.chunks(call_id)
             times.append((time.perf_counter() - t0) * 1000)
+            if cpu is not None:
+                cpu.append((time.thread_time() - c0) * 1000)
             assert call is not None
+            assert len(chunks) == (call["chunk_count"] or 0)
             body = call["request_body"]
             if call_id in expect:
                 assert (body.encode() if isinstance(body, str) else body) == expect[call_id]
@@ -268,9 +311,59 @@ def alternatives(payloads: list[bytes]) -> dict[str, dict[str, float]]:
     return out
 
 
+def stream_alternatives(db: Path) -> dict[str, dict[str, float]]:
+    """Size, write CPU per call and read time per call of ways to store the streams of `db`
+    (recorded as rows): each chunk zstd alone, and a pack per call at two zstd levels."""
+    conn = sqlite3.connect(db)
+    try:
+        ids = [i for (i,) in conn.execute("SELECT DISTINCT call_id FROM chunks")]
+        sql = "SELECT seq, t_ms, data, direction FROM chunks WHERE call_id = ? ORDER BY seq"
+        streams = [
+            [
+                {"seq": q, "t_ms": t, "data": d, "direction": r}
+                for q, t, d, r in conn.execute(sql, [i])
+            ]
+            for i in ids
+        ]
+    finally:
+        conn.close()
+    out: dict[str, dict[str, float]] = {}
+    t0 = time.process_time()
+    alone = [[zstd.compress(bodies_of(c), 3) for c in chunks] for chunks in streams]
+    cpu = (time.process_time() - t0) / len(streams)
+    t0 = time.perf_counter()
+    for frames in alone:
+        [zstd.decompress(f) for f in frames]
+    out["zstd per chunk"] = {
+        "size": sum(len(f) for frames in alone for f in frames),
+        "cpu_ms": cpu * 1000,
+        "read_ms": (time.perf_counter() - t0) * 1000 / len(streams),
+    }
+    level = stream_packs.LEVEL
+    try:
+        for name, stream_packs.LEVEL in (("pack, zstd 3", 3), ("pack, zstd 19", 19)):
+            t0 = time.process_time()
+            packs = [stream_packs.encode(chunks) for chunks in streams]
+            cpu = (time.process_time() - t0) / len(streams)
+            t0 = time.perf_counter()
+            back = [stream_packs.decode(p) for p in packs]
+            read = (time.perf_counter() - t0) * 1000 / len(streams)
+            assert back == streams
+            out[name] = {"size": sum(map(len, packs)), "cpu_ms": cpu * 1000, "read_ms": read}
+    finally:
+        stream_packs.LEVEL = level
+    return out
+
+
+def bodies_of(chunk: dict[str, Any]) -> bytes:
+    data = chunk["data"]
+    return data.encode() if isinstance(data, str) else bytes(data or b"")
+
+
 def pad_database(db: Path, calls: int) -> None:
     """Add filler calls until `db` holds `calls`: each a 4 KB chat body of its own, stored as
-    pieces like any other (what grows is the tables and their indexes)."""
+    pieces like any other, and a stream of 20 chunks packed like any other (what grows is
+    the tables and their indexes)."""
     conn = sqlite3.connect(db)
     have = conn.execute("SELECT count(*) FROM calls").fetchone()[0]
     with conn:
@@ -278,12 +371,24 @@ def pad_database(db: Path, calls: int) -> None:
             text = os.urandom(1500).hex()
             body = json.dumps({"model": "m", "messages": [{"role": "user", "content": text}]})
             packed = bodies.store(conn, body.encode())
+            call_id = f"0000pad-{n:07d}"
             conn.execute(
-                "INSERT INTO calls (id, started_at, endpoint, state, request_pieces)"
-                " VALUES (?, '2026-01-01T00:00:00Z', 'chat.completions', 'complete', ?)",
-                (f"0000pad-{n:07d}", packed),
+                "INSERT INTO calls (id, started_at, endpoint, state, request_pieces, chunk_count)"
+                " VALUES (?, '2026-01-01T00:00:00Z', 'chat.completions', 'complete', ?, 20)",
+                (call_id, packed),
+            )
+            chunks = [
+                {"seq": i, "t_ms": 5.0 * i, "data": f"data: {text[i * 20 : i * 20 + 40]}\n\n"}
+                for i in range(20)
+            ]
+            conn.execute(
+                "INSERT INTO chunk_packs (call_id, count, size, pack) VALUES (?, 20, 0, ?)",
+                (call_id, stream_packs.encode(chunks)),
             )
     conn.close()
+
+
+TREES = ("whole", "pieces", "packs")
 
 
 def main() -> None:
@@ -293,18 +398,18 @@ def main() -> None:
     lengths = (60,) if args.quick else (60, 200)
     with tempfile.TemporaryDirectory(prefix="relayscope-storage-") as name, Upstream() as up:
         tmp = Path(name)
-        base_code, base_rev = baseline_tree(tmp)
-        print(f"baseline: {base_rev}; pieces: this tree")
-        results: dict[int, dict[str, Any]] = {}
+        code = {tree: baseline_tree(tmp, tree) for tree in ("whole", "pieces")}
+        print({tree: rev for tree, (_, rev) in code.items()}, "packs: this tree")
+        trees = {"whole": code["whole"][0], "pieces": code["pieces"][0], "packs": ROOT}
         for turns in lengths:
             payloads = codex_bodies(turns)
-            sent = sum(map(len, payloads))
-            row: dict[str, Any] = {"sent": sent, "new": len(payloads[-1])}
-            row["today"] = run_session(base_code, tmp / f"today-{turns}", up.port, payloads)
-            row["pieces"] = run_session(ROOT, tmp / f"pieces-{turns}", up.port, payloads)
+            row: dict[str, Any] = {"sent": sum(map(len, payloads)), "new": len(payloads[-1])}
+            for tree in TREES:
+                row[tree] = run_session(trees[tree], tmp / f"{tree}-{turns}", up.port, payloads)
+                row[tree]["percent"] = round(100 * row[tree]["db"] / row["sent"], 1)
             row["alternatives"] = alternatives(payloads)
-            results[turns] = row
-            print(json.dumps({turns: row}, indent=1))
+            row["streams"] = stream_alternatives(tmp / f"pieces-{turns}" / "relayscope.db")
+            print(json.dumps({turns: row}, indent=1), flush=True)
         show(tmp, lengths[-1], 20_000 if args.quick else 100_000)
 
 
@@ -328,28 +433,31 @@ def _spread(times: list[float]) -> list[float]:
 
 
 def show(tmp: Path, turns: int, target: int) -> None:
-    """`get_call` of every call of the longest session, today's storage and pieces side by
-    side, then on the pieces database padded to `target` calls."""
+    """A `show` of every call of the longest session in each storage, side by side, then on
+    the packs database padded to `target` calls."""
     payloads = codex_bodies(turns)
-    today_db = tmp / f"today-{turns}" / "relayscope.db"
-    show_db = tmp / f"pieces-{turns}" / "relayscope.db"
-    today_ids, ids = _ids(today_db), _ids(show_db)
+    dbs = {tree: tmp / f"{tree}-{turns}" / "relayscope.db" for tree in TREES}
+    ids = {tree: _ids(db) for tree, db in dbs.items()}
     result: dict[str, Any] = {}
-    for round_ in range(2):  # interleaved: the machine's noise hits both alike
-        result[f"today_{round_}"] = _spread(
-            show_times(today_db, today_ids, dict(zip(today_ids, payloads, strict=True)))
-        )
-        result[f"pieces_{round_}"] = _spread(
-            show_times(show_db, ids, dict(zip(ids, payloads, strict=True)))
-        )
+    cpu: dict[str, list[float]] = {tree: [] for tree in TREES}
+    for round_ in range(2):  # interleaved: the machine's noise hits all alike
+        for tree, db in dbs.items():
+            expect = dict(zip(ids[tree], payloads, strict=True))
+            result[f"{tree}_{round_}"] = _spread(show_times(db, ids[tree], expect, cpu[tree]))
+    for tree in TREES:
+        result[f"{tree}_cpu"] = _spread(cpu[tree])
+    show_db = dbs["packs"]
     t0 = time.perf_counter()
     pad_database(show_db, target)
     result["padded_s"] = round(time.perf_counter() - t0)
+    expect = dict(zip(ids["packs"], payloads, strict=True))
+    padded_cpu: list[float] = []
     for round_ in range(2):
-        result[f"pieces_{target}_{round_}"] = _spread(
-            show_times(show_db, ids, dict(zip(ids, payloads, strict=True)))
+        result[f"packs_{target}_{round_}"] = _spread(
+            show_times(show_db, ids["packs"], expect, padded_cpu)
         )
-    pad_ids = [f"0000pad-{n:07d}" for n in range(0, target - len(ids), 500)]
+    result[f"packs_{target}_cpu"] = _spread(padded_cpu)
+    pad_ids = [f"0000pad-{n:07d}" for n in range(0, target - len(ids["packs"]), 500)]
     result[f"filler_{target}"] = _spread(show_times(show_db, pad_ids, {}))
     result["db_bytes"] = checkpointed_size(show_db)
     print(json.dumps({"show_ms": result}, indent=1))

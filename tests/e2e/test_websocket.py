@@ -124,12 +124,7 @@ def recorded(worker: WorkerProcess, calls: int) -> tuple[list[dict[str, Any]], d
             time.sleep(0.05)
         rows = worker.wait_for_calls(calls)
         for row in rows:
-            row["chunks"] = list(
-                store.db.query(
-                    "SELECT seq, t_ms, direction, data FROM chunks WHERE call_id = ? ORDER BY seq",
-                    [row["id"]],
-                )
-            )
+            row["chunks"] = store.chunks(row["id"])
     finally:
         store.close()
     return rows, connection

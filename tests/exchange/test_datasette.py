@@ -34,6 +34,7 @@ def test_sqlite_utils_finds_the_index_and_searches_prompts_and_answers(db_path: 
     by_answer = {row["id"] for row in calls.search("world")}  # type: ignore[union-attr]
     assert by_answer == {STREAM, AGGREGATED}  # "Hello world"; the cut stream got to "Hello"
     assert [fk.other_table for fk in db["chunks"].foreign_keys] == ["calls"]  # type: ignore[union-attr]
+    assert [fk.other_table for fk in db["chunk_packs"].foreign_keys] == ["calls"]  # type: ignore[union-attr]
     db.close()
 
 
@@ -80,14 +81,17 @@ def test_datasette_shows_the_views_and_links_chunks_to_their_call(db_path: Path)
     assert by_model[("fake-1", "2026-11-21")]["prompt_tokens"] == 9 + 12
     errors = datasette_get(db_path, "/relayscope/error_rates.json?_shape=array")
     assert {(row["provider"], row["status"]) for row in errors} >= {("fake", 429)}
-    chunks = datasette_get(
-        db_path, f"/relayscope/chunks.json?call_id={STREAM}&_labels=on&_shape=array"
+    # A finished stream's chunks are one pack (relayscope.store.stream_packs), linked to its call.
+    packs = datasette_get(
+        db_path, f"/relayscope/chunk_packs.json?call_id={STREAM}&_labels=on&_shape=array"
     )
-    assert chunks[0]["call_id"]["value"] == STREAM  # a link to the call, not a bare string
-    assert ERROR not in json.dumps(chunks)
+    assert packs[0]["call_id"]["value"] == STREAM  # a link to the call, not a bare string
+    assert ERROR not in json.dumps(packs)
 
 
-@pytest.mark.parametrize("table", ["calls", "chunks", "groups", "connections"])
+@pytest.mark.parametrize(
+    "table", ["calls", "chunks", "chunk_packs", "body_pieces", "groups", "connections"]
+)
 def test_the_metadata_describes_every_column(db_path: Path, table: str) -> None:
     db = Database(db_path)
     columns = set(db[table].columns_dict)  # type: ignore[union-attr]

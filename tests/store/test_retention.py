@@ -61,7 +61,8 @@ def test_pruning_old_calls_keeps_every_later_body_whole(tmp_path: Path) -> None:
     assert result.calls == 6 and "Deleted 6 calls" in result.sentence()
     store = CallStore(db)
     assert store.count_calls() == 8
-    assert store.db.execute("SELECT count(*) FROM chunks").fetchone()[0] == 8
+    assert store.db.execute("SELECT count(*) FROM chunk_packs").fetchone()[0] == 8
+    assert store.db.execute("SELECT count(*) FROM chunks").fetchone()[0] == 0
     for n in range(6, 14):
         assert store.get_call(f"c{n:03d}")["request_body"].encode() == payloads[n]  # type: ignore[index]
     # The shared instructions stay; pieces only the deleted calls used are gone.

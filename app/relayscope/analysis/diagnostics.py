@@ -270,10 +270,8 @@ def _streams_unfinished(store: CallStore, rows: list[dict[str, Any]]) -> Sign | 
         return None
     lacking = 0
     for row in chat:
-        last = store.db.execute(
-            "SELECT data FROM chunks WHERE call_id = ? ORDER BY seq DESC LIMIT 1", [row["id"]]
-        ).fetchone()
-        if last is None or "[DONE]" not in str(last[0]):
+        chunks = store.chunks(row["id"])
+        if not chunks or "[DONE]" not in str(chunks[-1]["data"]):
             lacking += 1
     if lacking < len(chat):
         return None
@@ -290,10 +288,8 @@ def _fingerprints(store: CallStore, rows: list[dict[str, Any]]) -> Sign | None:
     for row in rows:
         source = row["response_body"]
         if source is None and row["stream"]:
-            first = store.db.execute(
-                "SELECT data FROM chunks WHERE call_id = ? ORDER BY seq LIMIT 1", [row["id"]]
-            ).fetchone()
-            source = first[0] if first else None
+            chunks = store.chunks(row["id"])
+            source = chunks[0]["data"] if chunks else None
         match = _FINGERPRINT.search(str(source or ""))
         if match:
             seen.setdefault(match.group(1), row["id"])

@@ -25,7 +25,7 @@ from relayscope.protocols.conversation import turns
 from relayscope.protocols.openai_format import Assembled, StreamAssembler, assemble_body
 from relayscope.protocols.sse import SSEDecoder
 from relayscope.recording.journal import Journal, journal_path
-from relayscope.store import bodies
+from relayscope.store import bodies, stream_packs
 from relayscope.store.new_text import NewText
 
 log = logging.getLogger(__name__)
@@ -150,12 +150,17 @@ def connect(path: Path | str) -> sqlite3.Connection:
 
 def _interrupt_leftovers(conn: sqlite3.Connection) -> int:
     with conn:
+        leftovers = conn.execute(
+            "SELECT id FROM calls WHERE state IN ('pending', 'streaming')"
+        ).fetchall()
         cursor = conn.execute(
             "UPDATE calls SET state = 'interrupted',"
             " error = coalesce(error, 'Relayscope stopped before this call finished.'),"
             " chunk_count = (SELECT count(*) FROM chunks WHERE chunks.call_id = calls.id)"
             " WHERE state IN ('pending', 'streaming')"
         )
+        for (call_id,) in leftovers:
+            stream_packs.pack(conn, call_id)  # ended, if not finished: packed like the rest
         conn.execute(
             "UPDATE connections SET state = 'closed',"
             " close_reason = coalesce(close_reason, 'Relayscope stopped while it was open.')"
@@ -595,6 +600,10 @@ class RecordingWriter(Recording):
             _complete_if_delivered(assembled, fields)
         # prompt_text too, in the same update: the full-text index follows it (schema m012).
         self._update_row(call_id, {**fields, "prompt_text": self._prompt_text(call_id)})
+        if live is None or live.chunk_count:
+            # The stream's rows become one compressed pack, in the same transaction as the
+            # end: a reader sees either all rows or the whole pack (relayscope.store.stream_packs).
+            stream_packs.pack(self.conn, call_id)
         events.append({"event": "call_finished", "id": call_id, **_scalars(fields)})
 
     def _assemble(

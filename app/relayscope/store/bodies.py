@@ -32,9 +32,11 @@ PIECES_FROM = 4096
 #: Pieces are merged until they reach this size: fewer rows.
 MIN_PIECE = 512
 #: Pieces from this size on are zstd-compressed (when that saves 10 %). Each compressed piece
-#: costs ~25 µs to decode whatever its size (a frame's tables): a 200-turn body of 222 pieces
-#: all compressed took 5-13 ms to read against 0.6 ms as is (docs/benchmarks.md).
-COMPRESS_FROM = 8192
+#: costs ~16 µs of CPU to decode whatever its size (a decoder's context and a frame's tables;
+#: zlib and brotli cost more): from 4 KiB (an agent's tool outputs, not its small messages)
+#: the 60-turn session's pieces take half the room, and reading a 200-turn body (134
+#: compressed pieces) takes ~3.4 ms of CPU instead of ~1 (docs/benchmarks.md).
+COMPRESS_FROM = 4096
 # After an object that another object or the array's end follows: an item keeps the same
 # bytes (`,{...}`) whether it is the conversation's last item or has followers.
 _CUT = re.compile(rb"\}(?=\s*(?:,\s*\{|\]))")

@@ -12,7 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from relayscope.calls.facts import FAILED_SQL, LIVE_STATES
-from relayscope.store import bodies, schema
+from relayscope.store import bodies, schema, stream_packs
 
 __all__ = ["LIVE_STATES", "CallFilter", "CallStore", "StoreError", "fts_query", "open_database"]
 SORTABLE = frozenset(
@@ -170,13 +170,11 @@ class CallStore:
         rows = list(self.db.query("SELECT * FROM connections WHERE id = ?", [connection_id]))
         return rows[0] if rows else None
 
-    def chunks(self, call_id: str) -> list[dict[str, Any]]:
-        return list(
-            self.db.query(
-                "SELECT seq, t_ms, data, direction FROM chunks WHERE call_id = ? ORDER BY seq",
-                [call_id],
-            )
-        )
+    def chunks(self, call_id: str, *, after: int | None = None) -> list[dict[str, Any]]:
+        """A call's chunks (`seq`, `t_ms`, `data`, `direction`) in order, those with a seq
+        above `after` only if given: the one place that reads a finished stream's pack
+        (relayscope.store.stream_packs) and a live one's rows alike."""
+        return stream_packs.read(self.db.conn, call_id, after=after)
 
     def list_calls(
         self,

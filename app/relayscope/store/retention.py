@@ -1,5 +1,6 @@
 """Pruning (delete the oldest calls, by age or to cap the size) and compaction (store the
-bodies recorded before shared pieces as pieces), each followed by VACUUM.
+bodies recorded before shared pieces as pieces, and the streams recorded before chunk packs
+as packs), each followed by VACUUM.
 
 Request bodies share pieces (relayscope.store.bodies) but never depend on another call: deleting
 any call leaves every other body whole; a piece goes once no remaining call lists it. Live
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from relayscope.store import bodies
+from relayscope.store import bodies, stream_packs
 
 _FINISHED = "state NOT IN ('pending', 'streaming')"
 
@@ -122,6 +123,8 @@ def _sizes(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
         " + coalesce(length(output_text), 0) + 200"
         " + (SELECT coalesce(sum(length(data)) + 60 * count(*), 0) FROM chunks"
         "    WHERE chunks.call_id = calls.id)"
+        " + coalesce((SELECT length(pack) + 60 FROM chunk_packs"
+        "    WHERE chunk_packs.call_id = calls.id), 0)"
         f" FROM calls WHERE {_FINISHED} ORDER BY started_at, rowid"
     )
     return [(str(i), str(s or ""), int(n)) for i, s, n in conn.execute(sql)]
@@ -166,6 +169,7 @@ def _delete(conn: sqlite3.Connection, doomed: list[str]) -> None:
         conn.execute("CREATE TEMP TABLE doomed (id TEXT PRIMARY KEY)")
         conn.executemany("INSERT INTO doomed VALUES (?)", [(i,) for i in doomed])
         conn.execute("DELETE FROM chunks WHERE call_id IN (SELECT id FROM doomed)")
+        conn.execute("DELETE FROM chunk_packs WHERE call_id IN (SELECT id FROM doomed)")
         conn.execute("DELETE FROM calls WHERE id IN (SELECT id FROM doomed)")
         # Sockets none of whose calls remain, with the messages kept under their own id.
         orphans = (
@@ -195,20 +199,30 @@ class CompactResult:
     calls: int  # bodies converted to pieces
     size_before: int
     size_after: int
+    streams: int = 0  # finished streams whose chunk rows became a pack
 
     def sentence(self) -> str:
-        if not self.calls:
-            return "Nothing to compact: every large request body is already stored as pieces."
+        if not self.calls and not self.streams:
+            return (
+                "Nothing to compact: every large request body is already stored as pieces"
+                " and every finished stream as a pack."
+            )
         mib = (self.size_before - self.size_after) / 1024 / 1024
+        done = []
+        if self.calls:
+            done.append(f"{self.calls} request bodies as shared pieces")
+        if self.streams:
+            done.append(f"{self.streams} streams as chunk packs")
         return (
-            f"Stored {self.calls} request bodies as shared pieces; the database went from "
+            f"Stored {' and '.join(done)}; the database went from "
             f"{_mib(self.size_before)} to {_mib(self.size_after)} ({mib:.1f} MiB freed)."
         )
 
 
 def compact(path: Path, *, batch: int = 200) -> CompactResult:
-    """Store the large request bodies recorded before schema m014 as shared pieces, in
-    short transactions (a running proxy keeps recording between them), then VACUUM."""
+    """Store the large request bodies recorded before schema m014 as shared pieces and the
+    chunk rows of finished streams (recorded before m015) as packs, in short transactions (a
+    running proxy keeps recording between them), then VACUUM."""
     conn = sqlite3.connect(path, timeout=30.0)
     try:
         conn.execute("PRAGMA busy_timeout=30000")
@@ -230,9 +244,32 @@ def compact(path: Path, *, batch: int = 200) -> CompactResult:
                     )
             done += len(rows)
             last = rows[-1][0]
-        if done:
+        streams = _pack_streams(conn, batch)
+        if done or streams:
             _vacuum(conn)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return CompactResult(done, before, database_size(path))
+        return CompactResult(done, before, database_size(path), streams)
     finally:
         conn.close()
+
+
+def _pack_streams(conn: sqlite3.Connection, batch: int) -> int:
+    """Pack the chunk rows of finished calls (recorded before schema m015, or left by a run
+    that stopped), `batch` calls per transaction; returns how many calls were packed."""
+    done, last = 0, ""
+    while ids := [
+        call_id
+        for (call_id,) in conn.execute(
+            "SELECT DISTINCT chunks.call_id FROM chunks JOIN calls ON calls.id = chunks.call_id"
+            f" WHERE chunks.call_id > ? AND calls.{_FINISHED} ORDER BY chunks.call_id LIMIT ?",
+            (last, batch),
+        ).fetchall()
+    ]:
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            for call_id in ids:
+                # Checked again under the write lock: a call may have been packed meanwhile.
+                stream_packs.pack(conn, call_id)
+        done += len(ids)
+        last = ids[-1]
+    return done

@@ -428,6 +428,19 @@ def m014_body_pieces(db: Database) -> None:
     db["calls"].add_column("request_pieces", bytes)  # type: ignore[union-attr]
 
 
+@migrations()
+def m015_chunk_packs(db: Database) -> None:
+    # A finished stream's chunks move from rows of `chunks` into one compressed row per call
+    # (relayscope.store.stream_packs): an agent's answers are many small, repetitive events, ~12x
+    # smaller packed. Live streams stay rows until they end. Calls recorded before stay as
+    # they are (`relayscope compact` packs them); every reader goes through
+    # `stream_packs.read`, which reads both.
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS chunk_packs (call_id TEXT PRIMARY KEY REFERENCES calls(id),"
+        " count INTEGER NOT NULL, size INTEGER NOT NULL, pack BLOB NOT NULL)"
+    )
+
+
 class NewerSchemaError(Exception):
     """The database was written by a newer Relayscope (it has migrations this one lacks)."""
 

@@ -166,12 +166,8 @@ class CallInspector(QWidget):
         if not rows:
             return
         fields = rows[0]
-        chunks = list(
-            self._store.db.query(
-                "SELECT seq, t_ms, data FROM chunks WHERE call_id = ? AND seq > ? ORDER BY seq",
-                [call_id, self.stream_tab.model.last_seq()],
-            )
-        )
+        # Through the store: the chunks of a call that just ended are already packed.
+        chunks = self._store.chunks(call_id, after=self.stream_tab.model.last_seq())
         if not chunks and all(self._row.get(k) == v for k, v in fields.items()):
             return  # polled while nothing happened: no redraws
         was_live = self._row.get("state") in LIVE_STATES
