@@ -48,7 +48,7 @@ def main() -> int:
     if sep != "--":
         raise SystemExit("usage: python -m bench.patched_worker SPEC -- proxy ARGS...")
     apply(spec)
-    from relayscope.__main__ import main as relayscope
+    from relayscope.cli.main import main as relayscope
 
     return relayscope(rest)
 

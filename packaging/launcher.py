@@ -2,7 +2,7 @@
 
 import sys
 
-from relayscope.__main__ import main
+from relayscope.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

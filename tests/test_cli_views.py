@@ -126,7 +126,7 @@ def relayscope(db: Path, *args: str) -> str:
         ("show", "01HOSTILE", "--stream"),
         ("diagnose",),
         ("diagnose", "--format", "markdown"),
-        ("diff", "01HOSTILE", "01PLAIN"),  # relayscope.cli_actions
+        ("diff", "01HOSTILE", "01PLAIN"),  # relayscope.cli.diff
     ],
 )
 def test_no_control_character_reaches_the_terminal(db: Path, args: tuple[str, ...]) -> None:

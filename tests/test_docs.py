@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from relayscope.__main__ import build_parser
+from relayscope.cli.main import build_parser
 from relayscope.store.call_store import open_database
 from relayscope.store.schema import CALL_COLUMNS
 

@@ -566,5 +566,5 @@ def test_cli_show_stream_marks_a_websocket_clients_messages(tmp_path: Path) -> N
     writer.finish("01WS", {"status": 101, "state": "complete", "duration_ms": 60_700.0})
     writer.close()
     out = _show(db, "01WS", tmp_path)
-    assert re.search(r"^ +10 +60\.00 s +\+59\.33 s +→ response\.create", out, re.M)
+    assert re.search(r"^ +10 +1 min 00 s +\+59\.3 s +→ response\.create", out, re.M)
     assert "Findings: none; the stream looks healthy." in out

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relayscope.__main__ import main
+from relayscope.cli.main import main
 from relayscope.config import (
     DEFAULT_PORT,
     DEMO,

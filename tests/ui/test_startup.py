@@ -11,7 +11,8 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from relayscope.__main__ import display_problem, main
+from relayscope.cli.desktop import display_problem
+from relayscope.cli.main import main
 from tests.support.worker import ROOT
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from relayscope.calls import formatting
 from relayscope.config import Config, ModelPrice, Provider
 
 MILLION = Decimal(1_000_000)
@@ -133,16 +134,8 @@ class Cost:
 
 
 def format_usd(usd: Decimal | None) -> str:
-    """$1.23, $0.0421, $0.00031; None (unknown) is "—", never $0."""
-    if usd is None:
-        return UNKNOWN
-    if usd == 0:
-        return "$0.00"
-    if usd >= 1:
-        return f"${usd:,.2f}"
-    if usd >= Decimal("0.01"):
-        return f"${usd:.4f}"
-    return f"${usd:.2g}" if usd < Decimal("0.00001") else f"${usd:.5f}"
+    """$1.23, $0.0421, $0.00031; None (unknown) is "—", never $0 (relayscope.calls.formatting)."""
+    return formatting.usd(usd)
 
 
 def price_table_cost(usage: TokenUsage, price: ModelPrice) -> Decimal:

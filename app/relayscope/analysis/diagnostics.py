@@ -14,6 +14,7 @@ from typing import Any
 
 from relayscope.analysis.cost import Cost, CostTotal, Pricer, default_pricer, format_usd
 from relayscope.calls import facts as call_facts
+from relayscope.calls import formatting
 from relayscope.store.call_store import CallStore
 
 _FINGERPRINT = re.compile(r'"system_fingerprint"\s*:\s*"([^"]+)"')
@@ -364,8 +365,7 @@ def _float(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f} ms"
+_ms = formatting.duration_ms
 
 
 def _num(value: float | None) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from relayscope.analysis.cost import Pricer
 from relayscope.analysis.sessions import SessionReport, summary_of
 from relayscope.analysis.stream_analysis import analyse
+from relayscope.calls import formatting
 from relayscope.exchange.redaction import Redactor
 from relayscope.protocols.conversation import Turn, turns
 from relayscope.protocols.prompts import CHARS_PER_TOKEN, PART_TITLES, PARTS
@@ -312,6 +313,4 @@ def timeline_svg(chunks: Sequence[dict[str, Any]], width: int = 1000, height: in
 
 
 def _ms(value: object) -> str:
-    if not isinstance(value, int | float):
-        return "—"
-    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.2f} s"
+    return formatting.duration_ms(value) if isinstance(value, int | float) else formatting.DASH

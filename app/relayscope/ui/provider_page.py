@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from relayscope.analysis.cost import format_usd
 from relayscope.analysis.diagnostics import ProviderReport, as_json, as_markdown, diagnose
+from relayscope.calls.formatting import duration_ms
 from relayscope.store.call_store import CallStore, StoreError
 from relayscope.ui import theme
 from relayscope.ui.sparkline import Sparkline
@@ -46,10 +47,7 @@ SIGN_TITLES = {
 }
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.0f} ms" if value < 1000 else f"{value / 1000:,.1f} s"
+_ms = duration_ms
 
 
 def _rate(value: float | None) -> str:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from relayscope.analysis import cost
 from relayscope.analysis.sessions import load_session
+from relayscope.calls import formatting
 from relayscope.config import ConfigError, load_config
 from relayscope.exchange import share
 from relayscope.exchange.redaction import Redactor
@@ -247,8 +248,7 @@ class ShareDialog(QDialog):
             self.removed_list.addItem(f"{count:,} × {title}")
         if not rendered.removed:
             self.removed_list.addItem("Nothing found: no keys, credentials or patterns.")
-        size = len(rendered.page.encode()) / 1024
-        self.state.setText(f"Ready to save: {size:,.1f} KiB.")
+        self.state.setText(f"Ready to save: {formatting.size(len(rendered.page.encode()))}.")
         self.save_button.setEnabled(True)
         self.checked.emit()
 

@@ -77,9 +77,9 @@ def test_summary_uses_the_analysis_figures(broken: StreamTab) -> None:
     text = broken.summary.text()
     assert analysis.ttft_ms is not None and round(analysis.ttft_ms) == 440  # the first text
     assert "<b>299 chunks</b>" in text and "<b>TTFT 440 ms</b>" in text
-    assert "total 9.0 s" in text
+    assert "total 8.96 s" in text
     assert "gaps: median 24 ms · p95 33 ms" in text
-    assert f'max 1.5 s before <a href="row:{samples.STALL_AT}"' in text
+    assert f'max 1.50 s before <a href="row:{samples.STALL_AT}"' in text
     assert f"{analysis.output_tokens_per_s:,.1f} tok/s" in text
     broken.summary.linkActivated.emit(f"row:{samples.STALL_AT}")
     assert broken.selected_row() == samples.STALL_AT

@@ -67,8 +67,8 @@ def test_facts_give_the_numbers_with_units(inspector: CallInspector) -> None:
         "gpt-5.2",
         "answered as gpt-5.2-2025-05-01",
         "POST /v1/chat/completions",
-        "1.8 s",  # TTFT
-        "1.9 s",  # duration
+        "1.84 s",  # TTFT (1843.2 ms)
+        "1.85 s",  # duration (1851.7 ms: 8 ms later, not "1.9 s" against "1.8 s")
         "412 (256 cached)",
         "24",
         "436",
@@ -90,7 +90,7 @@ def test_first_token_and_first_byte_are_both_shown(inspector: CallInspector) -> 
 
 def test_a_breakpoints_hold_is_part_of_the_duration_and_said(inspector: CallInspector) -> None:
     facts = overview_of(inspector, samples.UPSTREAM_ID).facts_text()
-    assert "9.2 s (8.0 s held at a breakpoint)" in facts
+    assert "9.21 s (8.00 s held at a breakpoint)" in facts
 
 
 def test_codex_history_shows_calls_outputs_and_the_streamed_answer(

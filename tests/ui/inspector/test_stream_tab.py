@@ -58,7 +58,7 @@ def test_the_stall_is_labelled_on_the_timeline_and_marked_in_the_table(
     assert isinstance(gap.data(Qt.ItemDataRole.BackgroundRole), QBrush)
     assert "Stall" in gap.data(Qt.ItemDataRole.ToolTipRole)
     summary = stream_tab.summary.text()
-    assert "max 1.5 s before" in summary and f"#{samples.STALL_AT}" in summary
+    assert "max 1.50 s before" in summary and f"#{samples.STALL_AT}" in summary
     stalls = [f for f in stream_tab.findings.findings() if f.code == "stall"]
     assert [f.seq for f in stalls] == [samples.STALL_AT]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from html import escape
 from typing import Any
 
 from relayscope.analysis.cost import default_pricer
 from relayscope.calls import facts as call_facts
+from relayscope.calls.formatting import timestamp
 from relayscope.protocols.conversation import Turn
 from relayscope.ui.inspector import _format as fmt
 from relayscope.ui.inspector._json_text import json_list
@@ -251,11 +251,7 @@ def _tool_call_parts(call: dict[str, Any]) -> tuple[str, str]:
 
 
 def _started(value: object) -> str:
-    try:
-        when = datetime.fromisoformat(str(value)).astimezone()
-    except ValueError:
-        return str(value or fmt.DASH)
-    return when.strftime("%Y-%m-%d %H:%M:%S")
+    return timestamp(value)
 
 
 def _usage(row: dict[str, Any]) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""`relayscope export` (HAR, JSONL, fine-tuning JSONL, OTLP) and `relayscope import` (HAR)."""
+"""`relayscope export`: recorded calls as HAR, JSONL, fine-tuning JSONL or OTLP spans."""
 
 from __future__ import annotations
 
@@ -6,12 +6,21 @@ import argparse
 import io
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from relayscope.cli._common import (
+    EXIT_CANCELLED,
+    EXIT_USAGE,
+    Context,
+    add_common_options,
+    fail,
+    open_store,
+)
+
 if TYPE_CHECKING:
     from relayscope.analysis.cost import Pricer
+    from relayscope.cli._common import Subparsers
     from relayscope.config import OtlpSettings
     from relayscope.exchange.export import ExportResult, Selection
     from relayscope.store.call_store import CallStore
@@ -20,14 +29,11 @@ FORMATS = ("har", "jsonl", "finetune", "otlp")
 _PROGRESS_FROM = 200  # calls; smaller exports finish before a progress line is worth it
 
 
-def add_parsers(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    common: Callable[[argparse.ArgumentParser], None],
-) -> None:
+def add_parser(sub: Subparsers) -> None:
     export = sub.add_parser(
         "export", help="export recorded calls as HAR, JSONL, fine-tuning JSONL or OTLP spans"
     )
-    common(export)
+    add_common_options(export)
     export.add_argument("--format", required=True, choices=FORMATS, help="what to write")
     export.add_argument(
         "-o", "--output", type=Path, help="file to write (default: standard output)"
@@ -45,63 +51,37 @@ def add_parsers(
         "(default: the config's [otlp] endpoint, then $OTEL_EXPORTER_OTLP_ENDPOINT)",
     )
 
-    imported = sub.add_parser("import", help="import OpenAI-format API calls from a HAR file")
-    common(imported)
-    imported.add_argument("file", type=Path, help="the HAR file")
-    imported.add_argument(
-        "--all-entries",
-        action="store_true",
-        help="import every entry, not only OpenAI-format API calls",
-    )
 
-
-def run(
-    args: argparse.Namespace,
-    db_path: Path,
-    otlp: OtlpSettings | None = None,
-    pricer: Pricer | None = None,
-) -> int:
-    """`otlp`: the config's [otlp], where `--format otlp` sends without `--endpoint`;
-    `pricer`: prices each exported call with the config's overrides."""
-    try:
-        if args.command == "import":
-            return _import(args, db_path)
-        return _export(args, db_path, otlp, pricer)
-    except KeyboardInterrupt:
-        print("relayscope: cancelled.", file=sys.stderr)
-        return 130
-
-
-# --- export --------------------------------------------------------------------------------
-
-
-def _export(
-    args: argparse.Namespace, db_path: Path, otlp: OtlpSettings | None, pricer: Pricer | None
-) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    """`--format otlp` sends where --endpoint says, else the config's [otlp]; each exported
+    call is priced with the config's overrides."""
     from relayscope.analysis.cost import Pricer
-    from relayscope.config import OtlpSettings
-    from relayscope.store.call_store import CallStore, StoreError
 
-    otlp = otlp or OtlpSettings()
+    try:
+        return _export(args, ctx.db_path, ctx.config.otlp, Pricer.from_config(ctx.config))
+    except KeyboardInterrupt:
+        return fail("cancelled.", EXIT_CANCELLED)
+
+
+def _export(args: argparse.Namespace, db_path: Path, otlp: OtlpSettings, pricer: Pricer) -> int:
+    from relayscope.store.call_store import StoreError
+
     problem = _export_problem(args, otlp)
     if problem:
-        print(f"relayscope: {problem}", file=sys.stderr)
-        return 2
-    try:
-        store = CallStore(db_path, create=False)
-    except StoreError as exc:
-        print(f"relayscope: {exc}", file=sys.stderr)
+        return fail(problem, EXIT_USAGE)
+    store = open_store(db_path)
+    if store is None:
         return 1
     try:
         selection = _selection(store, args)
-        result = _export_from(store, args, selection, otlp, pricer or Pricer())
+        result = _export_from(store, args, selection, otlp, pricer)
     except (StoreError, _Failed) as exc:
-        print(f"relayscope: {exc}", file=sys.stderr)
-        return 1
+        return fail(exc)
+    except BrokenPipeError:
+        raise  # standard output closed (`| head`): quiet, see relayscope.cli.main
     except OSError as exc:
         where = args.output or "standard output"
-        print(f"relayscope: cannot write {where} ({exc.strerror or exc}).", file=sys.stderr)
-        return 1
+        return fail(f"cannot write {where} ({exc.strerror or exc}).")
     finally:
         store.close()
     print(result.summary(), file=sys.stderr)
@@ -195,19 +175,3 @@ class _Progress:
     def end(self) -> None:
         if self.shown:
             print(file=sys.stderr)
-
-
-# --- import --------------------------------------------------------------------------------
-
-
-def _import(args: argparse.Namespace, db_path: Path) -> int:
-    from relayscope.exchange.har_import import HarImportError, import_har
-    from relayscope.store.call_store import StoreError
-
-    try:
-        result = import_har(args.file, db_path, all_entries=args.all_entries)
-    except (HarImportError, StoreError) as exc:
-        print(f"relayscope: {exc}", file=sys.stderr)
-        return 1
-    print(result.summary())
-    return 0

@@ -4,41 +4,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from relayscope.config import Config
+from relayscope.cli._common import Context, add_common_options, base_url, fail, proxy_running
+
+if TYPE_CHECKING:
+    from relayscope.cli._common import Subparsers
+    from relayscope.protocols.openai_format import Assembled
 
 
-def add_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    common: Callable[[argparse.ArgumentParser], None],
-) -> None:
+def add_parser(sub: Subparsers) -> None:
     demo = sub.add_parser(
         "demo-session",
         help="play a 3-turn agent session (tool calls, cache reads) against the demo provider",
     )
-    common(demo)
+    add_common_options(demo)
     demo.add_argument(
         "--url", help="the proxy's base URL (default: from the config's [proxy], …/v1)"
     )
     demo.add_argument("--json", action="store_true", help="print the session id and calls as JSON")
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     from relayscope.actions.demo_session import DemoSessionError, play
-    from relayscope.actions.replay import proxy_reachable
-    from relayscope.cli_actions import base_url
-    from relayscope.protocols.openai_format import Assembled
     from relayscope.routing.routes import TOKEN_HEADER
 
+    config = ctx.config
     url = args.url or base_url(config)
-    if not proxy_reachable(url):
-        print(
-            f"relayscope: the proxy is not running at {url}; start it with `relayscope proxy` "
-            "(or open the app), or point --url at it.",
-            file=sys.stderr,
-        )
+    if not proxy_running(url):
         return 1
 
     def say(turn: int, number: int, answer: Assembled) -> None:
@@ -55,8 +48,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         result = play(url, headers=[(TOKEN_HEADER, token)] if token else [], on_call=say)
     except DemoSessionError as exc:
-        print(f"relayscope: {exc}", file=sys.stderr)
-        return 1
+        return fail(exc)
     if args.json:
         print(json.dumps({"session_id": result.session_id, "calls": result.call_ids}))
     else:
