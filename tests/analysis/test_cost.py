@@ -114,6 +114,19 @@ def test_unknown_price_and_missing_usage_are_unknown_never_zero() -> None:
     assert no_usage.as_json() == {"usd": None, "basis": "no usage recorded"}
 
 
+def test_the_demo_providers_models_have_a_demo_price_that_says_so() -> None:
+    row = _row(model="demo-agent", provider="demo", prompt_tokens=2000, completion_tokens=100)
+    priced = Pricer().price(row | {"cached_tokens": 1024})
+    # 976 x $1 + 1,024 x $0.10 + 100 x $4 per million
+    assert priced.usd == Decimal("0.0014784")
+    assert priced.basis.startswith("demo pricing, not a real price")
+    # Only the demo provider's calls: a demo-named model elsewhere stays unknown.
+    assert not Pricer().price(row | {"provider": "openai"}).known
+    # The config's own prices for the demo provider come first.
+    own = Provider("demo", "http://demo.relayscope.invalid/v1", prices=(ModelPrice("*", 0, 0),))
+    assert Pricer([own]).price(row).basis == "demo price for *"
+
+
 def test_usage_that_does_not_add_up_has_no_price() -> None:
     priced = Pricer().price(_row(prompt_tokens=50, completion_tokens=5, cached_tokens=1900))
     assert priced.usd is None
@@ -175,12 +188,12 @@ def test_totals_keep_count_of_unknown_costs() -> None:
     calls = [
         _row(prompt_tokens=1000, completion_tokens=500, cached_tokens=400, reasoning_tokens=200),
         _row(prompt_tokens=1000, completion_tokens=500, cached_tokens=400, reasoning_tokens=200),
-        _row(model="demo-1", provider="demo", prompt_tokens=5, completion_tokens=5),
+        _row(model="local-llama", provider="ollama", prompt_tokens=5, completion_tokens=5),
     ]
     by_provider = cost.ledger(calls, pricer, by="provider")
     assert by_provider["openai"][0] == CostTotal(GPT_52_COST * 2, 2, 0)
     assert by_provider["openai"][1].cache_read_tokens == 800
-    assert by_provider["demo"][0].text() == "—"
+    assert by_provider["ollama"][0].text() == "—"
     day = cost.ledger(calls, pricer, by="day")["2026-12-01"][0]
     assert day.text() == "$0.0162 + 1 unknown"
     assert day.as_json() == {"usd": 0.01624, "priced_calls": 2, "unknown_calls": 1}

@@ -20,11 +20,13 @@ from tests.support.worker import ROOT, WorkerProcess
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WorkerProcess, openai.OpenAI]]:
-    with (
-        WorkerProcess(tmp_path_factory.mktemp("agent")) as worker,  # no config: the demo only
-        openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client,
-    ):
-        yield worker, client
+    # No config: the demo only. A loaded machine can take more than 20 s to start it.
+    worker = WorkerProcess(tmp_path_factory.mktemp("agent")).start(timeout=60)
+    try:
+        with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
+            yield worker, client
+    finally:
+        worker.stop()
 
 
 def relayscope(worker: WorkerProcess, *args: str) -> subprocess.CompletedProcess[str]:
@@ -162,3 +164,9 @@ def test_relayscope_demo_session_plays_the_session_for_a_newcomer(
     assert sessions[session_id]["client"] == "relayscope-demo-agent/1"
     assert sessions[session_id]["cache_hit_rate"] > 0
     assert sessions[session_id]["tokens"]["cached"] > 0
+    # A newcomer sees what the session cost, at the demo's own price, labelled as such.
+    cost = sessions[session_id]["cost"]
+    assert (cost["priced_calls"], cost["unknown_calls"]) == (5, 0) and cost["usd"] > 0
+    rows = session_rows(worker, session_id, before + 5)
+    shown = json.loads(relayscope(worker, "show", rows[0]["id"], "--json").stdout)
+    assert shown["cost"]["basis"].startswith("demo pricing, not a real price")

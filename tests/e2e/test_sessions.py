@@ -103,16 +103,15 @@ def _record(client: openai.OpenAI) -> None:
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     tmp = tmp_path_factory.mktemp("sessions")
-    with (
-        FakeProvider(name="openai", prompt_cache=True) as fake,
-        WorkerProcess(
-            tmp,
-            f'[[providers]]\nname = "openai"\nbase_url = "{fake.base_url}"\ndefault = true\n',
-        ) as worker,
-    ):
-        with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
-            _record(client)
-        worker.wait_for_calls(8)
+    with FakeProvider(name="openai", prompt_cache=True) as fake:
+        config = f'[[providers]]\nname = "openai"\nbase_url = "{fake.base_url}"\ndefault = true\n'
+        worker = WorkerProcess(tmp, config).start(timeout=60)  # a loaded machine starts slowly
+        try:
+            with openai.OpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as client:
+                _record(client)
+            worker.wait_for_calls(8, timeout=30)
+        finally:
+            worker.stop()
     yield worker.db_path
 
 

@@ -587,8 +587,14 @@ def test_finetune_keeps_finished_chat_calls_and_says_what_it_skipped(store: Call
     result = export_calls(store, "finetune", out)
     examples = [json.loads(line) for line in out.getvalue().splitlines()]
     assert result.written == len(examples) == 5  # stream, tool call, Responses, socket, aggregated
-    assert result.skipped == {"failed or interrupted": 2, "not chat or Responses calls": 1}
-    assert "skipped 3 (2 failed or interrupted, 1 not chat or Responses calls)" in result.summary()
+    assert result.skipped == {
+        "failed or interrupted": 2,
+        "not chat, Responses or Messages calls": 1,
+    }
+    assert (
+        "skipped 3 (2 failed or interrupted, 1 not chat, Responses or Messages calls)"
+        in result.summary()
+    )
     stream = examples[0]
     assert stream == {
         "messages": [
@@ -647,7 +653,7 @@ def test_finetune_converts_a_responses_call_to_chat_messages(store: CallStore) -
         ({"state": "streaming"}, "failed or interrupted"),
         ({"output_text": None}, "empty answers"),
         ({"request_body": "not json"}, "unreadable requests"),
-        ({"endpoint": "embeddings"}, "not chat or Responses calls"),
+        ({"endpoint": "embeddings"}, "not chat, Responses or Messages calls"),
     ],
 )
 def test_finetune_skips_calls_that_would_teach_the_wrong_thing(

@@ -14,6 +14,10 @@ or not. Each API reports this differently, and getting it wrong double- or under
 - Anthropic Messages: `input_tokens` EXCLUDES `cache_read_input_tokens` and
   `cache_creation_input_tokens`, which are added to get every input token.
 An unknown price (or no usage) is a cost of None, shown as "—", never as $0.
+
+The built-in demo provider's models (`demo-*`) are priced with `DEMO_PRICE`, a made-up price
+that says so in every cost's basis ("demo pricing, not a real price"), so a first run shows
+what costs look like; a `prices` table of the config's own `demo` provider comes first.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ from decimal import Decimal
 from typing import Any
 
 from relayscope.calls import formatting
-from relayscope.config import Config, ModelPrice, Provider
+from relayscope.config import DEMO_PROVIDER, Config, ModelPrice, Provider
 
 MILLION = Decimal(1_000_000)
 UNKNOWN = "—"
+#: The demo provider's made-up price per million tokens (no real model costs this).
+DEMO_PRICE = ModelPrice("demo-*", input=1.0, output=4.0, cached=0.1, cache_write=1.25)
+DEMO_BASIS = "demo pricing, not a real price ($1 per million input tokens, $4 output)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +251,8 @@ class Pricer:
                     if fnmatch.fnmatchcase(name, own.pattern):
                         table_cost = price_table_cost(usage, own)
                         return Cost(table_cost, f"{provider} price for {own.pattern}")
+        if provider == DEMO_PROVIDER and fnmatch.fnmatchcase(model, DEMO_PRICE.pattern):
+            return Cost(price_table_cost(usage, DEMO_PRICE), DEMO_BASIS)
         for name in dict.fromkeys(n for n in (model, answered_as) if n):
             listed = list_price(usage, name, when)
             if listed is None:

@@ -6,10 +6,24 @@ ids (chat completions: Aider, Cline, the SDKs), a **chain**: calls whose convers
 the previous call's (its messages start with the earlier call's messages), from the same
 client; a chain's id is `chain-` + its first call's id.
 
+A session's calls are read as **conversations**: a call continues the conversation whose last
+request its messages extend (`cache_control` marks aside), else it opens one. The **main**
+conversation is the one the person talks to; a conversation opened while the main one is still
+to continue (the main one has a later call) is a **side conversation**: a sub-agent (Claude
+Code's Task tool, which runs with its own system prompt and a fresh conversation interleaved
+with its parent's; Codex's the same) or a helper call (a title, a command's prefix). Its calls
+are marked and never start a turn. A conversation opened once the main one has stopped (a
+compaction, a /clear, a rewritten first message) becomes the main one.
+
+A conversation of one call whose tools differ from the main one's (a quota check before the
+first turn, a title after the last) is a helper too. Side calls join the turn of the main call
+that follows them (the last turn when none follows).
+
 A **turn** is one input from the person and every model call made to answer it: Codex's
-`turn_id` when it sent one, else a call starts a new turn when the items that follow what it
-shares with the previous call's request hold a new user message (tool results and the model's
-own items continue the turn). A call whose request equals the one before it is a **retry** of it.
+`turn_id` when it sent one, else a main call starts a new turn when the items that follow what
+it shares with the previous main call's request hold a new user message (tool results, also
+Anthropic's `tool_result` blocks in a user message, and the model's own items continue the
+turn). A call whose request equals the previous one of its conversation is a **retry** of it.
 
 Context sizes are characters of the JSON sent, and tokens estimated as characters / 4 (no
 tokenizer: the figures show proportions and growth, not a bill).
@@ -26,6 +40,7 @@ from relayscope.actions.diff import canonical_json
 from relayscope.analysis.cost import CostTotal, Pricer, TokenUsage, usage_from_row
 from relayscope.protocols.prompts import (
     CHARS_PER_TOKEN,
+    ItemSizes,
     Prompt,
     context_parts,
     first_divergence,
@@ -54,6 +69,8 @@ class CallEntry:
     cost: CostTotal
     retry: bool = False
     cache_miss: str = ""  # why the prompt cache missed, when it did
+    side: str = ""  # "sub-agent: …" or "side call: …" for a call outside the main conversation
+    retry_after: str = ""  # what went wrong with the request a retry resends ("HTTP 529")
 
 
 @dataclass(slots=True)
@@ -171,28 +188,64 @@ def analyse_session(
 ) -> SessionReport:
     """Turns, calls, tokens, cost, context and prompt-cache findings of one session's calls."""
     ordered = sorted(calls, key=lambda c: str(c.get("started_at") or ""))
+    prompts = [read_prompt(call.get("request_body")) for call in ordered]
+    threads = _conversations(prompts)
+    last_of = {thread: position for position, thread in enumerate(threads)}
     turns: list[TurnReport] = []
-    previous: tuple[dict[str, Any], Prompt | None] | None = None
-    for call in ordered:
-        prompt = read_prompt(call.get("request_body"))
+    main: int | None = None
+    previous: tuple[dict[str, Any], Prompt | None] | None = None  # the last main call
+    last_in: dict[int, tuple[dict[str, Any], Prompt | None]] = {}  # each conversation's last
+    side_labels: dict[int, str] = {}
+    prompts_of: dict[int, tuple[Prompt, Prompt]] = {}  # turn index → (first, last) main prompt
+    pending: list[CallEntry] = []  # side calls, waiting for the next main call's turn
+    for position, (call, prompt) in enumerate(zip(ordered, prompts, strict=True)):
+        thread = threads[position]
         entry = CallEntry(call, usage_from_row(call), CostTotal().add(pricer.price(call)))
-        if previous is not None:
-            entry.retry = _same_request(previous[0], call)
+        side = thread != main and (
+            (main is not None and last_of[main] > position)
+            or _helper(position, threads, prompts, main, last_in)
+        )
+        if side:
+            if thread not in side_labels:
+                histories = [prompts[p] for p in last_of.values()]  # each one's longest
+                side_labels[thread] = _side_label(prompt, histories)
+            entry.side = side_labels[thread]
+        elif thread != main:
+            main = thread  # the first conversation, or a new one once the main one stopped
+        before = last_in.get(thread) or (None if entry.side else previous)
+        if before is not None and thread in last_in:
+            entry.retry = _same_request(before[0], call)
+            if entry.retry:
+                entry.retry_after = _failure(before[0])
+        if before is not None and not entry.retry:
+            entry.cache_miss = _cache_miss(
+                before, call, prompt, cache_lifetime_ms=cache_lifetime_ms, minimum=min_cacheable
+            )
+        last_in[thread] = (call, prompt)
+        if entry.side:
+            pending.append(entry)
+            continue
         if _starts_turn(call, prompt, previous, turns):
             turns.append(TurnReport(len(turns) + 1, str(call.get("turn_id") or "")))
             if prompt is not None:
                 turns[-1].new_input = _input_text(prompt)
-        if previous is not None and not entry.retry:
-            entry.cache_miss = _cache_miss(
-                previous, call, prompt, cache_lifetime_ms=cache_lifetime_ms, minimum=min_cacheable
-            )
         turn = turns[-1]
-        turn.calls.append(entry)
+        turn.calls += [*pending, entry]
+        pending.clear()
         if prompt is not None:
-            first = read_prompt(turn.calls[0].call.get("request_body")) or prompt
-            new = range(new_input_start(first), len(first.items))
-            turn.context = context_parts(prompt, new)
+            first = prompts_of.get(turn.index, (prompt, prompt))[0]
+            prompts_of[turn.index] = (first, prompt)
         previous = (call, prompt)
+    if pending:  # helper calls after the last main call
+        if not turns:
+            turns.append(TurnReport(1, ""))
+        turns[-1].calls += pending
+    sizes: ItemSizes = []
+    for turn in turns:  # what fills the context: the turn's last main request
+        if turn.index in prompts_of:
+            first, last = prompts_of[turn.index]
+            new = range(new_input_start(first), len(first.items))
+            turn.context = context_parts(last, new, sizes)
     _totals(turns)
     first_call = ordered[0] if ordered else {}
     duration = max((_end_ms(c) for c in ordered), default=0.0) - _ms(first_call.get("started_at"))
@@ -203,6 +256,106 @@ def analyse_session(
         duration_ms=max(0.0, duration) if ordered else 0.0,
         turns=turns,
     )
+
+
+def _helper(
+    position: int,
+    threads: Sequence[int],
+    prompts: Sequence[Prompt | None],
+    main: int | None,
+    seen: Mapping[int, object],
+) -> bool:
+    """Whether the call at `position`, opening a conversation while no main one continues,
+    is a helper (a quota check before the first turn, a title after the last) rather than the
+    new main conversation: it is its conversation's only call and its tools differ from the
+    main conversation's (or, before there is one, from the next conversation's)."""
+    thread = threads[position]
+    if thread in seen or thread in threads[position + 1 :]:
+        return False
+    if main is not None:
+        reference = next(
+            (
+                p
+                for t, p in zip(
+                    reversed(threads[:position]), reversed(prompts[:position]), strict=True
+                )
+                if t == main
+            ),
+            None,
+        )
+    else:
+        reference = next(
+            (
+                p
+                for t, p in zip(threads[position + 1 :], prompts[position + 1 :], strict=True)
+                if t != thread
+            ),
+            None,
+        )
+    prompt = prompts[position]
+    if reference is None or prompt is None:
+        return False
+    return prompt.tools != reference.tools
+
+
+def _conversations(prompts: Sequence[Prompt | None]) -> list[int]:
+    """The conversation of each call (numbered from 0 in order of appearance): the most
+    recently continued one whose last request this call's messages extend (or repeat), else a
+    new one. A body that is not a prompt stays in the conversation of the call before it."""
+    found: list[int] = []
+    lasts: list[tuple[Any, ...]] = []  # each conversation's last request's items
+    recent: list[int] = []  # conversations, the most recently continued last
+    for prompt in prompts:
+        if prompt is None or not prompt.items:
+            thread = found[-1] if found else len(lasts)
+            if thread == len(lasts):
+                lasts.append(())
+        else:
+            key = prompt.items  # (compared as values: dicts equal whatever their key order)
+            thread = next(
+                (t for t in reversed(recent) if lasts[t] and key[: len(lasts[t])] == lasts[t]),
+                len(lasts),
+            )
+            if thread == len(lasts):
+                lasts.append(key)
+            lasts[thread] = key
+        if thread in recent:
+            recent.remove(thread)
+        recent.append(thread)
+        found.append(thread)
+    return found
+
+
+def _side_label(prompt: Prompt | None, histories: Sequence[Prompt | None]) -> str:
+    """ "sub-agent: <what its parent's Task call says it does>", else the kind of call and the
+    start of the message that opened it."""
+    asked = _input_text(prompt) if prompt is not None else ""
+    kind = "sub-agent" if prompt is not None and prompt.tools != "[]" else "side call"
+    for other in histories:  # the parent's Task/Agent tool call that sent this prompt
+        for item in other.items if other is not None else ():
+            for block in item.get("content") or () if isinstance(item, dict) else ():
+                given = block.get("input") if isinstance(block, dict) else None
+                if (
+                    isinstance(given, dict)
+                    and block.get("type") == "tool_use"
+                    and given.get("prompt") == asked
+                    and asked
+                ):
+                    what = given.get("description") or given.get("subagent_type") or asked
+                    return f"sub-agent: {_short(str(what))}"
+    return f"{kind}: {_short(asked)}" if asked else kind
+
+
+def _short(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _failure(call: Mapping[str, Any]) -> str:
+    status = call.get("status")
+    if isinstance(status, int) and status >= 400:
+        return f"HTTP {status}"
+    return {"error": "an error", "interrupted": "an interruption"}.get(str(call.get("state")), "")
 
 
 def _same_request(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -227,21 +380,31 @@ def _starts_turn(
         return True
     shared = 0  # items the two requests have in common from the start
     for a, b in zip(before.items, prompt.items, strict=False):
-        if canonical_json(a) != canonical_json(b):
+        if a != b:
             break
         shared += 1
     return any(item_role(item) == "user" for item in prompt.items[shared:])
 
 
 def _input_text(prompt: Prompt) -> str:
+    """The person's last message: Claude Code's `<system-reminder>` blocks left out."""
     from relayscope.protocols.conversation import content_text
 
     for item in reversed(prompt.items):
         if item_role(item) == "user" and isinstance(item, dict):
-            text = content_text(item.get("content"))
+            content = item.get("content")
+            if isinstance(content, list):
+                said = [b for b in content if not _reminder(b)]
+                content = said or content
+            text = content_text(content)
             if text:
                 return text
     return ""
+
+
+def _reminder(block: object) -> bool:
+    text = block.get("text") if isinstance(block, dict) else None
+    return isinstance(text, str) and text.lstrip().startswith("<system-reminder>")
 
 
 def _cache_miss(
@@ -410,6 +573,8 @@ def _turn_json(turn: TurnReport) -> dict[str, Any]:
                 "status": entry.call.get("status"),
                 "state": entry.call.get("state"),
                 "retry": entry.retry,
+                "retry_after": entry.retry_after or None,
+                "side": entry.side or None,
                 "tokens": tokens_json(entry.usage or TokenUsage()),
                 "cost": entry.cost.as_json(),
                 "cache_hit_rate": hit_rate([entry.call]),

@@ -105,13 +105,19 @@ def _turn_lines(turn: TurnReport) -> list[str]:
         tokens = entry.usage or TokenUsage()
         lines.append(
             f"  call     {clean(call.get('id'))} {call.get('status') or '—'} "
-            f"{clean(call.get('state') or '')}{' (retry)' if entry.retry else ''} · in "
+            f"{clean(call.get('state') or '')}{_retry(entry.retry, entry.retry_after)} · in "
             f"{tokens.input_tokens:,} cached {tokens.cache_read_tokens:,} out "
             f"{tokens.output_tokens:,} · {entry.cost.text()}"
         )
+        if entry.side:
+            lines.append(f"  beside   {clean(entry.side)}")
         if entry.cache_miss:
             lines.append(f"  cache    missed: {clean(entry.cache_miss)}")
     return lines
+
+
+def _retry(retry: bool, after: str) -> str:
+    return (f" (retry after {after})" if after else " (retry)") if retry else ""
 
 
 def _usage_text(tokens: TokenUsage, rate: float | None) -> str:

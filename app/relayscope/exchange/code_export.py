@@ -1,16 +1,31 @@
-"""Turns a recorded call into code that sends it again through Relayscope: curl or Python."""
+"""Turns a recorded call into code that sends it again through Relayscope: curl or Python.
+
+Python uses the openai SDK for OpenAI-format calls and the anthropic SDK for Anthropic
+Messages calls (`client.messages.create`, every body field either a named parameter or in
+`extra_body`, the recorded query in `extra_query`), else httpx with the body as recorded.
+"""
 
 from __future__ import annotations
 
 import json
 import shlex
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["API_KEY_ENV", "DOCSTRING", "as_curl", "as_python", "request_url"]
+__all__ = [
+    "ANTHROPIC_KEY_ENV",
+    "API_KEY_ENV",
+    "DOCSTRING",
+    "MESSAGES_DOCSTRING",
+    "as_curl",
+    "as_python",
+    "request_url",
+]
 
 #: The environment variable the snippets read the API key from; never a key itself.
 API_KEY_ENV = "OPENAI_API_KEY"
+#: The same for the anthropic SDK's snippets (Messages calls).
+ANTHROPIC_KEY_ENV = "ANTHROPIC_API_KEY"
 
 # Headers a snippet never copies: transport details the tool sets itself, the recorded (and
 # redacted) credentials, and Relayscope's own bookkeeping headers for replays.
@@ -122,6 +137,37 @@ _COMPLETIONS_PARAMS = frozenset(
     ]
 )
 _EMBEDDINGS_PARAMS = frozenset(["input", "model", "dimensions", "encoding_format", "user"])
+
+#: What `client.messages.create` of the anthropic SDK names (the rest goes in extra_body).
+MESSAGES_PARAMS = frozenset(
+    [
+        "max_tokens",
+        "messages",
+        "model",
+        "metadata",
+        "service_tier",
+        "stop_sequences",
+        "stream",
+        "system",
+        "temperature",
+        "thinking",
+        "tool_choice",
+        "tools",
+        "top_k",
+        "top_p",
+    ]
+)
+#: The path the anthropic SDK appends to its base_url.
+MESSAGES_SUFFIX = "/v1/messages"
+_MESSAGES_STREAM_LOOP = (
+    "for event in stream:\n"
+    '    if event.type == "content_block_delta" and event.delta.type == "text_delta":\n'
+    '        print(event.delta.text, end="", flush=True)\n'
+    "print()\n"
+)
+_MESSAGES_PRINT = (
+    'for block in response.content:\n    if block.type == "text":\n        print(block.text)\n'
+)
 
 #: endpoint -> (SDK method, parameters it names, path suffix the SDK appends to base_url)
 SDK_METHODS: dict[str, tuple[str, frozenset[str], str]] = {
@@ -345,7 +391,10 @@ DOCSTRING = (
 )
 
 
-def _docstring(call: dict[str, Any]) -> str:
+MESSAGES_DOCSTRING = DOCSTRING.replace(API_KEY_ENV, ANTHROPIC_KEY_ENV)
+
+
+def _docstring(call: dict[str, Any], fixed: str = DOCSTRING) -> str:
     """The fixed docstring, then one comment naming the call; every recorded value in it is a
     quoted literal, so it stays on its one line whatever the value holds."""
     what = [f"call {_string_literal(_text(call.get('id')) or '?')}"]
@@ -354,7 +403,7 @@ def _docstring(call: dict[str, Any]) -> str:
     for key in ("model", "provider"):
         if call.get(key):
             what.append(f"{key} {_string_literal(_text(call.get(key)))}")
-    return DOCSTRING + f"\n# Recorded {', '.join(what)}\n\n"
+    return fixed + f"\n# Recorded {', '.join(what)}\n\n"
 
 
 def as_python(call: dict[str, Any], base_url: str) -> str:
@@ -364,6 +413,15 @@ def as_python(call: dict[str, Any], base_url: str) -> str:
     method = _text(call.get("method")) or "POST"
     if isinstance(body, dict) and method == "POST" and endpoint in SDK_METHODS:
         return _docstring(call) + _sdk_code(call, base_url, endpoint, body)
+    path = _text(call.get("path")).partition("?")[0]
+    if (
+        isinstance(body, dict)
+        and method == "POST"
+        and endpoint == "messages"
+        and path.endswith(MESSAGES_SUFFIX)
+        and _unique_query(call)
+    ):
+        return _docstring(call, MESSAGES_DOCSTRING) + _messages_code(call, base_url, body)
     if method == "GET" and endpoint == "models" and _text(call.get("path")).endswith("/models"):
         return (
             _docstring(call)
@@ -409,6 +467,48 @@ def _sdk_code(call: dict[str, Any], base_url: str, endpoint: str, body: dict[str
     result = "stream" if streaming else "response"
     code += f"\n{result} = {function}({', '.join(arguments)})\n"
     return code + (_STREAM_LOOPS[endpoint] if streaming else _RESULT_PRINTS[endpoint])
+
+
+def _unique_query(call: dict[str, Any]) -> bool:
+    """A query the SDK's extra_query (a dict) can say: no name twice."""
+    query = parse_qsl(urlsplit(_text(call.get("path"))).query, keep_blank_values=True)
+    return len({name for name, _ in query}) == len(query)
+
+
+def _messages_code(call: dict[str, Any], base_url: str, body: dict[str, Any]) -> str:
+    """The anthropic SDK's `messages.create` with the recorded body, headers and query."""
+    named = {k: v for k, v in body.items() if k in MESSAGES_PARAMS}
+    extra = {k: v for k, v in body.items() if k not in MESSAGES_PARAMS}
+    headers = {
+        name: value
+        for name, value in _headers(call)
+        if name.lower() not in _SDK_HEADERS and not name.lower().startswith("x-stainless-")
+    }
+    query = parse_qsl(urlsplit(_text(call.get("path"))).query, keep_blank_values=True)
+    code = (
+        "import os\n\nfrom anthropic import Anthropic\n\n"
+        "client = Anthropic(\n"
+        f"    base_url={_literal(_sdk_base_url(call, base_url, MESSAGES_SUFFIX))},\n"
+        f'    api_key=os.environ.get("{ANTHROPIC_KEY_ENV}", "relayscope"),\n'
+        "    timeout=600,\n"
+        ")\n"
+        f"\nbody = {_literal(named)}\n"
+    )
+    arguments = ["**body"]
+    if extra:
+        code += "# Not named parameters of client.messages.create(); sent in the JSON body.\n"
+        code += f"extra_body = {_literal(extra)}\n"
+        arguments.append("extra_body=extra_body")
+    if headers:
+        code += f"extra_headers = {_literal(headers)}\n"
+        arguments.append("extra_headers=extra_headers")
+    if query:
+        code += f"extra_query = {_literal(dict(query))}\n"
+        arguments.append("extra_query=extra_query")
+    streaming = _is_stream(call, body)
+    result = "stream" if streaming else "response"
+    code += f"\n{result} = client.messages.create({', '.join(arguments)})\n"
+    return code + (_MESSAGES_STREAM_LOOP if streaming else _MESSAGES_PRINT)
 
 
 def _httpx_code(call: dict[str, Any], base_url: str, body: Any) -> str:

@@ -3,8 +3,15 @@
 The request's conversation plus the assistant's recorded answer (text and tool calls). A
 Responses call is converted to chat messages (instructions → system, developer → system,
 function calls → assistant `tool_calls`, their outputs → `tool` messages; reasoning items are
-left out). Calls that failed, were cut short, stopped early (`length`, `content_filter`,
-`incomplete`) or are not chat calls are skipped, and the result says how many and why.
+left out). An Anthropic Messages call is converted the same way, since OpenAI's format is
+the one fine-tuning takes: `system` → a system message (text blocks joined by blank lines),
+`tool_use` blocks → assistant `tool_calls` (input as JSON arguments), `tool_result` blocks →
+`tool` messages before the rest of their user message, images → `image_url` parts (base64 as
+data URLs), tools → function tools (`input_schema` as `parameters`); thinking is left out,
+like reasoning items. A Messages call holding what the format cannot say (documents, server
+tools and their results, images inside tool results) is skipped with that reason, as are
+calls that failed, were cut short, stopped early (`length`, `content_filter`, `max_tokens`,
+`incomplete`) or are not chat calls; the result says how many and why.
 """
 
 from __future__ import annotations
@@ -18,14 +25,20 @@ from relayscope.exchange.records import ExportResult, RecordedCall
 
 __all__ = ["finetune_example", "write_finetune"]
 
-NOT_CHAT = "not chat or Responses calls"
+NOT_CHAT = "not chat, Responses or Messages calls"
+MESSAGES_UNSUPPORTED = (
+    "Messages calls holding documents, server tools or images in tool results "
+    "(OpenAI's fine-tuning format cannot hold them)"
+)
 FAILED = "failed or interrupted"
 INCOMPLETE = "incomplete answers"
 UNREADABLE = "unreadable requests"
 EMPTY = "empty answers"
 CONTINUED = "Responses calls continuing a stored conversation (previous_response_id)"
 
-_EARLY_STOPS = frozenset({"length", "content_filter", "failed", "cancelled"})
+_EARLY_STOPS = frozenset(
+    {"length", "content_filter", "failed", "cancelled", "max_tokens", "refusal", "pause_turn"}
+)
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 
 
@@ -42,7 +55,7 @@ def write_finetune(calls: Iterable[RecordedCall], out: TextIO, result: ExportRes
 def finetune_example(call: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     """(the training example, None), or (None, why the call cannot be one)."""
     endpoint = call.get("endpoint")
-    if endpoint not in ("chat.completions", "responses"):
+    if endpoint not in ("chat.completions", "responses", "messages"):
         return None, NOT_CHAT
     if call_facts.is_failed(call) or call_facts.is_live(call) or call.get("status") is None:
         return None, FAILED
@@ -56,6 +69,11 @@ def finetune_example(call: dict[str, Any]) -> tuple[dict[str, Any] | None, str |
         if body.get("previous_response_id"):
             return None, CONTINUED
         messages, tools = _responses_messages(body), _responses_tools(body.get("tools"))
+    elif endpoint == "messages":
+        try:
+            messages, tools = _anthropic_messages(body), _anthropic_tools(body.get("tools"))
+        except _Unsupported:
+            return None, MESSAGES_UNSUPPORTED
     else:
         raw_messages, tools = body.get("messages"), _list(body.get("tools"))
         messages = [m for m in _list(raw_messages) if isinstance(m, dict)]
@@ -185,6 +203,118 @@ def _responses_tools(tools: object) -> list[dict[str, Any]]:
             out.append({"type": "function", "function": spec})
         elif tool.get("type") == "custom":
             out.append({"type": "custom", "custom": spec})
+    return out
+
+
+# --- Anthropic Messages → chat ------------------------------------------------------------
+
+
+class _Unsupported(Exception):
+    """A Messages block or tool that OpenAI's fine-tuning format cannot hold."""
+
+
+def _anthropic_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    system = body.get("system")
+    if isinstance(system, list):
+        system = "\n\n".join(_block_texts(system))
+    if isinstance(system, str) and system:
+        messages.append({"role": "system", "content": system})
+    for message in _list(body.get("messages")):
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if message.get("role") == "assistant":
+            messages.append(_anthropic_assistant(content))
+        elif isinstance(content, str):
+            messages.append({"role": "user", "content": content})
+        else:
+            messages += _anthropic_user(_list(content))
+    return messages
+
+
+def _anthropic_assistant(content: object) -> dict[str, Any]:
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content}
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in _list(content):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text":
+            texts.append(str(block.get("text") or ""))
+        elif kind == "tool_use":
+            arguments = json.dumps(block.get("input", {}), ensure_ascii=False)
+            function = {"name": str(block.get("name") or ""), "arguments": arguments}
+            calls.append(
+                {"id": str(block.get("id") or ""), "type": "function", "function": function}
+            )
+        elif kind not in ("thinking", "redacted_thinking"):
+            raise _Unsupported(kind)
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _anthropic_user(blocks: list[Any]) -> list[dict[str, Any]]:
+    """Tool results as `tool` messages, then the rest of the message as one user message."""
+    out: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "tool_result":
+            result = block.get("content", "")
+            if isinstance(result, list) and any(
+                not isinstance(b, dict) or b.get("type") != "text" for b in result
+            ):
+                raise _Unsupported("tool_result")
+            text = result if isinstance(result, str) else "\n".join(_block_texts(result))
+            out.append(
+                {"role": "tool", "tool_call_id": str(block.get("tool_use_id")), "content": text}
+            )
+        elif kind == "text":
+            parts.append({"type": "text", "text": str(block.get("text") or "")})
+        elif kind == "image":
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(block)}})
+        else:
+            raise _Unsupported(kind)
+    if len(parts) == 1 and parts[0]["type"] == "text":
+        out.append({"role": "user", "content": parts[0]["text"]})
+    elif parts:
+        out.append({"role": "user", "content": parts})
+    return out
+
+
+def _image_url(block: dict[str, Any]) -> str:
+    source = block.get("source")
+    if isinstance(source, dict) and source.get("type") == "base64":
+        return f"data:{source.get('media_type')};base64,{source.get('data')}"
+    if isinstance(source, dict) and source.get("type") == "url":
+        return str(source.get("url"))
+    raise _Unsupported("image")
+
+
+def _block_texts(blocks: object) -> list[str]:
+    return [
+        str(b["text"])
+        for b in _list(blocks)
+        if isinstance(b, dict) and isinstance(b.get("text"), str)
+    ]
+
+
+def _anthropic_tools(tools: object) -> list[dict[str, Any]]:
+    """Messages tool definitions as function tools; a server tool (web search, code
+    execution, bash…) has no function equivalent."""
+    out: list[dict[str, Any]] = []
+    for tool in _list(tools):
+        if not isinstance(tool, dict):
+            continue
+        if tool.get("type") not in (None, "custom") or not tool.get("name"):
+            raise _Unsupported("tool")
+        function = {"name": tool["name"], "parameters": tool.get("input_schema", {})}
+        if tool.get("description"):
+            function["description"] = tool["description"]
+        out.append({"type": "function", "function": function})
     return out
 
 

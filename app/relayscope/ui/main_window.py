@@ -392,6 +392,9 @@ class MainWindow(QMainWindow):
             self.session_view.share_requested.connect(
                 lambda sid: self.call_actions.share(session_id=sid)
             )
+            for worker in (self.worker, self.playback.worker):  # live: new calls appear
+                worker.call_started.connect(self.session_view.calls_changed)
+                worker.call_finished.connect(self.session_view.calls_changed)
         if session_id:
             self.session_view.show_session(session_id)
         self.session_view.refresh()

@@ -49,6 +49,12 @@ def turn_notes(turn: TurnReport) -> str:
     notes = []
     if turn.compacted:
         notes.append("context compacted")
+    sides = {c.side.split(":")[0] for c in turn.calls if c.side}
+    agents = len({c.side for c in turn.calls if c.side.startswith("sub-agent")})
+    if agents:
+        notes.append(f"{agents} sub-agent{'s' if agents != 1 else ''}")
+    if "side call" in sides:
+        notes.append("side calls")
     retries = sum(1 for c in turn.calls if c.retry)
     if retries:
         notes.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
@@ -201,7 +207,9 @@ class SessionTurnsModel(QAbstractItemModel):
             if column == COLUMN["turn"]:
                 status = call.get("status") or call.get("state") or "—"
                 retry = " · retry" if entry.retry else ""
-                return f"↳ {status}{retry} · {call.get('id')}"
+                side = f"{entry.side.split(':')[0]} · " if entry.side else ""
+                arrow = "  ⤷" if entry.side else "↳"
+                return f"{arrow} {side}{status}{retry} · {call.get('id')}"
             if COLUMN["input"] <= column <= COLUMN["reasoning"]:
                 return _tokens(entry.usage, column)
             if column == COLUMN["cost"]:
@@ -210,12 +218,19 @@ class SessionTurnsModel(QAbstractItemModel):
                 return percent(hit_rate([call]))
             if column == COLUMN["notes"]:
                 retry = "resends the previous request" if entry.retry else ""
-                return miss_note(entry.cache_miss) or retry
+                if retry and entry.retry_after:
+                    retry += f" (after {entry.retry_after})"
+                return miss_note(entry.cache_miss) or retry or one_line(entry.side)
             return ""
-        if role == _TOOLTIP and column == COLUMN["notes"] and entry.cache_miss:
-            return plain_tooltip(miss_note(entry.cache_miss))
+        if role == _TOOLTIP and column == COLUMN["notes"] and (entry.cache_miss or entry.side):
+            return plain_tooltip(miss_note(entry.cache_miss) or entry.side)
         if role == _TOOLTIP and column == COLUMN["turn"]:
-            return "Click to show this call in the list and the inspector"
+            beside = (
+                f"{entry.side}\nA call beside the main conversation, made during this turn.\n"
+                if entry.side
+                else ""
+            )
+            return plain_tooltip(f"{beside}Click to show this call in the list and the inspector")
         if role == _FOREGROUND:
             if column == COLUMN["notes"] and (entry.cache_miss or entry.retry):
                 return theme.colour(theme.WARNING)

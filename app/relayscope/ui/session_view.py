@@ -3,6 +3,11 @@ chosen session turn by turn: calls, tokens, cost, what fills the context, the pr
 
 Sessions are read and analysed off the GUI thread (`JobRunner`), each job on its own
 connection, so a long session (hundreds of turns) never freezes the window.
+
+The window is live: `calls_changed()` (the main window calls it for each call the worker
+starts or finishes) reads the list and the open session again, at most every `LIVE_MS` and
+never two reads at once, keeping the chosen session, the current turn or call, the unfolded
+turns and the scroll positions.
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -47,6 +52,8 @@ from relayscope.ui.session_turns_model import COLUMN, SessionTurnsModel, miss_no
 
 #: Sessions with at most this many turns open with every turn unfolded into its calls.
 UNFOLD_TURNS = 20
+#: New calls are shown at most this often (ms) while the window is open.
+LIVE_MS = 500
 NO_SESSIONS = (
     "No sessions yet. Point Codex, Claude Code, Aider or any agent at Relayscope: each of its "
     "conversations appears here, turn by turn, with what every turn cost and why the prompt "
@@ -92,6 +99,13 @@ class SessionView(QWidget):
         self.jobs = JobRunner(self)
         self._generation = 0
         self._wanted = ""
+        self._reading = False  # a read of the list is under way
+        self._again = False  # calls changed during that read: read once more after it
+        self._stale = False  # calls changed while the window was hidden
+        self._quiet = False  # the read under way is a live update: no "Reading…" texts
+        self._live = QTimer(self)
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_MS)
         self.sessions = SessionListModel(self)
         self.turns = SessionTurnsModel(self)
         self.state = plain_label(QLabel(self))
@@ -189,6 +203,7 @@ class SessionView(QWidget):
         self._show_report(None)
 
     def _connect(self) -> None:
+        self._live.timeout.connect(self._on_live_timeout)
         self.refresh_button.clicked.connect(self.refresh)
         self.share_button.clicked.connect(self._on_share_button_clicked)
         self.session_table.selectionModel().currentRowChanged.connect(
@@ -200,18 +215,33 @@ class SessionView(QWidget):
 
     # -- public API ---------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Read the list of sessions again (in the background); the chosen one stays chosen."""
+    def refresh(self, *, quiet: bool = False) -> None:
+        """Read the list of sessions again (in the background); the chosen one stays chosen.
+        A quiet refresh (a live update) changes no text until the new figures are there."""
+        if self._reading:
+            self._again = True
+            return
         current = self.current_session_id()
         self._wanted = self._wanted or current
-        self.state.setText("Reading sessions…")
+        self._reading, self._stale, self._quiet = True, False, quiet
+        if not quiet:
+            self.state.setText("Reading sessions…")
         self.refresh_button.setEnabled(False)
         self.jobs.start(
             lambda job: _read_sessions(self.db_path, job),
             on_success=self._on_sessions_read,
             on_failure=self._on_read_failed,
-            on_end=lambda: self.refresh_button.setEnabled(True),
+            on_end=self._on_read_ended,
         )
+
+    def calls_changed(self, *_: object) -> None:
+        """A call was recorded or ended: show it soon (coalesced, at most every LIVE_MS)."""
+        if not self.isVisible():
+            self._stale = True  # read when the window is shown again
+        elif self._reading:
+            self._again = True
+        elif not self._live.isActive():
+            self._live.start()
 
     def show_session(self, session_id: str) -> None:
         """Choose this session (once the list has it) and read its turns."""
@@ -230,23 +260,44 @@ class SessionView(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.jobs.cancel_all()
+        self._live.stop()
         super().closeEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale and not self._reading:
+            self.refresh(quiet=True)
 
     # -- reading ------------------------------------------------------------------------
 
-    def _load(self, session_id: str) -> None:
+    def _load(self, session_id: str, *, quiet: bool = False) -> None:
         self._generation += 1
         generation = self._generation
-        self.title.setText(f"Session {session_id}")
-        self.totals.setText("Reading its turns…")
+        if not quiet:
+            self.title.setText(f"Session {session_id}")
+            self.totals.setText("Reading its turns…")
         self.jobs.start(
             lambda job: _read_session(self.db_path, session_id, job),
             on_success=lambda report: self._on_session_read(generation, report),
             on_failure=self._on_read_failed,
         )
 
+    def _on_read_ended(self) -> None:
+        self._reading = False
+        self.refresh_button.setEnabled(True)
+        if self._again:
+            self._again = False
+            self._live.start()
+
+    def _on_live_timeout(self) -> None:
+        if self.isVisible():
+            self.refresh(quiet=True)
+        else:
+            self._stale = True
+
     def _on_sessions_read(self, sessions: list[SessionSummary]) -> None:
         wanted, self._wanted = self._wanted, ""
+        scrolled = self.session_table.verticalScrollBar().value()
         self.sessions.set_sessions(sessions)
         if not sessions:
             self.state.setText("No sessions yet.")
@@ -266,7 +317,9 @@ class SessionView(QWidget):
             self.session_table.selectRow(row)
             session = self.sessions.session(row)
             if session is not None and session.id == shown:
-                self._load(session.id)  # the same session: read its new calls
+                self._load(session.id, quiet=True)  # the same session: read its new calls
+        if self._quiet:
+            self.session_table.verticalScrollBar().setValue(scrolled)
 
     def _on_session_read(self, generation: int, report: object) -> None:
         if generation != self._generation:
@@ -279,6 +332,10 @@ class SessionView(QWidget):
     # -- showing ------------------------------------------------------------------------
 
     def _show_report(self, report: SessionReport | None) -> None:
+        shown = self.turns.report
+        if report is not None and shown is not None and report.id == shown.id:
+            self._update_report(report)
+            return
         self.bar_delegate.largest = (
             max((t.context_chars for t in report.turns), default=1) if report else 1
         )
@@ -299,6 +356,38 @@ class SessionView(QWidget):
         )
         if first_miss is not None:  # the most useful turn to read first
             self.turn_tree.setCurrentIndex(self.turns.index(first_miss, 0))
+        self.session_shown.emit(report.id)
+
+    def _update_report(self, report: SessionReport) -> None:
+        """The open session read again: its new turns and calls, with the same turns unfolded,
+        the same turn or call current and the same scroll position."""
+        tree = self.turn_tree
+        unfolded = {
+            row for row in range(self.turns.rowCount()) if tree.isExpanded(self.turns.index(row, 0))
+        }
+        current = tree.currentIndex()
+        call_id = current.data(int(Role.CALL_ID)) if current.isValid() else None
+        turn_row = (
+            (current.parent().row() if call_id else current.row()) if current.isValid() else -1
+        )
+        scrolled = tree.verticalScrollBar().value(), tree.horizontalScrollBar().value()
+        self.bar_delegate.largest = max((t.context_chars for t in report.turns), default=1)
+        self.turns.set_report(report)
+        if len(report.turns) <= UNFOLD_TURNS:
+            tree.expandAll()
+        else:
+            for row in unfolded:
+                tree.setExpanded(self.turns.index(row, 0), True)
+        if call_id:
+            index = self.turns.index_of_call(str(call_id))
+            if index.isValid():
+                tree.setCurrentIndex(index)
+        elif turn_row >= 0:
+            tree.setCurrentIndex(self.turns.index(turn_row, 0))
+        tree.verticalScrollBar().setValue(scrolled[0])
+        tree.horizontalScrollBar().setValue(scrolled[1])
+        self.title.setText(f"Session {report.id}")
+        self.totals.setText(_totals_text(report))
         self.session_shown.emit(report.id)
 
     def _show_detail(self, index: QModelIndex) -> None:

@@ -47,3 +47,14 @@ def test_the_cache_covers_the_longest_prefix_seen_in_128_token_steps() -> None:
     small = prompt({"role": "user", "content": "hi"}, instructions="Be brief.")
     short.tokens(small)
     assert short.tokens(small)[1] == 0  # under 1,024 tokens nothing is cached
+
+
+def test_a_messages_tool_result_is_the_tool_output_it_answers_from() -> None:
+    block = {
+        "type": "tool_result",
+        "tool_use_id": "t1",
+        "content": [{"type": "text", "text": "ok"}],
+    }
+    result = {"role": "user", "content": [block]}
+    step = next_step(prompt({"role": "user", "content": "run the tests"}, result), TOOLS)
+    assert step.tool is None and step.text == "The command printed 1 line: ok"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relayscope.protocols.conversation import content_text
-from relayscope.protocols.prompts import Prompt, item_role
+from relayscope.protocols.prompts import Prompt, item_role, tool_results
 
 AGENT_MODEL = "demo-agent"
 #: (words in the request → the command the agent runs), first match wins.
@@ -72,6 +72,9 @@ def _first_function_tool(tools: object) -> str | None:
 def _tool_output(item: Any) -> str:
     if not isinstance(item, dict):
         return ""
+    results = tool_results(item)  # a Messages user message of tool_result blocks
+    if results:
+        return "\n".join(_tool_output(result) for result in results)
     output = item.get("output", item.get("content"))
     return output if isinstance(output, str) else content_text(output)
 
