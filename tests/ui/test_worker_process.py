@@ -83,6 +83,7 @@ def test_an_occupied_port_fails_with_a_sentence_naming_it(
     message = str(failed.args[0])
     assert f"Port {port} is in use by another program" in message
     assert "choose another port" in message
+    assert worker.failure_code == "port_in_use"  # the worker's code, not its sentence, decides
     assert worker.state == "failed" and not worker.is_running()
 
 
@@ -124,3 +125,15 @@ def test_stdout_is_parsed_in_pieces_and_noise_is_ignored(tmp_path: Path, qtbot: 
         ("record_error", "disk full"),
         ("record_error", ""),
     ]
+
+
+def test_the_failure_code_decides_not_the_sentence(tmp_path: Path, qtbot: QtBot) -> None:
+    worker = WorkerProcess(tmp_path / "relayscope.db")
+    worker._feed_stdout(b'{"event":"failed","code":"port_in_use","message":"any words","port":5}\n')
+    assert worker.failure_code == "port_in_use"
+    assert worker._failure_message(1, False).startswith("Port 5 is in use by another program")
+    # A sentence that only looks like a port in use is passed on as it is.
+    worker._reset_buffers()
+    worker._feed_stderr(b"relayscope: Port 7 on 127.0.0.1 is in use, said a plugin\n")
+    assert worker.failure_code == ""
+    assert worker._failure_message(1, False) == "Port 7 on 127.0.0.1 is in use, said a plugin"

@@ -27,7 +27,7 @@ from relayscope.actions.replay import (
 from relayscope.analysis.cost import Cost, Pricer, default_pricer
 from relayscope.calls import facts as call_facts
 from relayscope.routing import routes as routing
-from relayscope.store.call_store import CallStore, StoreError
+from relayscope.store.call_store import CallStore, GroupWriter, StoreError
 
 __all__ = [
     "CompareResult",
@@ -344,31 +344,28 @@ def _summary(
 
 
 def save_group(store: CallStore, group: Group) -> None:
-    store.db["groups"].insert(  # type: ignore[union-attr]
-        {
-            "id": group.id,
-            "created_at": group.created_at,
-            "kind": group.kind,
-            "name": group.name,
-            "request_body": group.request_body,
-            "targets": json.dumps(
-                [{"provider": t.provider, "model": t.model} for t in group.targets]
-            ),
-            "path": group.path,
-            "source_call_id": group.source_call_id,
-        },
-        replace=True,
-    )
+    """Save a group in `store`'s database, through a writer of its own (`GroupWriter`): the
+    store itself only reads."""
+    with GroupWriter(store.path) as writer:
+        writer.save(_group_row(group))
+
+
+def _group_row(group: Group) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "created_at": group.created_at,
+        "kind": group.kind,
+        "name": group.name,
+        "request_body": group.request_body,
+        "targets": json.dumps([{"provider": t.provider, "model": t.model} for t in group.targets]),
+        "path": group.path,
+        "source_call_id": group.source_call_id,
+    }
 
 
 def load_group(store: CallStore, group_id: str) -> Group:
     """A saved group by its id or a unique prefix of it."""
-    rows = list(
-        store.db.query(
-            "SELECT * FROM groups WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
-            [group_id, group_id + "\uffff"],
-        )
-    )
+    rows = store.groups_by_prefix(group_id)
     exact = [r for r in rows if r["id"] == group_id]
     if not rows:
         raise StoreError(f"No comparison group has an id starting with '{group_id}'.")
@@ -379,8 +376,7 @@ def load_group(store: CallStore, group_id: str) -> Group:
 
 def list_groups(store: CallStore, *, limit: int = 100) -> list[Group]:
     """Saved groups, newest first."""
-    sql = "SELECT * FROM groups ORDER BY created_at DESC, id DESC LIMIT ?"
-    return [_group(row) for row in store.db.query(sql, [limit])]
+    return [_group(row) for row in store.recent_groups(limit)]
 
 
 def _group(row: Mapping[str, Any]) -> Group:

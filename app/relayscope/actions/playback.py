@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.conversation import turns
 from relayscope.store.call_store import CallStore
 
@@ -38,7 +39,7 @@ class PlaybackError(Exception):
 class Recording:
     """One recorded call, ready to be served again."""
 
-    call: dict[str, Any]
+    call: CallRecord
     chunks: tuple[dict[str, Any], ...]
 
     @property
@@ -120,10 +121,7 @@ def load_recordings(
     """Recorded calls by id (prefixes allowed) and/or every call of a Codex session."""
     ids = [store.resolve_id(call_id) for call_id in call_ids]
     if session_id:
-        rows = store.db.query(
-            "SELECT id FROM calls WHERE session_id = ? ORDER BY started_at", [session_id]
-        )
-        ids += [row["id"] for row in rows if row["id"] not in ids]
+        ids += [call_id for call_id in store.session_call_ids(session_id) if call_id not in ids]
     if not ids:
         raise PlaybackError("No recorded calls to play back: name some with --call or --session.")
     recordings = []

@@ -15,6 +15,7 @@ from typing import Any
 from relayscope.analysis.cost import Cost, CostTotal, Pricer, default_pricer, format_usd
 from relayscope.calls import facts as call_facts
 from relayscope.calls import formatting
+from relayscope.calls.record import CallRecord
 from relayscope.store.call_store import CallStore
 
 _FINGERPRINT = re.compile(r'"system_fingerprint"\s*:\s*"([^"]+)"')
@@ -146,7 +147,7 @@ def diagnose(
     return report
 
 
-def _hours(rows: list[dict[str, Any]]) -> float:
+def _hours(rows: list[CallRecord]) -> float:
     try:
         first = datetime.fromisoformat(str(rows[0]["started_at"]))
         last = datetime.fromisoformat(str(rows[-1]["started_at"]))
@@ -171,8 +172,8 @@ def _pct(values: list[float], p: float) -> float | None:
 _tokens_per_s = call_facts.tokens_per_second
 
 
-def _buckets(rows: list[dict[str, Any]], minutes: int, costs: dict[str, Cost]) -> list[Bucket]:
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _buckets(rows: list[CallRecord], minutes: int, costs: dict[str, Cost]) -> list[Bucket]:
+    groups: dict[str, list[CallRecord]] = defaultdict(list)
     for row in rows:
         stamp = str(row["started_at"] or "")
         minute = int(stamp[11:13] or 0) * 60 + int(stamp[14:16] or 0)
@@ -196,7 +197,7 @@ def _same_model(asked: str, answered: str) -> bool:
     return _VERSION_SUFFIX.sub("", answered) == _VERSION_SUFFIX.sub("", asked)
 
 
-def _substituted_models(rows: list[dict[str, Any]]) -> Sign | None:
+def _substituted_models(rows: list[CallRecord]) -> Sign | None:
     pairs = Counter(
         (r["model"], r["response_model"])
         for r in rows
@@ -216,7 +217,7 @@ def _substituted_models(rows: list[dict[str, Any]]) -> Sign | None:
     )
 
 
-def _usage_missing(rows: list[dict[str, Any]]) -> Sign | None:
+def _usage_missing(rows: list[CallRecord]) -> Sign | None:
     missing = [
         r
         for r in rows
@@ -240,7 +241,7 @@ def _estimate_tokens(text: str) -> float:
     return ascii_chars / 4 + (len(text) - ascii_chars) / 1.5
 
 
-def _usage_implausible(rows: list[dict[str, Any]]) -> Sign | None:
+def _usage_implausible(rows: list[CallRecord]) -> Sign | None:
     odd = []
     for row in rows:
         text, reported = row["output_text"] or "", row["completion_tokens"]
@@ -256,14 +257,14 @@ def _usage_implausible(rows: list[dict[str, Any]]) -> Sign | None:
         "usage_implausible",
         f"{len(odd)} answers report output tokens far from their "
         f"length (e.g. {first['completion_tokens']} tokens for about "
-        f"{_estimate_tokens(first['output_text']):.0f} tokens of text, estimated at "
+        f"{_estimate_tokens(first['output_text'] or ''):.0f} tokens of text, estimated at "
         "4 characters a token).",
         len(odd),
         first["id"],
     )
 
 
-def _streams_unfinished(store: CallStore, rows: list[dict[str, Any]]) -> Sign | None:
+def _streams_unfinished(store: CallStore, rows: list[CallRecord]) -> Sign | None:
     chat = [
         r for r in rows if r["stream"] and r["endpoint"] == "chat.completions" and r["chunk_count"]
     ]
@@ -284,7 +285,7 @@ def _streams_unfinished(store: CallStore, rows: list[dict[str, Any]]) -> Sign | 
     )
 
 
-def _fingerprints(store: CallStore, rows: list[dict[str, Any]]) -> Sign | None:
+def _fingerprints(store: CallStore, rows: list[CallRecord]) -> Sign | None:
     seen: dict[str, str] = {}
     for row in rows:
         source = row["response_body"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from relayscope.calls.record import untyped
 from relayscope.calls.safe_text import visible
 from relayscope.config import Config, default_config_path, default_db_path
 
@@ -161,7 +162,7 @@ def call_by_prefix(store: CallStore, prefix: str) -> dict[str, Any]:
     """A recorded call by its id or a unique prefix (a StoreError says which is wrong)."""
     call = store.get_call(store.resolve_id(prefix))
     assert call is not None
-    return call
+    return untyped(call)
 
 
 def clean(text: object) -> str:

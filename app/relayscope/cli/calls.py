@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from relayscope.calls import formatting
+from relayscope.calls.record import untyped_rows
 from relayscope.calls.safe_text import visible, visible_json
 from relayscope.cli._common import Context, add_common_options, row_json, with_store
 
@@ -34,7 +35,7 @@ def _calls(store: CallStore, args: argparse.Namespace, ctx: Context) -> int:
 
     pricer = Pricer.from_config(ctx.config)
     flt = CallFilter(text=args.search, errors_only=args.errors)
-    rows = store.list_calls(flt, limit=args.limit)
+    rows = untyped_rows(store.list_calls(flt, limit=args.limit))
     if args.json:
         for row in rows:
             print(visible_json(json.dumps(row_json(row, pricer), ensure_ascii=False)))

@@ -10,6 +10,7 @@ import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
+from relayscope.calls.record import untyped
 from relayscope.calls.safe_text import visible, visible_json
 from relayscope.cli._common import Context, add_common_options, base_url, row_json, with_store
 from relayscope.config import Config
@@ -69,7 +70,7 @@ def _show(store: CallStore, args: argparse.Namespace, config: Config) -> int:
 
     pricer = Pricer.from_config(config)
     call_id = store.resolve_id(args.id)
-    call = store.get_call(call_id)
+    call = untyped(store.get_call(call_id))
     assert call is not None
     if args.as_code:
         print(_snippet(call, args.as_code, config), end="")

@@ -17,9 +17,10 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from relayscope.analysis.cost import Pricer
+from relayscope.calls.record import CallRecord
 from relayscope.exchange.finetune_export import write_finetune
 from relayscope.exchange.har import write_har
 from relayscope.exchange.jsonl_export import write_jsonl
@@ -86,7 +87,7 @@ def count_selected(store: CallStore, selection: Selection) -> int:
     return len(set(selection.ids))
 
 
-def iter_selected(store: CallStore, selection: Selection) -> Iterator[dict[str, Any]]:
+def iter_selected(store: CallStore, selection: Selection) -> Iterator[CallRecord]:
     """Rows of the selected calls, oldest first, read lazily from the database."""
     if selection.ids is None:
         where, params = selection.filter.where()

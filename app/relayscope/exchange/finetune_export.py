@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from relayscope.calls import facts as call_facts
+from relayscope.calls.record import CallRecord
 from relayscope.exchange.records import ExportResult, RecordedCall
 
 __all__ = ["finetune_example", "write_finetune"]
@@ -52,7 +53,7 @@ def write_finetune(calls: Iterable[RecordedCall], out: TextIO, result: ExportRes
         result.written += 1
 
 
-def finetune_example(call: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+def finetune_example(call: CallRecord) -> tuple[dict[str, Any] | None, str | None]:
     """(the training example, None), or (None, why the call cannot be one)."""
     endpoint = call.get("endpoint")
     if endpoint not in ("chat.completions", "responses", "messages"):
@@ -90,7 +91,7 @@ def finetune_example(call: dict[str, Any]) -> tuple[dict[str, Any] | None, str |
     return example, None
 
 
-def _answer(call: dict[str, Any]) -> dict[str, Any] | None:
+def _answer(call: CallRecord) -> dict[str, Any] | None:
     text = call.get("output_text") or ""
     tool_calls = _list(_json(call.get("tool_calls")))
     if not text and not tool_calls:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from relayscope.analysis.cost import Cost
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.conversation import Turn, turns
 from relayscope.protocols.openai_format import Assembled, StreamAssembler, assemble_body
 from relayscope.protocols.sse import SSEDecoder
@@ -69,12 +70,12 @@ _STOP_REASONS = {
 }
 
 
-def operation(call: dict[str, Any]) -> str | None:
+def operation(call: CallRecord) -> str | None:
     """`chat`, `text_completion`, `embeddings`; None for a call that is not a model call."""
     return _OPERATIONS.get(str(call.get("endpoint")))
 
 
-def span_name(call: dict[str, Any]) -> str:
+def span_name(call: CallRecord) -> str:
     op = operation(call)
     if op is None:  # e.g. GET /v1/models: an HTTP span name
         return f"{call.get('method') or 'GET'} {str(call.get('path') or '/').partition('?')[0]}"
@@ -83,7 +84,7 @@ def span_name(call: dict[str, Any]) -> str:
 
 
 def attributes(
-    call: dict[str, Any],
+    call: CallRecord,
     answer: Assembled,
     *,
     capture_content: bool = False,
@@ -126,7 +127,7 @@ def attributes(
 
 
 def _model_call(
-    call: dict[str, Any], answer: Assembled, op: str, body: dict[str, Any]
+    call: CallRecord, answer: Assembled, op: str, body: dict[str, Any]
 ) -> dict[str, Any]:
     stream = bool(call.get("stream"))
     ttft = call.get("ttft_ms")
@@ -157,7 +158,7 @@ def _model_call(
     return out
 
 
-def _http(call: dict[str, Any]) -> dict[str, Any]:
+def _http(call: CallRecord) -> dict[str, Any]:
     out: dict[str, Any] = {
         "http.request.method": call.get("method"),
         "http.response.status_code": call.get("status"),
@@ -171,7 +172,7 @@ def _http(call: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def finish_reason(call: dict[str, Any], answer: Assembled) -> str | None:
+def finish_reason(call: CallRecord, answer: Assembled) -> str | None:
     """The conventions' reason; a Responses status is mapped ("completed" → "stop")."""
     reason = call.get("finish_reason")
     if reason and call.get("endpoint") == "responses":
@@ -186,7 +187,7 @@ def finish_reason(call: dict[str, Any], answer: Assembled) -> str | None:
     return _FINISH.get(str(reason), str(reason)) if reason else None
 
 
-def error_type(call: dict[str, Any], answer: Assembled) -> str | None:
+def error_type(call: CallRecord, answer: Assembled) -> str | None:
     status = int(call.get("status") or 0)
     if status >= 400:
         return str(status)  # as the HTTP semantic conventions have it
@@ -233,7 +234,7 @@ def _tool_definitions(tools: object) -> str | None:
 # --- message content (only when capture is on) ---------------------------------------------
 
 
-def _content(call: dict[str, Any], answer: Assembled) -> dict[str, Any]:
+def _content(call: CallRecord, answer: Assembled) -> dict[str, Any]:
     system, messages = _input_messages(turns(str(call.get("endpoint")), call.get("request_body")))
     output = _output_parts(answer)
     out: dict[str, Any] = {
@@ -309,7 +310,7 @@ def _text(content: str) -> dict[str, Any]:
 # --- reading the recording -----------------------------------------------------------------
 
 
-def assembled(call: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> Assembled:
+def assembled(call: CallRecord, chunks: Sequence[dict[str, Any]]) -> Assembled:
     """The answer again (for its text, response id and error), from the chunks or the body."""
     endpoint = str(call.get("endpoint") or "other")
     server = [c for c in chunks if c.get("direction") != "client"]

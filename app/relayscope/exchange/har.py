@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from http import HTTPStatus
 from importlib import metadata
@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from relayscope.analysis.cost import Pricer, default_pricer
 from relayscope.calls import facts as call_facts
+from relayscope.calls.record import CallRecord
 from relayscope.exchange.records import ExportResult, RecordedCall, as_bytes, as_text, joined_body
 from relayscope.routing.routes import SECRET_HEADERS, redact_query, redact_secret
 
@@ -136,7 +137,7 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
 
 
 def har_entry(
-    call: dict[str, Any], chunks: list[dict[str, Any]], pricer: Pricer | None = None
+    call: CallRecord, chunks: list[dict[str, Any]], pricer: Pricer | None = None
 ) -> dict[str, Any]:
     """One HAR 1.2 entry for a recorded call; `_relayscope.cost` is its price when read
     (`{"usd": null, "basis": why}` when unknown)."""
@@ -194,7 +195,7 @@ def _connection(url: str) -> dict[str, str]:
     return {"serverIPAddress": address, "connection": str(port)}
 
 
-def _timings(call: dict[str, Any]) -> tuple[float, float]:
+def _timings(call: CallRecord) -> tuple[float, float]:
     """(wait, receive): wait is the time to the first byte (HAR's meaning), receive the rest."""
     duration = max(0.0, float(call.get("duration_ms") or 0.0))
     first_byte = call_facts.first_byte_ms(call)
@@ -202,7 +203,7 @@ def _timings(call: dict[str, Any]) -> tuple[float, float]:
     return round(wait, 3), round(duration - wait, 3)
 
 
-def _request(call: dict[str, Any], headers: list[tuple[str, str]]) -> dict[str, Any]:
+def _request(call: CallRecord, headers: list[tuple[str, str]]) -> dict[str, Any]:
     host = _header(headers, "host") or _header(headers, ":authority")
     origin = f"http://{host}" if host else FALLBACK_ORIGIN
     path = redact_query(str(call.get("path") or "/")) or "/"  # older rows were not redacted
@@ -228,7 +229,7 @@ def _request(call: dict[str, Any], headers: list[tuple[str, str]]) -> dict[str, 
 
 
 def _response(
-    call: dict[str, Any],
+    call: CallRecord,
     headers: list[tuple[str, str]],
     chunks: list[dict[str, Any]],
     body_in_content: bool,
@@ -268,9 +269,10 @@ def _reason(status: int) -> str:
 
 
 def _custom_fields(
-    call: dict[str, Any], chunks: list[dict[str, Any]], *, with_data: bool
+    call: CallRecord, chunks: list[dict[str, Any]], *, with_data: bool
 ) -> dict[str, Any]:
-    fields: dict[str, Any] = {key: call[key] for key in _CARRIED if call.get(key) is not None}
+    row: Mapping[str, Any] = call  # the columns named in _CARRIED and _USAGE
+    fields: dict[str, Any] = {key: row[key] for key in _CARRIED if row.get(key) is not None}
     fields["stream"] = bool(call.get("stream"))
     if fields.get("upstream_url"):
         fields["upstream_url"] = redact_query(str(fields["upstream_url"]))
@@ -282,7 +284,7 @@ def _custom_fields(
             fields["quirks"] = json.loads(quirks)
         except (ValueError, RecursionError):
             fields["quirks"] = [str(quirks)]
-    usage = {key: call[key] for key in _USAGE if call.get(key) is not None}
+    usage = {key: row[key] for key in _USAGE if row.get(key) is not None}
     if usage:
         fields["usage"] = usage
     fields["chunks"] = [_chunk_fields(chunk, with_data) for chunk in chunks]
@@ -302,7 +304,7 @@ def _chunk_fields(chunk: dict[str, Any], with_data: bool) -> dict[str, Any]:
     return out
 
 
-def _websocket_messages(call: dict[str, Any], chunks: list[dict[str, Any]]) -> list[Any]:
+def _websocket_messages(call: CallRecord, chunks: list[dict[str, Any]]) -> list[Any]:
     start = _epoch_seconds(call.get("started_at"))
     messages = []
     for chunk in chunks:

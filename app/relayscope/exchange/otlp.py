@@ -38,6 +38,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from relayscope.analysis.cost import Pricer
+from relayscope.calls.record import CallRecord
 from relayscope.exchange import genai_span
 from relayscope.exchange.export import ExportResult, ProgressCallback, Selection, recorded_calls
 from relayscope.exchange.otlp_target import OtlpError, OtlpTarget, resolve_target
@@ -83,7 +84,7 @@ def span_ids(call_id: str) -> tuple[int, int]:
 
 
 def call_span(
-    call: dict[str, Any],
+    call: CallRecord,
     chunks: Sequence[dict[str, Any]] = (),
     *,
     capture_content: bool = False,
@@ -131,7 +132,7 @@ def _context(call_id: str) -> SpanContext:
     )
 
 
-def _status(call: dict[str, Any], attributes: dict[str, Any]) -> Status:
+def _status(call: CallRecord, attributes: dict[str, Any]) -> Status:
     if "error.type" in attributes:
         return Status(StatusCode.ERROR, str(call.get("error") or attributes["error.type"]))
     if call.get("state") == "complete":
@@ -275,7 +276,7 @@ class SpanSender:
         self._exporter = _ReportingExporter(inner, target.traces_url, report)
         self._processor = BatchSpanProcessor(self._exporter)
 
-    def send(self, call: dict[str, Any], chunks: Sequence[dict[str, Any]] = ()) -> None:
+    def send(self, call: CallRecord, chunks: Sequence[dict[str, Any]] = ()) -> None:
         span = call_span(
             call,
             chunks,

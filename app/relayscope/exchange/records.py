@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from relayscope.calls.record import CallRecord
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedCall:
     """One call's row and its chunks (`seq`, `t_ms`, `data`, `direction`), in seq order."""
 
-    call: dict[str, Any]
+    call: CallRecord
     chunks: list[dict[str, Any]]
 
 

@@ -18,6 +18,7 @@ from relayscope.analysis.cost import Pricer
 from relayscope.analysis.sessions import SessionReport, summary_of
 from relayscope.analysis.stream_analysis import analyse
 from relayscope.calls import formatting
+from relayscope.calls.record import CallRecord, typed, untyped
 from relayscope.exchange.redaction import Redactor
 from relayscope.protocols.conversation import Turn, turns
 from relayscope.protocols.prompts import CHARS_PER_TOKEN, PART_TITLES, PARTS
@@ -80,7 +81,7 @@ def _page(title: str, body: str) -> str:
 
 
 def call_page(
-    call: dict[str, Any], chunks: Sequence[dict[str, Any]], pricer: Pricer, redact: Redactor
+    call: CallRecord, chunks: Sequence[dict[str, Any]], pricer: Pricer, redact: Redactor
 ) -> str:
     """One call: its facts, conversation, answer, stream timeline and findings."""
     title = f"{call.get('model') or 'call'} · {call.get('id')}"
@@ -121,7 +122,7 @@ def session_page(
         if turn.context:
             body += _context_bar(turn.context)
         for entry in turn.calls:
-            call = entry.call
+            call = typed(entry.call)
             retry = " (retry)" if entry.retry else ""
             body += (
                 f"<h3>Call {_e(redact.text(call.get('id')))}{retry} · "
@@ -137,11 +138,14 @@ def session_page(
     return _page(f"Session {redact.text(report.id)}", body)
 
 
-def _headers(call: dict[str, Any], redact: Redactor) -> str:
+def _headers(call: CallRecord, redact: Redactor) -> str:
     out = ""
-    for column, title in (("request_headers", "Request"), ("response_headers", "Response")):
+    for headers, title in (
+        (call.get("request_headers"), "Request"),
+        (call.get("response_headers"), "Response"),
+    ):
         try:
-            pairs = json.loads(call.get(column) or "[]")
+            pairs = json.loads(headers or "[]")
         except ValueError:
             continue
         rows = [(str(p[0]), str(p[1])) for p in pairs if isinstance(p, list) and len(p) == 2]
@@ -153,7 +157,7 @@ def _headers(call: dict[str, Any], redact: Redactor) -> str:
     return out
 
 
-def _call_facts(call: dict[str, Any], pricer: Pricer) -> list[tuple[str, str]]:
+def _call_facts(call: CallRecord, pricer: Pricer) -> list[tuple[str, str]]:
     cost = pricer.price(call)
     tokens = "—"
     if call.get("prompt_tokens") is not None or call.get("completion_tokens") is not None:
@@ -233,7 +237,7 @@ def _message(turn: Turn, redact: Redactor) -> str:
     )
 
 
-def _conversation(call: dict[str, Any], redact: Redactor) -> str:
+def _conversation(call: CallRecord, redact: Redactor) -> str:
     body = call.get("request_body")
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
@@ -243,7 +247,7 @@ def _conversation(call: dict[str, Any], redact: Redactor) -> str:
     return "".join(_message(t, redact) for t in shown)
 
 
-def _answer(call: dict[str, Any], redact: Redactor) -> str:
+def _answer(call: CallRecord, redact: Redactor) -> str:
     parts = []
     if call.get("reasoning_text"):
         parts.append(_message(Turn("reasoning", str(call["reasoning_text"])), redact))
@@ -264,11 +268,11 @@ def _answer(call: dict[str, Any], redact: Redactor) -> str:
 
 
 def _stream(
-    call: dict[str, Any], chunks: Sequence[dict[str, Any]], redact: Redactor, level: str = "h2"
+    call: CallRecord, chunks: Sequence[dict[str, Any]], redact: Redactor, level: str = "h2"
 ) -> str:
     if not chunks:
         return ""
-    analysis = analyse(call, list(chunks))
+    analysis = analyse(untyped(call), list(chunks))
     stats = (
         f"{analysis.chunk_count:,} chunks · TTFT {_ms(analysis.ttft_ms)} · total "
         f"{_ms(analysis.total_ms)} · longest gap {_ms(analysis.gap_max_ms)}"

@@ -10,6 +10,7 @@ header parser.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -142,7 +143,7 @@ def summary(body: bytes | str | None, content_type: str | None) -> list[dict[str
     return None if parts is None else [part.as_dict() for part in parts]
 
 
-def call_form(row: dict[str, Any]) -> list[dict[str, Any]] | None:
+def call_form(row: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     """The summary of a recorded call's request body, if the client sent a form."""
     return summary(row.get("request_body"), _content_type(row.get("request_headers")))
 

@@ -7,14 +7,24 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlite_utils import Database
 
 from relayscope.calls.facts import FAILED_SQL, LIVE_STATES
+from relayscope.calls.record import CallRecord
 from relayscope.store import bodies, schema, stream_packs
 
-__all__ = ["LIVE_STATES", "CallFilter", "CallStore", "StoreError", "fts_query", "open_database"]
+__all__ = [
+    "LIVE_STATES",
+    "READ_ERRORS",
+    "CallFilter",
+    "CallStore",
+    "GroupWriter",
+    "StoreError",
+    "fts_query",
+    "open_database",
+]
 SORTABLE = frozenset(
     {
         "started_at",
@@ -37,6 +47,11 @@ SORTABLE = frozenset(
 
 class StoreError(Exception):
     """The database cannot be opened or used; the message says what to do."""
+
+
+#: What reading the database may raise: callers outside the store (the app's widgets) catch
+#: these without importing sqlite3 themselves.
+READ_ERRORS: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +151,21 @@ class CallStore:
     def close(self) -> None:
         self.db.conn.close()
 
-    def get_call(self, call_id: str) -> dict[str, Any] | None:
+    def get_call(self, call_id: str) -> CallRecord | None:
         rows = self.query_calls("SELECT * FROM calls WHERE id = ?", [call_id])
         return rows[0] if rows else None
 
-    def query_calls(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def query_calls(self, sql: str, params: Sequence[Any] = ()) -> list[CallRecord]:
         """Rows of calls with `request_body` as recorded: the one place that reads a body
         stored as pieces (relayscope.store.bodies). `sql` selects `*`, or `request_body` along
         with `request_pieces`."""
-        return bodies.restore_all(self.db.conn, self.db.query(sql, list(params)))
+        rows = bodies.restore_all(self.db.conn, self.db.query(sql, list(params)))
+        return cast("list[CallRecord]", rows)
 
-    def iter_query_calls(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+    def iter_query_calls(self, sql: str, params: Sequence[Any] = ()) -> Iterator[CallRecord]:
         """`query_calls`, one row at a time (exports of many calls)."""
         for row in self.db.query(sql, list(params)):
-            yield bodies.restore(self.db.conn, row)
+            yield cast(CallRecord, bodies.restore(self.db.conn, row))
 
     def resolve_id(self, prefix: str) -> str:
         """A full call id from a unique prefix (as people type in the CLI)."""
@@ -185,7 +201,7 @@ class CallStore:
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> list[CallRecord]:
         where, params = (flt or CallFilter()).where()
         if order_by not in SORTABLE:
             raise ValueError(f"cannot sort by {order_by!r}")
@@ -210,7 +226,7 @@ class CallStore:
         sql = "SELECT DISTINCT model FROM calls WHERE model IS NOT NULL ORDER BY 1"
         return [r[0] for r in self.db.execute(sql).fetchall()]
 
-    def iter_calls(self, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+    def iter_calls(self, ids: Sequence[str]) -> Iterator[CallRecord]:
         for call_id in ids:
             call = self.get_call(call_id)
             if call is not None:
@@ -218,13 +234,16 @@ class CallStore:
 
     # --- sessions (analysis.sessions)
 
+    # These three return plain dicts until relayscope.analysis.sessions (being reworked) takes
+    # CallRecord: its chains and analyses are typed `dict[str, Any]` throughout.
+
     def calls_in_sessions(self, columns: Sequence[str]) -> list[dict[str, Any]]:
         """Every call that carries a session id (Codex), oldest first."""
         sql = (
             f"SELECT {', '.join(_with_pieces(columns))} FROM calls WHERE session_id IS NOT NULL "
             "ORDER BY started_at, rowid"
         )
-        return self.query_calls(sql)
+        return [dict(row) for row in self.query_calls(sql)]
 
     def usage_rows(self) -> Iterator[dict[str, Any]]:
         """Every call's usage and what prices it, oldest first (for the cost ledger)."""
@@ -238,7 +257,7 @@ class CallStore:
 
     def session_calls(self, session_id: str) -> list[dict[str, Any]]:
         sql = "SELECT * FROM calls WHERE session_id = ? ORDER BY started_at, rowid"
-        return self.query_calls(sql, [session_id])
+        return [dict(row) for row in self.query_calls(sql, [session_id])]
 
     def conversation_calls(self, *, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` chat and Responses calls without a session id, oldest first
@@ -248,9 +267,65 @@ class CallStore:
             "AND endpoint IN ('chat.completions', 'responses') ORDER BY started_at DESC, "
             "rowid DESC LIMIT ?) ORDER BY started_at, r"
         )
-        return [
-            {k: v for k, v in row.items() if k != "r"} for row in self.query_calls(sql, [limit])
-        ]
+        rows = self.query_calls(sql, [limit])
+        return [{k: v for k, v in row.items() if k != "r"} for row in rows]
 
     def integrity_ok(self) -> bool:
         return bool(self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+    # --- narrow reads for the app's widgets (no SQL outside the store) ----------------------
+
+    def call_fields(self, call_id: str, columns: Sequence[str]) -> CallRecord | None:
+        """Some columns of one call, as stored (bodies stored as pieces are not joined: ask
+        for `request_body` through `get_call`)."""
+        if not columns or not all(c.isidentifier() for c in columns):
+            raise ValueError(f"not column names: {list(columns)}")
+        sql = f"SELECT {', '.join(columns)} FROM calls WHERE id = ?"
+        rows = list(self.db.query(sql, [call_id]))
+        return cast(CallRecord, rows[0]) if rows else None
+
+    def provider_span(self, provider: str) -> tuple[str | None, str | None]:
+        """When a provider's first and last recorded calls started (None, None without any)."""
+        first, last = self.db.execute(
+            "SELECT min(started_at), max(started_at) FROM calls WHERE provider = ?", [provider]
+        ).fetchone()
+        return first, last
+
+    def session_call_ids(self, session_id: str) -> list[str]:
+        """The ids of a session's calls, oldest first."""
+        sql = "SELECT id FROM calls WHERE session_id = ? ORDER BY started_at"
+        return [str(row[0]) for row in self.db.execute(sql, [session_id]).fetchall()]
+
+    # --- comparison groups (actions.compare; written by GroupWriter) ---------------------------
+
+    def groups_by_prefix(self, prefix: str) -> list[dict[str, Any]]:
+        """Up to two saved groups whose id starts with `prefix`, by id."""
+        sql = "SELECT * FROM groups WHERE id >= ? AND id < ? ORDER BY id LIMIT 2"
+        return list(self.db.query(sql, [prefix, prefix + "\uffff"]))
+
+    def recent_groups(self, limit: int) -> list[dict[str, Any]]:
+        """Saved groups, newest first."""
+        sql = "SELECT * FROM groups ORDER BY created_at DESC, id DESC LIMIT ?"
+        return list(self.db.query(sql, [limit]))
+
+
+class GroupWriter:
+    """Writes comparison groups (`groups`) on a connection of its own: the one writer beside
+    the recording process that is not a `RecordingWriter` (a row per comparison, one short
+    transaction). `CallStore` stays read-only."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = open_database(path)
+
+    def __enter__(self) -> GroupWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def save(self, row: dict[str, Any]) -> None:
+        """Insert (or replace, by id) one group's row."""
+        self.db["groups"].insert(row, replace=True)  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from relayscope.actions.breakpoints import DEFAULT_HOLD_SECONDS, STAGES, Rule
+from relayscope.recording.messages import SetBreakpoints
 from relayscope.ui import theme
 
 #: Edits are sent to the proxy once typing pauses this long.
@@ -234,7 +235,7 @@ class BreakpointsPanel(QDialog):
     def hold_seconds(self) -> float:
         return float(self.timeout.value())
 
-    def command(self) -> dict[str, Any]:
+    def command(self) -> SetBreakpoints:
         """The `set_breakpoints` command for the worker."""
         return {
             "cmd": "set_breakpoints",

@@ -29,6 +29,7 @@ from relayscope.analysis.cost import (
     load_prices_in_background,
     prices_loaded,
 )
+from relayscope.calls.record import untyped_rows
 from relayscope.store.call_store import CallFilter, CallStore
 from relayscope.ui import theme
 from relayscope.ui.plain_text import plain_tooltip
@@ -608,7 +609,7 @@ class CallListModel(QAbstractTableModel):
             limit=PAGE_SIZE,
             offset=offset,
         )
-        return [_Row(values, self._today) for values in rows]
+        return [_Row(values, self._today) for values in untyped_rows(rows)]
 
     def _read_rows(self, call_ids: list[str]) -> dict[str, tuple[dict[str, Any], bool]]:
         """Each call's values and whether it matches the filter: one query per `_IN_BATCH`."""

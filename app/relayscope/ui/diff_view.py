@@ -44,6 +44,7 @@ from relayscope.actions.diff import (
     canonical_json,
     diff_calls,
 )
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.conversation import content_text
 from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
@@ -151,7 +152,7 @@ class DiffView(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("Diff")
         self._store = store
-        self._rows: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self._rows: tuple[CallRecord, CallRecord] | None = None
         self.diff: CallDiff | None = None
         self.header_a = self._card()
         self.header_b = self._card()
@@ -347,7 +348,7 @@ class DiffView(QWidget):
         self._show_numbers(diff, c)
         self._show_bodies(diff.request.text_a, diff.request.text_b, c)
 
-    def _card_html(self, which: str, row: dict[str, Any], c: Colours) -> str:
+    def _card_html(self, which: str, row: CallRecord, c: Colours) -> str:
         status, state = row.get("status"), row.get("state")
         kind = theme.status_kind(status, state)
         colour = theme.kind_colour(kind, dark=c.dark).name()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from relayscope.recording.messages import Command, FailCommand, ResumeCommand
 from relayscope.ui import theme
 from relayscope.ui.inspector.json_highlighter import JsonHighlighter
 from relayscope.ui.plain_text import plain_label
@@ -259,7 +260,7 @@ class HeldCallDialog(QDialog):
         """Continue with the editor's body (no body sent if it means the same)."""
         if not self.validate():
             return
-        command: dict[str, Any] = {"cmd": "resume", "id": self.call_id, "by": DECIDED_BY}
+        command: ResumeCommand = {"cmd": "resume", "id": self.call_id, "by": DECIDED_BY}
         if self.is_edited():
             text = self.editor.toPlainText()
             if self._original is not None:  # compact, as clients send it
@@ -271,7 +272,7 @@ class HeldCallDialog(QDialog):
         self._decide({"cmd": "resume", "id": self.call_id, "by": DECIDED_BY})
 
     def fail(self) -> None:
-        command = {
+        command: FailCommand = {
             "cmd": "fail",
             "id": self.call_id,
             "status": int(self.status.currentData()),
@@ -280,7 +281,7 @@ class HeldCallDialog(QDialog):
         }
         self._decide(command)
 
-    def _decide(self, command: dict[str, Any]) -> None:
+    def _decide(self, command: Command) -> None:
         self._tick.stop()
         self.decided.emit(command)
         self.done(QDialog.DialogCode.Accepted)

@@ -4,7 +4,6 @@ recorded calls."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
 from relayscope.analysis.cost import format_usd
 from relayscope.analysis.diagnostics import ProviderReport, as_json, as_markdown, diagnose
 from relayscope.calls.formatting import duration_ms
-from relayscope.store.call_store import CallStore, StoreError
+from relayscope.store.call_store import READ_ERRORS, CallStore
 from relayscope.ui import theme
 from relayscope.ui.sparkline import Sparkline
 
@@ -60,9 +59,7 @@ def _percent(value: float) -> str:
 
 def bucket_minutes(store: CallStore, provider: str) -> int:
     """The bucket size that spreads this provider's calls over about `_POINTS` points."""
-    first, last = store.db.execute(
-        "SELECT min(started_at), max(started_at) FROM calls WHERE provider = ?", [provider]
-    ).fetchone()
+    first, last = store.provider_span(provider)
     if not first or not last:
         return 60
     try:
@@ -104,7 +101,7 @@ class _Diagnosis(QRunnable):
                 report = diagnose(store, self.provider, bucket_minutes=minutes)
             finally:
                 store.close()
-        except (StoreError, sqlite3.Error) as exc:
+        except READ_ERRORS as exc:
             self.delivery.delivered.emit(self.generation, None, 0, str(exc))
             return
         self.delivery.delivered.emit(self.generation, report, minutes, "")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from pathlib import Path
 
-import httpx
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -20,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from relayscope.actions.demo_call import DEMO_PROMPT, send_demo_call
 from relayscope.routing.snippets import (
     DEMO_MODEL,
     claude_code_snippet,
@@ -29,40 +28,7 @@ from relayscope.routing.snippets import (
 )
 from relayscope.ui import theme
 
-DEMO_PROMPT = "Hello, Relayscope! What do you record?"
-
-
-def send_demo_call(base_url: str, model: str = DEMO_MODEL, timeout: float = 30.0) -> str:
-    """A streaming chat request to a demo model through the proxy (blocking).
-
-    Returns an empty string on success, else a sentence saying what went wrong.
-    """
-    body = {
-        "model": model,
-        "stream": True,
-        "messages": [{"role": "user", "content": DEMO_PROMPT}],
-    }
-    url = base_url.rstrip("/") + "/chat/completions"
-    try:
-        with (
-            httpx.Client(timeout=timeout) as client,
-            client.stream("POST", url, json=body, headers={"authorization": "Bearer any"}) as reply,
-        ):
-            if reply.status_code != 200:
-                reply.read()
-                return f"The proxy answered {reply.status_code}: {_error_text(reply)}"
-            for _ in reply.iter_lines():
-                pass
-    except httpx.HTTPError as exc:
-        return f"Could not reach the proxy at {base_url} ({exc}). Is it listening?"
-    return ""
-
-
-def _error_text(reply: httpx.Response) -> str:
-    try:
-        return str(reply.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return reply.text[:200]
+__all__ = ["DEMO_PROMPT", "WelcomePanel", "play_demo_session", "send_demo_call"]
 
 
 def _confirm(button: QPushButton) -> None:
@@ -135,14 +101,14 @@ def play_demo_session(base_url: str, db_path: Path | None = None) -> tuple[str, 
     once the proxy has recorded the last call, so the session reads whole."""
     from relayscope.actions.demo_session import DemoSessionError, play
     from relayscope.actions.replay import wait_until_recorded
-    from relayscope.store.call_store import CallStore, StoreError
+    from relayscope.store.call_store import READ_ERRORS, CallStore
 
     try:
         result = play(base_url)
     except DemoSessionError as exc:
         return "", f"The agent session stopped: {exc}."
     if db_path is not None and result.call_ids:
-        with contextlib.suppress(StoreError, sqlite3.Error):
+        with contextlib.suppress(*READ_ERRORS):
             store = CallStore(db_path, create=False)
             try:
                 wait_until_recorded(store, result.call_ids[-1], timeout=5.0)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 import relayscope
+from relayscope.recording.messages import Command, Event, Failed, encode, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +19,6 @@ log = logging.getLogger(__name__)
 TERMINATE_AFTER = 3.0
 KILL_AFTER = 6.0
 
-_PORT_IN_USE = re.compile(r"^Port (\d+) on \S+ is in use")
 _STDERR_TAIL = 40
 
 
@@ -83,7 +80,7 @@ class WorkerProcess(QObject):
         self._stdout_buffer = b""
         self._stderr_buffer = b""
         self._stderr_tail: list[str] = []
-        self._failure_event = ""
+        self._failure_event: Failed | None = None
         self._restart_port: int | None = None
         self._stopping = False
         self._process: QProcess | None = None
@@ -106,6 +103,12 @@ class WorkerProcess(QObject):
         """The port asked for (or, once listening, the real one)."""
         return self._port
 
+    @property
+    def failure_code(self) -> str:
+        """Why the last run failed, as the worker's code (`recording.messages.FailureCode`),
+        or an empty string when it did not say (or did not fail)."""
+        return self._failure_event["code"] if self._failure_event is not None else ""
+
     def is_running(self) -> bool:
         return self._process is not None
 
@@ -122,7 +125,7 @@ class WorkerProcess(QObject):
             args += ["--host", self.host]
         return [*args, "--port", str(port), *self.extra_args]
 
-    def send_command(self, command: dict[str, Any]) -> bool:
+    def send_command(self, command: Command) -> bool:
         """Write one NDJSON command to the worker's stdin; False if no worker takes it now.
 
         QProcess writes as the event loop runs: a GUI thread blocked after this call (a
@@ -131,8 +134,8 @@ class WorkerProcess(QObject):
         process = self._process
         if process is None or self._stopping:
             return False
-        line = json.dumps(command, ensure_ascii=False) + "\n"
-        return process.write(line.encode("utf-8")) == len(line.encode("utf-8"))
+        data = encode(command).encode("utf-8")
+        return process.write(data) == len(data)
 
     def start(self, port: int) -> None:
         """Start the worker on `port` (0 = any free port). A no-op if it is already running."""
@@ -219,7 +222,7 @@ class WorkerProcess(QObject):
         self._stdout_buffer = b""
         self._stderr_buffer = b""
         self._stderr_tail = []
-        self._failure_event = ""
+        self._failure_event = None
         self._stopping = False
         self._url = ""
 
@@ -252,42 +255,35 @@ class WorkerProcess(QObject):
                 self._stderr_tail = [*self._stderr_tail[-_STDERR_TAIL + 1 :], line]
 
     def _handle_line(self, line: bytes) -> None:
-        if not line.startswith(b"{"):
-            return  # "Relayscope listening on ..." and anything else that is not an event
-        try:
-            event = json.loads(line)
-        except ValueError:
-            return
-        if isinstance(event, dict):
+        # "Relayscope listening on ..." and anything else that is not an event is None.
+        event = parse_event(line)
+        if event is not None:
             self._dispatch(event)
 
-    def _dispatch(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        call_id = str(event.get("id", ""))
-        fields = {k: v for k, v in event.items() if k not in ("event", "id")}
-        if kind == "call_started":
-            self.call_started.emit(call_id)
-        elif kind == "call_updated":
-            self.call_updated.emit(call_id, fields)
-        elif kind == "call_finished":
-            self.call_finished.emit(call_id, fields)
-        elif kind == "listening":
-            self._url = str(event.get("url", ""))
-            self._port = int(event.get("port") or self._port)
+    def _dispatch(self, event: Event) -> None:
+        if event["event"] == "call_started":
+            self.call_started.emit(event["id"])
+        elif event["event"] == "call_updated" or event["event"] == "call_finished":
+            fields = {k: v for k, v in event.items() if k not in ("event", "id")}
+            signal = self.call_updated if event["event"] == "call_updated" else self.call_finished
+            signal.emit(event["id"], fields)
+        elif event["event"] == "listening":
+            self._url = event["url"]
+            self._port = event["port"] or self._port
             self._set_state("listening")
             self.listening.emit(self._url)
-        elif kind == "record_error":
-            self.record_error.emit(str(event.get("message") or ""))
-        elif kind == "call_held":
+        elif event["event"] == "record_error":
+            self.record_error.emit(event["message"] or "")
+        elif event["event"] == "call_held":
             self.call_held.emit(event)
-        elif kind == "call_released":
-            self.call_released.emit(call_id, str(event.get("stage") or ""))
-        elif kind == "breakpoints_set":
-            self.breakpoints_set.emit(int(event.get("count") or 0))
-        elif kind == "command_error":
-            self.command_error.emit(str(event.get("message") or ""))
-        elif kind == "failed":
-            self._failure_event = str(event.get("message") or "")
+        elif event["event"] == "call_released":
+            self.call_released.emit(event["id"], event["stage"])
+        elif event["event"] == "breakpoints_set":
+            self.breakpoints_set.emit(event["count"])
+        elif event["event"] == "command_error":
+            self.command_error.emit(event["message"])
+        elif event["event"] == "failed":
+            self._failure_event = event
 
     def _on_process_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         process = self._process
@@ -302,7 +298,7 @@ class WorkerProcess(QObject):
         self._url = ""
         process.deleteLater()
         crashed = exit_status == QProcess.ExitStatus.CrashExit
-        if stopping or (exit_code == 0 and not crashed and not self._failure_event):
+        if stopping or (exit_code == 0 and not crashed and self._failure_event is None):
             self._set_state("stopped")
         else:
             self._fail(self._failure_message(exit_code, crashed))
@@ -326,18 +322,21 @@ class WorkerProcess(QObject):
         self.failed.emit(message)
 
     def _failure_message(self, exit_code: int, crashed: bool) -> str:
-        """The worker's own sentence (its last `relayscope:` stderr line), made GUI-friendly."""
+        """The worker's own sentence (its last `relayscope:` stderr line, else its `failed`
+        event's), made GUI-friendly where the event's code calls for the app's own words."""
+        failed = self._failure_event
+        if failed is not None and failed["code"] == "port_in_use":
+            port = failed.get("port", self._port)
+            return (
+                f"Port {port} is in use by another program — "
+                "choose another port above and press Apply."
+            )
         reason = ""
         for line in reversed(self._stderr_tail):
             if line.startswith("relayscope:"):
                 reason = line.removeprefix("relayscope:").strip()
                 break
-        reason = reason or self._failure_event
-        if match := _PORT_IN_USE.match(reason):
-            return (
-                f"Port {match.group(1)} is in use by another program — "
-                "choose another port above and press Apply."
-            )
+        reason = reason or (failed["message"] if failed is not None else "")
         if reason:
             return reason
         how = "crashed" if crashed else f"exited with status {exit_code}"

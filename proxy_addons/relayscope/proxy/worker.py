@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mitmproxy import master, options
 from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
@@ -39,6 +39,7 @@ from relayscope.proxy.addons.websocket_recorder import WebSocketRecorder
 from relayscope.proxy.servers.demo import DemoServer
 from relayscope.proxy.servers.local_server import LocalServer
 from relayscope.proxy.servers.playback import PlaybackServer
+from relayscope.recording.messages import Event, Failed, FailureCode
 from relayscope.recording.process import RecordingProcess
 from relayscope.recording.writer import Recording, prepare_database
 from relayscope.store import retention
@@ -51,7 +52,20 @@ log = logging.getLogger("relayscope")
 
 
 class WorkerError(Exception):
-    """Startup failed for a reason a person can fix (port in use, unwritable database)."""
+    """Startup failed for a reason a person can fix (port in use, unwritable database).
+
+    `code` says which for the app (`recording.messages.Failed`); the message is the sentence."""
+
+    def __init__(self, message: str, code: FailureCode = "other", port: int | None = None):
+        super().__init__(message)
+        self.code: FailureCode = code
+        self.port = port
+
+    def event(self) -> Failed:
+        failed: Failed = {"event": "failed", "code": self.code, "message": str(self)}
+        if self.port is not None:
+            failed["port"] = self.port
+        return failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +96,7 @@ class EventPrinter:
         self.enabled = enabled
         self._lock = threading.Lock()
 
-    def emit(self, event: dict[str, Any]) -> None:
+    def emit(self, event: Event) -> None:
         if self.enabled:
             self._write(json.dumps(event, separators=(",", ":")) + "\n")
 
@@ -115,9 +129,13 @@ def check_port_free(host: str, port: int) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise WorkerError(
                     f"Port {port} on {host} is in use by another program; stop it or choose "
-                    f"another port (--port, or [proxy] port in the config)."
+                    f"another port (--port, or [proxy] port in the config).",
+                    "port_in_use",
+                    port,
                 ) from exc
-            raise WorkerError(f"Cannot listen on {host}:{port} ({exc.strerror}).") from exc
+            raise WorkerError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}).", "cannot_listen", port
+            ) from exc
 
 
 def _apply_retention(settings: WorkerSettings) -> None:
@@ -147,8 +165,18 @@ PLAYBACK_ALL = replace(PLAYBACK, default=True, models=("*",))
 
 
 async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
-    """Run until SIGINT/SIGTERM (or stdin EOF with parent_pipe); return the exit status."""
+    """Run until SIGINT/SIGTERM (or stdin EOF with parent_pipe); return the exit status.
+
+    A start that fails raises `WorkerError` after a `failed` event with its code."""
     printer = EventPrinter(out, settings.events)
+    try:
+        return await _run_worker(settings, printer)
+    except WorkerError as exc:
+        printer.emit(exc.event())
+        raise
+
+
+async def _run_worker(settings: WorkerSettings, printer: EventPrinter) -> int:
     check_port_free(settings.host, settings.port)
     limits.raise_open_file_limit()  # a few hundred idle clients must not lock everyone out
     # Read every key once now (keyring look-ups can block), never on the event loop later.
@@ -156,7 +184,7 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
     try:
         prepare_database(settings.db_path)  # unwritable or corrupt: say so before listening
     except StoreError as exc:
-        raise WorkerError(str(exc)) from exc
+        raise WorkerError(str(exc), "database") from exc
     if settings.playback is None:
         _apply_retention(settings)
     forwarder = _otlp_forwarder(settings, printer)
@@ -167,7 +195,7 @@ async def run_worker(settings: WorkerSettings, out: TextIO = sys.stdout) -> int:
             on_error=lambda message: printer.emit({"event": "record_error", "message": message}),
         ).open()
     except OSError as exc:
-        raise WorkerError(f"Cannot start the recording process ({exc}).") from exc
+        raise WorkerError(f"Cannot start the recording process ({exc}).", "recorder") from exc
     errors.install()
     limits.install()
     servers: dict[str, LocalServer] = {}
@@ -216,7 +244,7 @@ def _otlp_forwarder(settings: WorkerSettings, printer: EventPrinter) -> OtlpForw
     try:  # [otlp] endpoint, else the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT
         target = resolve_target(settings.config.otlp)
     except OtlpError as exc:
-        raise WorkerError(str(exc)) from exc
+        raise WorkerError(str(exc), "config") from exc
     if target is None:
         return None
     log.info("Exporting calls as OpenTelemetry spans to %s", target.traces_url)
@@ -243,8 +271,10 @@ def _load_playback(settings: WorkerSettings) -> PlaybackSet:
             )
         finally:
             store.close()
-    except (PlaybackError, StoreError) as exc:
-        raise WorkerError(str(exc)) from exc
+    except PlaybackError as exc:
+        raise WorkerError(str(exc), "playback") from exc
+    except StoreError as exc:
+        raise WorkerError(str(exc), "database") from exc
     return PlaybackSet(recordings, match=options.match, speed=options.speed)
 
 
@@ -336,7 +366,14 @@ class _Announcer:
                 f"Relayscope could not listen on {self.settings.host}:{self.settings.port};"
                 " see the message above."
             )
-            self.printer.emit({"event": "failed", "message": message})
+            self.printer.emit(
+                {
+                    "event": "failed",
+                    "code": "cannot_listen",
+                    "message": message,
+                    "port": self.settings.port,
+                }
+            )
             print(message, file=sys.stderr)
             self.mitm.shutdown()
             return

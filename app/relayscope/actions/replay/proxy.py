@@ -7,6 +7,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from relayscope.calls.record import untyped
 from relayscope.store.call_store import LIVE_STATES, CallStore
 
 
@@ -33,4 +34,4 @@ def wait_until_recorded(
             return None
         time.sleep(0.02)
         row = store.get_call(call_id)
-    return row
+    return untyped(row)

@@ -34,6 +34,7 @@ from relayscope.actions.compare import (
     rerun,
 )
 from relayscope.actions.replay import JsonError, ReplayEvent
+from relayscope.calls.record import untyped_rows
 from relayscope.store.call_store import CallStore, StoreError
 from relayscope.ui import theme
 from relayscope.ui.compare_view.columns import TargetColumn
@@ -302,7 +303,7 @@ class CompareView(CompareResults):
         rows = self._store.query_calls(
             "SELECT * FROM calls WHERE group_id = ? ORDER BY started_at", [group.id]
         )
-        summaries = match_rows(group.targets, rows)
+        summaries = match_rows(group.targets, untyped_rows(rows))
         self._show_summaries(summaries)
         self._update_buttons()
         return True

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from relayscope.calls.record import CallRecord
 from relayscope.ui.inspector._json_text import as_text, header
 
 
@@ -17,7 +18,7 @@ class ErrorSummary:
     hint: str  # what to do, or ""
 
 
-def has_error(row: dict[str, Any]) -> bool:
+def has_error(row: CallRecord) -> bool:
     state = row.get("state")
     return (
         bool(row.get("error"))
@@ -26,7 +27,7 @@ def has_error(row: dict[str, Any]) -> bool:
     )
 
 
-def _body_error(row: dict[str, Any]) -> dict[str, Any]:
+def _body_error(row: CallRecord) -> dict[str, Any]:
     try:
         obj = json.loads(as_text(row.get("response_body")) or "null")
     except ValueError:
@@ -37,7 +38,7 @@ def _body_error(row: dict[str, Any]) -> dict[str, Any]:
     return error if isinstance(error, dict) else {}
 
 
-def error_summary(row: dict[str, Any]) -> ErrorSummary:
+def error_summary(row: CallRecord) -> ErrorSummary:
     status = row.get("status")
     state = row.get("state")
     body = _body_error(row)
@@ -61,7 +62,7 @@ def error_summary(row: dict[str, Any]) -> ErrorSummary:
     return ErrorSummary(title, message, _hint(row, status, state, code, message))
 
 
-def _hint(row: dict[str, Any], status: int | None, state: object, code: str, message: str) -> str:
+def _hint(row: CallRecord, status: int | None, state: object, code: str, message: str) -> str:
     text = f"{code} {message}".lower()
     if state == "interrupted":
         return (

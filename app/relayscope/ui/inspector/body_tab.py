@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from relayscope.calls.record import CallRecord, untyped
 from relayscope.exchange.code_export import as_curl, as_python
 from relayscope.protocols import multipart
 from relayscope.ui.inspector import _format as fmt
@@ -64,7 +65,7 @@ class BodyTab(QWidget):
     def __init__(self, kind: Kind, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.kind = kind
-        self._row: dict[str, Any] = {}
+        self._row: CallRecord = {}
         self._stream_raw: Callable[[], str] | None = None
         self._base_url = "http://127.0.0.1:8787/v1"
         self._show_all = False
@@ -161,7 +162,7 @@ class BodyTab(QWidget):
     def set_base_url(self, base_url: str) -> None:
         self._base_url = base_url
 
-    def set_call(self, row: dict[str, Any], stream_raw: Callable[[], str] | None = None) -> None:
+    def set_call(self, row: CallRecord, stream_raw: Callable[[], str] | None = None) -> None:
         """Show this side of `row`; `stream_raw` gives a stream's events as received."""
         if row.get("id") != self._row.get("id"):
             self._show_all = False
@@ -189,10 +190,10 @@ class BodyTab(QWidget):
     # -- snippets -----------------------------------------------------------------------------
 
     def curl_text(self) -> str:
-        return as_curl(self._row, self._base_url)
+        return as_curl(untyped(self._row), self._base_url)
 
     def python_text(self) -> str:
-        return as_python(self._row, self._base_url)
+        return as_python(untyped(self._row), self._base_url)
 
     def _on_curl_clicked(self) -> None:
         QGuiApplication.clipboard().setText(self.curl_text())
@@ -306,7 +307,7 @@ class BodyTab(QWidget):
         return BodyText(text, True, len(text), False), "", note
 
 
-def assembled(row: dict[str, Any]) -> dict[str, Any]:
+def assembled(row: CallRecord) -> dict[str, Any]:
     """A streamed answer in one object: what the chunks added up to."""
     out: dict[str, Any] = {}
     for key in ("response_model", "output_text", "reasoning_text", "finish_reason"):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from relayscope.analysis.stream_stats import sse_fields
 from relayscope.calls import facts as call_facts
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.openai_format import StreamAssembler
 from relayscope.store.call_store import LIVE_STATES, CallStore
 from relayscope.store.schema import CALL_COLUMNS
@@ -39,7 +40,7 @@ _HEAVY = frozenset(
         "response_headers",
     }
 )
-_LIGHT_COLUMNS = ", ".join(c for c in CALL_COLUMNS if c not in _HEAVY)
+_LIGHT_COLUMNS = tuple(c for c in CALL_COLUMNS if c not in _HEAVY)
 OVERVIEW, REQUEST, RESPONSE, STREAM = range(4)
 
 
@@ -66,7 +67,7 @@ class CallInspector(QWidget):
         super().__init__(parent)
         self._store = store
         self._call_id: str | None = None
-        self._row: dict[str, Any] = {}
+        self._row: CallRecord = {}
         self._assembler: StreamAssembler | None = None
 
         self.placeholder = QLabel("Select a call to see its conversation, request and response.")
@@ -160,12 +161,9 @@ class CallInspector(QWidget):
         """The shown call changed (new chunks, new state): read only what is new."""
         if call_id != self._call_id:
             return
-        rows = list(
-            self._store.db.query(f"SELECT {_LIGHT_COLUMNS} FROM calls WHERE id = ?", [call_id])
-        )
-        if not rows:
+        fields = self._store.call_fields(call_id, _LIGHT_COLUMNS)
+        if fields is None:
             return
-        fields = rows[0]
         # Through the store: the chunks of a call that just ended are already packed.
         chunks = self._store.chunks(call_id, after=self.stream_tab.model.last_seq())
         if not chunks and all(self._row.get(k) == v for k, v in fields.items()):

@@ -15,6 +15,7 @@ from typing import Any
 from relayscope.analysis.cost import default_pricer
 from relayscope.calls import facts as call_facts
 from relayscope.calls.formatting import timestamp
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.conversation import Turn
 from relayscope.ui.inspector import _format as fmt
 from relayscope.ui.inspector._json_text import json_list
@@ -59,7 +60,7 @@ class OverviewState:
     all_turns: bool = False
 
 
-def answer_of(row: dict[str, Any]) -> Answer:
+def answer_of(row: CallRecord) -> Answer:
     return Answer(
         output_text=str(row.get("output_text") or ""),
         reasoning_text=str(row.get("reasoning_text") or ""),
@@ -254,7 +255,7 @@ def _started(value: object) -> str:
     return timestamp(value)
 
 
-def _usage(row: dict[str, Any]) -> list[tuple[str, str]]:
+def _usage(row: CallRecord) -> list[tuple[str, str]]:
     prompt, completion = row.get("prompt_tokens"), row.get("completion_tokens")
     if prompt is None and completion is None and row.get("total_tokens") is None:
         return [("Tokens", "not reported")]
@@ -276,7 +277,7 @@ def _usage(row: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def fact_rows(row: dict[str, Any], c: Colours) -> list[tuple[str, str]]:
+def fact_rows(row: CallRecord, c: Colours) -> list[tuple[str, str]]:
     """(label, value html) pairs; values are escaped here."""
     e = escape
     colour = status_colour(c, row.get("status"), row.get("state"))
@@ -310,14 +311,14 @@ def fact_rows(row: dict[str, Any], c: Colours) -> list[tuple[str, str]]:
     return rows + _more_facts(row, c)
 
 
-def _first_token(row: dict[str, Any]) -> str:
+def _first_token(row: CallRecord) -> str:
     """ "First token 255 ms · first byte 5 ms" (the two figures of relayscope.calls.facts)."""
     first_byte = call_facts.first_byte_ms(row)
     text = f"First token {fmt.ms(call_facts.ttft_ms(row))}"
     return text + (f" · first byte {fmt.ms(first_byte)}" if first_byte is not None else "")
 
 
-def _duration(row: dict[str, Any]) -> str:
+def _duration(row: CallRecord) -> str:
     text = fmt.ms(row.get("duration_ms"))
     hold = row.get("hold_ms")
     if hold:
@@ -325,7 +326,7 @@ def _duration(row: dict[str, Any]) -> str:
     return text
 
 
-def _more_facts(row: dict[str, Any], c: Colours) -> list[tuple[str, str]]:
+def _more_facts(row: CallRecord, c: Colours) -> list[tuple[str, str]]:
     e = escape
     rows: list[tuple[str, str]] = []
     if row.get("client"):
@@ -352,7 +353,7 @@ def _more_facts(row: dict[str, Any], c: Colours) -> list[tuple[str, str]]:
     return rows
 
 
-def facts_html(row: dict[str, Any], c: Colours) -> str:
+def facts_html(row: CallRecord, c: Colours) -> str:
     cells = "".join(
         f'<tr><td style="color:{c.muted}; padding:2px 12px 2px 0" nowrap>{escape(label)}</td>'
         f'<td style="padding:2px 0">{value}</td></tr>'

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.conversation import Turn, turns
 from relayscope.ui.inspector._hints import error_summary, has_error
 from relayscope.ui.inspector._style import SPACING, colours, monospace_font
@@ -35,7 +34,7 @@ class OverviewTab(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._row: dict[str, Any] = {}
+        self._row: CallRecord = {}
         self._turns: list[Turn] = []
         self._answer: Answer | None = None
         self._state = OverviewState()
@@ -70,7 +69,7 @@ class OverviewTab(QWidget):
 
     # -- feeding --------------------------------------------------------------------------
 
-    def set_call(self, row: dict[str, Any], live_answer: Answer | None = None) -> None:
+    def set_call(self, row: CallRecord, live_answer: Answer | None = None) -> None:
         """Show a call from scratch; a live one passes its answer assembled so far."""
         if row.get("id") != self._row.get("id"):
             self._state = OverviewState()
@@ -82,7 +81,7 @@ class OverviewTab(QWidget):
             self._answer = answer_of(row) if _answered(row) else None
         self._render_now(keep_scroll=False)
 
-    def update_live(self, row: dict[str, Any], answer: Answer | None) -> None:
+    def update_live(self, row: CallRecord, answer: Answer | None) -> None:
         """The shown call moved on (new chunks or state): redraw soon, not on every chunk."""
         self._row = {**self._row, **row}
         self._answer = answer
@@ -160,7 +159,7 @@ class OverviewTab(QWidget):
             self._render_now(keep_scroll=True)
 
 
-def _answered(row: dict[str, Any]) -> bool:
+def _answered(row: CallRecord) -> bool:
     """Whether the call has (or may get) an answer to show."""
     if row.get("state") in ("pending", "streaming"):
         return True

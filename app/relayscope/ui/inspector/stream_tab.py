@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from relayscope.analysis.stream_analysis import StreamAnalysis, analyse, stall_threshold_ms
 from relayscope.analysis.stream_stats import Stall, find_stalls
 from relayscope.calls import facts as call_facts
+from relayscope.calls.record import CallRecord, untyped
 from relayscope.protocols.openai_format import Assembled
 from relayscope.ui.inspector import _format as fmt
 from relayscope.ui.inspector._style import SPACING, colours, monospace_font
@@ -43,7 +44,7 @@ class StreamTab(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._row: dict[str, Any] = {}
+        self._row: CallRecord = {}
         self._chunks: list[dict[str, Any]] = []
         self.analysis = _EMPTY
         self._analysed_at = 0.0
@@ -89,7 +90,7 @@ class StreamTab(QWidget):
 
     # -- feeding --------------------------------------------------------------------------
 
-    def set_call(self, row: dict[str, Any], chunks: Iterable[Mapping[str, Any]]) -> None:
+    def set_call(self, row: CallRecord, chunks: Iterable[Mapping[str, Any]]) -> None:
         self._row = row
         self._chunks = [dict(chunk) for chunk in chunks]
         self._analysed_at = 0.0
@@ -100,7 +101,7 @@ class StreamTab(QWidget):
         if self.model.rowCount() > 0:
             self.table.scrollToTop()
 
-    def append_chunks(self, row: dict[str, Any], chunks: Iterable[Mapping[str, Any]]) -> int:
+    def append_chunks(self, row: CallRecord, chunks: Iterable[Mapping[str, Any]]) -> int:
         """Add a live stream's new chunks; keeps the selection, follows the end if it was there."""
         self._row = {**self._row, **row}
         bar = self.table.verticalScrollBar()
@@ -119,7 +120,7 @@ class StreamTab(QWidget):
         live = call_facts.is_live(self._row)
         if self._analysis_due(live):
             started = time.perf_counter()
-            self.analysis = analyse(self._row, self._chunks)
+            self.analysis = analyse(untyped(self._row), self._chunks)
             self._analysis_cost = time.perf_counter() - started
             self._analysed_at = time.monotonic()
             self.findings.set_findings(self.analysis.findings, live=live)

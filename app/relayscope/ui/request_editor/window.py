@@ -31,6 +31,7 @@ from relayscope.actions.replay import (
     edit_body,
     parse_json_body,
 )
+from relayscope.calls.record import untyped
 from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
 from relayscope.ui.inspector._json_text import as_text
@@ -231,7 +232,7 @@ class RequestEditor(RequestSender):
         if call is None:
             return False
         parsed = parse_json_body(as_text(call.get("request_body")))
-        self._call = call
+        self._call = untyped(call)
         self._path = str(call.get("path") or "") or None
         self.setWindowTitle(f"Edit and resend — call {call_id}")
         if isinstance(parsed, dict):

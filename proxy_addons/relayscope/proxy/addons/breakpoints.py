@@ -29,11 +29,12 @@ from relayscope.actions.breakpoints import (
 from relayscope.proxy.addons.context import CallContext, context_of
 from relayscope.proxy.addons.errors import error_response
 from relayscope.proxy.addons.router import set_upstream_body, upstream_body
+from relayscope.recording.messages import Event, Stage
 from relayscope.recording.writer import Recording
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict[str, Any]], None]
+Emit = Callable[[Event], None]
 #: `ctx.extra` key: how long breakpoints held the call, in ms (the Recorder records it).
 HOLD_MS = "hold_ms"
 
@@ -72,7 +73,7 @@ class Holder:
         future.set_result(decision)
 
     async def hold(
-        self, ctx: CallContext, stage: str, rule: Rule, body: bytes, status: int | None = None
+        self, ctx: CallContext, stage: Stage, rule: Rule, body: bytes, status: int | None = None
     ) -> Decision | None:
         """Wait for the app's decision; None if none came within the timeout."""
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
