@@ -77,7 +77,7 @@ def make_window(tmp: Path, config_text: str | None):
     win = MainWindow(store, worker, config_path=cfg, port=port)
     win.show()
     worker.start(port)
-    until(lambda: worker.state == "listening", 20)
+    until(lambda: worker.state == "listening", 60)  # a busy machine starts slowly
     pump(0.3)
     return win, store
 
@@ -122,6 +122,7 @@ with (
         'models = ["claude-*", "qwen*"]\n'
     )
     win, store = make_window(Path(t), config)
+    win.resize(1440, 820)  # wide enough for every column, Cost included
     client = openai.OpenAI(base_url=win.worker.url, api_key="sk-any", max_retries=0)
     msgs = [
         {"role": "system", "content": "Be brief."},
@@ -149,7 +150,7 @@ with (
         ("gpt-5.2", True, None),
         ("qwen3-coder", False, "fail-429"),
         ("claude-sonnet-4-6", True, None),
-        ("gpt-5.2-mini", False, None),
+        ("gpt-5-mini", False, None),
         ("gpt-5.2", True, "cut-stream"),
         ("claude-sonnet-4-6", False, "fail-500"),
         ("gpt-5.2", True, None),

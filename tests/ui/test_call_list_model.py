@@ -503,3 +503,164 @@ def test_events_waiting_when_the_filter_changes_are_counted_once(
     assert model.total_count == 21 and live["id"] not in ids(model)
     model.set_filter(CallFilter())
     assert (model.shown_count, model.total_count) == (21, 21) and model.call_id(0) == live["id"]
+
+
+def test_trimming_drops_the_bottom_rows_and_paging_brings_them_back(
+    db_path: Path, store: CallStore
+) -> None:
+    seed_calls(db_path, 300)
+    model = CallListModel(store)
+    fetch_all(model)
+    now = datetime.now(UTC)
+    live = [call_row(5000 + i, now + timedelta(milliseconds=i)) for i in range(40)]
+    insert_calls(db_path, live)
+    for row in live:
+        model.on_call_started(row["id"])
+    model.flush_events()
+    assert model.rowCount() == 340
+    removed: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda _, first, last: removed.append((first, last)))
+    # Every paged row and the 10 oldest live ones go: the live rows' stamps stay valid.
+    assert model.trim(30) == 310 and removed == [(30, 339)] and model.rowCount() == 30
+    assert ids(model) == [row["id"] for row in reversed(live)][:30]
+    assert all(model.row_of(call_id) == row for row, call_id in enumerate(ids(model)))
+    assert not model.is_loaded(live[0]["id"]) and model.canFetchMore(QModelIndex())
+    more = [call_row(6000 + i, now + timedelta(seconds=1, milliseconds=i)) for i in range(5)]
+    insert_calls(db_path, more)
+    for row in more:
+        model.on_call_started(row["id"])
+    model.flush_events()
+    fetch_all(model)
+    everything = [row[0] for row in store.db.conn.execute(
+        "SELECT id FROM calls ORDER BY started_at DESC").fetchall()]  # fmt: skip
+    assert ids(model) == everything
+    assert all(model.row_of(call_id) == row for row, call_id in enumerate(everything))
+
+
+def test_the_view_trims_the_list_read_at_its_top_but_not_one_read_further_down(
+    db_path: Path, store: CallStore, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relayscope.ui import call_list_view
+
+    monkeypatch.setattr(call_list_view, "KEEP_ROWS", 50)
+    monkeypatch.setattr(call_list_view, "TRIM_SLACK", 5)
+    seed_calls(db_path, 20)
+    model = CallListModel(store)
+    view = CallListView(model)
+    qtbot.addWidget(view)
+    view.resize(900, 300)
+    view.show()
+    view.select_first_row()
+    chosen = model.call_id(0) or ""
+    now = datetime.now(UTC)
+
+    def arrive(first: int, count: int) -> None:
+        rows = [call_row(first + i, now + timedelta(seconds=first, milliseconds=i))
+                for i in range(count)]  # fmt: skip
+        insert_calls(db_path, rows)
+        for row in rows:
+            model.on_call_started(row["id"])
+        model.flush_events()
+
+    selected: list[str] = []
+    view.call_selected.connect(selected.append)
+    arrive(7000, 60)
+    qtbot.waitUntil(lambda: model.rowCount() < 80, timeout=1000)
+    # The selected call (row 60) went with the rows below 50, but it is still the current
+    # call for the window (no signal: the inspector goes on showing it).
+    assert model.rowCount() == 50 and not model.is_loaded(chosen)
+    assert view.current_call_id() == chosen and view.selected_call_ids() == [chosen]
+    assert selected == []
+    view.verticalScrollBar().setValue(40)  # someone reads further down
+    arrive(8000, 60)
+    qtbot.wait(50)
+    assert model.rowCount() >= 110  # nothing dropped
+    while not model.is_loaded(chosen):
+        model.fetchMore(QModelIndex())
+    qtbot.wait(10)
+    assert view.currentIndex().row() == model.row_of(chosen) and selected == []
+
+
+def test_while_calls_are_live_the_tick_applies_the_events(
+    db_path: Path, store: CallStore, qtbot: QtBot
+) -> None:
+    seed_calls(db_path, 10)
+    model = CallListModel(store)
+    live = call_row(9000, datetime.now(UTC), state="streaming", status=200, stream=1)
+    insert_calls(db_path, [live])
+    model.on_call_started(live["id"])
+    model.flush_events()
+    assert model._tick.isActive()
+    nxt = call_row(9001, datetime.now(UTC) + timedelta(milliseconds=5), state="pending")
+    insert_calls(db_path, [nxt])
+    model.on_call_started(nxt["id"])
+    model.on_call_updated(live["id"], {"chunk_count": 9})
+    assert not model._flush_timer.isActive()  # one repaint per tick, not one per batch too
+    with qtbot.waitSignal(model.rowsInserted, timeout=1000):
+        pass
+    assert model.call_id(0) == nxt["id"] and text(model, 1, "chunks") == "9"
+
+
+def test_a_just_finished_call_paints_its_cost_in_the_live_list(
+    db_path: Path, store: CallStore, qtbot: QtBot, themed: Any
+) -> None:
+    """Issue 19: the Cost cell of a call that finished while the list was live must be
+    painted with its price (what the delegate paints, not only what data() says)."""
+    from relayscope.ui import call_list_view
+
+    painted: dict[tuple[str, int], str] = {}
+
+    class Recording(call_list_view._RowDelegate):
+        def paint(self, painter: Any, option: Any, index: Any) -> None:
+            painted[(index.data(Role.CALL_ID), index.column())] = str(index.data())
+            super().paint(painter, option, index)
+
+    clm.load_prices_in_background()
+    qtbot.waitUntil(clm.prices_loaded, timeout=10_000)
+    seed_calls(db_path, 30)
+    model = CallListModel(store)
+    view = CallListView(model)
+    view.setItemDelegate(Recording(view))
+    qtbot.addWidget(view)
+    view.resize(1600, 500)
+    view.show()
+    view.select_first_row()
+    cost = COLUMN["cost"]
+    covered: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(
+        lambda top, bottom, _: covered.append(
+            (top.row(), bottom.row(), top.column(), bottom.column())
+        )
+    )
+    now = datetime.now(UTC)
+    usage = {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500}
+    stream = call_row(100, now, model="gpt-5.2", state="streaming", status=200, stream=1,
+                      prompt_tokens=None, completion_tokens=None)  # fmt: skip
+    plain = call_row(101, now + timedelta(milliseconds=5), model="gpt-5.2", state="pending",
+                     status=None, stream=0, prompt_tokens=None, completion_tokens=None,
+                     duration_ms=None)  # fmt: skip
+    insert_calls(db_path, [stream, plain])
+    model.on_call_started(stream["id"])
+    model.on_call_started(plain["id"])
+    qtbot.waitUntil(lambda: not model.has_pending_events(), timeout=1000)
+    qtbot.waitUntil(lambda: (plain["id"], cost) in painted, timeout=1000)
+    assert painted[(plain["id"], cost)] == ""  # live: priced once its usage has come
+    # It ends while the stream goes on and another call arrives in the same batch.
+    update_call(db_path, plain["id"], state="complete", status=200, duration_ms=310.0, **usage)
+    later = call_row(102, now + timedelta(milliseconds=9), state="pending", status=None)
+    insert_calls(db_path, [later])
+    model.on_call_finished(plain["id"], {"state": "complete", "status": 200})
+    model.on_call_updated(stream["id"], {"chunk_count": 12})
+    model.on_call_started(later["id"])
+    covered.clear()
+    qtbot.waitUntil(lambda: not model.has_pending_events(), timeout=1000)
+    price = text(model, model.row_of(plain["id"]) or 0, "cost")
+    assert price.startswith("$")
+    row = model.row_of(plain["id"])
+    assert any(t <= row <= b and left <= cost <= right for t, b, left, right in covered)
+    qtbot.waitUntil(lambda: painted.get((plain["id"], cost)) == price, timeout=1000)
+    # And it stays painted while the tick repaints the live rows around it.
+    qtbot.wait(250)
+    assert painted[(plain["id"], cost)] == price
+    view.grab()  # a fresh paint of everything agrees
+    assert painted[(plain["id"], cost)] == price

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,13 +41,20 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 
 #: Rows fetched per page as the view scrolls.
 PAGE_SIZE = 200
-#: How often a live row's elapsed time and spinner move.
+#: How often a live row's elapsed time and spinner move (and, while calls are live, how
+#: often their events are applied)...
 TICK_MS = 100
+#: ... or less often when painting the list is slow (a loaded machine, a huge window): the
+#: UI thread spends at most about a quarter of its time repainting for the tick.
+TICK_PAINT_SHARE = 4
+TICK_MAX_MS = 500
 #: Counts are recomputed at most this often while traffic flows.
 RECOUNT_MS = 300
 #: The worker's events are collected and applied at most this often (about two frames):
 #: one SQL query and one insert per batch, however many calls arrive meanwhile.
 COALESCE_MS = 30
+#: Changed rows at most this many rows apart are signalled as one range.
+_RUN_SLACK = 8
 #: Ids per `WHERE id IN (...)` (SQLite allows 32,766 parameters; the filter's come too).
 _IN_BATCH = 500
 
@@ -205,17 +214,18 @@ class _Row:
 
     __slots__ = ("id", "kind", "live", "profile", "stale", "started", "texts", "values")
 
-    def __init__(self, values: dict[str, Any], today: datetime) -> None:
+    def __init__(self, values: dict[str, Any], started: float | None = None) -> None:
         self.values = values
         self.id = str(values["id"])
-        started = parse_started(values.get("started_at"))
-        self.started = started.timestamp() if started else time.time()
+        if started is None:
+            when = parse_started(values.get("started_at"))
+            started = when.timestamp() if when else time.time()
+        self.started = started
         self.texts: list[str] = []
-        self.kind = "idle"
-        self.live = False
-        self.stale = False
         self.profile: object = _UNPARSED  # then parse_gap_profile(...): (gaps, stall) or None
-        self.render(today, started)
+        # The texts are rendered when the row is first painted: most rows never are
+        # (a page read for a scroll past them, calls arriving faster than anyone reads).
+        self.mark_stale()
 
     def mark_stale(self) -> None:
         """Its values changed: state and colour now, the texts when the row is next shown
@@ -282,6 +292,9 @@ class CallListModel(QAbstractTableModel):
     its last item), `_tail` the rows read from SQL in the list's order. `_index` maps a
     call id to a stamp that does not change when rows are added at either end: row =
     `len(_head) + stamp` (a live row's stamp is negative, a paged row's its place in _tail).
+    `trim` drops rows from the bottom (the tail's end, then the oldest live rows) to bound
+    memory while traffic flows; `_head_dropped` keeps the live rows' stamps valid then:
+    a negative stamp's row is `len(_head) + _head_dropped + stamp`.
 
     Signals:
         counts_changed(int, int): calls matching the filter (-1 while being counted),
@@ -289,6 +302,8 @@ class CallListModel(QAbstractTableModel):
     """
 
     counts_changed = Signal(int, int)
+    #: A filtered count finished on its thread (its generation): applied on the GUI thread.
+    _counted = Signal(int)
 
     def __init__(self, store: CallStore, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -298,6 +313,7 @@ class CallListModel(QAbstractTableModel):
         self._head: list[_Row] = []  # inserted live, oldest first: row 0 is the last
         self._tail: list[_Row] = []  # paged from SQL, in the list's order
         self._index: dict[str, int] = {}  # call id -> stamp; row = len(_head) + stamp
+        self._head_dropped = 0  # live rows trimmed from the head's start (see `trim`)
         self._pending_started: dict[str, None] = {}  # ordered set
         self._pending_updated: dict[str, dict[str, Any]] = {}
         self._pending_finished: dict[str, dict[str, Any]] = {}
@@ -319,6 +335,7 @@ class CallListModel(QAbstractTableModel):
         self.refresh_theme()
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
+        self._paint_ms = 0.0  # the view's repaints, averaged (note_paint_ms)
         self._tick.timeout.connect(self._on_tick_timeout)
         self._recount_timer = QTimer(self)
         self._recount_timer.setSingleShot(True)
@@ -329,6 +346,11 @@ class CallListModel(QAbstractTableModel):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(COALESCE_MS)
         self._flush_timer.timeout.connect(self.flush_events)
+        self._count_generation = 0
+        self._count_result: tuple[int, int] | None = None  # (generation, calls matching)
+        self._count_thread: threading.Thread | None = None
+        self._counted_filter: CallFilter | None = None  # what `_shown` counted
+        self._counted.connect(self._on_counted)
         self.reload()
 
     # -- Qt model API -------------------------------------------------------------------
@@ -458,6 +480,7 @@ class CallListModel(QAbstractTableModel):
         self._today = datetime.now().astimezone()
         self.beginResetModel()
         self._head = []
+        self._head_dropped = 0
         self._tail = self._page(0)
         self._index = {row.id: i for i, row in enumerate(self._tail)}
         self._fetched_all = len(self._tail) < PAGE_SIZE
@@ -473,7 +496,10 @@ class CallListModel(QAbstractTableModel):
     def row_of(self, call_id: str) -> int | None:
         """The row showing `call_id`, if it is loaded."""
         stamp = self._index.get(call_id)
-        return None if stamp is None else len(self._head) + stamp
+        if stamp is None:
+            return None
+        head = len(self._head)
+        return head + stamp if stamp >= 0 else head + self._head_dropped + stamp
 
     def values_at(self, row: int) -> dict[str, Any]:
         """The loaded row's SQL values (`SQL_COLUMNS`), not a copy: read, never change."""
@@ -485,6 +511,28 @@ class CallListModel(QAbstractTableModel):
 
     def is_loaded(self, call_id: str) -> bool:
         return call_id in self._index
+
+    def trim(self, keep: int) -> int:
+        """Drop the loaded rows below the first `keep` (paged back from SQL when the view
+        scrolls to them): what bounds the list's memory while calls keep arriving. The view
+        calls it when nobody reads or has selected anything down there. Returns the rows
+        dropped."""
+        count = self.rowCount()
+        if count <= keep:
+            return 0
+        self.beginRemoveRows(QModelIndex(), keep, count - 1)
+        from_tail = min(len(self._tail), count - keep)
+        from_head = count - keep - from_tail
+        dropped = self._tail[len(self._tail) - from_tail :] + self._head[:from_head]
+        del self._tail[len(self._tail) - from_tail :]
+        del self._head[:from_head]
+        self._head_dropped += from_head
+        for row in dropped:
+            del self._index[row.id]
+            self._live_ids.discard(row.id)
+        self._fetched_all = False
+        self.endRemoveRows()
+        return len(dropped)
 
     def refresh_theme(self) -> None:
         """Recompute colours after the palette switched between light and dark."""
@@ -554,11 +602,10 @@ class CallListModel(QAbstractTableModel):
             hit = found.get(call_id)
             if hit is None or not hit[1]:
                 continue
-            self._shown += 1
+            if self._shown >= 0:  # not while a filtered count runs (it includes the call)
+                self._shown += 1
             if self.newest_first:
-                row = _Row(hit[0], self._today)
-                row.started = time.time()  # our clock: the elapsed time starts now
-                insert.append(row)
+                insert.append(_Row(hit[0], time.time()))  # our clock: elapsed time starts now
         for call_id in finished:
             if call_id in self._index or call_id in started:
                 continue
@@ -566,7 +613,7 @@ class CallListModel(QAbstractTableModel):
             if hit is not None and hit[1]:
                 # It matches now but did not when it started (e.g. "errors only").
                 if self.newest_first:
-                    insert.append(_Row(hit[0], self._today))
+                    insert.append(_Row(hit[0]))
                 recount = True
         for call_id in dict.fromkeys([*started, *finished]):
             position = self.row_of(call_id)  # finished, or loaded before its start event
@@ -609,7 +656,7 @@ class CallListModel(QAbstractTableModel):
             limit=PAGE_SIZE,
             offset=offset,
         )
-        return [_Row(values, self._today) for values in untyped_rows(rows)]
+        return [_Row(values) for values in untyped_rows(rows)]
 
     def _read_rows(self, call_ids: list[str]) -> dict[str, tuple[dict[str, Any], bool]]:
         """Each call's values and whether it matches the filter: one query per `_IN_BATCH`."""
@@ -645,7 +692,7 @@ class CallListModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
             for row in rows:
                 self._head.append(row)
-                self._index[row.id] = -len(self._head)
+                self._index[row.id] = -len(self._head) - self._head_dropped
             self.endInsertRows()
             self._track_live(rows)
             return
@@ -677,6 +724,7 @@ class CallListModel(QAbstractTableModel):
         if self._head:
             self._tail[0:0] = reversed(self._head)
             self._head = []
+            self._head_dropped = 0
             self._index = {row.id: i for i, row in enumerate(self._tail)}
 
     def _rerender(self, call_ids: list[str]) -> None:
@@ -691,7 +739,9 @@ class CallListModel(QAbstractTableModel):
             positions.append(position)
             if row.live:
                 live.append(row)
-        for first, last in row_runs(sorted(positions)):
+        # Runs a few rows apart are one signal: under heavy traffic the changed rows are
+        # interleaved with finished ones, and each signal costs more than repainting a row.
+        for first, last in row_runs(sorted(positions), slack=_RUN_SLACK):
             self._emit_rows_changed(first, last)
         if live:
             self._track_live(live)
@@ -709,17 +759,28 @@ class CallListModel(QAbstractTableModel):
         return format_ms(elapsed) + " …"
 
     def _on_tick_timeout(self) -> None:
+        # While calls are live, the tick applies the waiting events too: one repaint per
+        # tick for the new rows, the changed ones and the moving elapsed times together.
+        if self.has_pending_events():
+            self.flush_events()
         self._frame = (self._frame + 1) % theme.SPINNER_FRAMES
-        positions: list[int] = []
-        for call_id in list(self._live_ids):
+        low, high = -1, -1
+        gone: list[str] = []
+        for call_id in self._live_ids:
             position = self.row_of(call_id)
             if position is None or not self._row(position).live:
-                self._live_ids.discard(call_id)
-                continue
-            positions.append(position)
-        for first, last in row_runs(sorted(positions)):  # one signal per run of live rows
+                gone.append(call_id)
+            elif low < 0:
+                low = high = position
+            elif position < low:
+                low = position
+            elif position > high:
+                high = position
+        self._live_ids.difference_update(gone)
+        if low >= 0:
+            # One signal for the span of live rows (the view repaints only what it shows).
             self.dataChanged.emit(
-                self.index(first, _STATUS), self.index(last, _DURATION), [_DISPLAY, _DECORATION]
+                self.index(low, _STATUS), self.index(high, _DURATION), [_DISPLAY, _DECORATION]
             )
         if not self._live_ids:
             self._tick.stop()
@@ -743,7 +804,8 @@ class CallListModel(QAbstractTableModel):
         return plain_tooltip("\n".join(lines))
 
     def _schedule_flush(self) -> None:
-        if not self._flush_timer.isActive():
+        # While the tick runs (calls are live), it applies the events (`_on_tick_timeout`).
+        if not self._flush_timer.isActive() and not self._tick.isActive():
             self._flush_timer.start()
 
     def _schedule_recount(self) -> None:
@@ -757,27 +819,68 @@ class CallListModel(QAbstractTableModel):
         self._since_recount.start()
         self._total = self.store.count_calls()  # an index count: about a millisecond
         if self._filter_is_empty():
-            self._shown = self._total
+            self._count_generation += 1  # a filtered count still running is dropped
+            self._shown, self._counted_filter = self._total, self._filter
             self.counts_changed.emit(self._shown, self._total)
             return
-        # A filtered count asks the full-text index (a few ms even at 100k calls; only live
-        # calls are matched by LIKE). It runs on the GUI thread, right after the debounce:
-        # a background thread emitting into a model that may be gone was not worth the risk.
+        # A filtered count asks the full-text index or an index of the table: a few ms at
+        # 100k calls, seconds at a million. It runs on a thread of its own with its own
+        # read-only connection; a new filter shows "counting" (-1) until it is done (a
+        # recount of the same filter keeps the last number), and an older count is dropped.
+        self._count_generation += 1
+        generation, flt = self._count_generation, self._filter
+        if flt != self._counted_filter:
+            self._shown = -1
+            self.counts_changed.emit(self._shown, self._total)
+        thread = threading.Thread(target=self._count_in_thread, args=(generation, flt), daemon=True)
+        self._count_thread = thread
+        thread.start()
+
+    def _count_in_thread(self, generation: int, flt: CallFilter) -> None:
+        where, params = flt.where()
         try:
-            self._shown = self.store.count_calls(self._filter)
+            conn = sqlite3.connect(f"file:{self.store.path}?mode=ro", uri=True)
+            try:
+                row = conn.execute(f"SELECT count(*) FROM calls WHERE {where}", params).fetchone()
+            finally:
+                conn.close()
+            shown = int(row[0])
         except sqlite3.Error:
-            self._shown = -1  # the list itself still shows; only the number is missing
+            shown = -1  # the list itself still shows; only the number is missing
+        self._count_result = (generation, shown)
+        with contextlib.suppress(RuntimeError):  # the model is gone (the window closed)
+            self._counted.emit(generation)
+
+    def _on_counted(self, generation: int) -> None:
+        result = self._count_result
+        if result is None or result[0] != generation or generation != self._count_generation:
+            return
+        self._count_result = None
+        self._shown = result[1]
+        self._counted_filter = self._filter
         self.counts_changed.emit(self._shown, self._total)
 
+    def note_paint_ms(self, ms: float) -> None:
+        """The view's last repaint took `ms`: the tick slows down when repaints are slow."""
+        self._paint_ms = 0.8 * self._paint_ms + 0.2 * ms
+        wanted = int(min(TICK_MAX_MS, max(TICK_MS, TICK_PAINT_SHARE * self._paint_ms)))
+        if abs(wanted - self._tick.interval()) >= 20:
+            self._tick.setInterval(wanted)
+
     def wait_for_counts(self, timeout: float = 5.0) -> None:
-        """Counts are synchronous now; kept so tests and benchmarks read the same."""
+        """Wait for a filtered count running on its thread and apply it (tests, benchmarks)."""
+        thread = self._count_thread
+        if thread is not None:
+            thread.join(timeout)
+        self._on_counted(self._count_generation)
 
 
-def row_runs(rows: list[int]) -> list[tuple[int, int]]:
-    """Sorted row numbers as contiguous (first, last) runs."""
+def row_runs(rows: list[int], slack: int = 0) -> list[tuple[int, int]]:
+    """Sorted row numbers as contiguous (first, last) runs (`slack`: runs at most that many
+    rows apart are joined)."""
     runs: list[tuple[int, int]] = []
     for row in rows:
-        if runs and runs[-1][1] == row - 1:
+        if runs and row - runs[-1][1] <= slack + 1:
             runs[-1] = (runs[-1][0], row)
         else:
             runs.append((row, row))

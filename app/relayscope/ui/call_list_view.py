@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import (
     QEvent,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
+    QSignalBlocker,
     Qt,
     QTimer,
     Signal,
@@ -120,6 +123,11 @@ def sparkline_bars(
 
 
 _HAS_FOCUS = QStyle.StateFlag.State_HasFocus
+#: While traffic flows and the list is read at its top, it keeps this many rows loaded
+#: (the rest is paged back from SQL on scrolling): memory stays bounded however long it runs.
+KEEP_ROWS = 1000
+#: ... trimmed once this many more have arrived (not on every batch).
+TRIM_SLACK = 500
 #: Room for the Gaps sparkline: 24 bars of 3 px and a 1 px space.
 SPARKLINE_WIDTH = 24 * 4
 _GAPS = COLUMN["gaps"]
@@ -153,8 +161,16 @@ class CallListView(QTableView):
         self._model: CallListModel | CallGroupModel = model
         self._groups: CallGroupModel | None = None
         self._restore_id = ""
+        #: The selected call while its row is trimmed away (the list read at its top while
+        #: traffic flows): still the current call for the window, selected again when paged back.
+        self._parked_id = ""
         self._empty_message = "No calls match the filter. Press Esc to clear it."
         self.setItemDelegate(_RowDelegate(self))
+        # Rows are trimmed after the batch that inserted them, never inside its signal.
+        self._trim_timer = QTimer(self)
+        self._trim_timer.setSingleShot(True)
+        self._trim_timer.setInterval(0)
+        self._trim_timer.timeout.connect(self._trim_rows)
         self._attach(model)
         self._configure()
         self._size_columns()
@@ -263,7 +279,9 @@ class CallListView(QTableView):
 
     def current_call_id(self) -> str:
         index = self.currentIndex()
-        return self._model.call_id(index.row()) or "" if index.isValid() else ""
+        if not index.isValid():
+            return self._parked_id
+        return self._model.call_id(index.row()) or ""
 
     def select_call(self, call_id: str) -> bool:
         """Select the row of `call_id` if it is loaded (unfolding its turn); True if it was."""
@@ -296,6 +314,8 @@ class CallListView(QTableView):
     def selected_call_ids(self) -> list[str]:
         """The selected calls, top to bottom (a turn's row stands for all its calls)."""
         rows = sorted(index.row() for index in self.selectionModel().selectedRows())
+        if not rows and self._parked_id:
+            return [self._parked_id]
         ids: list[str] = []
         for row in rows:
             if isinstance(self._model, CallGroupModel):
@@ -352,7 +372,9 @@ class CallListView(QTableView):
     # -- events -------------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        started = time.perf_counter()
         super().paintEvent(event)
+        self._source.note_paint_ms((time.perf_counter() - started) * 1000)
         if self._model.rowCount() == 0 and self._empty_message:
             painter = QPainter(self.viewport())
             painter.setPen(theme.colour(theme.MUTED))
@@ -434,6 +456,7 @@ class CallListView(QTableView):
     # -- slots --------------------------------------------------------------------------
 
     def _on_selection_current_row_changed(self, current: QModelIndex, _: QModelIndex) -> None:
+        self._parked_id = ""
         call_id = self._model.call_id(current.row()) if current.isValid() else None
         self.call_selected.emit(call_id or "")
 
@@ -442,6 +465,7 @@ class CallListView(QTableView):
 
     def _on_model_reset(self) -> None:
         restore, self._restore_id = self._restore_id, ""
+        self._parked_id = ""
         if restore and not self.select_call(restore):
             self.call_selected.emit("")
 
@@ -452,6 +476,41 @@ class CallListView(QTableView):
             bar.setValue(
                 bar.value() + (last - first + 1) * self.verticalHeader().defaultSectionSize()
             )
+        if self._source.rowCount() > KEEP_ROWS + TRIM_SLACK and not self._trim_timer.isActive():
+            self._trim_timer.start()
+        if self._parked_id and self._source.is_loaded(self._parked_id):
+            parked, self._parked_id = self._parked_id, ""
+            row = self._model.row_of(parked)
+            if row is not None:  # selected again where it is, without scrolling there
+                flags = (
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows
+                )
+                with QSignalBlocker(self.selectionModel()):  # the window shows it already
+                    self.selectionModel().setCurrentIndex(self._model.index(row, 0), flags)
+                self.viewport().update()
+
+    def _trim_rows(self) -> None:
+        """Drop the rows far below while the list is read at its top: they come back from
+        SQL when scrolled to. A call selected down there stays the current call (the
+        inspector keeps showing it, actions act on it) and is selected again when its row
+        is paged back; several selected calls keep their rows."""
+        if self.verticalScrollBar().value() > 0:
+            return  # someone reads further down: everything stays
+        source = self._source
+        selected = self.selected_call_ids()
+        keep = KEEP_ROWS
+        if len(selected) > 1:
+            rows = [source.row_of(call_id) for call_id in selected]
+            keep = max([keep, *(row + 1 for row in rows if row is not None)])
+        if source.rowCount() <= keep + TRIM_SLACK:
+            return
+        row = source.row_of(selected[0]) if len(selected) == 1 else None
+        if row is not None and row >= keep:
+            self._parked_id = selected[0]
+            with QSignalBlocker(self.selectionModel()):  # not a new selection: no signal
+                self.selectionModel().clear()
+        source.trim(keep)
 
     def _on_custom_context_menu_requested(self, position: QPoint) -> None:
         index = self.indexAt(position)
