@@ -103,6 +103,7 @@ class Proc:
     log_path: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
     startup_s: float = float("nan")
+    cwd: Path = ROOT  # another tree's `python -m relayscope` runs from that tree's folder
 
     @property
     def pid(self) -> int:
@@ -117,7 +118,7 @@ class Proc:
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             self.argv,
-            cwd=ROOT,
+            cwd=self.cwd,
             env={**os.environ, **self.env},
             stdin=subprocess.PIPE,
             stdout=log,

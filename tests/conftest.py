@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never touch the person's real keyring (workers they start inherit this too).
@@ -10,3 +11,12 @@ os.environ["RELAYSCOPE_NO_KEYRING"] = "1"
 # Nor the person's OpenTelemetry collector: every OTEL_* setting is the test's own to make.
 for _name in [name for name in os.environ if name.startswith("OTEL_")]:
     del os.environ[_name]
+
+# The suite starts hundreds of Python processes (workers, their recording processes, the CLI).
+# Where PYTHONDONTWRITEBYTECODE is set (some CI images and sandboxes), each compiled mitmproxy,
+# sqlite-utils and the app from source again: ~5 s of CPU per worker start and stop instead of
+# ~2. Their bytecode is kept in .cache/pycache instead (the source tree and .venv stay as they are).
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
+    os.environ.setdefault(
+        "PYTHONPYCACHEPREFIX", str(Path(__file__).resolve().parents[1] / ".cache" / "pycache")
+    )

@@ -15,7 +15,7 @@ import pytest
 
 from relayscope.protocols.encodings import zstd
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import WorkerProcess
+from tests.support.worker import WorkerProcess, marked, recorded
 
 BODY = {"model": "other-1", "messages": [{"role": "user", "content": "squeeze me " * 40}]}
 
@@ -32,8 +32,7 @@ def compress(data: bytes, coding: str) -> bytes:
     return zstd.compress(data)
 
 
-@pytest.fixture
-def two(tmp_path: Path) -> Iterator[tuple[FakeProvider, FakeProvider, WorkerProcess]]:
+def two_providers(tmp_path: Path) -> Iterator[tuple[FakeProvider, FakeProvider, WorkerProcess]]:
     """Two providers: `main` the default, `other` for `other-*` models."""
     with (
         FakeProvider(name="main") as main,
@@ -48,15 +47,30 @@ def two(tmp_path: Path) -> Iterator[tuple[FakeProvider, FakeProvider, WorkerProc
         yield main, other, worker
 
 
+@pytest.fixture
+def two(tmp_path: Path) -> Iterator[tuple[FakeProvider, FakeProvider, WorkerProcess]]:
+    yield from two_providers(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_two(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[FakeProvider, FakeProvider, WorkerProcess]]:
+    """`two` for the codings' cases (a worker start costs seconds): each case finds its call
+    by a marked path; none of them reaches `main`."""
+    yield from two_providers(tmp_path_factory.mktemp("codings"))
+
+
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
 def test_a_compressed_body_is_routed_forwarded_as_it_came_and_recorded_decoded(
-    two: tuple[FakeProvider, FakeProvider, WorkerProcess], coding: str
+    shared_two: tuple[FakeProvider, FakeProvider, WorkerProcess], coding: str
 ) -> None:
-    main, other, worker = two
+    main, other, worker = shared_two
     plain = json.dumps(BODY).encode()
     wire = compress(plain, coding)
+    path = marked("/v1/chat/completions")
     answer = httpx.post(
-        worker.base_url + "/chat/completions",
+        worker.base_url.removesuffix("/v1") + path,
         content=wire,
         headers={"content-type": "application/json", "content-encoding": coding},
         timeout=30,
@@ -64,10 +78,11 @@ def test_a_compressed_body_is_routed_forwarded_as_it_came_and_recorded_decoded(
     assert answer.status_code == 200, answer.text
     assert main.requests == []  # routed by the model inside the compressed body
     received = other.requests[-1]
+    assert received.path == path
     assert received.body == wire  # the provider got the very bytes, and the header
     assert received.headers["content-encoding"] == coding
     assert received.json() == BODY
-    (row,) = worker.wait_for_calls(1)
+    row = recorded(worker, path)
     assert (row["provider"], row["model"], row["state"]) == ("other", "other-1", "complete")
     assert json.loads(row["request_body"]) == BODY  # readable, searchable
     assert row["request_size"] == len(wire) < len(plain)  # the bytes on the wire

@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import ROOT, WorkerProcess
+from tests.support.worker import ROOT, WorkerProcess, marked, recorded
 
 PROMPT = "What does Relayscope record?"
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}]
@@ -218,19 +218,20 @@ async def test_async_client_streams(worker: WorkerProcess, fake: FakeProvider) -
 
 @pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 429, 500, 503])
 def test_provider_errors_pass_through_unchanged_and_are_recorded(
-    worker: WorkerProcess, fake: FakeProvider, status: int
+    shared_worker: WorkerProcess, shared_fake: FakeProvider, status: int
 ) -> None:
     body = {"model": f"fail-{status}", "messages": MESSAGES}
     direct = httpx.post(
-        fake.base_url + "/chat/completions",
+        shared_fake.base_url + "/chat/completions",
         json=body,
         headers={"authorization": f"Bearer {FAKE_KEY}"},
     )
-    relayed = httpx.post(worker.base_url + "/chat/completions", json=body)
+    path = marked("/v1/chat/completions")
+    relayed = httpx.post(shared_worker.base_url.removesuffix("/v1") + path, json=body)
     assert relayed.status_code == direct.status_code == status
     assert relayed.json() == direct.json()
     assert relayed.headers.get("retry-after") == direct.headers.get("retry-after")
-    (row,) = worker.wait_for_calls(1)
+    row = recorded(shared_worker, path)
     assert (row["status"], row["state"]) == (status, "error")
     assert row["error"] == direct.json()["error"]["message"]
     assert json.loads(row["response_body"]) == direct.json()

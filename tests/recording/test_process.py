@@ -107,3 +107,81 @@ def test_a_child_that_cannot_be_started_again_stops_recording_with_a_sentence(
     writer.close()
     assert len(errors) == 1 and errors[0].startswith("Recording stopped")
     assert "cannot be started again" in errors[0] and "Traffic still flows" in errors[0]
+
+
+def test_from_an_event_loop_batches_leave_without_a_thread_even_through_a_full_pipe(
+    tmp_path: Path,
+) -> None:
+    """The worker's way: frames written by the loop itself; a child that reads late (the
+    pipe fills up) gets every op, in order, once it reads."""
+    import asyncio
+    import threading
+
+    from relayscope.recording.process import child_command
+
+    db = tmp_path / "r.db"
+    prepare_database(db)
+    lines: list[bytes] = []
+    late = [
+        sys.executable,
+        "-c",
+        "import time, runpy, sys; time.sleep(0.5); "
+        "sys.argv = ['x', *sys.argv[1:]]; "
+        "runpy.run_module('relayscope.recording.process', run_name='__main__')",
+        *child_command(db, events=True)[3:],
+    ]
+    blob = b"data: " + b"x" * 60_000 + b"\n\n"
+
+    async def main() -> None:
+        writer = RecordingProcess(db, on_lines=lines.append, command=late)
+        writer.open(asyncio.get_running_loop())
+        threads = threading.active_count()
+        writer.start(start_row("c1"))
+        for n in range(60):  # 3.6 MB: more than the pipe holds while the child sleeps
+            writer.raw("c1", float(n), blob)
+            await asyncio.sleep(0.005)
+        writer.raw("c1", 99.0, b"")
+        writer.finish("c1", {"status": 200, "state": "complete", "duration_ms": 100.0})
+        assert threading.active_count() == threads  # no flusher thread
+        writer.close()
+
+    asyncio.run(main())
+    store = CallStore(db)
+    call = store.get_call("c1")
+    assert call is not None and call["state"] == "complete" and call["chunk_count"] == 60
+    assert all(c["data"].encode() == blob for c in store.chunks("c1"))
+    store.close()
+
+
+def test_from_an_event_loop_a_killed_child_is_restarted(tmp_path: Path) -> None:
+    import asyncio
+
+    db = tmp_path / "r.db"
+    prepare_database(db)
+    errors: list[str] = []
+    lines: list[bytes] = []
+
+    async def main() -> None:
+        writer = RecordingProcess(db, on_lines=lines.append, on_error=errors.append)
+        writer.open(asyncio.get_running_loop())
+        writer.start(start_row("before"))
+        writer.finish("before", {"status": 200, "state": "complete"})
+        deadline = time.monotonic() + 10
+        while not any(b"call_finished" in chunk for chunk in lines):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        first = writer.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        while writer.pid == first:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        writer.start(start_row("after"))
+        writer.finish("after", {"status": 200, "state": "complete"})
+        writer.close()
+
+    asyncio.run(main())
+    assert len(errors) == 1 and "restarted" in errors[0]
+    store = CallStore(db)
+    assert [r["id"] for r in store.list_calls(descending=False)] == ["before", "after"]
+    store.close()

@@ -38,3 +38,25 @@ def worker(tmp_path: Path, fake: FakeProvider) -> Iterator[WorkerProcess]:
         tmp_path, config_for(fake), events=False, extra_args=("--quiet",)
     ) as process:
         yield process
+
+
+@pytest.fixture(scope="module")
+def shared_fake() -> Iterator[FakeProvider]:
+    """One provider for a module's parametrized tests."""
+    with FakeProvider(name="fake", api_key=KEY) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def shared_worker(
+    tmp_path_factory: pytest.TempPathFactory, shared_fake: FakeProvider
+) -> Iterator[WorkerProcess]:
+    """One worker for a module's parametrized tests (a start costs seconds); each test finds
+    its own call by a marked path (tests.support.worker.marked)."""
+    with WorkerProcess(
+        tmp_path_factory.mktemp("shared"),
+        config_for(shared_fake),
+        events=False,
+        extra_args=("--quiet",),
+    ) as process:
+        yield process

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import WorkerProcess
+from tests.support.worker import WorkerProcess, marked, recorded
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 
@@ -42,15 +42,16 @@ def raw_request(worker: WorkerProcess, data: bytes, timeout: float = 10) -> byte
     ],
     ids=["text", "array", "string", "unclosed", "deeply-nested", "invalid-utf8"],
 )
-def test_bodies_that_are_not_a_json_object(worker: WorkerProcess, body: bytes) -> None:
+def test_bodies_that_are_not_a_json_object(shared_worker: WorkerProcess, body: bytes) -> None:
+    path = marked("/v1/chat/completions")
     response = httpx.post(
-        worker.base_url + "/chat/completions",
+        shared_worker.base_url.removesuffix("/v1") + path,
         content=body,
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
-    (row,) = worker.wait_for_calls(1)
+    row = recorded(shared_worker, path)
     stored = row["request_body"]
     assert (stored.encode() if isinstance(stored, str) else stored) == body
     assert row["state"] == "error"
@@ -72,15 +73,18 @@ def test_a_100_mib_body_is_forwarded_whole_and_recorded_capped(
 
 
 @pytest.mark.parametrize("value", ["../../etc/passwd", "fake\tx", "ünïcode", "a" * 5000])
-def test_odd_routing_header_values_are_refused_cleanly(worker: WorkerProcess, value: str) -> None:
+def test_odd_routing_header_values_are_refused_cleanly(
+    shared_worker: WorkerProcess, value: str
+) -> None:
+    path = marked("/v1/chat/completions")
     response = httpx.post(
-        worker.base_url + "/chat/completions",
+        shared_worker.base_url.removesuffix("/v1") + path,
         json={"model": "fake-1", "messages": MESSAGES},
         headers={"X-Relayscope-Provider": value.encode("utf-8")},
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "provider_not_found"
-    assert worker.wait_for_calls(1)[0]["status"] == 404
+    assert recorded(shared_worker, path)["status"] == 404
 
 
 def test_header_injection_in_routing_headers_is_rejected_before_routing(
@@ -98,8 +102,10 @@ def test_header_injection_in_routing_headers_is_rejected_before_routing(
 
 
 @pytest.mark.parametrize("path", ["/", "/admin", "/v2/chat/completions", "/v1beta/models"])
-def test_paths_outside_v1_get_a_404_that_says_what_to_do(worker: WorkerProcess, path: str) -> None:
-    response = httpx.get(worker.base_url.removesuffix("/v1") + path)
+def test_paths_outside_v1_get_a_404_that_says_what_to_do(
+    shared_worker: WorkerProcess, path: str
+) -> None:
+    response = httpx.get(shared_worker.base_url.removesuffix("/v1") + path)
     assert response.status_code == 404
     error = response.json()["error"]
     assert error["code"] == "not_found" and "/v1" in error["message"]
@@ -107,12 +113,13 @@ def test_paths_outside_v1_get_a_404_that_says_what_to_do(worker: WorkerProcess, 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
 def test_other_methods_are_forwarded_and_recorded(
-    worker: WorkerProcess, fake: FakeProvider, method: str
+    shared_worker: WorkerProcess, shared_fake: FakeProvider, method: str
 ) -> None:
-    response = httpx.request(method, worker.base_url + "/files/file-123")
+    path = marked("/v1/files/file-123")
+    response = httpx.request(method, shared_worker.base_url.removesuffix("/v1") + path)
     assert response.status_code == 404  # the fake has no /files: its own answer comes back
-    assert fake.requests[-1].method == method
-    (row,) = worker.wait_for_calls(1)
+    assert (shared_fake.requests[-1].method, shared_fake.requests[-1].path) == (method, path)
+    row = recorded(shared_worker, path)
     assert row["method"] == method and row["provider"] == "fake"
 
 

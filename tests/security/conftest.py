@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from wsproto import ConnectionType, WSConnection
@@ -54,28 +52,6 @@ def shared_worker(
     tmp = tmp_path_factory.mktemp("guarded")
     with WorkerProcess(tmp, guarded_config(shared_fake)) as process:
         yield process
-
-
-def marked(path: str) -> str:
-    """The path with a query parameter of its own, so a test finds its call among those of
-    the tests before it on a shared worker (whose rows may still be on their way)."""
-    return f"{path}{'&' if '?' in path else '?'}probe={uuid4().hex}"
-
-
-def recorded(worker: WorkerProcess, path: str, timeout: float = 20.0) -> dict[str, Any]:
-    """The finished call whose recorded path is `path` (see `marked`)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        store = worker.store()
-        try:
-            rows = [r for r in store.list_calls(limit=100_000) if r["path"] == path]
-        finally:
-            store.close()
-        if rows and rows[0]["state"] not in ("pending", "streaming"):
-            assert len(rows) == 1, rows
-            return rows[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no finished call for {path}")
 
 
 def guarded_config(fake: FakeProvider, proxy: str = "") -> str:

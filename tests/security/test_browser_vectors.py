@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.fakes.provider import FakeProvider
-from tests.security.conftest import CHAT, marked, port_of, provider_saw_key, recorded
-from tests.support.worker import WorkerProcess
+from tests.security.conftest import CHAT, port_of, provider_saw_key
+from tests.support.worker import WorkerProcess, marked, recorded
 
 
 @dataclass(frozen=True)

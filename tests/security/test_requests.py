@@ -11,8 +11,8 @@ import pytest
 
 from relayscope.routing.routes import new_call_id
 from tests.fakes.provider import FakeProvider
-from tests.security.conftest import CHAT, marked, raw_exchange, recorded
-from tests.support.worker import WorkerProcess
+from tests.security.conftest import CHAT, raw_exchange
+from tests.support.worker import WorkerProcess, marked, recorded
 
 
 @pytest.fixture

@@ -10,16 +10,8 @@ import pytest
 from openai import OpenAI
 
 from tests.fakes.provider import FakeProvider
-from tests.security.conftest import (
-    CHAT,
-    KEY,
-    guarded_config,
-    marked,
-    port_of,
-    recorded,
-    websocket_turn,
-)
-from tests.support.worker import WorkerProcess
+from tests.security.conftest import CHAT, KEY, guarded_config, port_of, websocket_turn
+from tests.support.worker import WorkerProcess, marked, recorded
 
 TRUSTED = "http://localhost:5173"
 

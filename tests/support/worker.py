@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 from typing import IO, Any, Self
+from uuid import uuid4
 
 from relayscope.store.call_store import CallStore
 
@@ -179,6 +180,28 @@ class WorkerProcess:
                 return rows
             time.sleep(0.05)
         raise AssertionError(f"expected {count} finished calls, have {rows!r}"[:3000])
+
+
+def marked(path: str) -> str:
+    """The path with a query parameter of its own, so a test finds its call among those of
+    the tests before it on a shared worker (whose rows may still be on their way)."""
+    return f"{path}{'&' if '?' in path else '?'}probe={uuid4().hex}"
+
+
+def recorded(worker: WorkerProcess, path: str, timeout: float = 20.0) -> dict[str, Any]:
+    """The finished call whose recorded path is `path` (see `marked`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        store = worker.store()
+        try:
+            rows = [r for r in store.list_calls(limit=100_000) if r["path"] == path]
+        finally:
+            store.close()
+        if rows and rows[0]["state"] not in ("pending", "streaming"):
+            assert len(rows) == 1, rows
+            return rows[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no finished call for {path}")
 
 
 def provider_config(*providers: tuple[str, str], extra: str = "") -> str:

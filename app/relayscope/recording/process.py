@@ -8,6 +8,14 @@ as one length-prefixed pickle on the child's stdin, and the child runs a `Record
 (same ops, same batching, same retries). The child prints its commit events as NDJSON on
 its stdout; the parent hands those lines on (the desktop app reads them from the worker).
 
+In the proxy worker the batches are sent from the event loop itself (`open(loop)`): a
+timer every batch window pickles what is queued and writes it to the pipe without blocking
+(what does not fit waits for the pipe to drain, `loop.add_writer`). A flusher thread would
+take the interpreter lock from the loop at every window, and on a busy two-core machine the
+loop then waits for a thread that the kernel has not even scheduled yet (the suspected
+source of the proxy's latency tail, docs/benchmarks.md). Without a loop (tests, tools) the flusher
+thread does the same.
+
 Ending: the parent closes the child's stdin; the child commits everything queued and
 exits. A child that dies is started again (the batch it did not take is sent to the new
 one) and the parent reports it; after three deaths within a minute it gives up and says so,
@@ -20,12 +28,14 @@ binary runs it as `relayscope _record`); it is not a user command.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import contextlib
 import json
 import logging
 import os
 import pickle
+import select
 import signal
 import struct
 import subprocess
@@ -90,20 +100,36 @@ class RecordingProcess(Recording):
         self._flusher = threading.Thread(
             target=self._flush_loop, name="relayscope-recording", daemon=True
         )
+        # With a loop: frames (their ops, the bytes not yet written) waiting for the pipe.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._frames: collections.deque[tuple[list[Op], memoryview]] = collections.deque()
+        self._waiting_fd: int | None = None  # the pipe `loop.add_writer` watches
 
     # -- lifetime ---------------------------------------------------------------------
 
-    def open(self) -> RecordingProcess:
+    def open(self, loop: asyncio.AbstractEventLoop | None = None) -> RecordingProcess:
+        """Start the child. With `loop` (the proxy's, running in this thread), batches are
+        sent from that loop; `close` must then be called in the loop's thread too."""
+        self._loop = loop
         self._spawn()
-        self._flusher.start()
+        if loop is None:
+            self._flusher.start()
+        else:
+            self._timer = loop.call_later(self._batch_seconds, self._tick)
         return self
 
     def close(self, timeout: float = 10.0) -> None:
         """Send everything queued, let the child commit it, and wait for it to exit."""
         self._stop.set()
+        if self._loop is not None:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._send_all(timeout)
         if self._flusher.is_alive():
             self._flusher.join(timeout)
-        self._ship(wait=timeout)  # a child that stopped reading must not hang the worker
+        if self._loop is None:
+            self._ship(wait=timeout)  # a child that stopped reading must not hang the worker
         child = self._child
         if child is not None:
             if child.stdin is not None:
@@ -156,7 +182,91 @@ class RecordingProcess(Recording):
             # The child is gone: the next pass restarts it and sends this batch again.
             self._unsent = batch
 
+    # -- on the event loop ---------------------------------------------------------------
+
+    def _tick(self) -> None:
+        assert self._loop is not None
+        child = self._child
+        if child is not None and child.poll() is not None and not self._given_up:
+            self._restart(child.returncode)
+        self._queue_frame()
+        self._timer = self._loop.call_later(self._batch_seconds, self._tick)
+
+    def _queue_frame(self) -> None:
+        """What the hooks queued since the last window, as one frame, and write what fits."""
+        ops = self._ops
+        if self._unsent or ops:
+            batch = self._unsent + list(ops)
+            ops.clear()
+            self._unsent = []
+            if self._given_up or self._child is None:
+                return
+            payload = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
+            frame = memoryview(_HEADER.pack(len(payload)) + payload)
+            self._frames.append((batch, frame))
+        if self._frames and self._waiting_fd is None:
+            self._write_frames()
+
+    def _write_frames(self) -> None:
+        """Write queued frames without blocking; the rest waits until the pipe drains."""
+        child = self._child
+        stdin = child.stdin if child is not None else None
+        frames = self._frames
+        try:
+            assert stdin is not None
+            fd = stdin.fileno()
+            while frames:
+                batch, data = frames[0]
+                try:
+                    written = os.write(fd, data)
+                except BlockingIOError:
+                    written = 0
+                if written < len(data):
+                    frames[0] = (batch, data[written:])
+                    self._watch(fd)
+                    return
+                frames.popleft()
+        except (OSError, ValueError, AssertionError):
+            # The child is gone: the next window restarts it and sends these again whole
+            # (a frame it read only in part was never applied).
+            self._take_back_frames()
+        self._watch(None)
+
+    def _watch(self, fd: int | None) -> None:
+        loop = self._loop
+        if loop is None or fd == self._waiting_fd:
+            return
+        if self._waiting_fd is not None:
+            loop.remove_writer(self._waiting_fd)
+        if fd is not None:
+            loop.add_writer(fd, self._write_frames)
+        self._waiting_fd = fd
+
+    def _take_back_frames(self) -> None:
+        self._unsent = [op for batch, _ in self._frames for op in batch] + self._unsent
+        self._frames.clear()
+        self._watch(None)
+
+    def _send_all(self, timeout: float) -> None:
+        """At close: write every frame, waiting for the pipe up to `timeout` seconds (a child
+        that stopped reading must not hang the worker)."""
+        self._watch(None)
+        self._queue_frame()
+        deadline = time.monotonic() + timeout
+        while self._frames and self._child is not None and self._child.stdin is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.error(
+                    "The recording process stopped reading; %d batches not sent.", len(self._frames)
+                )
+                break
+            with contextlib.suppress(OSError, ValueError):
+                select.select([], [self._child.stdin.fileno()], [], min(left, 0.5))
+            self._write_frames()
+            self._watch(None)
+
     def _restart(self, status: int | None) -> None:
+        self._take_back_frames()
         dead = self._child
         if dead is not None and dead.stdin is not None:
             with contextlib.suppress(OSError):
@@ -187,6 +297,8 @@ class RecordingProcess(Recording):
         """Stop recording: drop what is queued (nothing will take it) and say so."""
         self._given_up = True
         self._unsent = []
+        self._frames.clear()
+        self._watch(None)
         self._ops.clear()
         self._report(message)
 
@@ -207,6 +319,8 @@ class RecordingProcess(Recording):
         )
         assert child.stdin is not None
         _grow_pipe(child.stdin.fileno())
+        if self._loop is not None:
+            os.set_blocking(child.stdin.fileno(), False)  # the loop must never wait on it
         self._child = child
         if self._on_lines is not None and child.stdout is not None:
             self._relay = threading.Thread(

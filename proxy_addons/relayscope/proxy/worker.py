@@ -193,7 +193,7 @@ async def _run_worker(settings: WorkerSettings, printer: EventPrinter) -> int:
             settings.db_path,
             on_lines=_event_relay(printer, forwarder),
             on_error=lambda message: printer.emit({"event": "record_error", "message": message}),
-        ).open()
+        ).open(asyncio.get_running_loop())  # batches sent from the loop: no GIL hand-over
     except OSError as exc:
         raise WorkerError(f"Cannot start the recording process ({exc}).", "recorder") from exc
     errors.install()
