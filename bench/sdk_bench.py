@@ -10,7 +10,7 @@ parsed into its pydantic model, as an application reads it), on the same two cor
 proxy under test, so a proxy that leaves the client less CPU shows it. Paths: direct,
 Relayscope (recording on, this tree), bare `mitmdump` (streaming on) and the lean mitmproxy
 floor (`bench/lean_mitm.py`), as in `bench.run_all`; `--base REV` adds Relayscope at another
-commit (its `app/relayscope/` and `proxy_addons/relayscope/proxy/` unpacked from git) to compare a change side by side.
+commit (its `app/` and `proxy_addons/` unpacked from git) to compare a change side by side.
 
 Each round, in a rotating order of paths, measures:
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -99,8 +100,8 @@ def sdk_round(client: Any, words: int, short_streams: int) -> dict[str, float]:
 
 
 def base_tree(tmp: Path, rev: str) -> Path:
-    """`app/relayscope/` and `proxy_addons/relayscope/proxy/` at `rev`, unpacked from git (run with that folder as cwd:
-    `python -m relayscope` then imports them, and the recording child inherits the cwd)."""
+    """`app/` and `proxy_addons/` at `rev`, unpacked from git (`proxy` runs its worker from there:
+    the `relayscope` layout through PYTHONPATH, or, before it, `python -m app` from that cwd)."""
     archive = subprocess.run(
         ["git", "archive", rev, "app", "proxy_addons"], cwd=ROOT, capture_output=True, check=True
     ).stdout
@@ -122,7 +123,14 @@ def proxy(name: str, tmp: Path, upstream: int, code: Path = ROOT) -> Proc:
             'api_key = "sk-bench-upstream"\ndefault = true\n'
         )
         spec = name.partition("+")[2]
-        command = ["bench.patched_worker", spec, "--"] if spec else ["app"]
+        # This tree and later ones: one `relayscope` namespace over app/ and proxy_addons/;
+        # a revision before it ran as `python -m app` from its own folder.
+        layout = (code / "app" / "relayscope").is_dir()
+        env = {"XDG_DATA_HOME": str(tmp / "xdg")}
+        if layout:
+            env["PYTHONPATH"] = os.pathsep.join([str(code / "app"), str(code / "proxy_addons")])
+        module = "relayscope" if layout else "app"
+        command = ["bench.patched_worker", spec, "--"] if spec else [module]
         argv = [
             sys.executable,
             "-m",
@@ -138,7 +146,7 @@ def proxy(name: str, tmp: Path, upstream: int, code: Path = ROOT) -> Proc:
             str(config),
             "--quiet",
         ]
-        return Proc(name, argv, port, {"XDG_DATA_HOME": str(tmp / "xdg")}, log, cwd=code)
+        return Proc(name, argv, port, env, log, cwd=code)
     if name == "mitmdump":
         argv = [
             str(Path(sys.executable).parent / "mitmdump"),
