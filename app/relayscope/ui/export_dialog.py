@@ -28,7 +28,7 @@ from relayscope.exchange.export import ExportCancelled, ExportResult, Selection,
 from relayscope.exchange.har_import import HarImportError, ImportResult, import_har
 from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
-from relayscope.ui.replay_runner import Job, JobRunner
+from relayscope.ui.jobs import Job, JobRunner
 
 FORMATS = (
     ("har", "HAR 1.2 — browser dev tools, Charles, Proxyman, HTTP Toolkit", ".har"),

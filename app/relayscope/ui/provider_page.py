@@ -9,7 +9,7 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 from relayscope.analysis.cost import format_usd
 from relayscope.analysis.diagnostics import ProviderReport, as_json, as_markdown, diagnose
 from relayscope.calls.formatting import duration_ms
-from relayscope.store.call_store import READ_ERRORS, CallStore
+from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
+from relayscope.ui.jobs import Job, JobRunner
 from relayscope.ui.sparkline import Sparkline
 
 #: Providers that are Relayscope's own bookkeeping, not somebody to diagnose.
@@ -77,34 +78,6 @@ def bucket_label(start: str, minutes: int) -> str:
     except ValueError:
         return start
     return when.strftime("%b %d" if minutes >= 1440 else "%H:%M")
-
-
-class _Delivery(QObject):
-    """Brings a finished report back to the GUI thread (generation, report, minutes, error)."""
-
-    delivered = Signal(int, object, int, str)
-
-
-class _Diagnosis(QRunnable):
-    """Runs `diagnose` on its own connection (a big database takes a moment)."""
-
-    def __init__(self, path: Path, provider: str, generation: int, delivery: _Delivery) -> None:
-        super().__init__()
-        self.path, self.provider, self.generation = path, provider, generation
-        self.delivery = delivery
-
-    def run(self) -> None:
-        try:
-            store = CallStore(self.path, create=False)
-            try:
-                minutes = bucket_minutes(store, self.provider)
-                report = diagnose(store, self.provider, bucket_minutes=minutes)
-            finally:
-                store.close()
-        except READ_ERRORS as exc:
-            self.delivery.delivered.emit(self.generation, None, 0, str(exc))
-            return
-        self.delivery.delivered.emit(self.generation, report, minutes, "")
 
 
 class _Figure(QFrame):
@@ -156,8 +129,7 @@ class ProviderPage(QDialog):
         self.report: ProviderReport | None = None
         self._minutes = 60
         self._generation = 0
-        self._delivery = _Delivery()
-        self._delivery.delivered.connect(self._on_delivery_delivered)
+        self.jobs = JobRunner(self)
         self.setWindowTitle("Provider diagnostics — Relayscope")
         self.setModal(False)
         self.provider = QComboBox(self)
@@ -258,8 +230,22 @@ class ProviderPage(QDialog):
             return
         self.state.setText(f"Reading {provider}'s calls…")
         self.export_button.setEnabled(False)
-        job = _Diagnosis(self.db_path, provider, self._generation, self._delivery)
-        QThreadPool.globalInstance().start(job)
+        generation, db_path = self._generation, self.db_path
+
+        def work(_job: Job) -> tuple[ProviderReport, int]:
+            # Its own connection: a big database takes a moment.
+            store = CallStore(db_path, create=False)
+            try:
+                minutes = bucket_minutes(store, provider)
+                return diagnose(store, provider, bucket_minutes=minutes), minutes
+            finally:
+                store.close()
+
+        self.jobs.start(
+            work,
+            on_success=lambda result: self._on_diagnosed(generation, *result),
+            on_failure=lambda exc: self._on_diagnosed(generation, None, 0, str(exc)),
+        )
 
     def export_report(self, path: Path) -> None:
         """Save the shown report: JSON for a `.json` file, else Markdown."""
@@ -357,8 +343,8 @@ class ProviderPage(QDialog):
 
     # -- slots --------------------------------------------------------------------------
 
-    def _on_delivery_delivered(
-        self, generation: int, report: object, minutes: int, error: str
+    def _on_diagnosed(
+        self, generation: int, report: ProviderReport | None, minutes: int, error: str = ""
     ) -> None:
         if generation != self._generation:
             return  # another provider was chosen meanwhile

@@ -43,8 +43,8 @@ from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
 from relayscope.ui.context_bar import ContextBarDelegate, ContextLegend
 from relayscope.ui.inspector._format import ms
+from relayscope.ui.jobs import Job, JobRunner
 from relayscope.ui.plain_text import plain_label
-from relayscope.ui.replay_runner import Job, JobRunner
 from relayscope.ui.roles import Role
 from relayscope.ui.session_list_model import COLUMN as LIST_COLUMN
 from relayscope.ui.session_list_model import SessionListModel, percent

@@ -33,8 +33,8 @@ from relayscope.exchange import share
 from relayscope.exchange.redaction import Redactor
 from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
+from relayscope.ui.jobs import JobRunner
 from relayscope.ui.plain_text import plain_label
-from relayscope.ui.replay_runner import JobRunner
 
 #: Typing in the pattern box re-checks the page this long after the last key.
 RECHECK_MS = 300

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -27,6 +27,7 @@ from relayscope.routing.snippets import (
     sdk_snippet,
 )
 from relayscope.ui import theme
+from relayscope.ui.jobs import JobRunner
 
 __all__ = ["DEMO_PROMPT", "WelcomePanel", "play_demo_session", "send_demo_call"]
 
@@ -35,12 +36,6 @@ def _confirm(button: QPushButton) -> None:
     """Show "Copied" on the button for a moment."""
     button.setText("Copied")
     QTimer.singleShot(1500, button, lambda: button.setText("Copy"))
-
-
-class _CallDone(QObject):
-    """Carries a background call's result back to the GUI thread (queued signal)."""
-
-    done = Signal(str)
 
 
 class SnippetCard(QFrame):
@@ -117,12 +112,6 @@ def play_demo_session(base_url: str, db_path: Path | None = None) -> tuple[str, 
     return result.session_id, ""
 
 
-class _SessionDone(QObject):
-    """Carries a finished demo session (id, error) from the thread pool to the GUI thread."""
-
-    done = Signal(str, str)
-
-
 class WelcomePanel(QWidget):
     """How to connect: the base URL, Codex, Claude Code, SDK and curl snippets, a demo call
     button and a demo agent session button.
@@ -138,6 +127,7 @@ class WelcomePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.jobs = JobRunner(self)
         self._base_url = ""
         self._listening = False
         self._sending = False
@@ -268,14 +258,12 @@ class WelcomePanel(QWidget):
         self._sending = True
         self._enable_demo_buttons()
         self.demo_status.setText(f"Streaming a reply from {DEMO_MODEL}…")
-        carrier = _CallDone()  # no parent: it must outlive this panel if the window closes
-        carrier.done.connect(self._on_test_call_done)
         base_url = self._base_url
-
-        def run() -> None:
-            carrier.done.emit(send_demo_call(base_url))
-
-        QThreadPool.globalInstance().start(run)
+        self.jobs.start(
+            lambda _job: send_demo_call(base_url),
+            on_success=self._on_test_call_done,
+            on_failure=lambda exc: self._on_test_call_done(f"The demo call failed: {exc}"),
+        )
 
     def play_agent_session(self) -> None:
         """Play a 3-turn `demo-agent` session through the proxy, off the GUI thread."""
@@ -284,14 +272,14 @@ class WelcomePanel(QWidget):
         self._sending = True
         self._enable_demo_buttons()
         self.demo_status.setText("Playing three turns with demo-agent: tool calls, cache reads…")
-        carrier = _SessionDone()  # no parent: it must outlive this panel if the window closes
-        carrier.done.connect(self._on_agent_session_done)
         base_url, db_path = self._base_url, self.db_path
-
-        def run() -> None:
-            carrier.done.emit(*play_demo_session(base_url, db_path))
-
-        QThreadPool.globalInstance().start(run)
+        self.jobs.start(
+            lambda _job: play_demo_session(base_url, db_path),
+            on_success=lambda result: self._on_agent_session_done(*result),
+            on_failure=lambda exc: self._on_agent_session_done(
+                "", f"The demo session failed: {exc}"
+            ),
+        )
 
     def _enable_demo_buttons(self) -> None:
         enabled = self._listening and not self._sending and self._demo_available

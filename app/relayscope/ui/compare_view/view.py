@@ -44,7 +44,8 @@ from relayscope.ui.compare_view.targets import TargetsTable
 from relayscope.ui.inspector._format import ms
 from relayscope.ui.inspector._json_text import as_text
 from relayscope.ui.inspector._style import colours
-from relayscope.ui.replay_runner import Job, JobRunner, configured_providers, proxy_headers
+from relayscope.ui.jobs import Job, JobRunner
+from relayscope.ui.replay_runner import configured_providers, proxy_headers
 from relayscope.ui.request_editor import JsonEditor, error_text, primary_button
 
 SPACING = theme.SPACING

@@ -1,10 +1,8 @@
-"""A provider's Test, run off the GUI thread, and its answer in words; the keyring probe."""
+"""A provider's Test and the keyring probe (work for the dialog's jobs); answers in words."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from PySide6.QtCore import QObject, QRunnable, Signal
 
 from relayscope.actions.provider_check import ProviderCheck, check_provider
 from relayscope.config import Provider, secrets
@@ -26,32 +24,14 @@ def describe(result: ProviderCheck) -> tuple[str, str, str]:
     return "error", f"✗ {result.message}", ""
 
 
-class CheckSignals(QObject):
-    finished = Signal(int, object)  # token, ProviderCheck
+def run_check(provider: Provider, key: Callable[[], str | None]) -> ProviderCheck:
+    """One provider check (on a job's thread); a bug is shown as one rather than lost."""
+    try:
+        return check_provider(provider, key())
+    except Exception as exc:
+        return ProviderCheck(False, [], f"the check failed unexpectedly ({exc!r}).")
 
 
-class CheckJob(QRunnable):
-    """Runs one provider check on a pool thread; the answer comes back as a queued signal."""
-
-    def __init__(self, token: int, provider: Provider, key: Callable[[], str | None]) -> None:
-        super().__init__()
-        self.token, self.provider, self.key = token, provider, key
-        self.signals = CheckSignals()
-
-    def run(self) -> None:
-        try:
-            result = check_provider(self.provider, self.key())
-        except Exception as exc:  # a bug, shown as one rather than lost in a thread
-            result = ProviderCheck(False, [], f"the check failed unexpectedly ({exc!r}).")
-        self.signals.finished.emit(self.token, result)
-
-
-class KeyringProbe(QRunnable):
-    """Asks (on a pool thread: it can take seconds) whether the system keyring answers."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.signals = CheckSignals()
-
-    def run(self) -> None:
-        self.signals.finished.emit(0, secrets.key_store() is not None)
+def keyring_available() -> bool:
+    """Whether the system keyring answers (on a job's thread: it can take seconds)."""
+    return secrets.key_store() is not None

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from relayscope.config import Config, Provider
+from relayscope.ui.jobs import JobRunner
 from relayscope.ui.plain_text import plain_label
 from relayscope.ui.providers_dialog.drafts import Draft
 from relayscope.ui.providers_dialog.form import ProvidersForm
@@ -37,6 +38,7 @@ class ProvidersDialog(ProvidersForm):
 
     def __init__(self, config_path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.jobs = JobRunner(self)
         self.setWindowTitle("Providers")
         self._path = config_path
         self._config: Config | None = None

@@ -10,7 +10,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QThreadPool, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 from relayscope.actions.provider_check import ProviderCheck
 from relayscope.config import Config, ConfigError, Provider, load_config, parse_config, secrets
 from relayscope.config.writer import ConfigWriteError, save_config
+from relayscope.ui.jobs import JobRunner
 from relayscope.ui.plain_text import plain_tooltip
-from relayscope.ui.providers_dialog.check_job import CheckJob, KeyringProbe, describe
+from relayscope.ui.providers_dialog.check_job import describe, keyring_available, run_check
 from relayscope.ui.providers_dialog.drafts import Draft, field_problems, globs, is_http_url
 from relayscope.ui.providers_dialog.widgets import SecondsBox, tone_color
 
@@ -41,6 +42,8 @@ class ProvidersForm(QDialog):
     Signals:
         saved: see ProvidersDialog.
     """
+
+    jobs: JobRunner  # made by the dialog before anything runs
 
     saved = Signal()
 
@@ -106,11 +109,9 @@ class ProvidersForm(QDialog):
 
     def _warm_up_keyring(self) -> None:
         """Learn early whether new keys can go to the system keyring (Save needs to know)."""
-        probe = KeyringProbe()
-        probe.signals.finished.connect(self._on_keyring_probe_finished)
-        QThreadPool.globalInstance().start(probe)
+        self.jobs.start(lambda _job: keyring_available(), on_success=self._on_keyring_answer)
 
-    def _on_keyring_probe_finished(self, _token: int, available: object) -> None:
+    def _on_keyring_answer(self, available: object) -> None:
         self._keyring = bool(available)
         self._show_key_note()
 
@@ -309,9 +310,11 @@ class ProvidersForm(QDialog):
             provider = draft.original
         draft.check_token = next(_tokens)
         draft.check = None
-        job = CheckJob(draft.check_token, provider, draft.key_for_test())
-        job.signals.finished.connect(self._on_check_finished)
-        QThreadPool.globalInstance().start(job)
+        token, key = draft.check_token, draft.key_for_test()
+        self.jobs.start(
+            lambda _job: run_check(provider, key),
+            on_success=lambda result: self._on_check_finished(token, result),
+        )
         self._show_check()
 
     def _on_check_finished(self, token: int, result: object) -> None:

@@ -22,7 +22,8 @@ from relayscope.actions.replay import (
 )
 from relayscope.ui import theme
 from relayscope.ui.inspector._format import count, ms
-from relayscope.ui.replay_runner import Job, JobRunner, proxy_headers, retry_message, send_work
+from relayscope.ui.jobs import Job, JobRunner
+from relayscope.ui.replay_runner import proxy_headers, retry_message, send_work
 from relayscope.ui.request_editor.json_editor import JsonEditor
 
 SPACING = theme.SPACING

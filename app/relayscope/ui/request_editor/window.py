@@ -36,8 +36,9 @@ from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
 from relayscope.ui.inspector._json_text import as_text
 from relayscope.ui.inspector._style import colours
+from relayscope.ui.jobs import Job, JobRunner
 from relayscope.ui.plain_text import plain_label
-from relayscope.ui.replay_runner import Job, JobRunner, configured_providers
+from relayscope.ui.replay_runner import configured_providers
 from relayscope.ui.request_editor.json_editor import JsonEditor, error_text
 from relayscope.ui.request_editor.messages_editor import MessagesEditor
 from relayscope.ui.request_editor.sending import RequestSender
