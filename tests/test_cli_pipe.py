@@ -92,7 +92,7 @@ def test_every_command_module_is_registered_once() -> None:
 
     modules = {
         path.stem
-        for path in (ROOT / "app" / "cli").glob("*.py")
+        for path in (ROOT / "app" / "relayscope" / "cli").glob("*.py")
         if not path.stem.startswith("_") and path.stem not in ("main", "desktop")
     }
     assert {command.__name__.rsplit(".", 1)[1] for command in COMMANDS.values()} == modules

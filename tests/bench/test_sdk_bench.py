@@ -8,8 +8,7 @@ from bench.upstream import BenchProvider
 
 
 def test_the_sdk_reads_every_chunk_of_a_stream() -> None:
-    with BenchProvider(name="bench") as provider:
-        client = sdk_client(provider.port)
+    with BenchProvider(name="bench") as provider, sdk_client(provider.port) as client:
         result = sdk_round(client, 200, 2)
     assert result["sdk_lost"] == 0 and result["sdk_text_bad"] == 0
     assert result["sdk_cps"] > 0 and result["sdk_first_ms"] > 0

@@ -51,4 +51,4 @@ def test_both_halves_and_every_package_are_in_the_wheel(wheel: zipfile.ZipFile) 
             if "__pycache__" not in module.parts:
                 assert module.relative_to(root).as_posix() in names
     entry = wheel.read("relayscope-0.1.0.dist-info/entry_points.txt").decode()
-    assert "relayscope = relayscope.__main__:main" in entry
+    assert "relayscope = relayscope.cli.main:main" in entry.splitlines()
