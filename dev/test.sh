@@ -14,4 +14,19 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/pytest "$@"
+if [ $# -gt 0 ]; then
+  exec .venv/bin/pytest "$@"
+fi
+# The tests marked slow (the PyInstaller build, the mixed-load test, the latest Codex) are
+# heavy on one core and assert no timing; the rest of the suite leaves the second core mostly
+# idle. So they run beside it, and both must pass.
+mkdir -p .cache
+.venv/bin/pytest -m slow -p no:cacheprovider > .cache/slow-tests.log 2>&1 &
+slow=$!
+status=0
+.venv/bin/pytest -m "not slow" || status=$?
+slow_status=0
+wait "$slow" || slow_status=$?
+echo "--- the tests marked slow, run beside the others (.cache/slow-tests.log) ---"
+cat .cache/slow-tests.log
+[ "$status" -eq 0 ] && [ "$slow_status" -eq 0 ]

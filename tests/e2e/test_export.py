@@ -252,7 +252,6 @@ def test_the_worker_exports_every_finished_call_to_an_otlp_collector(tmp_path: P
     # The proxy's spans are priced too: the demo models have a demo price, said as such.
     assert found["relayscope.cost.usd"] > 0
     assert "demo pricing" in found["relayscope.cost.basis"]
-    assert found["relayscope.cost.basis"] == "no price known for model 'demo-fast'"
 
 
 WEATHER_TOOL = {

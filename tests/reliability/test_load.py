@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fakes.provider import FakeProvider
 from tests.reliability.conftest import config_for, scaled
@@ -45,6 +46,7 @@ async def _load(base_url: str, total: int, concurrency: int) -> list[tuple[str, 
         return await asyncio.gather(*(bounded(i) for i in range(total)))
 
 
+@pytest.mark.slow  # a minute of one core, no timing asserted: runs beside the rest
 def test_mixed_load_every_call_answered_and_every_chunk_recorded(
     worker: WorkerProcess, fake: FakeProvider
 ) -> None:
