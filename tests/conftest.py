@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+T = TypeVar("T")
+
 # Tests never touch the person's real keyring (workers they start inherit this too).
 os.environ["RELAYSCOPE_NO_KEYRING"] = "1"
 # Nor the person's OpenTelemetry collector: every OTEL_* setting is the test's own to make.
@@ -20,3 +26,19 @@ if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
     os.environ.setdefault(
         "PYTHONPYCACHEPREFIX", str(Path(__file__).resolve().parents[1] / ".cache" / "pycache")
     )
+
+
+@pytest.fixture
+def closing() -> Iterator[Callable[[T], T]]:
+    """`client = closing(openai.OpenAI(...))`: closed when the test ends. An SDK client left open
+    keeps a keep-alive socket that the garbage collector finds later, failing whichever test
+    runs then (the suite turns ResourceWarning into an error)."""
+    opened: list[Any] = []
+
+    def keep(thing: T) -> T:
+        opened.append(thing)
+        return thing
+
+    yield keep
+    for thing in reversed(opened):
+        thing.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
@@ -18,8 +20,22 @@ def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
+#: The models a test made: their SDK clients are closed when it ends (a keep-alive socket the
+#: garbage collector finds later fails whichever test is running then).
+_OPEN: list[ChatOpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().root_client.close()
+
+
 def chat_for(base_url: str) -> ChatOpenAI:
-    return ChatOpenAI(model="fake-1", base_url=base_url, api_key="sk-client", max_retries=0)
+    chat = ChatOpenAI(model="fake-1", base_url=base_url, api_key="sk-client", max_retries=0)
+    _OPEN.append(chat)
+    return chat
 
 
 def test_invoke_stream_and_tool_round_trip(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,22 @@ TOOLS: Any = [
 ]
 
 
+#: The clients a test made, closed when it ends (an unclosed keep-alive socket found later by
+#: the garbage collector fails whichever test is running then).
+_OPEN: list[OpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def client_for(base_url: str) -> OpenAI:
-    return OpenAI(base_url=base_url, api_key="sk-client", max_retries=0)
+    client = OpenAI(base_url=base_url, api_key="sk-client", max_retries=0)
+    _OPEN.append(client)
+    return client
 
 
 @pytest.mark.parametrize("usage_on_finish", [False, True], ids=["usage-chunk", "usage-on-finish"])

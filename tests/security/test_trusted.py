@@ -4,6 +4,7 @@ host names a person allowed in `[proxy] allowed_origins` / `allowed_hosts`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -37,9 +38,9 @@ def cors_headers(response: httpx.Response) -> dict[str, str]:
 
 
 def test_the_sdk_works_and_gets_no_cors_headers(
-    trusting_worker: WorkerProcess, fake: FakeProvider
+    trusting_worker: WorkerProcess, fake: FakeProvider, closing: Any
 ) -> None:
-    client = OpenAI(base_url=trusting_worker.base_url, api_key="unused", max_retries=0)
+    client = closing(OpenAI(base_url=trusting_worker.base_url, api_key="unused", max_retries=0))
     raw = client.chat.completions.with_raw_response.create(
         model="fake-1", messages=[{"role": "user", "content": "hello"}]
     )

@@ -62,9 +62,13 @@ def rows_with(window: MainWindow, model_name: str) -> list[str]:
     ]
 
 
-def test_traffic_appears_live_and_errors_stand_out(window: MainWindow, qtbot: QtBot) -> None:
+def test_traffic_appears_live_and_errors_stand_out(
+    window: MainWindow, qtbot: QtBot, closing: Any
+) -> None:
     assert window.showing_welcome()
-    client = openai.OpenAI(base_url=window.worker.url, api_key="sk-any-client-key", max_retries=0)
+    client = closing(
+        openai.OpenAI(base_url=window.worker.url, api_key="sk-any-client-key", max_retries=0)
+    )
     sent: dict[str, float] = {}
     appeared: dict[str, float] = {}
 

@@ -29,13 +29,13 @@ def _ask(client: openai.OpenAI, history: list[dict[str, Any]], text: str) -> Non
 
 
 def test_new_calls_appear_in_the_open_window_keeping_what_was_chosen(
-    tmp_path: Path, qtbot: QtBot, themed: Any
+    tmp_path: Path, qtbot: QtBot, themed: Any, closing: Any
 ) -> None:
     with (
         FakeProvider(name="fake") as fake,
         live_window(tmp_path, qtbot, ("fake", fake.base_url)) as win,
     ):
-        client = openai.OpenAI(base_url=win.worker.url, api_key="x", max_retries=0)
+        client = closing(openai.OpenAI(base_url=win.worker.url, api_key="x", max_retries=0))
         history: list[dict[str, Any]] = [{"role": "system", "content": "Be brief."}]
         _ask(client, history, "What is a proxy?")
         qtbot.waitUntil(lambda: win.model.rowCount() == 1, timeout=20_000)
