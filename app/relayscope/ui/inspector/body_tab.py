@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from relayscope.calls.record import CallRecord, untyped
+from relayscope.calls.record import CallRecord
 from relayscope.exchange.code_export import as_curl, as_python
 from relayscope.protocols import multipart
 from relayscope.ui.inspector import _format as fmt
@@ -190,10 +190,10 @@ class BodyTab(QWidget):
     # -- snippets -----------------------------------------------------------------------------
 
     def curl_text(self) -> str:
-        return as_curl(untyped(self._row), self._base_url)
+        return as_curl(self._row, self._base_url)
 
     def python_text(self) -> str:
-        return as_python(untyped(self._row), self._base_url)
+        return as_python(self._row, self._base_url)
 
     def _on_curl_clicked(self) -> None:
         QGuiApplication.clipboard().setText(self.curl_text())
