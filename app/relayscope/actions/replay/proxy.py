@@ -6,8 +6,9 @@ import socket
 import time
 from urllib.parse import urlsplit
 
+from relayscope.calls import facts as call_facts
 from relayscope.calls.record import CallRecord
-from relayscope.store.call_store import LIVE_STATES, CallStore
+from relayscope.store.call_store import CallStore
 
 
 def proxy_reachable(base_url: str, *, timeout: float = 1.0) -> bool:
@@ -28,7 +29,7 @@ def wait_until_recorded(
     """The call's row once the proxy has finished it (None if it never shows up in time)."""
     deadline = time.monotonic() + timeout
     row = store.get_call(call_id)
-    while row is None or row.get("state") in LIVE_STATES:
+    while row is None or call_facts.is_live(row):
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.02)
