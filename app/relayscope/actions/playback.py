@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from relayscope.calls import facts as call_facts
 from relayscope.calls.record import CallRecord
 from relayscope.protocols.conversation import turns
 from relayscope.store.call_store import CallStore
@@ -126,7 +127,7 @@ def load_recordings(
         raise PlaybackError("No recorded calls to play back: name some with --call or --session.")
     recordings = []
     for call in store.iter_calls(ids):
-        if call.get("state") in ("pending", "streaming"):
+        if call_facts.is_live(call):
             continue
         recordings.append(Recording(call, tuple(store.chunks(call["id"]))))
     if not recordings:

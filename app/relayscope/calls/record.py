@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Literal, TypedDict, cast, get_args, overload
+from typing import Any, Literal, TypedDict, cast, get_args
 
 __all__ = [
     "CallRecord",
@@ -29,7 +29,6 @@ __all__ = [
     "Transport",
     "TransportName",
     "typed",
-    "untyped",
     "untyped_rows",
 ]
 
@@ -146,24 +145,13 @@ ENDPOINT_NAMES: frozenset[str] = frozenset(get_args(EndpointName))
 TRANSPORT_NAMES: frozenset[str] = frozenset(get_args(TransportName))
 
 
-@overload
-def untyped(call: CallRecord) -> dict[str, Any]: ...
-@overload
-def untyped(call: None) -> None: ...
-@overload
-def untyped(call: CallRecord | None) -> dict[str, Any] | None: ...
-def untyped(call: CallRecord | None) -> dict[str, Any] | None:
-    """The same row for code still typed `dict[str, Any]` (modules being reworked elsewhere:
-    the CLI, sessions, replay, code export, stream analysis, the call list). No copy; remove
-    the call once its callee takes a `CallRecord`."""
-    return cast("dict[str, Any] | None", call)
-
-
 def typed(row: Mapping[str, Any]) -> CallRecord:
-    """A row read as `dict[str, Any]` elsewhere (sessions), as the `calls` row it is."""
+    """A `calls` row a store read still returns as a plain dict (the three session reads), as
+    the row it is. Remove once those reads return `CallRecord`."""
     return cast(CallRecord, row)
 
 
 def untyped_rows(rows: list[CallRecord]) -> list[dict[str, Any]]:
-    """`untyped` for a list of rows (the same list)."""
+    """The same rows for the call list model, whose paging keeps a mutable dict per row
+    (being rewritten elsewhere). No copy; remove with its last caller."""
     return cast("list[dict[str, Any]]", rows)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from relayscope.calls.record import untyped
+from relayscope.calls.record import CallRecord
 from relayscope.calls.safe_text import visible
 from relayscope.config import Config, default_config_path, default_db_path
 
@@ -114,10 +114,11 @@ def with_store(
         store.close()
 
 
-def row_json(row: dict[str, Any], pricer: Pricer | None = None) -> dict[str, Any]:
+def row_json(row: CallRecord, pricer: Pricer | None = None) -> dict[str, Any]:
     """A recorded row for JSON output: bytes as text, a multipart form summed up (a file's bytes
     are never mangled into U+FFFD), and with a pricer its cost (`usd` null when unknown) and the
-    price's source."""
+    price's source. A plain dict: it is what `json.dumps` writes, and its values differ from
+    the row's types (a form's parts, the cost object)."""
     from relayscope.protocols import multipart
 
     out = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v) for k, v in row.items()}
@@ -158,11 +159,11 @@ def proxy_running(url: str) -> bool:
     return False
 
 
-def call_by_prefix(store: CallStore, prefix: str) -> dict[str, Any]:
+def call_by_prefix(store: CallStore, prefix: str) -> CallRecord:
     """A recorded call by its id or a unique prefix (a StoreError says which is wrong)."""
     call = store.get_call(store.resolve_id(prefix))
     assert call is not None
-    return untyped(call)
+    return call
 
 
 def clean(text: object) -> str:

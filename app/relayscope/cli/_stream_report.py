@@ -9,6 +9,7 @@ from typing import Any
 from relayscope.analysis.stream_analysis import ERROR, INFO, WARNING, StreamAnalysis, analyse
 from relayscope.analysis.stream_stats import event_label
 from relayscope.calls.formatting import duration_ms as _ms
+from relayscope.calls.record import CallRecord
 from relayscope.calls.safe_text import visible
 from relayscope.cli._common import cut
 
@@ -33,7 +34,7 @@ class _Colours:
 
 
 def stream_report(
-    call: dict[str, Any],
+    call: CallRecord,
     chunks: list[dict[str, Any]],
     *,
     width: int = 100,
@@ -49,7 +50,7 @@ def stream_report(
     return lines
 
 
-def _stream_summary(call: dict[str, Any], analysis: StreamAnalysis) -> list[str]:
+def _stream_summary(call: CallRecord, analysis: StreamAnalysis) -> list[str]:
     ttft = f"TTFT {_ms(analysis.ttft_ms)}"
     if analysis.first_byte_ms is not None:
         ttft += f" (first byte {_ms(analysis.first_byte_ms)})"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from relayscope.calls import formatting
-from relayscope.calls.record import untyped_rows
 from relayscope.calls.safe_text import visible, visible_json
 from relayscope.cli._common import Context, add_common_options, row_json, with_store
 
 if TYPE_CHECKING:
+    from relayscope.calls.record import CallRecord
     from relayscope.cli._common import Subparsers
     from relayscope.store.call_store import CallStore
 
@@ -35,7 +35,7 @@ def _calls(store: CallStore, args: argparse.Namespace, ctx: Context) -> int:
 
     pricer = Pricer.from_config(ctx.config)
     flt = CallFilter(text=args.search, errors_only=args.errors)
-    rows = untyped_rows(store.list_calls(flt, limit=args.limit))
+    rows = store.list_calls(flt, limit=args.limit)
     if args.json:
         for row in rows:
             print(visible_json(json.dumps(row_json(row, pricer), ensure_ascii=False)))
@@ -54,7 +54,7 @@ def _calls(store: CallStore, args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def format_row(row: dict[str, Any], time_width: int = 8) -> str:
+def format_row(row: CallRecord, time_width: int = 8) -> str:
     """One line of `relayscope calls`; recorded values are escaped (`safe_text.visible`)."""
     time = visible(formatting.time_of_day(row.get("started_at")))
     tokens = formatting.tokens_in_out(row.get("prompt_tokens"), row.get("completion_tokens"))

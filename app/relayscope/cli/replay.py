@@ -28,6 +28,7 @@ from relayscope.cli._common import (
 
 if TYPE_CHECKING:
     from relayscope.actions.replay import ReplayEvent, ReplayResult
+    from relayscope.calls.record import CallRecord
     from relayscope.cli._common import Subparsers
     from relayscope.store.call_store import CallStore
 
@@ -149,7 +150,7 @@ class _LiveAnswer:
             self.out.write("\n")
             self.text_seen = False
 
-    def finish(self, result: ReplayResult, row: dict[str, Any] | None) -> None:
+    def finish(self, result: ReplayResult, row: CallRecord | None) -> None:
         self._newline()
         if result.previous is not None:
             first = result.previous
@@ -165,7 +166,7 @@ class _LiveAnswer:
             )
 
 
-def _outcome_line(result: ReplayResult, row: dict[str, Any] | None) -> str:
+def _outcome_line(result: ReplayResult, row: CallRecord | None) -> str:
     if row is None:
         return (
             f"call {result.call_id} · status {result.status or '—'} · "
@@ -183,9 +184,7 @@ def _outcome_line(result: ReplayResult, row: dict[str, Any] | None) -> str:
     )
 
 
-def _replay_json(
-    call: dict[str, Any], result: ReplayResult, row: dict[str, Any] | None
-) -> dict[str, Any]:
+def _replay_json(call: CallRecord, result: ReplayResult, row: CallRecord | None) -> dict[str, Any]:
     return {
         "id": result.call_id,
         "replay_of": call["id"],

@@ -8,14 +8,14 @@ import json
 import os
 import shutil
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from relayscope.calls.record import untyped
 from relayscope.calls.safe_text import visible, visible_json
 from relayscope.cli._common import Context, add_common_options, base_url, row_json, with_store
 from relayscope.config import Config
 
 if TYPE_CHECKING:
+    from relayscope.calls.record import CallRecord
     from relayscope.cli._common import Subparsers
     from relayscope.store.call_store import CallStore
 
@@ -70,7 +70,7 @@ def _show(store: CallStore, args: argparse.Namespace, config: Config) -> int:
 
     pricer = Pricer.from_config(config)
     call_id = store.resolve_id(args.id)
-    call = untyped(store.get_call(call_id))
+    call = store.get_call(call_id)
     assert call is not None
     if args.as_code:
         print(_snippet(call, args.as_code, config), end="")
@@ -79,12 +79,14 @@ def _show(store: CallStore, args: argparse.Namespace, config: Config) -> int:
         print(visible_json(json.dumps(row_json(call, pricer), ensure_ascii=False, indent=2)))
         return 0
     for key in _FIELDS:
-        if call.get(key) is not None:
-            print(f"{key:18} {visible(call[key])}")
+        value = call.get(key)
+        if value is not None:
+            print(f"{key:18} {visible(value)}")
     if call.get("note"):
         print(f"{'note':18} {visible(call['note'])}")
-    if call.get("connection_id"):
-        print(f"{'connection':18} {visible(connection_summary(store, call['connection_id']))}")
+    connection_id = call.get("connection_id")
+    if connection_id:
+        print(f"{'connection':18} {visible(connection_summary(store, connection_id))}")
     cost = pricer.price(call)
     print(f"{'cost':18} {visible(cost.text())} ({visible(cost.basis)})")
     if call.get("output_text"):
@@ -113,7 +115,7 @@ def connection_summary(store: CallStore, connection_id: str) -> str:
     return f"{text}, closed{who}{code if row['close_code'] else ''}"
 
 
-def _snippet(call: dict[str, Any], language: str, config: Config) -> str:
+def _snippet(call: CallRecord, language: str, config: Config) -> str:
     """`show --as curl|python`: the code that sends the call again through this proxy. The
     literal builders in code_export keep every recorded value printable and inert."""
     from relayscope.exchange.code_export import as_curl, as_python

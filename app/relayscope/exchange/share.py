@@ -18,7 +18,7 @@ from relayscope.analysis.cost import Pricer
 from relayscope.analysis.sessions import SessionReport, summary_of
 from relayscope.analysis.stream_analysis import analyse
 from relayscope.calls import formatting
-from relayscope.calls.record import CallRecord, typed, untyped
+from relayscope.calls.record import CallRecord
 from relayscope.exchange.redaction import Redactor
 from relayscope.protocols.conversation import Turn, turns
 from relayscope.protocols.prompts import CHARS_PER_TOKEN, PART_TITLES, PARTS
@@ -122,7 +122,7 @@ def session_page(
         if turn.context:
             body += _context_bar(turn.context)
         for entry in turn.calls:
-            call = typed(entry.call)
+            call = entry.call
             retry = " (retry)" if entry.retry else ""
             body += (
                 f"<h3>Call {_e(redact.text(call.get('id')))}{retry} · "
@@ -272,7 +272,7 @@ def _stream(
 ) -> str:
     if not chunks:
         return ""
-    analysis = analyse(untyped(call), list(chunks))
+    analysis = analyse(call, list(chunks))
     stats = (
         f"{analysis.chunk_count:,} chunks · TTFT {_ms(analysis.ttft_ms)} · total "
         f"{_ms(analysis.total_ms)} · longest gap {_ms(analysis.gap_max_ms)}"

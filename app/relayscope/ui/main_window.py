@@ -12,11 +12,8 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QPalett
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QMainWindow,
-    QMenu,
     QSplitter,
     QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -25,19 +22,15 @@ from relayscope.analysis import cost
 from relayscope.config import ConfigError, load_config
 from relayscope.store.call_store import CallFilter, CallStore
 from relayscope.ui import theme
-from relayscope.ui.breakpoints_panel import BreakpointsButton, BreakpointsPanel
 from relayscope.ui.call_actions import CallActions
 from relayscope.ui.call_list_model import CallListModel
 from relayscope.ui.call_list_view import CallListView
 from relayscope.ui.filter_bar import FilterBar
 from relayscope.ui.header_bar import HeaderBar
-from relayscope.ui.held_call_dialog import HeldCalls
 from relayscope.ui.inspector.call_inspector import CallInspector
-from relayscope.ui.playback_panel import PlaybackOptionsDialog, PlaybackPanel
-from relayscope.ui.provider_page import ProviderPage
 from relayscope.ui.providers_dialog import ProvidersDialog
-from relayscope.ui.session_view import SessionView
 from relayscope.ui.welcome_panel import WelcomePanel
+from relayscope.ui.window_tools import ToolsWindow
 from relayscope.ui.worker_process import WorkerProcess
 
 #: A shown call that streams is redrawn in the inspector at most this often.
@@ -46,7 +39,7 @@ INSPECTOR_REFRESH_MS = 150
 PROVIDERS_REFRESH_MS = 1000
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ToolsWindow):
     """The Relayscope window. It only composes widgets and wires their signals."""
 
     def __init__(
@@ -138,6 +131,10 @@ class MainWindow(QMainWindow):
         worker.call_updated.connect(self._on_worker_call_updated)
         worker.call_finished.connect(self._on_worker_call_finished)
         worker.record_error.connect(self.header.show_record_error)
+        player = self.playback.worker  # the calls it serves are recorded and listed too
+        player.call_started.connect(self._on_worker_call_started)
+        player.call_updated.connect(self._on_worker_call_updated)
+        player.call_finished.connect(self._on_worker_call_finished)
         self._on_worker_state_changed(worker.state)
         if worker.url:
             self._on_worker_listening(worker.url)
@@ -280,39 +277,6 @@ class MainWindow(QMainWindow):
         with contextlib.suppress(ConfigError):  # the dialog only saves a config that loads
             cost.use_config(load_config(self.config_path))
 
-    # -- debugging tools: breakpoints, provider diagnostics, playback -------------------
-
-    def _create_tools(self) -> None:
-        self.breakpoints_button = BreakpointsButton(self)
-        self.diagnostics_action = QAction("Provider diagnostics…", self)
-        self.diagnostics_action.setToolTip(
-            "Error rates, speed over time, and signs that a provider substitutes models"
-        )
-        self.breakpoints_action = QAction("Breakpoints…", self)
-        self.sessions_action = QAction("Sessions…", self)
-        self.sessions_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
-        self.sessions_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.sessions_action.setToolTip(
-            "Agent sessions turn by turn: tokens, cost, what fills the context, the prompt cache"
-        )
-        self.addAction(self.sessions_action)
-        self.tools_button = QToolButton(self)
-        self.tools_button.setText("⋯")
-        self.tools_button.setToolTip("More: sessions, provider diagnostics, breakpoints, grouping")
-        self.tools_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.tools_button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
-        menu = QMenu(self.tools_button)
-        menu.addActions([self.sessions_action, self.diagnostics_action, self.breakpoints_action])
-        menu.addSeparator()
-        menu.addAction(self.call_list.group_action)
-        self.tools_menu = menu
-        self.tools_button.setMenu(menu)
-        self.breakpoints = BreakpointsPanel(self)
-        self.held_calls = HeldCalls(self)
-        self.playback = PlaybackPanel(self.store.path, self)
-        self.provider_page: ProviderPage | None = None
-        self.session_view: SessionView | None = None
-
     def _top_row(self) -> QHBoxLayout:
         """The header, with the tools at its right end (aligned with the header's row)."""
         tools = QWidget(self)
@@ -327,84 +291,6 @@ class MainWindow(QMainWindow):
         top.addWidget(self.header, 1)
         top.addWidget(tools, 0, Qt.AlignmentFlag.AlignTop)
         return top
-
-    def _connect_tools(self) -> None:
-        worker = self.worker
-        worker.listening.connect(self._on_worker_listening_send_breakpoints)
-        worker.state_changed.connect(self._on_worker_state_changed_release_held)
-        worker.breakpoints_set.connect(self.breakpoints.show_applied)
-        worker.command_error.connect(self._on_worker_command_error)
-        worker.call_held.connect(self.held_calls.on_call_held)
-        worker.call_released.connect(self.held_calls.on_call_released)
-        self.breakpoints_button.panel_requested.connect(self.show_breakpoints)
-        self.breakpoints_button.held_requested.connect(self.held_calls.show_current)
-        self.breakpoints.rules_changed.connect(self.send_breakpoints)
-        self.held_calls.command_ready.connect(self.worker.send_command)
-        self.held_calls.count_changed.connect(self.breakpoints_button.set_held)
-        self.held_calls.note_posted.connect(self._on_held_calls_note_posted)
-        self.diagnostics_action.triggered.connect(lambda: self.show_provider_page())
-        self.breakpoints_action.triggered.connect(self.show_breakpoints)
-        self.sessions_action.triggered.connect(lambda: self.show_sessions())
-        self.welcome.agent_session_finished.connect(self._on_welcome_agent_session_finished)
-        self.call_list.diagnostics_requested.connect(self.show_provider_page)
-        self.call_list.playback_requested.connect(self._on_call_list_playback_requested)
-        player = self.playback.worker  # the calls it serves are recorded and listed too
-        player.call_started.connect(self._on_worker_call_started)
-        player.call_updated.connect(self._on_worker_call_updated)
-        player.call_finished.connect(self._on_worker_call_finished)
-        self.playback.copied.connect(lambda what: self.header.flash(f"Copied {what}"))
-
-    def show_breakpoints(self) -> None:
-        self.breakpoints.show()
-        self.breakpoints.raise_()
-        self.breakpoints.activateWindow()
-
-    def send_breakpoints(self) -> None:
-        """Send the rules to the worker (it keeps none across restarts)."""
-        self.breakpoints_button.set_active_rules(self.breakpoints.active_count())
-        if not self.worker.send_command(self.breakpoints.command()):
-            self.breakpoints.show_not_running()
-
-    def show_provider_page(self, provider: str = "") -> ProviderPage:
-        """Provider diagnostics, for `provider` (default: the one the list is filtered to)."""
-        provider = provider or self.filter_bar.current_filter().provider
-        if self.provider_page is None:
-            self.provider_page = ProviderPage(
-                self.store.path, self.store.providers(), provider, self
-            )
-            self.provider_page.call_link_activated.connect(self._on_provider_page_call_link)
-        else:
-            self.provider_page.set_providers(self.store.providers(), provider)
-            self.provider_page.refresh()
-        self.provider_page.show()
-        self.provider_page.raise_()
-        return self.provider_page
-
-    def _on_welcome_agent_session_finished(self, session_id: str, error: str) -> None:
-        if session_id and not error:
-            self.show_sessions(session_id)  # the demo session, turn by turn
-
-    def show_sessions(self, session_id: str = "") -> SessionView:
-        """The sessions window (read again each time it is opened)."""
-        if self.session_view is None:
-            self.session_view = SessionView(self.store.path, self)
-            self.session_view.call_link_activated.connect(self._on_session_view_call_link)
-            self.session_view.share_requested.connect(
-                lambda sid: self.call_actions.share(session_id=sid)
-            )
-            for worker in (self.worker, self.playback.worker):  # live: new calls appear
-                worker.call_started.connect(self.session_view.calls_changed)
-                worker.call_finished.connect(self.session_view.calls_changed)
-        if session_id:
-            self.session_view.show_session(session_id)
-        self.session_view.refresh()
-        self.session_view.show()
-        self.session_view.raise_()
-        return self.session_view
-
-    def _on_session_view_call_link(self, call_id: str) -> None:
-        if not self.call_list.select_call(call_id):
-            self.inspector.show_call(call_id)  # not loaded in the list: show it all the same
 
     # -- replay, edit and resend, diff, compare, export --------------------------------
 
@@ -464,34 +350,6 @@ class MainWindow(QMainWindow):
             self.call_actions.diff(*selected)
         else:
             self.header.flash("Select exactly two calls (Ctrl+click) to diff them.")
-
-    def _on_worker_listening_send_breakpoints(self, _url: str) -> None:
-        if self.breakpoints.rules():
-            self.send_breakpoints()
-
-    def _on_worker_state_changed_release_held(self, state: str) -> None:
-        if state not in ("starting", "listening"):
-            self.held_calls.clear()  # a stopped worker took its held calls with it
-
-    def _on_worker_command_error(self, message: str) -> None:
-        self.breakpoints.show_error(message)
-        self.header.banner.show_message(f"The proxy refused a command: {message}", "warning")
-
-    def _on_held_calls_note_posted(self, note: str) -> None:
-        self.header.banner.show_message(note, "warning")
-
-    def _on_provider_page_call_link(self, call_id: str) -> None:
-        if not self.call_list.select_call(call_id):
-            self.inspector.show_call(call_id)  # not loaded in the list: show it all the same
-        self.activateWindow()
-
-    def _on_call_list_playback_requested(self, call_ids: list[str]) -> None:
-        dialog = PlaybackOptionsDialog(call_ids, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(
-            lambda: self.playback.start(dialog.call_ids, dialog.match_mode(), dialog.speed_factor())
-        )
-        dialog.open()
 
 
 def _demo_enabled(config_path: Path) -> bool:

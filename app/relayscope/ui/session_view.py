@@ -12,7 +12,6 @@ turns and the scroll positions.
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
@@ -36,19 +35,17 @@ from relayscope.analysis.sessions import (
     SessionSummary,
     list_sessions,
     load_session,
-    summary_of,
 )
-from relayscope.protocols.prompts import CHARS_PER_TOKEN, PART_TITLES, PARTS
 from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
 from relayscope.ui.context_bar import ContextBarDelegate, ContextLegend
-from relayscope.ui.inspector._format import ms
 from relayscope.ui.jobs import Job, JobRunner
 from relayscope.ui.plain_text import plain_label
 from relayscope.ui.roles import Role
 from relayscope.ui.session_list_model import COLUMN as LIST_COLUMN
-from relayscope.ui.session_list_model import SessionListModel, percent
-from relayscope.ui.session_turns_model import COLUMN, SessionTurnsModel, miss_note
+from relayscope.ui.session_list_model import SessionListModel
+from relayscope.ui.session_text import totals_text, turn_detail_html
+from relayscope.ui.session_turns_model import COLUMN, SessionTurnsModel
 
 #: Sessions with at most this many turns open with every turn unfolded into its calls.
 UNFOLD_TURNS = 20
@@ -170,8 +167,8 @@ class SessionView(QWidget):
         }
         for key, index in COLUMN.items():
             columns.resizeSection(index, widths.get(key, number))
-        for view in (table, tree):
-            _soft_selection(view)
+        for view in (table, tree):  # the call list's soft row selection
+            view.setPalette(theme.soft_selection(QGuiApplication.palette()))
 
     def _layout(self) -> None:
         s = theme.SPACING
@@ -348,7 +345,7 @@ class SessionView(QWidget):
             self.totals.setText("Choose a session above to see its turns.")
             return
         self.title.setText(f"Session {report.id}")
-        self.totals.setText(_totals_text(report))
+        self.totals.setText(totals_text(report))
         if len(report.turns) <= UNFOLD_TURNS:
             self.turn_tree.expandAll()
         first_miss = next(
@@ -387,39 +384,12 @@ class SessionView(QWidget):
         tree.verticalScrollBar().setValue(scrolled[0])
         tree.horizontalScrollBar().setValue(scrolled[1])
         self.title.setText(f"Session {report.id}")
-        self.totals.setText(_totals_text(report))
+        self.totals.setText(totals_text(report))
         self.session_shown.emit(report.id)
 
     def _show_detail(self, index: QModelIndex) -> None:
         turn = self.turns.turn(index)
-        if turn is None:
-            self.detail.setText("")
-            return
-        lines = [f"<b>Turn {turn.index}</b>"]
-        if turn.new_input:
-            said = turn.new_input if len(turn.new_input) <= 300 else turn.new_input[:299] + "…"
-            lines[0] += f" · “{escape(said)}”"
-        if turn.context:
-            figures = " · ".join(
-                f"{escape(PART_TITLES[p])} {turn.context[p] // CHARS_PER_TOKEN:,}"
-                for p in PARTS
-                if turn.context.get(p)
-            )
-            growth = turn.growth_chars // CHARS_PER_TOKEN
-            compacted = " · <b>compacted</b>" if turn.compacted else ""
-            lines.append(
-                f"Context ≈ {turn.context_chars // CHARS_PER_TOKEN:,} tokens ({growth:+,})"
-                f"{compacted}: {figures}"
-            )
-        lines.append(f"Prompt cache hit rate: {percent(turn.cache_hit_rate)}")
-        warning = theme.colour(theme.WARNING).name()
-        for entry in turn.calls:
-            if entry.cache_miss:
-                lines.append(
-                    f'<span style="color:{warning}">⚠ {escape(miss_note(entry.cache_miss))}'
-                    f"</span> (call {escape(str(entry.call.get('id')))})"
-                )
-        self.detail.setText("<br>".join(lines))
+        self.detail.setText(turn_detail_html(turn) if turn is not None else "")
 
     # -- slots --------------------------------------------------------------------------
 
@@ -440,25 +410,3 @@ class SessionView(QWidget):
     def _on_share_button_clicked(self) -> None:
         if self.turns.report is not None:
             self.share_requested.emit(self.turns.report.id)
-
-
-def _soft_selection(view: QAbstractItemView) -> None:
-    """The call list's soft row selection (a full accent row is tiring to read)."""
-    palette = QGuiApplication.palette()
-    soft = theme.selection_colour(theme.is_dark(palette))
-    text = palette.color(palette.ColorRole.Text)
-    for group in (palette.ColorGroup.Active, palette.ColorGroup.Inactive):
-        palette.setColor(group, palette.ColorRole.Highlight, soft)
-        palette.setColor(group, palette.ColorRole.HighlightedText, text)
-    view.setPalette(palette)
-
-
-def _totals_text(report: SessionReport) -> str:
-    summary = summary_of(report)
-    tokens = summary.tokens
-    return (
-        f"{report.client or 'unknown client'} · {summary.turns:,} turns · {summary.calls:,} "
-        f"calls · {ms(report.duration_ms)} · input {tokens.input_tokens:,} (cache hit "
-        f"{percent(summary.cache_hit_rate)}) · output {tokens.output_tokens:,} (reasoning "
-        f"{tokens.reasoning_tokens:,}) · cost {summary.cost.text()}"
-    )

@@ -168,6 +168,16 @@ def selection_colour(dark: bool) -> QColor:
     return QColor("#2C4A7C") if dark else QColor("#D6E4FD")
 
 
+def soft_selection(palette: QPalette) -> QPalette:
+    """`palette` with the soft row selection, its text in the ordinary text colour."""
+    soft = selection_colour(is_dark(palette))
+    text = palette.color(palette.ColorRole.Text)
+    for group in (palette.ColorGroup.Active, palette.ColorGroup.Inactive):
+        palette.setColor(group, palette.ColorRole.Highlight, soft)
+        palette.setColor(group, palette.ColorRole.HighlightedText, text)
+    return palette
+
+
 def apply_theme(app: QApplication) -> None:
     """Fusion, the system font, and the palette following the system's light/dark choice."""
     style = QStyleFactory.create("Fusion")

@@ -17,11 +17,12 @@ from relayscope.actions.diff.changes import (
 from relayscope.actions.diff.request import diff_requests
 from relayscope.analysis.stream_stats import gap_stats
 from relayscope.calls import facts as call_facts
+from relayscope.calls.record import CallRecord
 
 
 def diff_calls(
-    a: Mapping[str, Any],
-    b: Mapping[str, Any],
+    a: CallRecord,
+    b: CallRecord,
     chunks_a: Sequence[Mapping[str, Any]] | None = None,
     chunks_b: Sequence[Mapping[str, Any]] | None = None,
 ) -> CallDiff:
@@ -33,19 +34,19 @@ def diff_calls(
         outcome=tuple(FieldChange(name, a.get(name), b.get(name)) for name in OUTCOME_FIELDS),
         answer=tuple(word_diff(a.get("output_text") or "", b.get("output_text") or "")),
         tool_calls=tuple(tool_call_changes(a.get("tool_calls"), b.get("tool_calls"))),
-        usage=tuple(NumberChange(f, a.get(f), b.get(f)) for f in USAGE_FIELDS),
+        usage=tuple(NumberChange(f, _number(a, f), _number(b, f)) for f in USAGE_FIELDS),
         timing=tuple(_timing(a, b, chunks_a, chunks_b)),
     )
 
 
 def _timing(
-    a: Mapping[str, Any],
-    b: Mapping[str, Any],
+    a: CallRecord,
+    b: CallRecord,
     chunks_a: Sequence[Mapping[str, Any]] | None,
     chunks_b: Sequence[Mapping[str, Any]] | None,
 ) -> list[NumberChange]:
     fields = ("ttft_ms", "first_byte_ms", "duration_ms", "chunk_count")
-    out = [NumberChange(f, a.get(f), b.get(f)) for f in fields]
+    out = [NumberChange(f, _number(a, f), _number(b, f)) for f in fields]
     stats_a = gap_stats([c["t_ms"] for c in chunks_a]) if chunks_a is not None else None
     stats_b = gap_stats([c["t_ms"] for c in chunks_b]) if chunks_b is not None else None
     for name in ("median", "p95", "max"):
@@ -60,5 +61,11 @@ def _timing(
     return out
 
 
-def _speed(row: Mapping[str, Any]) -> float | None:
+def _number(row: CallRecord, name: str) -> float | None:
+    """A numeric column named by a variable (mypy cannot tell which, so it checks here)."""
+    value = row.get(name)
+    return value if isinstance(value, int | float) else None
+
+
+def _speed(row: CallRecord) -> float | None:
     return call_facts.tokens_per_second(row)

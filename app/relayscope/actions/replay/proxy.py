@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
-from relayscope.calls.record import untyped
-from relayscope.store.call_store import LIVE_STATES, CallStore
+from relayscope.calls import facts as call_facts
+from relayscope.calls.record import CallRecord
+from relayscope.store.call_store import CallStore
 
 
 def proxy_reachable(base_url: str, *, timeout: float = 1.0) -> bool:
@@ -25,13 +25,13 @@ def proxy_reachable(base_url: str, *, timeout: float = 1.0) -> bool:
 
 def wait_until_recorded(
     store: CallStore, call_id: str, *, timeout: float = 10.0
-) -> dict[str, Any] | None:
+) -> CallRecord | None:
     """The call's row once the proxy has finished it (None if it never shows up in time)."""
     deadline = time.monotonic() + timeout
     row = store.get_call(call_id)
-    while row is None or row.get("state") in LIVE_STATES:
+    while row is None or call_facts.is_live(row):
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.02)
         row = store.get_call(call_id)
-    return untyped(row)
+    return row

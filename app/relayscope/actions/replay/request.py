@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.openai_format import endpoint_of, read_request
 from relayscope.routing import routes as routing
 
@@ -121,7 +122,7 @@ def new_request(
 
 
 def replay_request(
-    call: Mapping[str, Any],
+    call: CallRecord,
     *,
     provider: str | None = None,
     model: str | None = None,
@@ -174,7 +175,7 @@ def replay_request(
     )
 
 
-def client_headers(call: Mapping[str, Any]) -> list[tuple[str, str]]:
+def client_headers(call: CallRecord) -> list[tuple[str, str]]:
     """The recorded call's headers worth sending again: none of the secrets (redacted in
     the database anyway), hop-by-hop ones, WebSocket handshake ones or Relayscope's own."""
     return [
@@ -236,7 +237,7 @@ def _with_model(body: bytes, model: str) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode()
 
 
-def _without_route_prefix(body: bytes, call: Mapping[str, Any]) -> bytes:
+def _without_route_prefix(body: bytes, call: CallRecord) -> bytes:
     """A model written `OLD/model` would name the old provider; the new one gets `model`."""
     prefixed = f"{call.get('provider')}/{call.get('model')}"
     if read_request(body).model == prefixed and call.get("model"):

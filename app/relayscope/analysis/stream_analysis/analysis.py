@@ -11,10 +11,11 @@ from relayscope.analysis.stream_analysis.result import StreamAnalysis
 from relayscope.analysis.stream_analysis.scan import Scan
 from relayscope.analysis.stream_stats import GapStats, Stall, percentile
 from relayscope.calls import facts as call_facts
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.openai_format import assemble_body, endpoint_of
 
 
-def analyse(call: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> StreamAnalysis:
+def analyse(call: CallRecord, chunks: Sequence[dict[str, Any]]) -> StreamAnalysis:
     """Analyse a call's row (as stored in `calls`) and its chunk rows (seq, t_ms, data)."""
     endpoint = call.get("endpoint") or endpoint_of(call.get("path") or "")
     scan = Scan(endpoint)

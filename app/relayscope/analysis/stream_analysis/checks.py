@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from relayscope.analysis.stream_analysis.findings import FINDINGS
 from relayscope.analysis.stream_analysis.readers import (
@@ -24,6 +23,7 @@ from relayscope.analysis.stream_analysis.result import SEVERITY_RANK, Finding, s
 from relayscope.analysis.stream_analysis.scan import Scan
 from relayscope.analysis.stream_stats import Stall
 from relayscope.calls import facts as call_facts
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.openai_format import Assembled, read_request
 
 #: Per-chunk findings of one kind beyond this many are summed up in one more finding.
@@ -43,7 +43,7 @@ class Checks:
 
     def __init__(
         self,
-        call: dict[str, Any],
+        call: CallRecord,
         scan: Scan,
         assembled: Assembled,
         median: float | None,

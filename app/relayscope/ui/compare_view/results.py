@@ -4,7 +4,6 @@ table, read from the recorded calls."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from relayscope.actions.compare import Target, TargetSummary
+from relayscope.calls.record import CallRecord
 from relayscope.ui import theme
 from relayscope.ui.compare_view.columns import (
     SUMMARY_COLUMNS,
@@ -119,9 +119,7 @@ class CompareResults(QWidget):
             self.call_link_activated.emit(str(call_id))
 
 
-def match_rows(
-    targets: Sequence[Target], rows: Sequence[dict[str, Any]]
-) -> list[TargetSummary | None]:
+def match_rows(targets: Sequence[Target], rows: Sequence[CallRecord]) -> list[TargetSummary | None]:
     """A reopened group's recorded calls, matched to its targets by provider and model."""
     left = list(rows)
     out: list[TargetSummary | None] = []

@@ -34,7 +34,6 @@ from relayscope.actions.compare import (
     rerun,
 )
 from relayscope.actions.replay import JsonError, ReplayEvent
-from relayscope.calls.record import untyped_rows
 from relayscope.store.call_store import CallStore, StoreError
 from relayscope.ui import theme
 from relayscope.ui.compare_view.columns import TargetColumn
@@ -304,7 +303,7 @@ class CompareView(CompareResults):
         rows = self._store.query_calls(
             "SELECT * FROM calls WHERE group_id = ? ORDER BY started_at", [group.id]
         )
-        summaries = match_rows(group.targets, untyped_rows(rows))
+        summaries = match_rows(group.targets, rows)
         self._show_summaries(summaries)
         self._update_buttons()
         return True

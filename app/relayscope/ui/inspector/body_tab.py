@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from relayscope.calls.record import CallRecord, untyped
+from relayscope.calls import facts as call_facts
+from relayscope.calls.record import CallRecord
 from relayscope.exchange.code_export import as_curl, as_python
 from relayscope.protocols import multipart
 from relayscope.ui.inspector import _format as fmt
@@ -190,10 +191,10 @@ class BodyTab(QWidget):
     # -- snippets -----------------------------------------------------------------------------
 
     def curl_text(self) -> str:
-        return as_curl(untyped(self._row), self._base_url)
+        return as_curl(self._row, self._base_url)
 
     def python_text(self) -> str:
-        return as_python(untyped(self._row), self._base_url)
+        return as_python(self._row, self._base_url)
 
     def _on_curl_clicked(self) -> None:
         QGuiApplication.clipboard().setText(self.curl_text())
@@ -262,7 +263,7 @@ class BodyTab(QWidget):
         if row.get("stream") and row.get("response_body") is None:
             return self._stream_content(raw, limit, c.accent)
         body = body_text(row.get("response_body"), pretty=not raw, limit=limit)
-        if row.get("state") in ("pending", "streaming") and not body.text:
+        if call_facts.is_live(row) and not body.text:
             return body, "Waiting for the response…", ""
         note = ""
         if row.get("truncated") == 2:
@@ -299,7 +300,7 @@ class BodyTab(QWidget):
             events = self._stream_raw() if self._stream_raw is not None else ""
             note = f"The {count:,} events exactly as received; each with its time in the {link}."
             return body_text(events, pretty=False, limit=limit), "No events yet.", note
-        if row.get("state") in ("pending", "streaming"):
+        if call_facts.is_live(row):
             note = f"Streaming: {count:,} chunks so far, live in the {link}."
             return BodyText("", False, 0, False), "The answer is assembled when it ends.", note
         note = f"Assembled from {count:,} chunks; each event with its time is in the {link}."

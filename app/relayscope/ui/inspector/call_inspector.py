@@ -20,7 +20,7 @@ from relayscope.analysis.stream_stats import sse_fields
 from relayscope.calls import facts as call_facts
 from relayscope.calls.record import CallRecord
 from relayscope.protocols.openai_format import StreamAssembler
-from relayscope.store.call_store import LIVE_STATES, CallStore
+from relayscope.store.call_store import CallStore
 from relayscope.store.schema import CALL_COLUMNS
 from relayscope.ui.inspector._json_text import as_text
 from relayscope.ui.inspector._style import SPACING, colours
@@ -147,7 +147,7 @@ class CallInspector(QWidget):
             self._store.chunks(call_id) if (row.get("stream") or row.get("chunk_count")) else []
         )
         self._assembler = None
-        if row.get("state") in LIVE_STATES:
+        if call_facts.is_live(row):
             self._assembler = StreamAssembler(str(row.get("endpoint") or "other"))
             self._feed(chunks)
         self.stream_tab.set_call(row, chunks)  # first: the others read its chunk count
@@ -168,11 +168,11 @@ class CallInspector(QWidget):
         chunks = self._store.chunks(call_id, after=self.stream_tab.model.last_seq())
         if not chunks and all(self._row.get(k) == v for k, v in fields.items()):
             return  # polled while nothing happened: no redraws
-        was_live = self._row.get("state") in LIVE_STATES
+        was_live = call_facts.is_live(self._row)
         self._row = {**self._row, **fields}
         self._feed(chunks)
         self.stream_tab.append_chunks(fields, chunks)
-        if was_live and fields.get("state") not in LIVE_STATES:
+        if was_live and not call_facts.is_live(fields):
             self._finish()
         else:
             self.overview.update_live(fields, self._live_answer())

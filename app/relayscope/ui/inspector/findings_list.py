@@ -133,13 +133,7 @@ class FindingsList(QListWidget):
 
     def _soften_selection(self) -> None:
         # The accent at full strength shouts; the call list uses the same soft selection.
-        palette = self.palette()
-        soft = theme.selection_colour(theme.is_dark(palette))
-        text = palette.color(palette.ColorRole.Text)
-        for group in (palette.ColorGroup.Active, palette.ColorGroup.Inactive):
-            palette.setColor(group, palette.ColorRole.Highlight, soft)
-            palette.setColor(group, palette.ColorRole.HighlightedText, text)
-        self.setPalette(palette)
+        self.setPalette(theme.soft_selection(self.palette()))
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)

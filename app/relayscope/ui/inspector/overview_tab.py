@@ -6,6 +6,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
+from relayscope.calls import facts as call_facts
 from relayscope.calls.record import CallRecord
 from relayscope.protocols.conversation import Turn, turns
 from relayscope.ui.inspector._hints import error_summary, has_error
@@ -161,7 +162,7 @@ class OverviewTab(QWidget):
 
 def _answered(row: CallRecord) -> bool:
     """Whether the call has (or may get) an answer to show."""
-    if row.get("state") in ("pending", "streaming"):
+    if call_facts.is_live(row):
         return True
     if row.get("output_text") or row.get("tool_calls") or row.get("reasoning_text"):
         return True

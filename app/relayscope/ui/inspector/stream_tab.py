@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from relayscope.analysis.stream_analysis import StreamAnalysis, analyse, stall_threshold_ms
 from relayscope.analysis.stream_stats import Stall, find_stalls
 from relayscope.calls import facts as call_facts
-from relayscope.calls.record import CallRecord, untyped
+from relayscope.calls.record import CallRecord
 from relayscope.protocols.openai_format import Assembled
 from relayscope.ui.inspector import _format as fmt
 from relayscope.ui.inspector._style import SPACING, colours, monospace_font
@@ -120,7 +120,7 @@ class StreamTab(QWidget):
         live = call_facts.is_live(self._row)
         if self._analysis_due(live):
             started = time.perf_counter()
-            self.analysis = analyse(untyped(self._row), self._chunks)
+            self.analysis = analyse(self._row, self._chunks)
             self._analysis_cost = time.perf_counter() - started
             self._analysed_at = time.monotonic()
             self.findings.set_findings(self.analysis.findings, live=live)

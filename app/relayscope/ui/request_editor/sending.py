@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QTextCursor
@@ -20,6 +19,7 @@ from relayscope.actions.replay import (
     new_request,
     replay_request,
 )
+from relayscope.calls.record import CallRecord
 from relayscope.ui import theme
 from relayscope.ui.inspector._format import count, ms
 from relayscope.ui.jobs import Job, JobRunner
@@ -44,7 +44,7 @@ class RequestSender(QWidget):
     # Set by RequestEditor.
     _config_path: Path | None
     _base_url: str
-    _call: dict[str, Any] | None
+    _call: CallRecord | None
     _path: str | None
     _job: Job | None
     _last: tuple[ReplayRequest, ReplayResult] | None

@@ -31,7 +31,7 @@ from relayscope.actions.replay import (
     edit_body,
     parse_json_body,
 )
-from relayscope.calls.record import untyped
+from relayscope.calls.record import CallRecord
 from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
 from relayscope.ui.inspector._json_text import as_text
@@ -94,7 +94,7 @@ class RequestEditor(RequestSender):
         self._store = store
         self._config_path = config_path
         self._base_url = base_url
-        self._call: dict[str, Any] | None = None
+        self._call: CallRecord | None = None
         self._path: str | None = None
         self._syncing = False
         self._job: Job | None = None
@@ -233,7 +233,7 @@ class RequestEditor(RequestSender):
         if call is None:
             return False
         parsed = parse_json_body(as_text(call.get("request_body")))
-        self._call = untyped(call)
+        self._call = call
         self._path = str(call.get("path") or "") or None
         self.setWindowTitle(f"Edit and resend — call {call_id}")
         if isinstance(parsed, dict):

@@ -1,16 +1,10 @@
-"""DiffView: two recorded calls side by side: request changes, answer word by word, numbers.
-
-A face on `relayscope.actions.diff.diff_calls`. Every change reads without colour too: a sign and a
-word (+ added, − removed, ~ changed), struck-through deletions and underlined insertions.
-"""
+"""DiffView, the window: the two calls' cards, the request and tool-call trees, the answer,
+the numbers tables and the request bodies side by side."""
 
 from __future__ import annotations
 
 import difflib
-import html
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QTextCursor, QTextFormat
@@ -22,8 +16,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QTextBrowser,
     QTextEdit,
@@ -35,108 +27,22 @@ from PySide6.QtWidgets import (
 
 from relayscope.actions.diff import (
     CallDiff,
-    FieldChange,
     MessageChange,
-    NumberChange,
     ToolCallChange,
     ValueChange,
-    WordSpan,
-    canonical_json,
     diff_calls,
 )
 from relayscope.calls.record import CallRecord
-from relayscope.protocols.conversation import content_text
 from relayscope.store.call_store import CallStore
 from relayscope.ui import theme
-from relayscope.ui.inspector._format import DASH, count, ms, one_line, rate
+from relayscope.ui.diff_view.tables import ChangeTable, show_numbers
+from relayscope.ui.diff_view.text import SIGNS, answer_html, card_html, short, value_text
 from relayscope.ui.inspector._style import Colours, colours
 from relayscope.ui.plain_text import plain_tooltip
 
-__all__ = ["DiffView", "answer_html"]
+__all__ = ["DiffView"]
 
 SPACING = theme.SPACING
-SIGNS = {"added": "+ added", "removed": "− removed", "changed": "~ changed"}
-_NUMBER_TITLES = {
-    "prompt_tokens": "Tokens in",
-    "completion_tokens": "Tokens out",
-    "total_tokens": "Tokens total",
-    "cached_tokens": "Cached tokens",
-    "reasoning_tokens": "Reasoning tokens",
-    "ttft_ms": "TTFT",
-    "first_byte_ms": "First byte",
-    "duration_ms": "Total time",
-    "chunk_count": "Chunks",
-    "gap_median_ms": "Gap median",
-    "gap_p95_ms": "Gap p95",
-    "gap_max_ms": "Gap max",
-    "tokens_per_s": "Tokens/s",
-}
-#: Smaller is better for these (a negative delta is good news).
-_LOWER_IS_BETTER = frozenset(
-    {"ttft_ms", "first_byte_ms", "duration_ms", "gap_median_ms", "gap_p95_ms", "gap_max_ms"}
-)
-_OUTCOME_TITLES = {"finish_reason": "Finish reason"}
-
-
-def _gist(value: Any) -> str:
-    """What a person reads in a message or item: its text, a call's arguments, an output."""
-    if isinstance(value, dict):
-        for key in ("content", "arguments", "output", "input", "summary"):
-            item = value.get(key)
-            if isinstance(item, str):
-                return item
-            if isinstance(item, list) and (text := content_text(item)):
-                return text
-        return canonical_json(value)
-    return value if isinstance(value, str) else canonical_json(value)
-
-
-def _short(value: Any, limit: int = 160) -> str:
-    return one_line(_gist(value) if not isinstance(value, str) else value, limit)
-
-
-def answer_html(spans: Sequence[WordSpan], c: Colours) -> str:
-    """The answers' word diff: deletions struck through, insertions underlined (and tinted)."""
-    if not spans:
-        return f'<p style="color:{c.muted}">Both answers are empty.</p>'
-    parts = []
-    for span in spans:
-        text = html.escape(span.text)
-        if span.op == "delete":
-            parts.append(
-                f'<s style="background:{c.error_bg};color:{c.error}" title="only in A">{text}</s>'
-            )
-        elif span.op == "insert":
-            parts.append(
-                f'<u style="background:{c.tint(c.ok, 0.16)};color:{c.ok}" title="only in B">'
-                f"{text}</u>"
-            )
-        else:
-            parts.append(text)
-    note = ""
-    if all(span.op == "equal" for span in spans):
-        note = f'<p style="color:{c.muted}">The answers are identical.</p>'
-    return f'{note}<div style="white-space:pre-wrap">{"".join(parts)}</div>'
-
-
-def _format_number(name: str, value: float | None) -> str:
-    if value is None:
-        return DASH
-    if name.endswith("_ms"):
-        return ms(value)
-    if name == "tokens_per_s":
-        return rate(value)
-    return count(int(value))
-
-
-def _format_delta(change: NumberChange) -> str:
-    delta = change.delta
-    if delta is None:
-        return ""
-    if abs(delta) < 1e-9:
-        return "same"
-    sign = "+" if delta > 0 else "−"
-    return sign + _format_number(change.name, abs(delta))
 
 
 class DiffView(QWidget):
@@ -167,8 +73,8 @@ class DiffView(QWidget):
         self.answer_legend = QLabel(self)
         self.tools_tree = self._tree(["Change", "Tool call", "Arguments"])
         self.tools_tree.setRootIsDecorated(False)
-        self.numbers = self._table()
-        self.timing = self._table()
+        self.numbers = ChangeTable(self)
+        self.timing = ChangeTable(self)
         self.body_a = self._body_editor()
         self.body_b = self._body_editor()
         self.tabs = QTabWidget(self)
@@ -199,20 +105,6 @@ class DiffView(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         return tree
-
-    def _table(self) -> QTableWidget:
-        table = QTableWidget(0, 4, self)
-        table.setHorizontalHeaderLabels(["", "A", "B", "Δ (B − A)"])
-        table.verticalHeader().hide()
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        table.setShowGrid(False)
-        table.setAlternatingRowColors(True)
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + SPACING)
-        return table
 
     def _body_editor(self) -> QPlainTextEdit:
         editor = QPlainTextEdit(self)
@@ -314,16 +206,8 @@ class DiffView(QWidget):
         return lines
 
     def number_rows(self) -> dict[str, tuple[str, str, str]]:
-        """The numbers table by row title: (A, B, delta) as shown."""
-        rows = {}
-        for table in (self.numbers, self.timing):
-            for r in range(table.rowCount()):
-                cells = [table.item(r, c) for c in range(4)]
-                if cells[1] is None:
-                    continue  # a section heading
-                title, a, b, d = (cell.text() if cell is not None else "" for cell in cells)
-                rows[title] = (a, b, d)
-        return rows
+        """The numbers tables by row title: (A, B, delta) as shown."""
+        return self.numbers.rows_by_title() | self.timing.rows_by_title()
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -335,8 +219,8 @@ class DiffView(QWidget):
         self.diff = diff = diff_calls(a, b, chunks_a, chunks_b)
         c = colours(self.palette())
         self.setWindowTitle(f"Diff — {a['id']} → {b['id']}")
-        self.header_a.setText(self._card_html("A", a, c))
-        self.header_b.setText(self._card_html("B", b, c))
+        self.header_a.setText(card_html("A", a, c))
+        self.header_b.setText(card_html("B", b, c))
         self._show_request(diff, c)
         legend = (
             f'<s style="color:{c.error}">struck through</s>: only in A &nbsp;·&nbsp; '
@@ -345,26 +229,8 @@ class DiffView(QWidget):
         self.answer_legend.setText(legend)
         self.answer_view.setHtml(answer_html(diff.answer, c))
         self._show_tools(diff.tool_calls, c)
-        self._show_numbers(diff, c)
+        show_numbers(self.numbers, self.timing, diff, c)
         self._show_bodies(diff.request.text_a, diff.request.text_b, c)
-
-    def _card_html(self, which: str, row: CallRecord, c: Colours) -> str:
-        status, state = row.get("status"), row.get("state")
-        kind = theme.status_kind(status, state)
-        colour = theme.kind_colour(kind, dark=c.dark).name()
-        sign = {"ok": "✓", "error": "✕", "warning": "⚠", "live": "…"}.get(kind, "○")
-        started = str(row.get("started_at") or "").replace("T", " ")[:19]
-        return (
-            f'<span style="font-size:large;font-weight:600">{which}</span>&nbsp;&nbsp;'
-            f'<a style="color:{c.accent}" href="{html.escape(row["id"])}">'
-            f"{html.escape(row['id'])}</a><br>"
-            f"{html.escape(str(row.get('provider') or DASH))} · "
-            f"<b>{html.escape(str(row.get('model') or DASH))}</b> · "
-            f'<span style="color:{colour};font-weight:600">{sign} {status or DASH} '
-            f"{html.escape(str(state or ''))}</span> · "
-            f"{ms(row.get('duration_ms'))} · "
-            f'<span style="color:{c.muted}">{html.escape(started)}</span>'
-        )
 
     def _show_request(self, diff: CallDiff, c: Colours) -> None:
         request = diff.request
@@ -409,7 +275,7 @@ class DiffView(QWidget):
             index = f"[{change.index_b if change.index_b is not None else change.index_a}]"
         where = f"{index} {change.role}" + (f" {change.name}" if change.name else "")
         value = change.new if change.new is not None else change.old
-        what = ", ".join(f.path for f in change.fields) if change.op == "changed" else _short(value)
+        what = ", ".join(f.path for f in change.fields) if change.op == "changed" else short(value)
         item = self._op_item(change.op, where, what, c)
         for field in change.fields:
             item.addChild(self._value_item(field, field.path, c))
@@ -417,11 +283,11 @@ class DiffView(QWidget):
 
     def _value_item(self, change: ValueChange, where: str, c: Colours) -> QTreeWidgetItem:
         if change.op == "added":
-            what = _value_text(change.new)
+            what = value_text(change.new)
         elif change.op == "removed":
-            what = _value_text(change.old)
+            what = value_text(change.old)
         else:
-            what = f"{_value_text(change.old)}  →  {_value_text(change.new)}"
+            what = f"{value_text(change.old)}  →  {value_text(change.new)}"
         return self._op_item(change.op, where, what, c)
 
     def _show_tools(self, changes: Sequence[ToolCallChange], c: Colours) -> None:
@@ -430,86 +296,15 @@ class DiffView(QWidget):
             call = change.new if change.new is not None else change.old
             function = call.get("function", {}) if isinstance(call, dict) else {}
             name = str(function.get("name") or (call or {}).get("name") or "?")
-            arguments = _value_text(function.get("arguments"))
+            arguments = value_text(function.get("arguments"))
             if change.op == "changed" and change.old is not None:
-                old_args = _value_text((change.old.get("function") or {}).get("arguments"))
+                old_args = value_text((change.old.get("function") or {}).get("arguments"))
                 arguments = f"{old_args}  →  {arguments}"
             self.tools_tree.addTopLevelItem(self._op_item(change.op, name, arguments, c))
         if not changes:
             item = QTreeWidgetItem(["", "", "No differences in tool calls."])
             item.setForeground(2, QBrush(QColor(c.muted)))
             self.tools_tree.addTopLevelItem(item)
-
-    def _show_numbers(self, diff: CallDiff, c: Colours) -> None:
-        self.numbers.setRowCount(0)
-        self.timing.setRowCount(0)
-        outcome = [f for f in diff.outcome if f.changed or f.name in ("status", "state")]
-        for field in outcome:
-            self._outcome_row(field, c)
-        usage = [n for n in diff.usage if n.old is not None or n.new is not None]
-        if usage:
-            self._heading_row(self.numbers, "Usage")
-        for change in usage:
-            self._number_row(self.numbers, change, c)
-        for change in diff.timing:
-            if change.old is not None or change.new is not None:
-                self._number_row(self.timing, change, c)
-
-    def _heading_row(self, table: QTableWidget, title: str) -> None:
-        row = table.rowCount()
-        table.insertRow(row)
-        item = QTableWidgetItem(title)
-        font = QFont(self.font())
-        font.setBold(True)
-        item.setFont(font)
-        table.setItem(row, 0, item)
-        table.setSpan(row, 0, 1, 4)
-
-    def _add_row(self, table: QTableWidget, cells: Sequence[str]) -> list[QTableWidgetItem]:
-        row = table.rowCount()
-        table.insertRow(row)
-        items = []
-        bold = QFont(self.font())
-        bold.setBold(True)
-        for column, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            if column:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if column == 3 and text == "same":
-                item.setForeground(QBrush(QColor(colours(self.palette()).muted)))
-            elif column == 3:
-                item.setFont(bold)  # what changed is what this view is for
-            table.setItem(row, column, item)
-            items.append(item)
-        return items
-
-    def _outcome_row(self, field: FieldChange, c: Colours) -> None:
-        title = _OUTCOME_TITLES.get(field.name, field.name.replace("_", " ").capitalize())
-        old, new = _value_text(field.old), _value_text(field.new)
-        if field.name == "stream":
-            old, new = ("yes" if v else "no" for v in (field.old, field.new))
-        items = self._add_row(
-            self.numbers, [title, old, new, "changed" if field.changed else "same"]
-        )
-        if field.changed:
-            items[3].setForeground(QBrush(QColor(c.warning)))
-
-    def _number_row(self, table: QTableWidget, change: NumberChange, c: Colours) -> None:
-        title = _NUMBER_TITLES.get(change.name, change.name)
-        items = self._add_row(
-            table,
-            [
-                title,
-                _format_number(change.name, change.old),
-                _format_number(change.name, change.new),
-                _format_delta(change),
-            ],
-        )
-        delta = change.delta
-        if delta and change.name in _LOWER_IS_BETTER | {"tokens_per_s"}:
-            better = (delta < 0) == (change.name in _LOWER_IS_BETTER)
-            items[3].setForeground(QBrush(QColor(c.ok if better else c.error)))
-            items[3].setToolTip("B is better" if better else "B is worse")
 
     def _show_bodies(self, text_a: str, text_b: str, c: Colours) -> None:
         self.body_a.setPlainText(text_a)
@@ -535,15 +330,3 @@ class DiffView(QWidget):
             selection.cursor = QTextCursor(document.findBlockByNumber(number))
             selections.append(selection)
         editor.setExtraSelections(selections)
-
-
-def _value_text(value: Any) -> str:
-    if value is None:
-        return DASH
-    if isinstance(value, str):
-        return one_line(value, 160)
-    if isinstance(value, bool):
-        return json.dumps(value)
-    if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value)
-    return one_line(canonical_json(value), 160)
