@@ -89,7 +89,9 @@ def test_traffic_appears_live_and_errors_stand_out(
     streaming = in_thread(stream)
     qtbot.waitUntil(lambda: bool(rows_with(window, "slow")), timeout=5000)
     (slow,) = rows_with(window, "slow")
-    assert appeared[slow] - sent["slow"] < 0.3  # request sent → row on screen
+    # Request sent → row on screen within the list's promise (issue 17: within 1 s of the
+    # database), long before the slow stream ends; 0.3 s failed on a loaded 2-core machine.
+    assert appeared[slow] - sent["slow"] < 1.0
     assert not window.showing_welcome()
     assert window.call_list.current_call_id() == slow  # the first call is shown at once
     # The stream is visible while it flows: state, a growing chunk count, a running clock.
