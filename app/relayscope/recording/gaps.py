@@ -28,7 +28,7 @@ from relayscope.analysis.stream_stats import PROFILE_BINS, GapStats, stall_thres
 class GapProfile:
     """The chunk times of one stream, reduced to what its gap profile needs."""
 
-    __slots__ = ("_last", "_levels", "_low", "_high", "_count")
+    __slots__ = ("_count", "_high", "_last", "_levels", "_low")
 
     def __init__(self) -> None:
         self._last: float | None = None
