@@ -114,6 +114,28 @@ def child(args: argparse.Namespace) -> None:
     )
 
 
+def rewrite_cost(n: int) -> tuple[float, float]:
+    """CPU of one rewrite of the live gap profile at `n` chunks: rebuilt from every chunk
+    time (as before relayscope.recording.gaps) and read from a kept `GapProfile`."""
+    from relayscope.analysis.stream_stats import gap_profile
+    from relayscope.recording.gaps import GapProfile
+
+    times = [i * 20.0 + (i % 7) * 1.5 for i in range(n)]
+    kept = GapProfile()
+    for t in times:
+        kept.add(t)
+    repeat = 20
+    t0 = time.process_time()
+    for _ in range(repeat):
+        json.dumps(gap_profile(times), separators=(",", ":"))
+    rebuilt = (time.process_time() - t0) / repeat
+    t0 = time.process_time()
+    for _ in range(repeat):
+        kept.fields()
+    incremental = (time.process_time() - t0) / repeat
+    return rebuilt, incremental
+
+
 def base_tree(tmp: Path, rev: str) -> Path:
     archive = subprocess.run(
         ["git", "archive", rev, "app", "proxy_addons"], cwd=ROOT, capture_output=True, check=True
@@ -179,6 +201,12 @@ def main() -> None:
         )
     for key in ("writer_cpu_s", "process_cpu_s"):
         print(f"this/base {key}: {medians['this'][key] / medians['base'][key]:.2f}")
+    for n in (1000, args.chunks, 100_000):
+        rebuilt, incremental = rewrite_cost(n)
+        print(
+            f"one gap-profile rewrite at {n} chunks: rebuilt {rebuilt * 1e3:.2f} ms, "
+            f"kept {incremental * 1e6:.0f} µs ({rebuilt / incremental:.0f}x)"
+        )
 
 
 if __name__ == "__main__":
