@@ -60,6 +60,8 @@ def test_random_streams_of_every_length_match_the_rebuilt_profile() -> None:
     rng = random.Random(17)
     for n in (*range(0, 60), 97, 240):
         assert_same_after_every_chunk(random_stream(rng, n))
+        # Profiles asked for every few chunks: the gaps since the last one come in together.
+        assert_same_after_every_chunk(random_stream(rng, n), every=rng.randint(2, 7))
     for n in (1000, 4099):  # long ones: every 13th chunk (the rebuild is what is slow)
         assert_same_after_every_chunk(random_stream(rng, n), every=13)
 

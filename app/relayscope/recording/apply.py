@@ -31,6 +31,9 @@ LIVE_PROFILE_SECONDS = 0.5
 
 @dataclass(slots=True)
 class _Live:
+    """What the writer knows of a call in flight, kept across batches until its end is
+    committed (a batch that failed is applied again from the same state)."""
+
     endpoint: str
     stream: bool
     request_body: bytes | str | None
