@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import json
 import operator
+from array import array
 from typing import Any
 
 from relayscope.analysis.stream_stats import PROFILE_BINS, GapStats, stall_threshold_ms
@@ -37,10 +38,12 @@ class GapProfile:
     __slots__ = ("_folded", "_high", "_levels", "_low", "_times")
 
     def __init__(self) -> None:
-        self._times: list[float] = []
+        # Times and block maxima as C doubles (8 bytes each, the same bits as the floats):
+        # a long stream keeps several values per chunk here.
+        self._times = array("d")
         self._folded = 0  # how many of the times are folded into the structures below
         # _levels[0] holds the gaps; _levels[k][i] the longest of gaps [i * 2**k, (i+1) * 2**k).
-        self._levels: list[list[float]] = [[]]
+        self._levels: list[array[float]] = [array("d")]
         self._low: list[float] = []  # the smaller half of the gaps, negated (a max-heap)
         self._high: list[float] = []  # the larger half (a min-heap)
 
@@ -67,7 +70,7 @@ class GapProfile:
         while True:
             below = levels[k]
             if k + 1 == len(levels):
-                levels.append([])
+                levels.append(array("d"))
             above = levels[k + 1]
             first, end = len(above), len(below) // 2
             if end <= first:
