@@ -127,7 +127,7 @@ def test_from_an_event_loop_batches_leave_without_a_thread_even_through_a_full_p
         "-c",
         "import time, runpy, sys; time.sleep(0.5); "
         "sys.argv = ['x', *sys.argv[1:]]; "
-        "runpy.run_module('relayscope.recording.process', run_name='__main__')",
+        f"runpy.run_module({child_command(db, events=True)[2]!r}, run_name='__main__')",
         *child_command(db, events=True)[3:],
     ]
     blob = b"data: " + b"x" * 60_000 + b"\n\n"

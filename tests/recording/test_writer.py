@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from relayscope.analysis.stream_stats import gap_profile
 from relayscope.recording.writer import LIVE_PROFILE_SECONDS, RecordingWriter
 from relayscope.store.call_store import CallFilter, CallStore
 
@@ -150,6 +152,36 @@ def test_a_live_stream_shows_its_gaps_before_it_ends(tmp_path: Path) -> None:
     live = [e for e in events if e["event"] == "call_updated" and "gap_profile" in e]
     assert live and live[-1]["max_gap_ms"] == 2000.0  # the app's row learns it from the event
     writer.close()
+    store.close()
+
+
+def test_a_finished_streams_gaps_are_those_of_its_stored_chunk_times(tmp_path: Path) -> None:
+    """The profile kept chunk by chunk (relayscope.recording.gaps) is the one the chunk
+    times read back give, on a long irregular stream that is downsampled to 24 bars."""
+    rng = random.Random(5)
+    times, t = [], 0.0
+    for _ in range(3000):
+        t += rng.choice(
+            [0.0, rng.expovariate(1 / 15), rng.uniform(1500, 4000) * (rng.random() < 0.01)]
+        )
+        times.append(round(t, 3))
+    writer = RecordingWriter(tmp_path / "r.db").open()
+    writer.start(start_row("c1"))
+    for seq, t_ms in enumerate(times):
+        writer.chunk("c1", seq, t_ms, CHUNKS[1], data_of(CHUNKS[1]), None)
+        if seq == 1500:
+            time.sleep(LIVE_PROFILE_SECONDS + 0.1)  # one live rewrite in the middle
+    writer.finish("c1", {"status": 200, "state": "complete"})
+    writer.close()
+    store = CallStore(tmp_path / "r.db")
+    call = store.get_call("c1")
+    assert call is not None
+    stored = [c["t_ms"] for c in store.chunks("c1")]
+    assert stored == times
+    profile = gap_profile(stored)
+    assert profile is not None and len(profile["max"]) == 24
+    assert call["gap_profile"] == json.dumps(profile, separators=(",", ":"))
+    assert call["max_gap_ms"] == max(profile["max"])
     store.close()
 
 

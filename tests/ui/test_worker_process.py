@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
 from relayscope.ui.welcome_panel import send_demo_call
-from relayscope.ui.worker_process import WorkerProcess
+from relayscope.ui.worker_process import SLICE_LINES, WorkerProcess
 
 
 @pytest.fixture
@@ -137,3 +139,62 @@ def test_the_failure_code_decides_not_the_sentence(tmp_path: Path, qtbot: QtBot)
     worker._feed_stderr(b"relayscope: Port 7 on 127.0.0.1 is in use, said a plugin\n")
     assert worker.failure_code == ""
     assert worker._failure_message(1, False) == "Port 7 on 127.0.0.1 is in use, said a plugin"
+
+
+class FloodingWorker(WorkerProcess):
+    """A worker that writes 50,000 event lines at once, then waits for its stdin to close
+    (as the real one does): the window has fallen far behind its output."""
+
+    LINES = 50_000
+
+    def command(self, port: int) -> list[str]:
+        script = (
+            "import sys\n"
+            "sys.stdout.write(''.join("
+            '\'{"event":"call_updated","id":"c%d","chunk_count":%d}\\n\' % (i, i)'
+            f" for i in range({self.LINES})))\n"
+            "sys.stdout.flush()\n"
+            "sys.stdin.read()\n"
+        )
+        return [sys.executable, "-c", script]
+
+
+def test_a_flood_of_events_is_delivered_whole_in_order_while_the_window_keeps_running(
+    tmp_path: Path, qtbot: QtBot
+) -> None:
+    worker = FloodingWorker(tmp_path / "relayscope.db")
+    seen: list[tuple[str, object]] = []
+    loop_ran_at: list[int] = []
+
+    def on_update(call_id: str, fields: dict[str, object]) -> None:
+        seen.append((call_id, fields["chunk_count"]))
+        if len(seen) == 1:  # a timer due at once fires as soon as the event loop runs
+            QTimer.singleShot(0, lambda: loop_ran_at.append(len(seen)))
+
+    worker.call_updated.connect(on_update)
+    worker.start(0)
+    try:
+        qtbot.waitUntil(lambda: len(seen) == FloodingWorker.LINES, timeout=60_000)
+        assert seen == [(f"c{i}", i) for i in range(FloodingWorker.LINES)]
+        assert loop_ran_at and 0 < loop_ran_at[0] < FloodingWorker.LINES
+    finally:
+        worker.stop_and_wait()
+
+
+def test_a_backlog_read_at_once_is_handled_in_slices_with_the_loop_running_between(
+    tmp_path: Path, qtbot: QtBot
+) -> None:
+    """The window fell behind and reads 50,000 lines at once: each pass handles a bounded
+    slice, the event loop runs between passes, and a partial last line waits for its end."""
+    worker = WorkerProcess(tmp_path / "relayscope.db")
+    seen: list[str] = []
+    loop_ran_at: list[int] = []
+    worker.call_started.connect(seen.append)
+    QTimer.singleShot(0, lambda: loop_ran_at.append(len(seen)))
+    backlog = b"".join(b'{"event":"call_started","id":"c%d"}\n' % i for i in range(50_000))
+    worker._feed_stdout(backlog + b'{"event":"call_started","id":"la')
+    assert 0 < len(seen) <= SLICE_LINES  # one slice now, the rest on later turns of the loop
+    worker._feed_stdout(b'st"}\n')
+    qtbot.waitUntil(lambda: len(seen) == 50_001, timeout=30_000)
+    assert seen == [f"c{i}" for i in range(50_000)] + ["last"]
+    assert loop_ran_at and loop_ran_at[0] < 50_000

@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     if argv[:1] == ["_record"]:  # the proxy's recording process, not a user command
-        from relayscope.recording.process import child_main
+        from relayscope.recording.child import child_main
 
         return child_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -21,23 +21,19 @@ exits. A child that dies is started again (the batch it did not take is sent to 
 one) and the parent reports it; after three deaths within a minute it gives up and says so,
 and traffic keeps flowing unrecorded.
 
-The child is `python -m relayscope.recording.process --db PATH [--events]` (the packaged
+The child is `python -m relayscope.recording.child --db PATH [--events]` (the packaged
 binary runs it as `relayscope _record`); it is not a user command.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import os
 import pickle
 import select
-import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -46,11 +42,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from relayscope.recording.writer import Event, Op, Recording, RecordingWriter
+from relayscope.recording.child import FRAME_HEADER
+from relayscope.recording.writer import Op, Recording
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct(">I")
 _OWN_GROUP: dict[str, Any] = {"process_group": 0} if os.name == "posix" else {}
 _PIPE_BYTES = 1 << 20  # room for a few batches of a fast stream while the child commits
 _MAX_DEATHS = 3  # within _DEATH_WINDOW seconds, then recording stops
@@ -62,7 +58,7 @@ def child_command(path: Path, *, events: bool) -> list[str]:
     if getattr(sys, "frozen", False):  # a packaged app: the binary is the CLI
         base = [sys.executable, "_record"]
     else:  # this module itself: lighter than the CLI (no sqlite-utils, no config)
-        base = [sys.executable, "-m", "relayscope.recording.process"]
+        base = [sys.executable, "-m", "relayscope.recording.child"]
     return [*base, "--db", str(path), *(["--events"] if events else [])]
 
 
@@ -175,7 +171,7 @@ class RecordingProcess(Recording):
         stdin = self._child.stdin
         try:
             assert stdin is not None
-            stdin.write(_HEADER.pack(len(payload)))
+            stdin.write(FRAME_HEADER.pack(len(payload)))
             stdin.write(payload)
             stdin.flush()
         except (OSError, ValueError):
@@ -202,7 +198,7 @@ class RecordingProcess(Recording):
             if self._given_up or self._child is None:
                 return
             payload = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
-            frame = memoryview(_HEADER.pack(len(payload)) + payload)
+            frame = memoryview(FRAME_HEADER.pack(len(payload)) + payload)
             self._frames.append((batch, frame))
         if self._frames and self._waiting_fd is None:
             self._write_frames()
@@ -349,82 +345,3 @@ def _grow_pipe(fd: int) -> None:
         import fcntl
 
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-
-
-# -- the child -----------------------------------------------------------------------------
-
-
-def child_main(argv: Sequence[str]) -> int:
-    """`relayscope _record`: write the ops read from stdin until it closes."""
-    parser = argparse.ArgumentParser(prog="relayscope _record")
-    parser.add_argument("--db", type=Path, required=True)
-    parser.add_argument("--events", action="store_true")
-    parser.add_argument("--batch-seconds", type=float, default=0.02)
-    args = parser.parse_args(argv)
-    # The parent decides when recording ends (it closes stdin): a stray SIGINT or SIGTERM
-    # must not lose the last batch.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
-    )
-    out = _EventOut(sys.stdout.buffer) if args.events else None
-    writer = RecordingWriter(
-        args.db,
-        on_commit=out.emit if out else None,
-        on_error=out.error if out else None,
-        batch_seconds=args.batch_seconds,
-        migrate=False,  # the worker prepared the database before it started us
-    )
-    # The worker marked the leftovers of an earlier run before it started listening; a
-    # restarted child must not mark the calls in flight now.
-    writer.open(interrupt_leftovers=False)
-    try:
-        while (ops := _read_frame(sys.stdin.buffer.fileno())) is not None:
-            writer.submit(ops)
-    finally:
-        writer.close()
-    return 0
-
-
-class _EventOut:
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
-
-    def emit(self, events: list[Event]) -> None:
-        data = b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events)
-        with self._lock, contextlib.suppress(OSError, ValueError):
-            self._stream.write(data)
-            self._stream.flush()
-
-    def error(self, message: str | None) -> None:
-        self.emit([{"event": "record_error", "message": message}])
-
-
-def _read_frame(fd: int) -> list[Op] | None:
-    header = _read_exactly(fd, _HEADER.size)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    payload = _read_exactly(fd, size)
-    if payload is None:
-        return None  # the parent died in the middle of a frame
-    ops: list[Op] = pickle.loads(payload)  # from our own parent, over a private pipe
-    return ops
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    parts: list[bytes] = []
-    left = size
-    while left:
-        data = os.read(fd, min(left, 1 << 20))
-        if not data:
-            return None
-        parts.append(data)
-        left -= len(data)
-    return b"".join(parts)
-
-
-if __name__ == "__main__":
-    sys.exit(child_main(sys.argv[1:]))

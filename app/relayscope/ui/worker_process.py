@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,6 +22,11 @@ TERMINATE_AFTER = 3.0
 KILL_AFTER = 6.0
 
 _STDERR_TAIL = 40
+#: At most this many event lines, or this long, per pass on the UI thread: when the window
+#: falls behind, the worker's stdout holds thousands of lines, and handling them all at once
+#: froze the window for up to ~235 ms. The rest waits for the next turn of the event loop.
+SLICE_LINES = 500
+SLICE_SECONDS = 0.008
 
 
 class WorkerProcess(QObject):
@@ -77,7 +84,10 @@ class WorkerProcess(QObject):
         self._state = "stopped"
         self._url = ""
         self._port = 0
+        # Stdout not handled yet: complete lines waiting for their turn, and a partial one.
+        self._stdout_lines: collections.deque[bytes] = collections.deque()
         self._stdout_buffer = b""
+        self._draining = False
         self._stderr_buffer = b""
         self._stderr_tail: list[str] = []
         self._failure_event: Failed | None = None
@@ -86,6 +96,7 @@ class WorkerProcess(QObject):
         self._process: QProcess | None = None
         self._terminate_timer = self._single_shot(TERMINATE_AFTER, self._terminate)
         self._kill_timer = self._single_shot(KILL_AFTER, self._kill)
+        self._next_slice = self._single_shot(0.0, self._drain_stdout)
 
     # -- public API ---------------------------------------------------------------------
 
@@ -219,6 +230,7 @@ class WorkerProcess(QObject):
         return timer
 
     def _reset_buffers(self) -> None:
+        self._stdout_lines = collections.deque()
         self._stdout_buffer = b""
         self._stderr_buffer = b""
         self._stderr_tail = []
@@ -240,10 +252,43 @@ class WorkerProcess(QObject):
             self._feed_stderr(bytes(self._process.readAllStandardError().data()))
 
     def _feed_stdout(self, data: bytes) -> None:
-        self._stdout_buffer += data
-        *lines, self._stdout_buffer = self._stdout_buffer.split(b"\n")
-        for line in lines:
-            self._handle_line(line.strip())
+        """Take the worker's output; its lines are handled in order, one slice now."""
+        self._split_stdout(data)
+        self._drain_stdout()
+
+    def _split_stdout(self, data: bytes) -> None:
+        # Split once as it comes (C speed, in proportion to what was read), handled later.
+        if b"\n" in data:
+            *lines, self._stdout_buffer = (self._stdout_buffer + data).split(b"\n")
+            self._stdout_lines.extend(lines)
+        else:
+            self._stdout_buffer += data
+
+    def _drain_stdout(self, *, whole: bool = False) -> None:
+        """Handle the waiting lines, at most SLICE_LINES or SLICE_SECONDS of them unless
+        `whole`; what is left goes on at the next turn of the event loop, so the window
+        paints and takes input between slices. Lines are never dropped or reordered.
+
+        Slices on this thread rather than parsing on another: what costs is the slots the
+        events reach (the call list's model), which must run here anyway, and a line takes
+        microseconds to parse; a thread would add a hand-over and take the GIL besides.
+        """
+        if self._draining:  # a slot ran the event loop: the pass under way keeps the order
+            return
+        self._draining = True
+        lines = self._stdout_lines
+        deadline = time.perf_counter() + SLICE_SECONDS
+        handled = 0
+        try:
+            while lines and (whole or handled < SLICE_LINES):
+                handled += 1
+                self._handle_line(lines.popleft().strip())
+                if not whole and time.perf_counter() >= deadline:
+                    break
+        finally:
+            self._draining = False
+        if lines and lines is self._stdout_lines:
+            self._next_slice.start()
 
     def _feed_stderr(self, data: bytes) -> None:
         self._stderr_buffer += data
@@ -289,7 +334,11 @@ class WorkerProcess(QObject):
         process = self._process
         if process is None:
             return
-        self._feed_stdout(bytes(process.readAllStandardOutput().data()) + b"\n")
+        # Everything the worker said before it ended is handled now, in one go: the state
+        # and the failure message below depend on its last events.
+        self._split_stdout(bytes(process.readAllStandardOutput().data()) + b"\n")
+        self._next_slice.stop()
+        self._drain_stdout(whole=True)
         self._feed_stderr(bytes(process.readAllStandardError().data()) + b"\n")
         stopping = self._stopping
         self._terminate_timer.stop()
