@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from relayscope.analysis.cost import Pricer
+from relayscope.store.call_reader import CallReader
 from relayscope.store.call_store import CallFilter, CallStore
 from relayscope.ui import call_list_model as clm
 from relayscope.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel, format_ms
@@ -683,3 +685,32 @@ def test_a_just_finished_call_paints_its_cost_in_the_live_list(
     assert painted[(plain["id"], cost)] == price
     view.grab()  # a fresh paint of everything agrees
     assert painted[(plain["id"], cost)] == price
+
+
+def test_typing_never_waits_for_the_page_and_an_older_page_never_replaces_a_newer_one(
+    db_path: Path, store: CallStore, monkeypatch: pytest.MonkeyPatch, qtbot: QtBot
+) -> None:
+    rows = seed_calls(db_path, 60)
+    model = CallListModel(store)
+    # The first keystroke's read is held back until the second one's page is shown.
+    real_page = CallReader.page
+    release = threading.Event()
+
+    def gated(reader: CallReader, flt: CallFilter, *args: Any, **kwargs: Any) -> Any:
+        if flt.text == "poem":
+            release.wait(5)
+            kwargs["cancelled"] = None  # it runs to the end: its result arrives, late
+        return real_page(reader, flt, *args, **kwargs)
+
+    monkeypatch.setattr(CallReader, "page", gated)
+    model.set_filter(CallFilter(text="poem"))
+    assert model.loading and model.rowCount() == 60  # the old rows stay while it reads
+    model.set_filter(CallFilter(text="recipe"))
+    model.wait_for_page()
+    recipe = [r["id"] for r in reversed(rows) if "recipe" in r["request_body"]]
+    assert ids(model) == recipe and not model.loading
+    release.set()
+    qtbot.wait(300)  # the "poem" page arrives late, and is dropped
+    assert ids(model) == recipe
+    model.wait_for_counts()
+    assert model.shown_count == len(recipe)
