@@ -112,6 +112,7 @@ class CallListModel(LiveRows):
         self._since_recount = QElapsedTimer()
         self._reads = ListReads(store, self)
         self._counted_filter: CallFilter | None = None  # what `_shown` counted
+        self._recount_after_page = False
         self._show_page([_Row(values) for values in untyped_rows(self._first_page())])
         if self._fetched_all:  # the whole recording is this page: its size is the count
             self._shown = self._total = len(self._tail)
@@ -242,10 +243,14 @@ class CallListModel(LiveRows):
         self._loading = True
         self._reads.read_page(self._filter, self._order, PAGE_SIZE, self._on_page, self._on_no_page)
         if recount:
-            self._recount()
+            # Counted once the page is in: on two busy cores the count would slow the page
+            # down, and the rows are what a person waits for. The label says "…" meanwhile.
+            self._recount_after_page = True
+            self._show_counting()
 
     def wait_for_page(self, timeout: float = 5.0) -> None:
-        """Wait for a page being read on its thread and show it (tests, benchmarks)."""
+        """Wait for a page being read on its thread and show it (tests, benchmarks); the
+        count then starts."""
         self._reads.wait("page", timeout)
 
     @property
@@ -329,10 +334,14 @@ class CallListModel(LiveRows):
         self._show_page([_Row(v) for v in values])
         if self.has_pending_events():
             self.flush_events()  # the events that waited for the page
+        if self._recount_after_page:
+            self._recount_after_page = False
+            self._recount()
 
     def _on_no_page(self) -> None:
         """The page could not be read (the database went away): keep what is shown."""
         self._loading = False
+        self._recount_after_page = False
 
     def _show_page(self, rows: list[_Row]) -> None:
         self._today = datetime.now().astimezone()
@@ -378,12 +387,16 @@ class CallListModel(LiveRows):
         self._recount_timer.stop()
         self._since_recount.start()
         flt = self._filter
-        if flt != self._counted_filter:
-            # Without a filter every call is shown: the total known so far says how many.
-            self._shown = self._total if self._filter_is_empty() else -1
-            self._counted_filter = flt if self._shown >= 0 else None
-            self.counts_changed.emit(self._shown, self._total)
+        self._show_counting()
         self._reads.read_counts(flt, lambda counts: self._on_counted(flt, counts))
+
+    def _show_counting(self) -> None:
+        """A new filter's count is not known yet: "…" (without a filter every call is
+        shown, and the total known so far says how many)."""
+        if self._filter != self._counted_filter:
+            self._shown = self._total if self._filter_is_empty() else -1
+            self._counted_filter = self._filter if self._shown >= 0 else None
+            self.counts_changed.emit(self._shown, self._total)
 
     def _on_counted(self, flt: CallFilter, counts: Counts) -> None:
         self._shown, self._total = counts
@@ -391,5 +404,8 @@ class CallListModel(LiveRows):
         self.counts_changed.emit(self._shown, self._total)
 
     def wait_for_counts(self, timeout: float = 5.0) -> None:
-        """Wait for a count running on its thread and apply it (tests, benchmarks)."""
+        """Wait for the page, then the count, on their threads and apply them (tests,
+        benchmarks)."""
+        if self._loading:
+            self._reads.wait("page", timeout)
         self._reads.wait("count", timeout)
