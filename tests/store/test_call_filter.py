@@ -80,6 +80,8 @@ def test_both_plans_find_the_same_calls_in_the_same_order(
         CallFilter(text="kubernetes", errors_only=True),
         CallFilter(text="volcano", streams_only=True),
         CallFilter(text=page_ids(store, CallFilter())[3][:13]),  # an id prefix
+        CallFilter(errors_only=True),  # counted from the state and status indexes
+        CallFilter(errors_only=True, streams_only=True),
     ]
     for flt in filters:
         for order in ("started_at", "duration_ms"):
@@ -89,5 +91,9 @@ def test_both_plans_find_the_same_calls_in_the_same_order(
             read = page_ids(store, flt, order_by=order, limit=500)
             assert walked == read and walked, (flt, order)
             assert store.count_calls(flt) == len(read)
+    failed = store.db.execute(
+        "SELECT count(*) FROM calls WHERE state IN ('error', 'interrupted') OR status >= 400"
+    ).fetchone()[0]
+    assert store.count_calls(CallFilter(errors_only=True)) == failed > 0
     kubernetes = newest_first(store, "kubernetes")
     assert page_ids(store, CallFilter(text="kubernetes"), limit=500) == kubernetes

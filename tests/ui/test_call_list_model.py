@@ -251,6 +251,7 @@ def test_a_started_call_is_inserted_at_the_top_and_updated_in_place(
 ) -> None:
     seed_calls(db_path, 250)
     model = CallListModel(store)
+    model.wait_for_counts()  # more than a page: counted on a thread at start
     live = call_row(
         1000, datetime.now(UTC), state="pending", status=None, stream=1, chunk_count=0,
         duration_ms=None, ttft_ms=None, prompt_tokens=None, completion_tokens=None,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from relayscope.calls.facts import FAILED_SQL
+from relayscope.calls.facts import FAILED_ROWIDS_SQL, FAILED_SQL
 
 #: Up to this many text matches, a page reads the matches and sorts them (a few ms per
 #: thousand rows) rather than walking the order's index until it has found a page.
@@ -146,20 +146,24 @@ def plan_page(
 
 
 def count_sql(flt: CallFilter) -> tuple[str, list[Any]]:
-    """The SELECT that counts `flt`'s calls: a text filter counts its rowid set (the
-    full-text index answers in milliseconds) and reads only those rows for other fields."""
-    if not flt.text.strip():
-        where, params = flt.where()
-        return f"SELECT count(*) FROM calls WHERE {where}", params
-    rowids, params = flt.text_rowids()
-    others, other_params = flt._other_clauses()
-    if not others:
-        return f"SELECT count(*) FROM ({rowids})", params
+    """The SELECT that counts `flt`'s calls, driven by its smallest known rowid set: a text
+    counts its matches (the full-text index answers in milliseconds), "errors only" the
+    failed calls' rowids (two indexes); only those rows are read for the other fields."""
+    clauses, params = flt._other_clauses()
+    if flt.text.strip():
+        rowids, driving = flt.text_rowids()
+    elif flt.errors_only:
+        rowids, driving = FAILED_ROWIDS_SQL, []
+        clauses.remove(FAILED_SQL)
+    else:
+        return f"SELECT count(*) FROM calls WHERE {' AND '.join(clauses) or '1'}", params
+    if not clauses:
+        return f"SELECT count(*) FROM ({rowids})", driving
     sql = (
         f"SELECT count(*) FROM ({rowids}) AS hits CROSS JOIN calls ON calls.rowid = hits.r"
-        f" WHERE {' AND '.join(others)}"
+        f" WHERE {' AND '.join(clauses)}"
     )
-    return sql, [*params, *other_params]
+    return sql, [*driving, *params]
 
 
 def cancel_when(conn: sqlite3.Connection, cancelled: Callable[[], bool] | None) -> None:
