@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {round_ + 1}: {name}…", file=sys.stderr)
                 # The source roots first: `relayscope` is a namespace over app/ and
                 # proxy_addons/, found on the path before the venv's editable install of
-                # this tree (with the tree itself on the path, the base ran this tree's code).
+                # this tree (with the tree itself on the path, a base of that layout ran
+                # this tree's code).
                 roots = [tree / "app", tree / "proxy_addons", ROOT]
                 env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, roots))}
                 # The script's path, not -m: the current directory must not come first.
