@@ -257,6 +257,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     sampler.timeout.connect(lambda: rss.append(_rss_mib()))
     rss_start = _rss_mib()
     cpu0 = time.process_time()
+    model.wait_for_counts()  # over a page of calls, the total is counted on a thread
     before = model.total_count
     worker.start(0)
     ticker.start()

@@ -164,7 +164,9 @@ def measure_here(db: Path) -> list[tuple[str, str]]:
 
 def export_tree(rev: str, into: Path) -> Path:
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "app"], check=True, capture_output=True
+        ["git", "-C", str(ROOT), "archive", rev, "app", "proxy_addons"],
+        check=True,
+        capture_output=True,
     ).stdout
     into.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
@@ -196,7 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.rounds):
             for name, tree in trees.items():
                 print(f"round {round_ + 1}: {name}…", file=sys.stderr)
-                env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{ROOT}"}
+                # The source roots first: `relayscope` is a namespace over app/ and
+                # proxy_addons/, found on the path before the venv's editable install of
+                # this tree (with the tree itself on the path, a base of that layout ran
+                # this tree's code).
+                roots = [tree / "app", tree / "proxy_addons", ROOT]
+                env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, roots))}
                 # The script's path, not -m: the current directory must not come first.
                 command = [sys.executable, __file__, "--measure", "--db", str(args.db)]
                 done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)

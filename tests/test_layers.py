@@ -43,16 +43,7 @@ UI_STDLIB_FORBIDDEN = ("sqlite3",)
 #: Attributes that reach past the store's methods into its connection.
 UI_FORBIDDEN_ATTRIBUTES = ("db", "conn")
 #: Exceptions, each with its reason. Remove a line when its reason goes.
-UI_EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The call list's live path (a batched `IN (...)` read with the filter's verdict per row)
-    # is being rewritten by the live-performance work; it moves behind the store after that.
-    (
-        "app/relayscope/ui/call_list_model.py",
-        "sqlite3",
-    ): "live path under rewrite (issue 16 item 3)",
-    ("app/relayscope/ui/call_list_model.py", ".db"): "live path under rewrite (issue 16 item 3)",
-    ("app/relayscope/ui/call_list_model.py", ".conn"): "live path under rewrite (issue 16 item 3)",
-}
+UI_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def imported_modules(path: Path) -> set[str]:

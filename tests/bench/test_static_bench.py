@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bench.static_bench import fill
 
 
@@ -25,3 +27,15 @@ def test_the_fast_fill_leaves_a_searchable_database_with_its_trigger(tmp_path: P
         assert "calls_ai" in triggers  # put back after the fill
     finally:
         conn.close()
+
+
+def test_the_list_queries_before_and_after_agree_on_a_small_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/list_queries.py asserts that both plans return the same rows and counts."""
+    from bench import list_queries
+
+    db = tmp_path / "s.db"
+    fill(db, 3000)
+    monkeypatch.setattr("sys.argv", ["list_queries", "--db", str(db)])
+    assert list_queries.main() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from relayscope.analysis.cost import Pricer
+from relayscope.store.call_reader import CallReader
 from relayscope.store.call_store import CallFilter, CallStore
 from relayscope.ui import call_list_model as clm
 from relayscope.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel, format_ms
@@ -69,6 +71,9 @@ def test_rows_are_paged_from_sql_never_loaded_all_at_once(
     monkeypatch.setattr(store, "list_calls", spy)
     model = CallListModel(store)
     assert model.rowCount() == PAGE_SIZE == 200
+    # More than a page: the first page is shown at once, the calls are counted on a thread.
+    assert (model.shown_count, model.total_count) == (-1, -1)
+    model.wait_for_counts()
     assert (model.shown_count, model.total_count) == (1000, 1000)
     counts = []
     while model.canFetchMore(QModelIndex()):
@@ -189,14 +194,17 @@ def test_sort_runs_in_sql(db_path: Path, store: CallStore) -> None:
     rows = seed_calls(db_path, 450)
     model = CallListModel(store)
     model.sort(COLUMN["duration"], Qt.SortOrder.DescendingOrder)
+    model.wait_for_page()
     assert model.rowCount() == PAGE_SIZE
     longest = max(rows, key=lambda r: (r["duration_ms"], r["id"]))
     assert model.call_id(0) == longest["id"]
     model.sort(COLUMN["duration"], Qt.SortOrder.AscendingOrder)
+    model.wait_for_page()
     fetch_all(model)
     durations = [model.data(model.index(r, 0), Role.CALL_ROW)["duration_ms"] for r in range(450)]
     assert durations == sorted(durations)
     model.sort(COLUMN["provider"], Qt.SortOrder.AscendingOrder)
+    model.wait_for_page()
     assert text(model, 0, "provider") == "demo"
 
 
@@ -207,6 +215,7 @@ def test_filters_run_in_sql(db_path: Path, store: CallStore) -> None:
     model.counts_changed.connect(lambda shown, total: counts.append((shown, total)))
 
     model.set_filter(CallFilter(errors_only=True))
+    model.wait_for_page()
     model.wait_for_counts()
     fetch_all(model)
     failed = [r for r in rows if r["state"] in ("error", "interrupted")]
@@ -214,21 +223,25 @@ def test_filters_run_in_sql(db_path: Path, store: CallStore) -> None:
     assert sorted(ids(model)) == sorted(r["id"] for r in failed)
 
     model.set_filter(CallFilter(text="kubernetes"))  # in prompts only: found by FTS
+    model.wait_for_page()
     model.wait_for_counts()
     fetch_all(model)
     wanted = {r["id"] for r in rows if "kubernetes" in r["request_body"]}
     assert set(ids(model)) == wanted and counts[-1] == (len(wanted), 300)
 
     model.set_filter(CallFilter(provider="openai", streams_only=True))
+    model.wait_for_page()
     assert {text(model, r, "provider") for r in range(model.rowCount())} == {"openai"}
     assert {text(model, r, "stream") for r in range(model.rowCount())} == {"SSE"}
 
     model.set_filter(CallFilter(text="poem"))
     model.set_filter(CallFilter(text="recipe"))  # typed over: the newest filter's count wins
+    model.wait_for_page()
     model.wait_for_counts()
     assert counts[-1] == (len([r for r in rows if "recipe" in r["request_body"]]), 300)
 
     model.set_filter(CallFilter(text="no such thing anywhere"))
+    model.wait_for_page()
     model.wait_for_counts()
     assert model.rowCount() == 0 and counts[-1] == (0, 300)
 
@@ -238,6 +251,7 @@ def test_a_started_call_is_inserted_at_the_top_and_updated_in_place(
 ) -> None:
     seed_calls(db_path, 250)
     model = CallListModel(store)
+    model.wait_for_counts()  # more than a page: counted on a thread at start
     live = call_row(
         1000, datetime.now(UTC), state="pending", status=None, stream=1, chunk_count=0,
         duration_ms=None, ttft_ms=None, prompt_tokens=None, completion_tokens=None,
@@ -285,6 +299,7 @@ def test_a_started_call_outside_the_filter_only_counts(db_path: Path, store: Cal
     seed_calls(db_path, 20)
     model = CallListModel(store)
     model.set_filter(CallFilter(errors_only=True))
+    model.wait_for_page()
     before = model.rowCount()
     live = call_row(500, datetime.now(UTC), state="pending", status=None, error=None)
     insert_calls(db_path, [live])
@@ -304,6 +319,7 @@ def test_sorted_by_something_else_a_new_call_does_not_jump_in(
     seed_calls(db_path, 20)
     model = CallListModel(store)
     model.sort(COLUMN["duration"], Qt.SortOrder.DescendingOrder)
+    model.wait_for_page()
     live = call_row(500, datetime.now(UTC), state="pending", duration_ms=None)
     insert_calls(db_path, [live])
     model.on_call_started(live["id"])
@@ -370,13 +386,16 @@ def test_every_column_sorts(db_path: Path, store: CallStore) -> None:
     for column in range(model.columnCount()):
         for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
             model.sort(COLUMN["time"], Qt.SortOrder.DescendingOrder)
+            model.wait_for_page()
             newest_first = ids(model)
             model.sort(column, order)
+            model.wait_for_page()
             assert model.rowCount() == 30
             if not clm.COLUMNS[column].sortable:
                 assert ids(model) == newest_first  # the order stays; nothing pretends
     assert [c.key for c in clm.COLUMNS if not c.sortable] == ["cost"]
     model.sort(COLUMN["gaps"], Qt.SortOrder.DescendingOrder)
+    model.wait_for_page()
     longest = [model.values_at(r).get("max_gap_ms") for r in range(3)]
     assert longest[0] is not None and longest == sorted(longest, reverse=True)
 
@@ -447,6 +466,7 @@ def test_a_late_call_is_placed_by_its_start_time(db_path: Path, store: CallStore
     seed_calls(db_path, 20)
     model = CallListModel(store)
     model.set_filter(CallFilter(errors_only=True))
+    model.wait_for_page()
     now = datetime.now(UTC)
     fresh = call_row(3003, now, state="error", status=500)
     insert_calls(db_path, [fresh])
@@ -499,9 +519,11 @@ def test_events_waiting_when_the_filter_changes_are_counted_once(
     insert_calls(db_path, [live])
     model.on_call_started(live["id"])
     model.set_filter(CallFilter(errors_only=True))  # before the batch's tick
+    model.wait_for_page()
     model.flush_events()
     assert model.total_count == 21 and live["id"] not in ids(model)
     model.set_filter(CallFilter())
+    model.wait_for_page()
     assert (model.shown_count, model.total_count) == (21, 21) and model.call_id(0) == live["id"]
 
 
@@ -664,3 +686,32 @@ def test_a_just_finished_call_paints_its_cost_in_the_live_list(
     assert painted[(plain["id"], cost)] == price
     view.grab()  # a fresh paint of everything agrees
     assert painted[(plain["id"], cost)] == price
+
+
+def test_typing_never_waits_for_the_page_and_an_older_page_never_replaces_a_newer_one(
+    db_path: Path, store: CallStore, monkeypatch: pytest.MonkeyPatch, qtbot: QtBot
+) -> None:
+    rows = seed_calls(db_path, 60)
+    model = CallListModel(store)
+    # The first keystroke's read is held back until the second one's page is shown.
+    real_page = CallReader.page
+    release = threading.Event()
+
+    def gated(reader: CallReader, flt: CallFilter, *args: Any, **kwargs: Any) -> Any:
+        if flt.text == "poem":
+            release.wait(5)
+            kwargs["cancelled"] = None  # it runs to the end: its result arrives, late
+        return real_page(reader, flt, *args, **kwargs)
+
+    monkeypatch.setattr(CallReader, "page", gated)
+    model.set_filter(CallFilter(text="poem"))
+    assert model.loading and model.rowCount() == 60  # the old rows stay while it reads
+    model.set_filter(CallFilter(text="recipe"))
+    model.wait_for_page()
+    recipe = [r["id"] for r in reversed(rows) if "recipe" in r["request_body"]]
+    assert ids(model) == recipe and not model.loading
+    release.set()
+    qtbot.wait(300)  # the "poem" page arrives late, and is dropped
+    assert ids(model) == recipe
+    model.wait_for_counts()
+    assert model.shown_count == len(recipe)

@@ -141,7 +141,8 @@ def test_keyboard_moves_filters_clears_and_copies(
     qtbot.waitUntil(lambda: win.filter_bar.count.text() == f"{len(matching)} of 40 calls")
 
     qtbot.keyClick(win.filter_bar.search, Qt.Key.Key_Escape)
-    assert win.filter_bar.search.text() == "" and win.model.rowCount() == 40
+    assert win.filter_bar.search.text() == ""
+    qtbot.waitUntil(lambda: win.model.rowCount() == 40, timeout=1000)  # read on a thread
     assert view.hasFocus()
     win.close()
 
@@ -149,6 +150,7 @@ def test_keyboard_moves_filters_clears_and_copies(
 def test_errors_toggle_and_provider_choice(window: MainWindow, db_path: Path, qtbot: QtBot) -> None:
     rows = seed_calls(db_path, 30)
     window.model.reload()
+    window.model.wait_for_page()
     window._refresh_providers()
     assert [window.filter_bar.provider.itemText(i) for i in range(4)] == [
         "All providers",
@@ -158,15 +160,17 @@ def test_errors_toggle_and_provider_choice(window: MainWindow, db_path: Path, qt
     ]
     qtbot.mouseClick(window.filter_bar.errors, Qt.MouseButton.LeftButton)
     failed = [r for r in rows if r["state"] in ("error", "interrupted")]
-    assert window.model.rowCount() == len(failed)
+    qtbot.waitUntil(lambda: window.model.rowCount() == len(failed), timeout=1000)
     assert {cell(window, r, "state") for r in range(len(failed))} <= {"error", "interrupted"}
     window.filter_bar.provider.setCurrentIndex(window.filter_bar.provider.findText("openai"))
+    window.model.wait_for_page()
     assert {cell(window, r, "provider") for r in range(window.model.rowCount())} == {"openai"}
 
 
 def test_model_choice(window: MainWindow, db_path: Path, qtbot: QtBot) -> None:
     rows = seed_calls(db_path, 30)
     window.model.reload()
+    window.model.wait_for_page()
     window._refresh_providers()
     models = window.filter_bar.model_name
     assert models.itemText(0) == "All models"
@@ -174,6 +178,7 @@ def test_model_choice(window: MainWindow, db_path: Path, qtbot: QtBot) -> None:
         {r["model"] for r in rows}
     )
     models.setCurrentIndex(models.findText("gpt-5.2"))
+    window.model.wait_for_page()
     wanted = [r for r in rows if r["model"] == "gpt-5.2"]
     assert 0 < len(wanted) < len(rows)
     assert window.model.rowCount() == len(wanted)
@@ -183,7 +188,8 @@ def test_model_choice(window: MainWindow, db_path: Path, qtbot: QtBot) -> None:
     window._refresh_providers()  # a refresh keeps the choice
     assert models.currentText() == "gpt-5.2"
     window.filter_bar.clear()
-    assert models.currentIndex() == 0 and window.model.rowCount() == 30
+    assert models.currentIndex() == 0
+    qtbot.waitUntil(lambda: window.model.rowCount() == 30, timeout=1000)
 
 
 def test_worker_states_show_in_the_header(window: MainWindow, worker: WorkerProcess) -> None:

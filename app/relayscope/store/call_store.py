@@ -5,44 +5,30 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from sqlite_utils import Database
 
-from relayscope.calls.facts import FAILED_SQL, LIVE_STATES
+from relayscope.calls.facts import LIVE_STATES
 from relayscope.calls.record import CallRecord
 from relayscope.store import bodies, schema, stream_packs
+from relayscope.store.call_filter import CallFilter, count_sql, fts_query, plan_page
+from relayscope.store.call_reader import CallReader
 
 __all__ = [
     "LIVE_STATES",
     "READ_ERRORS",
     "CallFilter",
+    "CallReader",
     "CallStore",
     "GroupWriter",
     "StoreError",
     "fts_query",
     "open_database",
 ]
-SORTABLE = frozenset(
-    {
-        "started_at",
-        "provider",
-        "model",
-        "endpoint",
-        "status",
-        "state",
-        "stream",
-        "ttft_ms",
-        "duration_ms",
-        "prompt_tokens",
-        "completion_tokens",
-        "total_tokens",
-        "chunk_count",
-        "max_gap_ms",
-    }
-)
+#: Ids per `WHERE id IN (...)` (SQLite allows 32,766 parameters; the filter's come too).
+IN_BATCH = 500
 
 
 class StoreError(Exception):
@@ -52,51 +38,6 @@ class StoreError(Exception):
 #: What reading the database may raise: callers outside the store (the app's widgets) catch
 #: these without importing sqlite3 themselves.
 READ_ERRORS: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
-
-
-@dataclass(frozen=True, slots=True)
-class CallFilter:
-    """What the call list shows. Empty fields do not filter."""
-
-    text: str = ""
-    errors_only: bool = False
-    streams_only: bool = False
-    provider: str = ""
-    model: str = ""
-    session_id: str = ""
-    group_id: str = ""
-
-    def where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if self.errors_only:
-            clauses.append(FAILED_SQL)
-        if self.streams_only:
-            clauses.append("calls.stream = 1")
-        for column in ("provider", "model", "session_id", "group_id"):
-            value = getattr(self, column)
-            if value:
-                clauses.append(f"calls.{column} = ?")
-                params.append(value)
-        text = self.text.strip()
-        if text:
-            # Finished calls are in the full-text index; calls still live are not indexed
-            # yet, so only they (a handful) are matched by LIKE. An id matches by prefix.
-            clauses.append(
-                "(calls.rowid IN (SELECT rowid FROM calls_fts WHERE calls_fts MATCH ?)"
-                " OR (calls.state IN ('pending', 'streaming') AND (calls.model LIKE ?"
-                " OR calls.provider LIKE ? OR calls.path LIKE ?))"
-                " OR (calls.id >= ? AND calls.id < ?))"
-            )
-            like = f"%{text}%"
-            params += [fts_query(text), like, like, like, text, text + "\uffff"]
-        return (" AND ".join(clauses) or "1"), params
-
-
-def fts_query(text: str) -> str:
-    """Turn what a person typed into an FTS5 query: every word must appear, as a prefix."""
-    words = [w.replace('"', '""') for w in text.split()]
-    return " ".join(f'"{w}"*' for w in words) or '""'
 
 
 def open_database(path: Path | str, *, create: bool = True) -> Database:
@@ -202,20 +143,47 @@ class CallStore:
         limit: int = 100,
         offset: int = 0,
     ) -> list[CallRecord]:
-        where, params = (flt or CallFilter()).where()
-        if order_by not in SORTABLE:
-            raise ValueError(f"cannot sort by {order_by!r}")
-        direction = "DESC" if descending else "ASC"
-        sql = (
-            f"SELECT {', '.join(_with_pieces(columns))} FROM calls WHERE {where} "
-            f"ORDER BY {order_by} {direction}, rowid {direction} LIMIT ? OFFSET ?"
+        sql, params = plan_page(
+            self.db.conn,
+            flt or CallFilter(),
+            _with_pieces(columns),
+            order_by=order_by,
+            descending=descending,
+            limit=limit,
+            offset=offset,
         )
-        return self.query_calls(sql, [*params, limit, offset])
+        return self.query_calls(sql, params)
 
     def count_calls(self, flt: CallFilter | None = None) -> int:
-        where, params = (flt or CallFilter()).where()
-        row = self.db.execute(f"SELECT count(*) FROM calls WHERE {where}", params).fetchone()
-        return int(row[0])
+        sql, params = count_sql(flt or CallFilter())
+        return int(self.db.execute(sql, params).fetchone()[0])
+
+    def rows_matching(
+        self, call_ids: Sequence[str], flt: CallFilter, columns: Sequence[str]
+    ) -> dict[str, tuple[dict[str, Any], bool]]:
+        """Some columns of each call in `call_ids` that exists, by id, with whether it
+        matches `flt`: what the call list reads for a batch of live events (one query per
+        `IN_BATCH` ids, whatever the batch's size). `columns` must include `id`."""
+        if "id" not in columns or not all(c.isidentifier() for c in columns):
+            raise ValueError(f"not column names with the id: {list(columns)}")
+        where, params = flt.where()
+        out: dict[str, tuple[dict[str, Any], bool]] = {}
+        for first in range(0, len(call_ids), IN_BATCH):
+            ids = list(call_ids[first : first + IN_BATCH])
+            marks = ", ".join("?" * len(ids))
+            cursor = self.db.conn.execute(
+                f"SELECT {', '.join(columns)}, ({where}) FROM calls WHERE calls.id IN ({marks})",
+                [*params, *ids],
+            )
+            for found in cursor:
+                values = dict(zip(columns, found[:-1], strict=True))
+                out[str(values["id"])] = (values, bool(found[-1]))
+        return out
+
+    def reader(self) -> CallReader:
+        """A read-only connection of its own for a background thread (pages and counts of
+        the call list); the caller closes it."""
+        return CallReader(self.path)
 
     def providers(self) -> list[str]:
         sql = "SELECT DISTINCT provider FROM calls WHERE provider IS NOT NULL ORDER BY 1"

@@ -129,9 +129,12 @@ class FilterBar(QWidget):
         _set_choices(self.model_name, _ALL_MODELS, names)
 
     def set_counts(self, shown: int, total: int) -> None:
-        """`1,204 calls`, or `37 of 1,204 calls` while a filter is on (`shown` < 0: counting)."""
+        """`1,204 calls`, or `37 of 1,204 calls` while a filter is on (`shown` < 0: counting;
+        `total` < 0: counting all, as at start-up over a big recording)."""
         noun = "call" if total == 1 else "calls"
-        if shown < 0:
+        if total < 0:
+            self.count.setText("… calls" if shown < 0 else f"{shown:,} of … calls")
+        elif shown < 0:
             self.count.setText(f"… of {total:,} {noun}")
         elif shown == total and not self.is_filtering():
             self.count.setText(f"{total:,} {noun}")

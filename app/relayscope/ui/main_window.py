@@ -195,6 +195,7 @@ class MainWindow(ToolsWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.hide()  # the worker takes a moment to flush and exit; the window need not wait
         self.call_actions.shutdown()
+        self.model.close()  # the list's reads on threads stop and their connections close
         for timer in self.findChildren(QTimer):
             timer.stop()  # nothing may read the database after the window is closed
         self.worker.stop_and_wait()

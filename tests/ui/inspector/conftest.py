@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from relayscope.analysis.cost import load_prices_in_background, prices_loaded
 from relayscope.store.call_store import CallStore
 from relayscope.ui.inspector import CallInspector
 from tests.ui.inspector import samples
@@ -27,6 +28,8 @@ def sample_store(samples_path: Path) -> Iterator[CallStore]:
 
 @pytest.fixture
 def inspector(qtbot: QtBot, sample_store: CallStore) -> CallInspector:
+    load_prices_in_background()  # the facts tab prices calls once the price list is in
+    qtbot.waitUntil(prices_loaded, timeout=10_000)
     widget = CallInspector(sample_store)
     qtbot.addWidget(widget)
     widget.resize(1280, 500)  # its share of a 1280×800 window

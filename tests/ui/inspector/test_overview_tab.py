@@ -10,8 +10,9 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QPalette
 from pytestqt.qtbot import QtBot
 
+from relayscope.analysis.cost import load_prices_in_background, prices_loaded
 from relayscope.store.call_store import CallStore
-from relayscope.ui.inspector import CallInspector
+from relayscope.ui.inspector import CallInspector, overview_html, overview_tab
 from relayscope.ui.inspector.overview_html import Answer
 from relayscope.ui.inspector.overview_tab import OverviewTab
 from relayscope.ui.theme import build_palette
@@ -154,7 +155,23 @@ def test_proxy_changes_and_replay_link(inspector: CallInspector, qtbot: QtBot) -
     assert activated.args == [samples.CHAT_ID]
 
 
+def test_the_cost_says_prices_are_loading_then_shows_the_price(
+    inspector: CallInspector, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window's first paint never waits for the price list: until it is in, the Cost
+    fact says so, and the price appears by itself once it is."""
+    loaded = False
+    monkeypatch.setattr(overview_html, "prices_loaded", lambda: loaded)
+    monkeypatch.setattr(overview_tab, "prices_loaded", lambda: loaded)
+    facts = overview_of(inspector, samples.CHAT_ID).facts_text()
+    assert "Loading prices…" in facts and "$0.00065" not in facts
+    loaded = True
+    qtbot.waitUntil(lambda: "$0.00065 openai/gpt-5.2 list price" in inspector.overview.facts_text())
+
+
 def test_an_unknown_price_is_a_dash_never_zero(qtbot: QtBot) -> None:
+    load_prices_in_background()
+    qtbot.waitUntil(prices_loaded, timeout=10_000)
     overview = OverviewTab()
     qtbot.addWidget(overview)
     overview.set_call(

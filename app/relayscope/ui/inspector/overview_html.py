@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from relayscope.analysis.cost import default_pricer
+from relayscope.analysis.cost import default_pricer, load_prices_in_background, prices_loaded
 from relayscope.calls import facts as call_facts
 from relayscope.calls.formatting import timestamp
 from relayscope.calls.record import CallRecord
@@ -37,6 +37,9 @@ _ROLE_TITLES = {
     "reasoning": "Reasoning",
 }
 _CODE_ROLES = frozenset({"tool_call", "tool_result"})
+
+#: What the Cost fact says while the price list is still loading.
+LOADING_PRICES = "Loading prices…"
 
 
 @dataclass(slots=True)
@@ -302,8 +305,16 @@ def fact_rows(row: CallRecord, c: Colours) -> list[tuple[str, str]]:
     if row.get("stream") or row.get("chunk_count"):
         rows.append(("Chunks", fmt.count(row.get("chunk_count"))))
     rows += [(k, e(v)) for k, v in _usage(row)]
-    cost = default_pricer().price(row)
-    rows.append(("Cost", f'{e(cost.text())} <span style="color:{c.muted}">{e(cost.basis)}</span>'))
+    if prices_loaded():
+        cost = default_pricer().price(row)
+        rows.append(
+            ("Cost", f'{e(cost.text())} <span style="color:{c.muted}">{e(cost.basis)}</span>')
+        )
+    else:
+        # genai-prices loads on its own thread (seconds on a busy machine): the window's
+        # first paint never waits for it; the tab shows the cost once it is in.
+        load_prices_in_background()
+        rows.append(("Cost", f'<span style="color:{c.muted}">{LOADING_PRICES}</span>'))
     rows += [
         ("Output speed", fmt.rate(speed)),
         ("Finish reason", e(str(row.get("finish_reason") or fmt.DASH))),

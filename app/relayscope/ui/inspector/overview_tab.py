@@ -6,6 +6,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
+from relayscope.analysis.cost import prices_loaded
 from relayscope.calls import facts as call_facts
 from relayscope.calls.record import CallRecord
 from relayscope.protocols.conversation import Turn, turns
@@ -22,6 +23,8 @@ from relayscope.ui.inspector.overview_html import (
 
 #: While a stream is live, the overview is redrawn at most this often (ms).
 LIVE_RENDER_MS = 300
+#: How often the tab looks whether the price list has loaded (while it shows "Loading prices…").
+PRICES_POLL_MS = 200
 
 
 class OverviewTab(QWidget):
@@ -42,6 +45,9 @@ class OverviewTab(QWidget):
         self._dirty = False
         self._render_timer = QTimer(self, singleShot=True, interval=LIVE_RENDER_MS)
         self._render_timer.timeout.connect(self._render_if_visible)
+        # While genai-prices loads on its thread the Cost fact says so; then it is drawn.
+        self._prices_timer = QTimer(self, interval=PRICES_POLL_MS)
+        self._prices_timer.timeout.connect(self._on_prices_timer_timeout)
 
         self.banner = ErrorBanner(self)
         self.banner.hide()
@@ -133,12 +139,20 @@ class OverviewTab(QWidget):
         fact_bar = self.facts.verticalScrollBar()
         facts_position = fact_bar.value()
         self.facts.setHtml(f'<body style="color:{c.text}">{facts_html(self._row, c)}</body>')
+        if not prices_loaded():
+            self._prices_timer.start()
         fact_bar.setValue(facts_position if keep_scroll else 0)
         if has_error(self._row):
             self.banner.set_summary(error_summary(self._row))
             self.banner.show()
         else:
             self.banner.hide()
+
+    def _on_prices_timer_timeout(self) -> None:
+        if prices_loaded():
+            self._prices_timer.stop()
+            self._dirty = True
+            self._render_if_visible()
 
     # -- links ------------------------------------------------------------------------------
 
