@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
@@ -80,6 +82,7 @@ class CallGroupModel(QAbstractTableModel):
         #: followed is abandoned and every row laid out again once it is over.
         self._following = False
         self._stale = False
+        self._reset_when_removed = False
         self._bold = QFont()
         self._bold.setBold(True)
         self._rebuild()
@@ -89,6 +92,7 @@ class CallGroupModel(QAbstractTableModel):
         # Removed rows are followed before they go: their ids and the rows of the turns
         # they leave are still there to read.
         source.rowsAboutToBeRemoved.connect(self._on_source_rows_about_to_be_removed)
+        source.rowsRemoved.connect(self._on_source_rows_removed)
         source.dataChanged.connect(self._on_source_data_changed)
 
     # -- Qt model API -------------------------------------------------------------------
@@ -220,53 +224,50 @@ class CallGroupModel(QAbstractTableModel):
         self.endResetModel()
 
     def _on_source_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
-        if not parent.isValid() and self._begin_following():
-            try:
-                self._attach(first, last)
-            except _Stale:
-                pass
-            self._end_following()
+        if not parent.isValid():
+            self._follow(self._attach, first, last)
 
     def _on_source_rows_about_to_be_removed(
         self, parent: QModelIndex, first: int, last: int
     ) -> None:
-        if not parent.isValid() and self._begin_following():
+        if not parent.isValid():
             source = self.source
-            try:
-                self._detach([c for r in range(first, last + 1) if (c := source.call_id(r))])
-            except _Stale:
-                pass
-            self._end_following()
+            gone = [c for r in range(first, last + 1) if (c := source.call_id(r))]
+            self._follow(self._detach, gone, removing=True)
 
-    def _begin_following(self) -> bool:
-        if self._following:
-            self._stale = True
-            return False
-        self._following = True
-        return True
-
-    def _end_following(self) -> None:
-        self._following = False
-        if self._stale:
-            self._stale = False
-            self.beginResetModel()
+    def _on_source_rows_removed(self, parent: QModelIndex, *_: int) -> None:
+        if self._reset_when_removed and not parent.isValid():
+            self._reset_when_removed = False
             self._rebuild()
             self.endResetModel()
 
     def _on_source_data_changed(
         self, top: QModelIndex, bottom: QModelIndex, roles: list[int]
     ) -> None:
-        if not self._begin_following():
-            return
-        try:
-            self._follow_data_changed(top, bottom, roles)
-        except _Stale:
-            pass
-        self._end_following()
+        self._follow(self._follow_data_changed, top, bottom, roles)
 
-    def _follow_data_changed(
-        self, top: QModelIndex, bottom: QModelIndex, roles: list[int]
-    ) -> None:
+    def _follow(self, change: Callable[..., None], *args: Any, removing: bool = False) -> None:
+        """Follow one change of the source; one that comes while another is being followed
+        (from a handler of our signals) makes every row be laid out again instead."""
+        if self._following:
+            self._stale = True
+            return
+        self._following = True
+        try:
+            with contextlib.suppress(_Stale):
+                change(*args)
+        finally:
+            self._following = False
+        if self._stale:
+            self._stale = False
+            self.beginResetModel()
+            if removing:  # the source's rows are still there: laid out once they are gone
+                self._reset_when_removed = True
+                return
+            self._rebuild()
+            self.endResetModel()
+
+    def _follow_data_changed(self, top: QModelIndex, bottom: QModelIndex, roles: list[int]) -> None:
         source = self.source
         changed: list[str] = []
         for source_row in range(top.row(), bottom.row() + 1):
@@ -331,7 +332,9 @@ class CallGroupModel(QAbstractTableModel):
         """New calls (in the source's order) join a turn that has a row."""
         row_of = self._source_row
         for call_id in calls:
-            group.calls.insert(bisect.bisect_left(group.calls, row_of(call_id), key=row_of), call_id)
+            group.calls.insert(
+                bisect.bisect_left(group.calls, row_of(call_id), key=row_of), call_id
+            )
         if group.turn_id in self._expanded:
             row = self._rows.row(("g", group.turn_id))
             assert row is not None
@@ -374,11 +377,11 @@ class CallGroupModel(QAbstractTableModel):
             del self._groups[turn]
             self._expanded.discard(turn)
         for turn, going in leaving.items():
-            group = self._groups.get(turn)
-            if group is None:
+            kept = self._groups.get(turn)
+            if kept is None:
                 continue
-            if group.anchor in going:
-                self._move_turn(group, min(group.calls, key=self._order_of))
+            if kept.anchor in going:
+                self._move_turn(kept, min(kept.calls, key=self._order_of))
             self._emit_changed([self._rows.row(("g", turn)) or 0], 0, len(COLUMNS) - 1, [])
 
     def _move_turn(self, group: Turn, anchor: str) -> None:
@@ -531,4 +534,3 @@ def _turn(values: dict[str, Any]) -> str | None:
 
 def _started(values: dict[str, Any]) -> str:
     return str(values.get("started_at") or "")
-

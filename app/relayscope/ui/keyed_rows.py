@@ -5,12 +5,9 @@ the bottom)."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator
-from typing import Generic, TypeVar
-
-K = TypeVar("K", bound=Hashable)
 
 
-class KeyedRows(Generic[K]):
+class KeyedRows[K: Hashable]:
     """Keys in row order, each with its row number.
 
     A plain `{key: row}` dict must renumber every row below an insert at the top: O(rows)
