@@ -30,13 +30,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QModelIndex  # noqa: E402
-from PySide6.QtWidgets import QApplication, QTableView  # noqa: E402
+import shiboken6
+from PySide6.QtCore import QModelIndex
+from PySide6.QtWidgets import QApplication, QTableView
 
-from bench.ui_bench import _insert, fake_call  # noqa: E402
-from relayscope.store.call_store import CallStore, open_database  # noqa: E402
-from relayscope.ui import call_group_model  # noqa: E402
-from relayscope.ui.call_list_model import CallListModel  # noqa: E402
+from bench.ui_bench import _insert, fake_call
+from relayscope.store.call_store import CallStore, open_database
+from relayscope.ui import call_group_model
+from relayscope.ui.call_list_model import CallListModel
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = "app/relayscope/ui/call_group_model.py"
@@ -52,7 +53,7 @@ def old_module(rev: str) -> types.ModuleType:
     ).stdout
     module = types.ModuleType(f"relayscope.ui.call_group_model_{rev}")
     sys.modules[module.__name__] = module  # what dataclasses look their module up in
-    exec(compile(code, f"{rev}:{MODULE}", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(code, f"{rev}:{MODULE}", "exec"), module.__dict__)
     return module
 
 
@@ -170,6 +171,19 @@ def main(argv: list[str] | None = None) -> int:
                 f" this tree {new:.2f} ms, ratio {new / old if old else float('nan'):.3f}"
                 f" (sums {sum(figures['old']):.0f} / {sum(figures['new']):.0f} ms)"
             )
+        # Laying out every loaded row (a new grouped model; what a reset costs).
+        layout: dict[str, list[float]] = {"old": [], "new": []}
+        for _ in range(5):
+            for name, cls in (("old", old_cls), ("new", new_cls)):
+                started = time.thread_time()
+                model = cls(source)
+                layout[name].append((time.thread_time() - started) * 1000)
+                shiboken6.delete(model)
+        old, new = statistics.median(layout["old"]), statistics.median(layout["new"])
+        print(
+            f"  {'layout of every row':<20} CPU, median of 5: {args.base} {old:.2f} ms,"
+            f" this tree {new:.2f} ms, ratio {new / old:.3f}"
+        )
         for view in views:
             view.close()
         store.close()

@@ -4,52 +4,44 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
-from PySide6.QtGui import QBrush, QFont
+from PySide6.QtGui import QFont
 
-from relayscope.ui import theme
 from relayscope.ui.call_group_turn import (
     COLLAPSED,
     EXPANDED,
     Turn,
+    call_turn,
+    lay_out,
     render_turn,
-    turn_cost_text,
+    started_of,
+    turn_data,
+    turn_values,
+)
+from relayscope.ui.call_group_turn import (
+    Key as _Key,
 )
 from relayscope.ui.call_list_model import (
     COLUMN,
     COLUMNS,
     CallListModel,
     ModelIndex,
-    format_ms,
     row_runs,
 )
 from relayscope.ui.keyed_rows import KeyedRows
-from relayscope.ui.plain_text import plain_tooltip
 from relayscope.ui.roles import Role
 
 __all__ = ["CHILD_INDENT", "COLLAPSED", "EXPANDED", "CallGroupModel"]
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_DECORATION = int(Qt.ItemDataRole.DecorationRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
-_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
-_FONT = int(Qt.ItemDataRole.FontRole)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-_CALL_ID, _CALL_ROW, _GAPS = int(Role.CALL_ID), int(Role.CALL_ROW), int(Role.GAPS)
 _TURN = int(Role.TURN)
-_TIME, _MODEL, _STATUS = COLUMN["time"], COLUMN["model"], COLUMN["status"]
-_DURATION, _COST = COLUMN["duration"], COLUMN["cost"]
-_COLOURED = (_STATUS, COLUMN["state"])
+_TIME = COLUMN["time"]
 #: A call inside an expanded turn is indented under the turn's disclosure triangle.
 CHILD_INDENT = "      "
-
-# A row of the grouped list: a turn's row ("g", turn_id) or a call's row ("c", call_id).
-_Key = tuple[str, str]
 
 
 class CallGroupModel(QAbstractTableModel):
@@ -189,35 +181,9 @@ class CallGroupModel(QAbstractTableModel):
 
     def _rebuild(self) -> None:
         """Lay out every loaded row: O(loaded rows), no SQL (a reset of the source)."""
-        groups: dict[str, Turn] = {}
-        turn_of: dict[str, str] = {}
-        anchor_started: dict[str, str] = {}
-        loaded = self.source.loaded_values()
-        for values in loaded:
-            turn = _turn(values)
-            if turn is None:
-                continue
-            call_id = str(values["id"])
-            group = groups.get(turn)
-            if group is None:
-                group = groups[turn] = Turn(turn)
-            group.calls.append(call_id)
-            turn_of[call_id] = turn
-            started = _started(values)
-            if not group.anchor or started < anchor_started[turn]:
-                group.anchor, anchor_started[turn] = call_id, started
-        self._expanded &= set(groups)
-        keys: list[_Key] = []
-        for values in loaded:
-            call_id = str(values["id"])
-            turn = turn_of.get(call_id)
-            if turn is None:
-                keys.append(("c", call_id))
-            elif groups[turn].anchor == call_id:
-                keys.append(("g", turn))
-                if turn in self._expanded:
-                    keys += [("c", c) for c in groups[turn].calls]
-        self._rows, self._groups, self._turn_of = KeyedRows(keys), groups, turn_of
+        keys, self._groups, self._turn_of = lay_out(self.source.loaded_values(), self._expanded)
+        self._expanded &= set(self._groups)
+        self._rows = KeyedRows(keys)
 
     def _on_source_model_reset(self) -> None:
         self._rebuild()
@@ -275,7 +241,7 @@ class CallGroupModel(QAbstractTableModel):
             if call_id is None:
                 continue
             changed.append(call_id)
-            if _turn(source.values_at(source_row)) != self._turn_of.get(call_id):
+            if call_turn(source.values_at(source_row)) != self._turn_of.get(call_id):
                 # A call given its turn late (a WebSocket's prewarm): it leaves its place
                 # and comes back as a new row would.
                 self._detach([call_id])
@@ -300,7 +266,7 @@ class CallGroupModel(QAbstractTableModel):
         new_turns: dict[str, Turn] = {}
         for source_row in range(first, last + 1):
             values = source.values_at(source_row)
-            call_id, turn = str(values["id"]), _turn(values)
+            call_id, turn = str(values["id"]), call_turn(values)
             if turn is None:
                 entries.append((source_row, ("c", call_id)))
                 continue
@@ -415,7 +381,7 @@ class CallGroupModel(QAbstractTableModel):
         A call's `started_at` is written when it starts and never changes afterwards, so
         only calls that come or go can change a turn's anchor."""
         row = self._source_row(call_id)
-        return (_started(self.source.values_at(row)), row)
+        return (started_of(self.source.values_at(row)), row)
 
     def _anchor_row(self, key: _Key) -> int:
         """The source row a row of this list is placed by (a turn's calls: the turn's)."""
@@ -464,73 +430,16 @@ class CallGroupModel(QAbstractTableModel):
 
     # -- a turn's row -------------------------------------------------------------------
 
-    def _values(self, group: Turn) -> list[dict[str, Any]]:
-        source = self.source
-        rows = [source.row_of(c) for c in group.calls]
-        return [source.values_at(r) for r in rows if r is not None]
-
     def _group(self, turn_id: str) -> Turn:
         group = self._groups[turn_id]
         if group.dirty and group.calls:
-            render_turn(group, self._values(group), turn_id in self._expanded)
+            render_turn(group, turn_values(self.source, group), turn_id in self._expanded)
         return group
 
     def _group_data(self, group: Turn, column: int, role: int) -> Any:
-        if not group.calls:
-            return None  # on its way out
-        if group.dirty:
-            render_turn(group, self._values(group), group.turn_id in self._expanded)
-        if role == _DISPLAY:
-            if group.live and column == _DURATION:
-                elapsed = max(0.0, time.time() - group.first_started) * 1000
-                return format_ms(elapsed) + " …"
-            if column == _COST:
-                return turn_cost_text(self._values(group))
-            return group.texts[column]
-        if role == _FONT:
-            return self._bold if column in (_TIME, _MODEL) else None
-        if role == _DECORATION:
-            if column != _STATUS:
-                return None
-            return theme.status_icon(group.kind, 0, theme.is_dark())
-        if role in (_FOREGROUND, _BACKGROUND):
-            brush = self._brush(group.kind, role == _BACKGROUND)
-            if role == _FOREGROUND:
-                return brush if column in _COLOURED else None
-            return brush if group.kind in ("error", "warning") else None
-        if role == _TOOLTIP:
-            return plain_tooltip(
-                f"Codex turn {group.turn_id}\n{len(group.calls)} requests loaded "
-                f"(double-click or → to {'fold' if group.turn_id in self._expanded else 'unfold'})"
-            )
-        if role == _CALL_ID:
-            return group.newest
-        if role == _CALL_ROW:
-            row = self.source.row_of(group.newest)
-            return dict(self.source.values_at(row)) if row is not None else None
-        if role == _TURN:
-            return group.turn_id
-        if role == _GAPS:
-            row = self.source.row_of(group.gappiest) if group.gappiest else None
-            return None if row is None else self.source.data(self.source.index(row, column), role)
-        first = self.source.row_of(group.calls[0])
-        return None if first is None else self.source.data(self.source.index(first, column), role)
-
-    def _brush(self, kind: str, background: bool) -> QBrush:
-        dark = theme.is_dark()
-        if background:
-            return QBrush(theme.row_alert_background(kind, dark=dark))
-        return QBrush(theme.kind_colour(kind, dark=dark))
+        expanded = group.turn_id in self._expanded
+        return turn_data(self.source, group, column, role, expanded=expanded, bold=self._bold)
 
 
 class _Stale(Exception):
     """The source changed again while one of its changes was being followed."""
-
-
-def _turn(values: dict[str, Any]) -> str | None:
-    turn = values.get("turn_id")
-    return str(turn) if turn else None
-
-
-def _started(values: dict[str, Any]) -> str:
-    return str(values.get("started_at") or "")
