@@ -270,3 +270,33 @@ def test_keyed_rows_keep_positions_through_inserts_removals_and_moves() -> None:
             plain = rest
         assert list(rows) == plain
         assert all(rows.row(key) == i for i, key in enumerate(plain))
+
+
+def test_a_page_fetched_from_a_handler_of_our_signal_is_followed_too(
+    store: CallStore, db_path: Path, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view scrolled to the bottom fetches more as soon as rows come (inside our
+    `rowsInserted`): the list is laid out again once, and nothing is lost."""
+    monkeypatch.setattr(call_list_model, "PAGE_SIZE", 25)
+    source = CallListModel(store)
+    traffic = Traffic(db_path, source, random.Random(8))
+    traffic.start(70)
+    source.reload()
+    groups = CallGroupModel(source)
+    fetched: list[int] = []
+
+    def fetch_more(*_: object) -> None:
+        if not fetched and source.canFetchMore(QModelIndex()):
+            fetched.append(source.rowCount())
+            source.fetchMore(QModelIndex())
+
+    groups.rowsInserted.connect(fetch_more)
+    resets: list[int] = []
+    groups.modelReset.connect(lambda: resets.append(groups.rowCount()))
+    traffic.start(5)
+    assert fetched and source.rowCount() > fetched[0]  # the page came inside our signal
+    assert len(resets) == 1
+    assert layout(groups) == fresh_layout(groups)
+    traffic.start(5)  # and the next batch is followed row by row again
+    assert len(resets) == 1
+    assert layout(groups) == fresh_layout(groups)
