@@ -22,6 +22,7 @@ from relayscope.store.call_store import CallStore
 from relayscope.ui import call_list_model
 from relayscope.ui.call_group_model import CallGroupModel
 from relayscope.ui.call_list_model import COLUMN, COLUMNS, CallListModel
+from relayscope.ui.call_list_view import CallListView
 from relayscope.ui.keyed_rows import KeyedRows
 from relayscope.ui.roles import Role
 from tests.ui.conftest import call_row, insert_calls, update_call
@@ -300,3 +301,45 @@ def test_a_page_fetched_from_a_handler_of_our_signal_is_followed_too(
     traffic.start(5)  # and the next batch is followed row by row again
     assert len(resets) == 1
     assert layout(groups) == fresh_layout(groups)
+
+
+def test_a_selected_turn_stays_selected_through_live_batches_and_the_trim(
+    store: CallStore, db_path: Path, qtbot: QtBot
+) -> None:
+    source = CallListModel(store)
+    traffic = Traffic(db_path, source, random.Random(11))
+    traffic.start(60)
+    view = CallListView(source)
+    qtbot.addWidget(view)
+    view.resize(1200, 500)
+    view.show()
+    view.set_grouped(True)
+    groups = view.group_model
+    assert groups is not None
+    # A turn with a call of no turn between its first two calls: the trim takes its first
+    # call, so its row moves up to its next one, past that call.
+    spans = {
+        turn: sorted(source.row_of(c) or 0 for c in groups.call_ids(row))
+        for row in range(groups.rowCount())
+        if (turn := groups.turn_id(row)) is not None and len(groups.call_ids(row)) > 1
+    }
+    turn = next(
+        t
+        for t, rows in spans.items()
+        if any(not source.values_at(r).get("turn_id") for r in range(rows[-2] + 1, rows[-1]))
+    )
+    keep = spans[turn][-1]
+    view.setCurrentIndex(groups.index(turn_row(groups, turn), 0))
+    moves: list[int] = []
+    groups.rowsMoved.connect(lambda *_: moves.append(1))
+    traffic.start(8)
+    source.trim(keep + 8)  # its first call goes, the others stay
+    assert moves  # the turn's row moved (not removed and inserted again)
+    current = view.currentIndex().row()
+    assert groups.turn_id(current) == turn
+    assert view.selectionModel().isRowSelected(current)
+    assert view.current_call_id() == groups.call_id(current)
+
+
+def turn_row(model: CallGroupModel, turn: str) -> int:
+    return next(r for r in range(model.rowCount()) if model.turn_id(r) == turn)
