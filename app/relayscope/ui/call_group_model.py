@@ -2,100 +2,95 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+import bisect
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
-from PySide6.QtGui import QBrush, QFont
+from PySide6.QtGui import QFont
 
-from relayscope.analysis.cost import CostTotal
-from relayscope.ui import theme
+from relayscope.ui.call_group_turn import (
+    COLLAPSED,
+    EXPANDED,
+    Turn,
+    call_turn,
+    lay_out,
+    render_turn,
+    started_of,
+    turn_data,
+    turn_values,
+)
+from relayscope.ui.call_group_turn import (
+    Key as _Key,
+)
 from relayscope.ui.call_list_model import (
     COLUMN,
     COLUMNS,
     CallListModel,
     ModelIndex,
-    format_count,
-    format_ms,
-    format_time,
-    format_tokens,
-    parse_started,
-    row_cost,
     row_runs,
 )
-from relayscope.ui.plain_text import plain_tooltip
+from relayscope.ui.keyed_rows import KeyedRows
 from relayscope.ui.roles import Role
 
+__all__ = ["CHILD_INDENT", "COLLAPSED", "EXPANDED", "CallGroupModel"]
+
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_DECORATION = int(Qt.ItemDataRole.DecorationRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
-_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
-_FONT = int(Qt.ItemDataRole.FontRole)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-_CALL_ID, _CALL_ROW, _GAPS = int(Role.CALL_ID), int(Role.CALL_ROW), int(Role.GAPS)
 _TURN = int(Role.TURN)
-_TIME, _MODEL, _STATUS = COLUMN["time"], COLUMN["model"], COLUMN["status"]
-_STATE, _DURATION, _COST = COLUMN["state"], COLUMN["duration"], COLUMN["cost"]
-_COLOURED = (_STATUS, _STATE)
+_TIME = COLUMN["time"]
 #: A call inside an expanded turn is indented under the turn's disclosure triangle.
 CHILD_INDENT = "      "
-EXPANDED, COLLAPSED = "▾", "▸"
-
-# An entry of the flat list: a turn's row ("g", turn_id) or a call's row ("c", call_id).
-_Key = tuple[str, str]
-
-
-@dataclass(slots=True)
-class _Group:
-    """One Codex turn: its loaded calls (source rows, in the list's order) and its row's texts."""
-
-    turn_id: str
-    rows: list[int] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    kind: str = "idle"
-    live: bool = False
-    first_started: float = 0.0
-    newest: str = ""
-    #: The call whose longest gap the row shows (its sparkline is the row's); None: no gaps.
-    gappiest: str | None = None
-    dirty: bool = True
 
 
 class CallGroupModel(QAbstractTableModel):
     """`CallListModel`'s loaded rows, with the calls of each Codex turn (`turn_id`) folded
     into one row that expands into its requests and retries. Other calls stay single rows.
 
-    Only the rows the source has loaded are grouped (it pages 200 at a time), so this stays
-    as cheap as the list at 100,000 calls: a turn shows the calls loaded so far. A turn's
-    row sits where its first request does; it shows that time, the provider and model, the
-    number of requests, the last status, the time from the first request to the end of the
-    last, the tokens of all, and the longest gap of all (with that request's sparkline).
-    Sorting, paging and live updates are the source's.
+    Only the rows the source has loaded are grouped (it pages 200 at a time): a turn shows
+    the calls loaded so far. A turn's row sits where its first request does (its anchor:
+    the earliest started, the first in the list among equals); it shows that time, the
+    provider and model, the number of requests, the last status, the time from the first
+    request to the end of the last, the tokens of all, and the longest gap of all (with that
+    request's sparkline). Sorting, paging and live updates are the source's.
+
+    The source's changes are followed as they come, each costing what it touches: new rows
+    (live calls at the top, a page at the bottom) join their turns or become rows of their
+    own, removed rows (the trim at the bottom) leave theirs, a turn whose anchor changes
+    moves, and a changed row signals its own row and its turn's. Only the source's reset
+    (sort, filter, another database) lays out every row again.
     """
 
     def __init__(self, source: CallListModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.source = source
-        self._keys: list[_Key] = []
-        self._position: dict[_Key, int] = {}
-        self._groups: dict[str, _Group] = {}
-        self._turn_of: dict[str, str] = {}  # call id -> turn id
-        self._expanded: set[str] = set()
+        self._rows: KeyedRows[_Key] = KeyedRows()
+        self._groups: dict[str, Turn] = {}
+        self._turn_of: dict[str, str] = {}  # call id -> turn id, for the calls in turns
+        self._expanded: set[str] = set()  # always turns that have a row
+        #: While a change of the source is followed, a handler of our signals may change the
+        #: source again (a view scrolled to the bottom fetches more): the change being
+        #: followed is abandoned and every row laid out again once it is over.
+        self._following = False
+        self._stale = False
+        self._reset_when_removed = False
         self._bold = QFont()
         self._bold.setBold(True)
         self._rebuild()
         source.modelAboutToBeReset.connect(self.beginResetModel)
         source.modelReset.connect(self._on_source_model_reset)
-        source.rowsInserted.connect(self._restructure)
-        source.rowsRemoved.connect(self._restructure)
+        source.rowsInserted.connect(self._on_source_rows_inserted)
+        # Removed rows are followed before they go: their ids and the rows of the turns
+        # they leave are still there to read.
+        source.rowsAboutToBeRemoved.connect(self._on_source_rows_about_to_be_removed)
+        source.rowsRemoved.connect(self._on_source_rows_removed)
         source.dataChanged.connect(self._on_source_data_changed)
 
     # -- Qt model API -------------------------------------------------------------------
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._keys)
+        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
@@ -119,7 +114,7 @@ class CallGroupModel(QAbstractTableModel):
     def data(self, index: ModelIndex, role: int = _DISPLAY) -> Any:
         if not index.isValid():
             return None
-        kind, key = self._keys[index.row()]
+        kind, key = self._rows[index.row()]
         if kind == "g":
             return self._group_data(self._groups[key], index.column(), role)
         source_row = self.source.row_of(key)
@@ -134,32 +129,30 @@ class CallGroupModel(QAbstractTableModel):
 
     def call_id(self, row: int) -> str | None:
         """The call on this row; for a turn's row, its newest call."""
-        if not 0 <= row < len(self._keys):
+        if not 0 <= row < len(self._rows):
             return None
-        kind, key = self._keys[row]
+        kind, key = self._rows[row]
         return self._group(key).newest or None if kind == "g" else key
 
     def call_ids(self, row: int) -> list[str]:
         """Every loaded call on this row (a turn's row: all its calls)."""
-        if not 0 <= row < len(self._keys):
+        if not 0 <= row < len(self._rows):
             return []
-        kind, key = self._keys[row]
-        if kind == "c":
-            return [key]
-        return [c for r in self._groups[key].rows if (c := self.source.call_id(r))]
+        kind, key = self._rows[row]
+        return [key] if kind == "c" else list(self._groups[key].calls)
 
     def turn_id(self, row: int) -> str | None:
         """The turn of a turn's row (None for a call's row)."""
-        if not 0 <= row < len(self._keys):
+        if not 0 <= row < len(self._rows):
             return None
-        kind, key = self._keys[row]
+        kind, key = self._rows[row]
         return key if kind == "g" else None
 
     def row_of(self, call_id: str) -> int | None:
         """The row showing `call_id`: its own, or (in a folded turn) its turn's."""
-        row = self._position.get(("c", call_id))
+        row = self._rows.row(("c", call_id))
         if row is None and call_id in self._turn_of:
-            row = self._position.get(("g", self._turn_of[call_id]))
+            row = self._rows.row(("g", self._turn_of[call_id]))
         return row
 
     def is_expanded(self, turn_id: str) -> bool:
@@ -167,239 +160,286 @@ class CallGroupModel(QAbstractTableModel):
 
     def set_expanded(self, turn_id: str, expanded: bool) -> None:
         """Unfold (or fold) a turn's row into its calls."""
-        if turn_id not in self._groups or expanded == (turn_id in self._expanded):
+        group = self._groups.get(turn_id)
+        if group is None or expanded == (turn_id in self._expanded):
             return
+        row = self._rows.row(("g", turn_id))
+        assert row is not None
         if expanded:
             self._expanded.add(turn_id)
+            self._insert_rows(row + 1, [("c", c) for c in group.calls])
         else:
+            self._remove_rows(row + 1, row + len(group.calls))
             self._expanded.discard(turn_id)
-        self._groups[turn_id].dirty = True
-        self._restructure()
+        group.dirty = True  # the triangle
+        self._emit_changed([row], 0, len(COLUMNS) - 1, [])
 
     def group_count(self) -> int:
         return len(self._groups)
 
-    # -- building -----------------------------------------------------------------------
-
-    def _group(self, turn_id: str) -> _Group:
-        group = self._groups[turn_id]
-        if group.dirty:
-            self._render(group)
-        return group
-
-    def _layout(self) -> tuple[list[_Key], dict[str, _Group], dict[str, str]]:
-        """The flat list for the source's rows: O(loaded rows), no SQL."""
-        source = self.source
-        groups: dict[str, _Group] = {}
-        turn_of: dict[str, str] = {}
-        anchor: dict[str, tuple[str, int]] = {}  # turn -> (earliest started_at, source row)
-        loaded = source.loaded_values()  # one list: O(rows) per change, but no call per row
-        for row, values in enumerate(loaded):
-            turn = values.get("turn_id")
-            if not turn:
-                continue
-            groups.setdefault(turn, _Group(turn)).rows.append(row)
-            turn_of[str(values["id"])] = turn
-            started = str(values.get("started_at") or "")
-            if turn not in anchor or started < anchor[turn][0]:
-                anchor[turn] = (started, row)
-        keys: list[_Key] = []
-        for row, values in enumerate(loaded):
-            turn = values.get("turn_id")
-            if not turn:
-                keys.append(("c", str(values["id"])))
-            elif anchor[turn][1] == row:
-                keys.append(("g", turn))
-                if turn in self._expanded:
-                    keys += [("c", str(loaded[r]["id"])) for r in groups[turn].rows]
-        return keys, groups, turn_of
+    # -- following the source -----------------------------------------------------------
 
     def _rebuild(self) -> None:
-        self._keys, self._groups, self._turn_of = self._layout()
+        """Lay out every loaded row: O(loaded rows), no SQL (a reset of the source)."""
+        keys, self._groups, self._turn_of = lay_out(self.source.loaded_values(), self._expanded)
         self._expanded &= set(self._groups)
-        self._position = {key: i for i, key in enumerate(self._keys)}
-
-    def _restructure(self, *_: object) -> None:
-        """The source's rows changed: move to the new list with inserts and removes.
-
-        Rows keep their relative order (the source only adds rows, or resets), so the
-        change is a set of removed and inserted rows; anything else resets the model.
-        """
-        keys, groups, turn_of = self._layout()
-        old = self._keys
-        new_set, old_set = set(keys), set(old)
-        kept_old = [k for k in old if k in new_set]
-        kept_new = [k for k in keys if k in old_set]
-        if kept_old != kept_new:
-            self.beginResetModel()
-            self._apply(keys, groups, turn_of)
-            self.endResetModel()
-            return
-        # Rows on their way in or out may be painted meanwhile: both turns' data is at hand.
-        self._groups = {**self._groups, **groups}
-        self._turn_of = {**self._turn_of, **turn_of}
-        for first, last in reversed(row_runs([i for i, k in enumerate(old) if k not in new_set])):
-            self.beginRemoveRows(QModelIndex(), first, last)
-            del self._keys[first : last + 1]
-            self.endRemoveRows()
-        for first, last in row_runs([i for i, k in enumerate(keys) if k not in old_set]):
-            self.beginInsertRows(QModelIndex(), first, last)
-            self._keys[first:first] = keys[first : last + 1]
-            self.endInsertRows()
-        self._apply(keys, groups, turn_of)
-        # A turn's row changes in place when a call joins it (count, status, tokens).
-        turn_rows = [i for i, (kind, _) in enumerate(keys) if kind == "g"]
-        for first, last in row_runs(turn_rows):
-            self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1), [])
-
-    def _apply(self, keys: list[_Key], groups: dict[str, _Group], turn_of: dict[str, str]) -> None:
-        self._keys, self._groups, self._turn_of = keys, groups, turn_of
-        self._expanded &= set(groups)
-        self._position = {key: i for i, key in enumerate(keys)}
+        self._rows = KeyedRows(keys)
 
     def _on_source_model_reset(self) -> None:
         self._rebuild()
         self.endResetModel()
 
+    def _on_source_rows_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        if not parent.isValid():
+            self._follow(self._attach, first, last)
+
+    def _on_source_rows_about_to_be_removed(
+        self, parent: QModelIndex, first: int, last: int
+    ) -> None:
+        if not parent.isValid():
+            source = self.source
+            gone = [c for r in range(first, last + 1) if (c := source.call_id(r))]
+            self._follow(self._detach, gone, removing=True)
+
+    def _on_source_rows_removed(self, parent: QModelIndex, *_: int) -> None:
+        if self._reset_when_removed and not parent.isValid():
+            self._reset_when_removed = False
+            self._rebuild()
+            self.endResetModel()
+
     def _on_source_data_changed(
         self, top: QModelIndex, bottom: QModelIndex, roles: list[int]
     ) -> None:
-        rows: set[int] = set()
+        self._follow(self._follow_data_changed, top, bottom, roles)
+
+    def _follow(self, change: Callable[..., None], *args: Any, removing: bool = False) -> None:
+        """Follow one change of the source; one that comes while another is being followed
+        (from a handler of our signals) makes every row be laid out again instead."""
+        if self._following:
+            self._stale = True
+            return
+        self._following = True
+        try:
+            with contextlib.suppress(_Stale):
+                change(*args)
+        finally:
+            self._following = False
+        if self._stale:
+            self._stale = False
+            self.beginResetModel()
+            if removing:  # the source's rows are still there: laid out once they are gone
+                self._reset_when_removed = True
+                return
+            self._rebuild()
+            self.endResetModel()
+
+    def _follow_data_changed(self, top: QModelIndex, bottom: QModelIndex, roles: list[int]) -> None:
+        source = self.source
+        changed: list[str] = []
         for source_row in range(top.row(), bottom.row() + 1):
-            call_id = self.source.call_id(source_row)
+            call_id = source.call_id(source_row)
             if call_id is None:
                 continue
-            own = self._position.get(("c", call_id))
+            changed.append(call_id)
+            if call_turn(source.values_at(source_row)) != self._turn_of.get(call_id):
+                # A call given its turn late (a WebSocket's prewarm): it leaves its place
+                # and comes back as a new row would.
+                self._detach([call_id])
+                self._attach(source_row, source_row)
+        rows: list[int] = []
+        for call_id in changed:
+            own = self._rows.row(("c", call_id))
             if own is not None:
-                rows.add(own)
+                rows.append(own)
             turn = self._turn_of.get(call_id)
             if turn is not None:
                 self._groups[turn].dirty = True
-                group_row = self._position.get(("g", turn))
-                if group_row is not None:
-                    rows.add(group_row)
-        for first, last in row_runs(sorted(rows)):
-            self.dataChanged.emit(
-                self.index(first, top.column()), self.index(last, bottom.column()), roles
+                rows.append(self._rows.row(("g", turn)) or 0)
+        self._emit_changed(rows, top.column(), bottom.column(), roles)
+
+    def _attach(self, first: int, last: int) -> None:
+        """The source's rows `first`..`last` are new: each joins its turn (whose row may
+        move, if it becomes the turn's anchor), starts a turn, or is a row of its own."""
+        source = self.source
+        entries: list[tuple[int, _Key]] = []  # (source row of the anchor, row to insert)
+        joined: dict[str, list[str]] = {}  # a turn shown already -> its new calls
+        new_turns: dict[str, Turn] = {}
+        for source_row in range(first, last + 1):
+            values = source.values_at(source_row)
+            call_id, turn = str(values["id"]), call_turn(values)
+            if turn is None:
+                entries.append((source_row, ("c", call_id)))
+                continue
+            self._turn_of[call_id] = turn
+            if turn in self._groups:
+                joined.setdefault(turn, []).append(call_id)
+            else:
+                new_turns.setdefault(turn, Turn(turn)).calls.append(call_id)
+        for turn, calls in joined.items():
+            self._join(self._groups[turn], calls)
+        for turn, group in new_turns.items():
+            group.anchor = min(group.calls, key=self._order_of)
+            entries.append((self._source_row(group.anchor), ("g", turn)))
+        self._groups.update(new_turns)
+        # Where each new row goes, all found before any is inserted (inserting from the
+        # bottom up keeps them right); those going to the same place are one insert.
+        runs: list[tuple[int, list[_Key]]] = []
+        low = 0
+        for anchor_row, key in sorted(entries):
+            low = self._place(anchor_row, low=low)
+            if runs and runs[-1][0] == low:
+                runs[-1][1].append(key)
+            else:
+                runs.append((low, [key]))
+        for row, keys in reversed(runs):
+            self._insert_rows(row, keys)
+
+    def _join(self, group: Turn, calls: list[str]) -> None:
+        """New calls (in the source's order) join a turn that has a row."""
+        row_of = self._source_row
+        for call_id in calls:
+            group.calls.insert(
+                bisect.bisect_left(group.calls, row_of(call_id), key=row_of), call_id
             )
+        if group.turn_id in self._expanded:
+            row = self._rows.row(("g", group.turn_id))
+            assert row is not None
+            new = set(calls)
+            places = [i for i, c in enumerate(group.calls) if c in new]
+            for first, last in row_runs(places):  # top down: each run's place is final
+                keys = [("c", c) for c in group.calls[first : last + 1]]
+                self._insert_rows(row + 1 + first, keys)
+        anchor = min([group.anchor, *calls], key=self._order_of)
+        if anchor != group.anchor:
+            self._move_turn(group, anchor)
+        group.dirty = True
+        self._emit_changed([self._rows.row(("g", group.turn_id)) or 0], 0, len(COLUMNS) - 1, [])
+
+    def _detach(self, call_ids: list[str]) -> None:
+        """The calls `call_ids` leave (the source still has their rows): their own rows go,
+        a turn left empty goes, a turn that lost its anchor moves to its next one."""
+        gone: list[_Key] = []
+        leaving: dict[str, set[str]] = {}
+        for call_id in call_ids:
+            turn = self._turn_of.pop(call_id, None)
+            if turn is None:
+                gone.append(("c", call_id))
+                continue
+            leaving.setdefault(turn, set()).add(call_id)
+            if turn in self._expanded:
+                gone.append(("c", call_id))
+        emptied: list[str] = []
+        for turn, going in leaving.items():
+            group = self._groups[turn]
+            group.calls = [c for c in group.calls if c not in going]
+            group.dirty = True
+            if not group.calls:
+                gone.append(("g", turn))
+                emptied.append(turn)
+        places = sorted(r for key in gone if (r := self._rows.row(key)) is not None)
+        for first, last in reversed(row_runs(places)):
+            self._remove_rows(first, last)
+        for turn in emptied:
+            del self._groups[turn]
+            self._expanded.discard(turn)
+        for turn, going in leaving.items():
+            kept = self._groups.get(turn)
+            if kept is None:
+                continue
+            if kept.anchor in going:
+                self._move_turn(kept, min(kept.calls, key=self._order_of))
+            self._emit_changed([self._rows.row(("g", turn)) or 0], 0, len(COLUMNS) - 1, [])
+
+    def _move_turn(self, group: Turn, anchor: str) -> None:
+        """Give a turn its new anchor and move its rows (the turn's and, unfolded, its
+        calls') to the anchor's place: O(rows between the two places)."""
+        first = self._rows.row(("g", group.turn_id))
+        assert first is not None
+        last = first + (len(group.calls) if group.turn_id in self._expanded else 0)
+        place = self._place(self._source_row(anchor), skip=(first, last))
+        group.anchor = anchor
+        if place == first:
+            return
+        to = place if place < first else place + last - first + 1
+        if not self.beginMoveRows(QModelIndex(), first, last, QModelIndex(), to):
+            raise AssertionError(f"cannot move rows {first}-{last} to {to}")
+        self._rows.move(first, last, to)
+        self.endMoveRows()
+        self._check_stale()
+
+    # -- the rows' order ----------------------------------------------------------------
+
+    def _source_row(self, call_id: str) -> int:
+        row = self.source.row_of(call_id)
+        if row is None:
+            raise KeyError(f"call {call_id} is not loaded")
+        return row
+
+    def _order_of(self, call_id: str) -> tuple[str, int]:
+        """What picks a turn's anchor: the earliest started, then the first in the list.
+
+        A call's `started_at` is written when it starts and never changes afterwards, so
+        only calls that come or go can change a turn's anchor."""
+        row = self._source_row(call_id)
+        return (started_of(self.source.values_at(row)), row)
+
+    def _anchor_row(self, key: _Key) -> int:
+        """The source row a row of this list is placed by (a turn's calls: the turn's)."""
+        kind, name = key
+        turn = name if kind == "g" else self._turn_of.get(name)
+        return self._source_row(name if turn is None else self._groups[turn].anchor)
+
+    def _place(self, anchor_row: int, low: int = 0, skip: tuple[int, int] | None = None) -> int:
+        """Where a row placed by the source row `anchor_row` goes: after every row placed
+        higher, found by bisection (numbered as if the rows `skip` were not there)."""
+        rows = self._rows
+        first, length = (skip[0], skip[1] - skip[0] + 1) if skip else (len(rows), 0)
+        high = len(rows) - length
+        if low == 0 < high and anchor_row < self._anchor_row(rows[0 if first else length]):
+            return 0  # the live case: new calls above every row
+        while low < high:
+            middle = (low + high) // 2
+            real = middle if middle < first else middle + length
+            if self._anchor_row(rows[real]) < anchor_row:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+    def _insert_rows(self, row: int, keys: list[_Key]) -> None:
+        self.beginInsertRows(QModelIndex(), row, row + len(keys) - 1)
+        self._rows.insert(row, keys)
+        self.endInsertRows()
+        self._check_stale()
+
+    def _remove_rows(self, first: int, last: int) -> None:
+        if last < first:
+            return
+        self.beginRemoveRows(QModelIndex(), first, last)
+        self._rows.remove(first, last)
+        self.endRemoveRows()
+        self._check_stale()
+
+    def _check_stale(self) -> None:
+        if self._stale:
+            raise _Stale  # the rest of the change is done by laying out every row
+
+    def _emit_changed(self, rows: list[int], left: int, right: int, roles: list[int]) -> None:
+        for first, last in row_runs(sorted(set(rows))):
+            self.dataChanged.emit(self.index(first, left), self.index(last, right), roles)
 
     # -- a turn's row -------------------------------------------------------------------
 
-    def _render(self, group: _Group) -> None:
-        calls = [self.source.values_at(r) for r in group.rows]
-        by_time = sorted(calls, key=lambda v: str(v.get("started_at") or ""))
-        first, last = by_time[0], by_time[-1]
-        started = parse_started(first.get("started_at"))
-        group.first_started = started.timestamp() if started else time.time()
-        group.newest = str(last["id"])
-        gapped = [v for v in calls if v.get("max_gap_ms") is not None]
-        gappiest = max(gapped, key=lambda v: float(v["max_gap_ms"])) if gapped else None
-        group.gappiest = str(gappiest["id"]) if gappiest else None
-        group.kind = theme.status_kind(last.get("status"), last.get("state"))
-        group.live = any(v.get("state") in theme.LIVE_STATES for v in calls)
-        ends = [_end(v) for v in calls]
-        known = [e for e in ends if e is not None]
-        wall = (max(known) - group.first_started) * 1000 if known else None
-        providers = list(dict.fromkeys(str(v.get("provider") or "—") for v in calls))
-        models = list(dict.fromkeys(str(v.get("model") or "—") for v in calls))
-        count = len(calls)
-        status = last.get("status")
-        arrow = EXPANDED if group.turn_id in self._expanded else COLLAPSED
-        group.texts = [
-            f"{arrow} {format_time(started)}",
-            ", ".join(providers),
-            f"{', '.join(models)}  ·  {count} request{'s' if count != 1 else ''}",
-            str(first.get("endpoint") or "—"),
-            str(status) if status is not None else ("…" if group.live else "—"),
-            str(last.get("state") or "—"),
-            "SSE" if any(v.get("stream") for v in calls) else "",
-            format_ms(first.get("ttft_ms")),
-            format_ms(wall),
-            format_tokens(*_token_sums(calls)),
-            _chunks_text(calls),
-            _longest_gap_text(calls),
-            "",  # the cost: priced when painted (_turn_cost_text)
-        ]
-        group.dirty = False
+    def _group(self, turn_id: str) -> Turn:
+        group = self._groups[turn_id]
+        if group.dirty and group.calls:
+            render_turn(group, turn_values(self.source, group), turn_id in self._expanded)
+        return group
 
-    def _group_data(self, group: _Group, column: int, role: int) -> Any:
-        if group.dirty:
-            self._render(group)
-        if role == _DISPLAY:
-            if group.live and column == _DURATION:
-                elapsed = max(0.0, time.time() - group.first_started) * 1000
-                return format_ms(elapsed) + " …"
-            if column == _COST:
-                return _turn_cost_text([self.source.values_at(r) for r in group.rows])
-            return group.texts[column]
-        if role == _FONT:
-            return self._bold if column in (_TIME, _MODEL) else None
-        if role == _DECORATION:
-            if column != _STATUS:
-                return None
-            return theme.status_icon(group.kind, 0, theme.is_dark())
-        if role in (_FOREGROUND, _BACKGROUND):
-            brush = self._brush(group.kind, role == _BACKGROUND)
-            if role == _FOREGROUND:
-                return brush if column in _COLOURED else None
-            return brush if group.kind in ("error", "warning") else None
-        if role == _TOOLTIP:
-            return plain_tooltip(
-                f"Codex turn {group.turn_id}\n{len(group.rows)} requests loaded "
-                f"(double-click or → to {'fold' if group.turn_id in self._expanded else 'unfold'})"
-            )
-        if role == _CALL_ID:
-            return group.newest
-        if role == _CALL_ROW:
-            row = self.source.row_of(group.newest)
-            return dict(self.source.values_at(row)) if row is not None else None
-        if role == _TURN:
-            return group.turn_id
-        if role == _GAPS:
-            row = self.source.row_of(group.gappiest) if group.gappiest else None
-            return None if row is None else self.source.data(self.source.index(row, column), role)
-        return self.source.data(self.source.index(group.rows[0], column), role)
-
-    def _brush(self, kind: str, background: bool) -> QBrush:
-        dark = theme.is_dark()
-        if background:
-            return QBrush(theme.row_alert_background(kind, dark=dark))
-        return QBrush(theme.kind_colour(kind, dark=dark))
+    def _group_data(self, group: Turn, column: int, role: int) -> Any:
+        expanded = group.turn_id in self._expanded
+        return turn_data(self.source, group, column, role, expanded=expanded, bold=self._bold)
 
 
-def _end(values: dict[str, Any]) -> float | None:
-    started = parse_started(values.get("started_at"))
-    duration = values.get("duration_ms")
-    if started is None or duration is None:
-        return None
-    return started.timestamp() + float(duration) / 1000
-
-
-def _token_sums(calls: list[dict[str, Any]]) -> tuple[int | None, int | None]:
-    prompts = [int(v["prompt_tokens"]) for v in calls if v.get("prompt_tokens") is not None]
-    outputs = [int(v["completion_tokens"]) for v in calls if v.get("completion_tokens") is not None]
-    return (sum(prompts) if prompts else None, sum(outputs) if outputs else None)
-
-
-def _turn_cost_text(calls: list[dict[str, Any]]) -> str:
-    """The turn's calls' cost summed ("$0.04 + 1 unknown"), "…" while prices load."""
-    total = CostTotal()
-    for values in calls:
-        if values.get("state") in theme.LIVE_STATES:
-            continue
-        cost = row_cost(values)
-        if cost is None:
-            return "…"
-        total = total.add(cost)
-    return total.text() if total.priced or total.unknown else ""
-
-
-def _chunks_text(calls: list[dict[str, Any]]) -> str:
-    """The turn's streamed chunks (blank, like a call's, when nothing streamed)."""
-    streamed = [int(v.get("chunk_count") or 0) for v in calls if v.get("stream")]
-    return format_count(sum(streamed)) if streamed else ""
-
-
-def _longest_gap_text(calls: list[dict[str, Any]]) -> str:
-    gaps = [float(v["max_gap_ms"]) for v in calls if v.get("max_gap_ms") is not None]
-    return format_ms(max(gaps)) if gaps else ""
+class _Stale(Exception):
+    """The source changed again while one of its changes was being followed."""
