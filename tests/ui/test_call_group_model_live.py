@@ -188,6 +188,7 @@ def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
     traffic = Traffic(db_path, source, rng)
     traffic.start(70)  # more than a page: paging brings turns' older calls later
     source.reload()
+    source.wait_for_page()  # a reload's page is read on a thread
     groups = GroupsUnderTest(source)
     tester = QAbstractItemModelTester(groups, QAbstractItemModelTester.FailureReportingMode.Warning)
     signals = Signals(groups)
@@ -283,6 +284,7 @@ def test_a_page_fetched_from_a_handler_of_our_signal_is_followed_too(
     traffic = Traffic(db_path, source, random.Random(8))
     traffic.start(70)
     source.reload()
+    source.wait_for_page()  # a reload's page is read on a thread
     groups = CallGroupModel(source)
     fetched: list[int] = []
 
