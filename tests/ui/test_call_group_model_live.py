@@ -236,6 +236,7 @@ def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
             column = COLUMN["time"] if not newest else rng.choice([COLUMN["duration"], 2])
             order = Qt.SortOrder.DescendingOrder if not newest else Qt.SortOrder.AscendingOrder
             source.sort(column, order)
+            source.wait_for_page()
         signals.take()
         assert layout(groups) == fresh_layout(groups)
     assert pure_inserts > 10
