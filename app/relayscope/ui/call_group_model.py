@@ -25,7 +25,7 @@ from relayscope.ui.call_list_model import (
     row_runs,
 )
 from relayscope.ui.plain_text import plain_tooltip
-from relayscope.ui.roles import Role
+from relayscope.ui.roles import Cell, Role
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole)
@@ -35,9 +35,10 @@ _BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
 _FONT = int(Qt.ItemDataRole.FontRole)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _CALL_ID, _CALL_ROW, _GAPS = int(Role.CALL_ID), int(Role.CALL_ROW), int(Role.GAPS)
-_TURN = int(Role.TURN)
+_TURN, _CELL = int(Role.TURN), int(Role.CELL)
 _TIME, _MODEL, _STATUS = COLUMN["time"], COLUMN["model"], COLUMN["status"]
 _STATE, _DURATION, _COST = COLUMN["state"], COLUMN["duration"], COLUMN["cost"]
+_GAPS_COLUMN = COLUMN["gaps"]
 _COLOURED = (_STATUS, _STATE)
 #: A call inside an expanded turn is indented under the turn's disclosure triangle.
 CHILD_INDENT = "      "
@@ -126,8 +127,11 @@ class CallGroupModel(QAbstractTableModel):
         if source_row is None or role == _TURN:
             return None
         value = self.source.data(self.source.index(source_row, index.column()), role)
-        if role == _DISPLAY and index.column() == _TIME and key in self._turn_of:
-            return CHILD_INDENT + str(value)
+        if index.column() == _TIME and key in self._turn_of:
+            if role == _DISPLAY:
+                return CHILD_INDENT + str(value)
+            if role == _CELL and value is not None:
+                return (CHILD_INDENT + value[0], *value[1:])
         return value
 
     # -- queries ------------------------------------------------------------------------
@@ -332,6 +336,8 @@ class CallGroupModel(QAbstractTableModel):
             if column == _COST:
                 return _turn_cost_text([self.source.values_at(r) for r in group.rows])
             return group.texts[column]
+        if role == _CELL:
+            return self._group_cell(group, column)
         if role == _FONT:
             return self._bold if column in (_TIME, _MODEL) else None
         if role == _DECORATION:
@@ -359,6 +365,19 @@ class CallGroupModel(QAbstractTableModel):
             row = self.source.row_of(group.gappiest) if group.gappiest else None
             return None if row is None else self.source.data(self.source.index(row, column), role)
         return self.source.data(self.source.index(group.rows[0], column), role)
+
+    def _group_cell(self, group: _Group, column: int) -> Cell:
+        """`Role.CELL` of a turn's row: its display, colours, icon, bold font and Gaps."""
+        kind = group.kind
+        alert = kind == "error" or kind == "warning"
+        return (
+            str(self._group_data(group, column, _DISPLAY)),
+            self._brush(kind, False).color() if column in _COLOURED else None,
+            self._brush(kind, True) if alert else None,
+            theme.status_icon(kind, 0, theme.is_dark()) if column == _STATUS else None,
+            column in (_TIME, _MODEL),
+            self._group_data(group, column, _GAPS) if column == _GAPS_COLUMN else None,
+        )
 
     def _brush(self, kind: str, background: bool) -> QBrush:
         dark = theme.is_dark()
