@@ -11,8 +11,21 @@ sparkline. `StyledRowDelegate` is the style's way, kept as the reference the tes
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette
+from typing import NamedTuple, cast
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QFontMetricsF,
+    QIcon,
+    QPainter,
+    QPalette,
+    QStaticText,
+    QTransform,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QStyle,
@@ -29,15 +42,13 @@ SPARKLINE_WIDTH = 24 * 4
 _GAPS = COLUMN["gaps"]
 _GAPS_ROLE = int(Role.GAPS)
 _CELL = int(Role.CELL)
+#: Shaped cell texts kept (a screen of cells is a few hundred).
+_TEXT_CACHE = 4096
 _HAS_FOCUS = QStyle.StateFlag.State_HasFocus
-_SELECTED = QStyle.StateFlag.State_Selected
-_ACTIVE = QStyle.StateFlag.State_Active
-_ENABLED = QStyle.StateFlag.State_Enabled
-_ALIGNMENTS = [
-    (Qt.AlignmentFlag.AlignRight if c.numeric else Qt.AlignmentFlag.AlignLeft)
-    | Qt.AlignmentFlag.AlignVCenter
-    for c in COLUMNS
-]
+_SELECTED = QStyle.StateFlag.State_Selected.value
+_ACTIVE = QStyle.StateFlag.State_Active.value
+_ENABLED = QStyle.StateFlag.State_Enabled.value
+_RIGHT = [c.numeric for c in COLUMNS]
 
 
 def sparkline_bars(
@@ -124,8 +135,36 @@ class RowDelegate(QStyledItemDelegate):
         self._sparkline = _Sparkline()
         self._font = QFont()
         self._fonts: tuple[QFont, QFontMetrics, QFont, QFontMetrics] | None = None
-        #: (style, icon size) -> (icon's left offset, text area's left offset, text margin).
-        self._geometry: tuple[object, QSize, int, int, int] | None = None
+        #: (text, width, height, bold, right-aligned) -> (shaped text, x and y in its rect).
+        self._texts: dict[tuple[str, int, int, bool, bool], tuple[QStaticText, float, float]] = {}
+        self._frame: _Frame | None = None
+
+    def prepare(self) -> None:
+        """Read what every cell of the coming paint shares (the view's font, palette, style,
+        icon size) once: reading them from each cell's option costs more than drawing it.
+        The view calls this before each paint; a delegate never prepared prepares itself."""
+        view = self._view
+        font = view.font()
+        if self._fonts is None or font != self._font:
+            heavy = QFont(font)
+            heavy.setBold(True)
+            self._font = QFont(font)
+            self._fonts = (self._font, QFontMetrics(font), heavy, QFontMetrics(heavy))
+            self._texts.clear()
+        palette = view.palette()
+        colours = {
+            group: (
+                palette.brush(group, QPalette.ColorRole.Highlight),
+                palette.color(group, QPalette.ColorRole.HighlightedText),
+                palette.color(group, QPalette.ColorRole.Text),
+            )
+            for group in (
+                QPalette.ColorGroup.Active,
+                QPalette.ColorGroup.Inactive,
+                QPalette.ColorGroup.Disabled,
+            )
+        }
+        self._frame = _Frame(self._fonts, colours, *self._layout())
 
     def paint(
         self,
@@ -137,87 +176,115 @@ class RowDelegate(QStyledItemDelegate):
         if cell is None:
             super().paint(painter, option, index)
             return
+        frame = self._frame
+        if frame is None:
+            self.prepare()
+            frame = cast(_Frame, self._frame)
         text, colour, background, icon, bold, profile = cell
         rect: QRect = option.rect
-        state = option.state
-        palette: QPalette = option.palette
-        group = (
-            QPalette.ColorGroup.Disabled
-            if not state & _ENABLED
-            else QPalette.ColorGroup.Active
-            if state & _ACTIVE
-            else QPalette.ColorGroup.Inactive
-        )
-        selected = bool(state & _SELECTED)
-        if selected:
-            # As the style: the highlight replaces the alert tint, the text takes the
-            # highlighted text's colour (the status colours too).
-            painter.fillRect(rect, palette.brush(group, QPalette.ColorRole.Highlight))
-            colour = palette.color(group, QPalette.ColorRole.HighlightedText)
-        else:
-            if background is not None:
-                painter.fillRect(rect, background)
-            if colour is None:
-                colour = palette.color(group, QPalette.ColorRole.Text)
-        icon_left, text_left, margin = self._layout(option)
-        area = QRect(rect)
+        state = option.state.value  # an int: operators on Qt's flag enums cost microseconds
+        selected = state & _SELECTED
+        if selected or colour is None:
+            group = (
+                QPalette.ColorGroup.Disabled
+                if not state & _ENABLED
+                else QPalette.ColorGroup.Active
+                if state & _ACTIVE
+                else QPalette.ColorGroup.Inactive
+            )
+            highlight, highlighted_text, plain_text = frame.colours[group]
+            if selected:
+                # As the style: the highlight replaces the alert tint, the text takes the
+                # highlighted text's colour (the status colours too).
+                painter.fillRect(rect, highlight)
+                colour = highlighted_text
+            else:
+                colour = plain_text
+        if background is not None and not selected:
+            painter.fillRect(rect, background)
+        left, top, width, height = rect.getRect()
+        margin = frame.margin
         if icon is not None:
-            size = self._view.iconSize()
-            top = rect.top() + (rect.height() - size.height()) // 2
-            mode = QIcon.Mode.Selected if selected else QIcon.Mode.Normal
+            size = frame.icon_size
             icon.paint(
                 painter,
-                QRect(rect.left() + icon_left, top, size.width(), size.height()),
+                QRect(left + frame.icon_left, top + (height - size) // 2, size, size),
                 Qt.AlignmentFlag.AlignCenter,
-                mode,
+                QIcon.Mode.Selected if selected else QIcon.Mode.Normal,
                 QIcon.State.Off,
             )
-            area.setLeft(rect.left() + text_left)
-        font, metrics = self._font_for(option.font, bold)
+            width -= frame.text_left
+            left += frame.text_left
+        fonts = frame.fonts
+        font, metrics = (fonts[2], fonts[3]) if bold else (fonts[0], fonts[1])
         if profile is not None:
             self._sparkline.draw(painter, rect, metrics, profile)
         if not text:
             return
-        column = index.column()
-        width = area.width() - 2 * margin
-        shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
-        painter.setFont(font)
+        width -= 2 * margin
+        key = (text, width, height, bold, _RIGHT[index.column()])
+        laid = self._texts.get(key)
+        if laid is None:
+            laid = self._lay_out(key, font, metrics)
+        static, dx, dy = laid
+        if bold:
+            painter.setFont(font)  # the view's own font is the painter's already
         painter.setPen(colour)
-        painter.drawText(
-            QRectF(area.left() + margin, area.top(), width, area.height()),
-            _ALIGNMENTS[column],
-            shown,
-        )
+        painter.drawStaticText(QPointF(left + margin + dx, top + dy), static)
+        if bold:
+            painter.setFont(fonts[0])
 
-    def _font_for(self, font: QFont, bold: bool) -> tuple[QFont, QFontMetrics]:
-        """The view's font (or its bold, for a turn's row) and metrics, made once per font."""
-        if self._fonts is None or font != self._font:
-            heavy = QFont(font)
-            heavy.setBold(True)
-            self._font = QFont(font)
-            self._fonts = (self._font, QFontMetrics(font), heavy, QFontMetrics(heavy))
-        fonts = self._fonts
-        return (fonts[2], fonts[3]) if bold else (fonts[0], fonts[1])
+    def _lay_out(
+        self, key: tuple[str, int, int, bool, bool], font: QFont, metrics: QFontMetrics
+    ) -> tuple[QStaticText, float, float]:
+        """A cell text elided to its width, shaped once and placed as the style places it
+        (vertically centred, left or right): most texts repeat from one repaint to the next
+        and from row to row ("complete", "200", a model), and shaping is what costs."""
+        text, width, height, _, right = key
+        shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+        exact = QFontMetricsF(font)
+        static = QStaticText(shown)
+        static.setTextFormat(Qt.TextFormat.PlainText)
+        static.prepare(QTransform(), font)
+        dx = width - exact.horizontalAdvance(shown) if right else 0.0
+        laid = (static, dx, (height - exact.height()) / 2)
+        if len(self._texts) >= _TEXT_CACHE:
+            self._texts.clear()  # live elapsed times churn; a refill is a few repaints
+        self._texts[key] = laid
+        return laid
 
-    def _layout(self, option: QStyleOptionViewItem) -> tuple[int, int, int]:
-        """Where the style puts a cell's icon and text (asked once per style and icon size)."""
-        style = self._view.style()
-        size = self._view.iconSize()
-        cached = self._geometry
-        if cached is not None and cached[0] is style and cached[1] == size:
-            return cached[2], cached[3], cached[4]
-        probe = QStyleOptionViewItem(option)
-        probe.rect = QRect(0, 0, 200, max(option.rect.height(), size.height()))
+    def _layout(self) -> tuple[int, int, int, int]:
+        """Where the style puts a cell's icon and text: the icon's left, the text area's
+        left, the text's margin and the icon's size."""
+        view = self._view
+        style = view.style()
+        size = view.iconSize()
+        probe = QStyleOptionViewItem()
+        probe.initFrom(view)
+        probe.rect = QRect(0, 0, 200, max(view.fontMetrics().height(), size.height()) + 8)
         probe.features = (
             QStyleOptionViewItem.ViewItemFeature.HasDisplay
             | QStyleOptionViewItem.ViewItemFeature.HasDecoration
         )
+        probe.font = view.font()
         probe.icon = theme.status_icon("ok")
         probe.decorationSize = size
+        probe.decorationAlignment = Qt.AlignmentFlag.AlignCenter
+        probe.decorationPosition = QStyleOptionViewItem.Position.Left
+        probe.displayAlignment = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         probe.text = "200"
-        icon = style.subElementRect(QStyle.SubElement.SE_ItemViewItemDecoration, probe, self._view)
-        text = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, probe, self._view)
-        metric = QStyle.PixelMetric.PM_FocusFrameHMargin
-        margin = style.pixelMetric(metric, None, self._view) + 1
-        self._geometry = (style, QSize(size), icon.left(), text.left(), margin)
-        return icon.left(), text.left(), margin
+        icon = style.subElementRect(QStyle.SubElement.SE_ItemViewItemDecoration, probe, view)
+        text = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, probe, view)
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
+        return icon.left(), text.left(), margin, size.height()
+
+
+class _Frame(NamedTuple):
+    """What the cells of one paint share (`RowDelegate.prepare`)."""
+
+    fonts: tuple[QFont, QFontMetrics, QFont, QFontMetrics]
+    colours: dict[QPalette.ColorGroup, tuple[QBrush, QColor, QColor]]
+    icon_left: int
+    text_left: int
+    margin: int
+    icon_size: int

@@ -300,6 +300,9 @@ class CallListView(QTableView):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         started = time.perf_counter()
+        delegate = self.itemDelegate()
+        if isinstance(delegate, RowDelegate):
+            delegate.prepare()
         super().paintEvent(event)
         self._source.note_paint_ms((time.perf_counter() - started) * 1000)
         if self._model.rowCount() == 0 and self._empty_message:
