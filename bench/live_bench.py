@@ -199,11 +199,19 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.seconds),
             ]
 
-        def _dispatch(self, event: dict[str, Any]) -> None:
+        def _handle_line(self, line: bytes) -> None:
+            # "produced" is the producer's own line: the app's parser (typed events) drops
+            # an unknown event, so it is read here, before the app sees the line.
+            if b'"produced"' in line:
+                event = json.loads(line)
+                if event.get("event") == "produced":
+                    produced.append(int(event["calls"]))
+                    return
+            super()._handle_line(line)
+
+        def _dispatch(self, event: Any) -> None:
             if event.get("event") == "call_started":
                 commit_t[str(event.get("id"))] = float(event["t"])
-            elif event.get("event") == "produced":
-                produced.append(int(event["calls"]))
             super()._dispatch(event)
 
     app = create_application([sys.argv[0]])
@@ -327,8 +335,20 @@ def _pct(values: list[float], pct: int) -> float:
 def export_tree(rev: str, into: Path) -> Path:
     """The app code of `rev` (only app/: the producer's recorder is the same either way).
 
-    `rev` must have the `relayscope` layout (app/relayscope/), as this script imports it.
+    `rev` must have the `relayscope` layout (app/relayscope/), as this script imports it:
+    an older revision's app would not be found on PYTHONPATH and the window would silently
+    run this tree's code, so it is refused.
     """
+    has_layout = subprocess.run(
+        ["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}:app/relayscope"],
+        capture_output=True,
+    )
+    if has_layout.returncode != 0:
+        raise SystemExit(
+            f"live_bench: {rev} has no app/relayscope (it is older than the relayscope "
+            "layout, or not a revision), so its window cannot be measured by this script; "
+            "give a revision from f2d2b73 on."
+        )
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", rev, "app"], check=True, capture_output=True
     ).stdout

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,10 +34,11 @@ from relayscope.protocols.conversation import prompt_text
 from relayscope.store.call_store import CallStore, open_database
 from relayscope.ui.application import create_application
 from relayscope.ui.call_list_model import COLUMN
-from relayscope.ui.call_list_paint import RowDelegate, StyledRowDelegate
-from relayscope.ui.call_list_view import CallListView
 from relayscope.ui.main_window import MainWindow
 from relayscope.ui.worker_process import WorkerProcess
+
+if TYPE_CHECKING:
+    from relayscope.ui.call_list_view import CallListView
 
 _FILLER = (
     "the a to of and in for is on that with this as it be are by from at or an was have "
@@ -319,6 +320,9 @@ def repaint_cost(
     painting (`StyledRowDelegate`, the list's delegate before) and the list's own
     (`RowDelegate`), in alternating batches in the same run: the ratio holds on a loaded
     machine, where wall-clock times are mostly waiting for a core."""
+    # Imported here: live_bench imports this module with older app code on the path.
+    from relayscope.ui.call_list_paint import RowDelegate, StyledRowDelegate
+
     delegates = {"style's": StyledRowDelegate(view), "own": RowDelegate(view)}
     times: dict[str, list[float]] = {name: [] for name in delegates}
     viewport = view.viewport()
