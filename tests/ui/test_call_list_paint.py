@@ -13,8 +13,8 @@ from PySide6.QtGui import QColor, QFontMetrics, QImage
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from relayscope.analysis.cost import load_prices_in_background, prices_loaded
 from relayscope.store.call_store import CallStore
-from relayscope.ui import call_list_model as clm
 from relayscope.ui import theme
 from relayscope.ui.call_list_model import COLUMN, CallListModel
 from relayscope.ui.call_list_paint import RowDelegate, StyledRowDelegate
@@ -29,8 +29,8 @@ LONG_MODEL = "a-very-long-model-name-that-does-not-fit-in-its-column-at-all"
 def view(db_path: Path, store: CallStore, qtbot: QtBot, themed: QApplication) -> CallListView:
     """A finished list (no live rows: their elapsed time moves between two paints) with
     error, interrupted, streamed, Codex-turn and long-named calls, prices loaded."""
-    clm.load_prices_in_background()
-    qtbot.waitUntil(clm.prices_loaded, timeout=10_000)
+    load_prices_in_background()
+    qtbot.waitUntil(prices_loaded, timeout=10_000)
     rows = [call_row(i, NOW + timedelta(seconds=i)) for i in range(24)]
     rows[20]["model"] = LONG_MODEL
     for i, row in enumerate(rows[21:]):

@@ -202,7 +202,7 @@ class RowDelegate(QStyledItemDelegate):
                 colour = plain_text
         if background is not None and not selected:
             painter.fillRect(rect, background)
-        left, top, width, height = rect.getRect()
+        left, top, width, height = cast(tuple[int, int, int, int], rect.getRect())
         margin = frame.margin
         if icon is not None:
             size = frame.icon_size
