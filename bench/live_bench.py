@@ -385,7 +385,14 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
 
 
 ROWS = (
-    ("calls recorded / counted by the window", lambda r: f"{r['produced']:,} / {r['counted']:,}"),
+    (
+        "calls recorded / counted by the window",
+        lambda r: (
+            f"{r['produced']:,} / {r['counted']:,}"
+            if r["produced"] >= 0
+            else f"? (the window never read the producer's last line) / {r['counted']:,}"
+        ),
+    ),
     ("rows the list holds at the end", lambda r: f"{r['rows']:,}"),
     (
         "lag commit → list: median / p99 / max",
@@ -402,9 +409,9 @@ ROWS = (
         "list caught up after the traffic stopped",
         lambda r: (
             f"{max(0.0, r['drained_after_s']):.1f} s"
-            if r["counted"] >= r["produced"]
-            else f"not within {r['drained_after_s']:.0f} s "
-            f"({r['produced'] - r['counted']:,} missing)"
+            if r["counted"] >= r["produced"] >= 0
+            else f"not within {r['drained_after_s']:.0f} s"
+            + (f" ({r['produced'] - r['counted']:,} missing)" if r["produced"] >= 0 else "")
         ),
     ),
 )
