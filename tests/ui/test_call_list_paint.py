@@ -29,6 +29,11 @@ LONG_MODEL = "a-very-long-model-name-that-does-not-fit-in-its-column-at-all"
 def view(db_path: Path, store: CallStore, qtbot: QtBot, themed: QApplication) -> CallListView:
     """A finished list (no live rows: their elapsed time moves between two paints) with
     error, interrupted, streamed, Codex-turn and long-named calls, prices loaded."""
+    seed(db_path, qtbot)
+    return shown_list(store, qtbot)
+
+
+def seed(db_path: Path, qtbot: QtBot) -> None:
     load_prices_in_background()
     qtbot.waitUntil(prices_loaded, timeout=10_000)
     rows = [call_row(i, NOW + timedelta(seconds=i)) for i in range(24)]
@@ -37,6 +42,9 @@ def view(db_path: Path, store: CallStore, qtbot: QtBot, themed: QApplication) ->
         row.update(turn_id="turn-1", session_id="s", provider="openai", model="gpt-5.2-codex")
         row["started_at"] = (NOW + timedelta(seconds=30 + i)).isoformat().replace("+00:00", "Z")
     insert_calls(db_path, rows)
+
+
+def shown_list(store: CallStore, qtbot: QtBot) -> CallListView:
     shown = CallListView(CallListModel(store))
     qtbot.addWidget(shown)
     shown.resize(1500, 600)
@@ -78,12 +86,21 @@ def test_the_list_looks_as_the_style_painted_it_flat_grouped_selected_and_dark(
     view.toggle_turn(next(r for r in range(groups.rowCount()) if groups.turn_id(r)))
     styled, own = paint()  # unfolded: its calls indented under it
     assert differing_pixels(styled, own) == 0
-    themed.setPalette(theme.build_palette(True))
-    QApplication.processEvents()
-    styled, own = paint()
-    assert differing_pixels(styled, own) == 0
     view.clearSelection()
     styled, own = paint()
+    assert differing_pixels(styled, own) == 0
+
+
+def test_the_dark_list_looks_as_the_style_painted_it(
+    db_path: Path, store: CallStore, qtbot: QtBot, themed: QApplication
+) -> None:
+    themed.setPalette(theme.build_palette(True))  # a window opened in dark mode
+    seed(db_path, qtbot)
+    view = shown_list(store, qtbot)
+    view.selectRow(5)
+    styled = grab(view, StyledRowDelegate(view))
+    own = grab(view, RowDelegate(view))
+    assert theme.is_dark(view.palette()) and own.pixelColor(2, 2).lightness() < 128
     assert differing_pixels(styled, own) == 0
 
 
