@@ -19,6 +19,7 @@ Measured in the window's process:
 
 `--base REV` runs the same measurement on the app code of git revision REV (exported to a
 temporary directory) interleaved with this tree, `--rounds` times each, and prints both.
+REV must have the `relayscope` layout (f2d2b73 or later); an older one is refused.
 """
 
 from __future__ import annotations
