@@ -19,6 +19,7 @@ Measured in the window's process:
 
 `--base REV` runs the same measurement on the app code of git revision REV (exported to a
 temporary directory) interleaved with this tree, `--rounds` times each, and prints both.
+REV must have the `relayscope` layout (f2d2b73 or later); an older one is refused.
 """
 
 from __future__ import annotations
@@ -199,11 +200,19 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.seconds),
             ]
 
-        def _dispatch(self, event: dict[str, Any]) -> None:
+        def _handle_line(self, line: bytes) -> None:
+            # "produced" is the producer's own line: the app's parser (typed events) drops
+            # an unknown event, so it is read here, before the app sees the line.
+            if b'"produced"' in line:
+                event = json.loads(line)
+                if event.get("event") == "produced":
+                    produced.append(int(event["calls"]))
+                    return
+            super()._handle_line(line)
+
+        def _dispatch(self, event: Any) -> None:
             if event.get("event") == "call_started":
                 commit_t[str(event.get("id"))] = float(event["t"])
-            elif event.get("event") == "produced":
-                produced.append(int(event["calls"]))
             super()._dispatch(event)
 
     app = create_application([sys.argv[0]])
@@ -328,8 +337,20 @@ def _pct(values: list[float], pct: int) -> float:
 def export_tree(rev: str, into: Path) -> Path:
     """The app code of `rev` (only app/: the producer's recorder is the same either way).
 
-    `rev` must have the `relayscope` layout (app/relayscope/), as this script imports it.
+    `rev` must have the `relayscope` layout (app/relayscope/), as this script imports it:
+    an older revision's app would not be found on PYTHONPATH and the window would silently
+    run this tree's code, so it is refused.
     """
+    has_layout = subprocess.run(
+        ["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}:app/relayscope"],
+        capture_output=True,
+    )
+    if has_layout.returncode != 0:
+        raise SystemExit(
+            f"live_bench: {rev} has no app/relayscope (it is older than the relayscope "
+            "layout, or not a revision), so its window cannot be measured by this script; "
+            "give a revision from f2d2b73 on."
+        )
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", rev, "app"], check=True, capture_output=True
     ).stdout
@@ -366,7 +387,14 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
 
 
 ROWS = (
-    ("calls recorded / counted by the window", lambda r: f"{r['produced']:,} / {r['counted']:,}"),
+    (
+        "calls recorded / counted by the window",
+        lambda r: (
+            f"{r['produced']:,} / {r['counted']:,}"
+            if r["produced"] >= 0
+            else f"? (the window never read the producer's last line) / {r['counted']:,}"
+        ),
+    ),
     ("rows the list holds at the end", lambda r: f"{r['rows']:,}"),
     (
         "lag commit → list: median / p99 / max",
@@ -383,9 +411,9 @@ ROWS = (
         "list caught up after the traffic stopped",
         lambda r: (
             f"{max(0.0, r['drained_after_s']):.1f} s"
-            if r["counted"] >= r["produced"]
-            else f"not within {r['drained_after_s']:.0f} s "
-            f"({r['produced'] - r['counted']:,} missing)"
+            if r["counted"] >= r["produced"] >= 0
+            else f"not within {r['drained_after_s']:.0f} s"
+            + (f" ({r['produced'] - r['counted']:,} missing)" if r["produced"] >= 0 else "")
         ),
     ),
 )

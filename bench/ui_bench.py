@@ -6,7 +6,8 @@
 Fills a database (kept at --db, reused when it already holds enough rows) with realistic
 calls: 1-4 KB request bodies, JSON responses, headers, and full-text rows in `calls_fts`,
 then times what a person feels: opening the window, the first paint, sorting by duration,
-a filter keystroke, and scrolling through 50 pages. Not part of the test suite.
+a filter keystroke, scrolling through 50 pages, and one repaint of the visible rows in CPU
+time with the style's cell paint and the list's own side by side. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,6 +37,9 @@ from relayscope.ui.application import create_application
 from relayscope.ui.call_list_model import COLUMN
 from relayscope.ui.main_window import MainWindow
 from relayscope.ui.worker_process import WorkerProcess
+
+if TYPE_CHECKING:
+    from relayscope.ui.call_list_view import CallListView
 
 _FILLER = (
     "the a to of and in for is on that with this as it be are by from at or an was have "
@@ -352,6 +356,7 @@ def measure(app: QApplication, db_path: Path, screenshot: Path | None) -> Iterat
     yield "page up (scroll + paint, no fetch), median", f"{statistics.median(steps):.1f} ms"
     repaints = [timed(view.viewport().repaint) for _ in range(100)]
     yield "repaint of the visible rows, median", f"{statistics.median(repaints):.1f} ms"
+    yield from repaint_cost(view)
 
     if screenshot is not None:
         worker.start(0)  # the proxy running, as a person would see it
@@ -368,6 +373,42 @@ def measure(app: QApplication, db_path: Path, screenshot: Path | None) -> Iterat
         yield "screenshot", str(screenshot)
     window.close()  # stops the worker
     store.close()
+
+
+def repaint_cost(
+    view: CallListView, batches: int = 40, per_batch: int = 10
+) -> Iterator[tuple[str, str]]:
+    """One repaint of the visible rows, CPU time of the UI thread, with the style's cell
+    painting (`StyledRowDelegate`, the list's delegate before) and the list's own
+    (`RowDelegate`), in alternating batches in the same run: the ratio holds on a loaded
+    machine, where wall-clock times are mostly waiting for a core."""
+    # Imported here: live_bench imports this module with older app code on the path.
+    from relayscope.ui.call_list_paint import RowDelegate, StyledRowDelegate
+
+    delegates = {"style's": StyledRowDelegate(view), "own": RowDelegate(view)}
+    times: dict[str, list[float]] = {name: [] for name in delegates}
+    viewport = view.viewport()
+    for _ in range(batches):
+        for name, delegate in delegates.items():
+            view.setItemDelegate(delegate)
+            viewport.repaint()  # the first paint after a switch lays out anew: not timed
+            for _ in range(per_batch):
+                started = time.thread_time()
+                viewport.repaint()
+                times[name].append((time.thread_time() - started) * 1000)
+    view.setItemDelegate(delegates["own"])
+    rows = view.rowAt(viewport.height() - 1) - view.rowAt(0) + 1
+    rows = rows if view.rowAt(viewport.height() - 1) >= 0 else view.model().rowCount()
+    yield "repaint CPU time, cells", f"{rows} rows x {view.model().columnCount()} columns"
+    for name, values in times.items():
+        ordered = sorted(values)
+        p95 = ordered[int(len(ordered) * 0.95)]
+        yield (
+            f"  {name} cell paint: median / p95",
+            f"{statistics.median(values):.2f} / {p95:.2f} ms",
+        )
+    ratio = statistics.median(times["own"]) / statistics.median(times["style's"])
+    yield "  own / style's (medians)", f"{ratio:.2f}x"
 
 
 def main() -> int:

@@ -17,7 +17,8 @@ from relayscope.store.call_reader import CallReader
 from relayscope.store.call_store import CallFilter, CallStore
 from relayscope.ui import call_list_model as clm
 from relayscope.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel, format_ms
-from relayscope.ui.call_list_view import CallListView, sparkline_bars
+from relayscope.ui.call_list_paint import sparkline_bars
+from relayscope.ui.call_list_view import CallListView
 from relayscope.ui.roles import Role
 from tests.ui.conftest import call_row, insert_calls, seed_calls, update_call
 
@@ -628,11 +629,11 @@ def test_a_just_finished_call_paints_its_cost_in_the_live_list(
 ) -> None:
     """Issue 19: the Cost cell of a call that finished while the list was live must be
     painted with its price (what the delegate paints, not only what data() says)."""
-    from relayscope.ui import call_list_view
+    from relayscope.ui import call_list_paint
 
     painted: dict[tuple[str, int], str] = {}
 
-    class Recording(call_list_view._RowDelegate):
+    class Recording(call_list_paint.RowDelegate):
         def paint(self, painter: Any, option: Any, index: Any) -> None:
             painted[(index.data(Role.CALL_ID), index.column())] = str(index.data())
             super().paint(painter, option, index)

@@ -38,7 +38,7 @@ __all__ = ["CHILD_INDENT", "COLLAPSED", "EXPANDED", "CallGroupModel"]
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-_TURN = int(Role.TURN)
+_TURN, _CELL = int(Role.TURN), int(Role.CELL)
 _TIME = COLUMN["time"]
 #: A call inside an expanded turn is indented under the turn's disclosure triangle.
 CHILD_INDENT = "      "
@@ -121,8 +121,11 @@ class CallGroupModel(QAbstractTableModel):
         if source_row is None or role == _TURN:
             return None
         value = self.source.data(self.source.index(source_row, index.column()), role)
-        if role == _DISPLAY and index.column() == _TIME and key in self._turn_of:
-            return CHILD_INDENT + str(value)
+        if index.column() == _TIME and key in self._turn_of:
+            if role == _DISPLAY:
+                return CHILD_INDENT + str(value)
+            if role == _CELL and value is not None:
+                return (CHILD_INDENT + value[0], *value[1:])
         return value
 
     # -- queries ------------------------------------------------------------------------

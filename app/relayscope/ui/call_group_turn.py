@@ -32,9 +32,10 @@ _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
 _FONT = int(Qt.ItemDataRole.FontRole)
 _CALL_ID, _CALL_ROW, _GAPS = int(Role.CALL_ID), int(Role.CALL_ROW), int(Role.GAPS)
-_TURN = int(Role.TURN)
+_TURN, _CELL = int(Role.TURN), int(Role.CELL)
 _TIME, _MODEL, _STATUS = COLUMN["time"], COLUMN["model"], COLUMN["status"]
 _DURATION, _COST = COLUMN["duration"], COLUMN["cost"]
+_GAPS_COLUMN = COLUMN["gaps"]
 _COLOURED = (_STATUS, COLUMN["state"])
 
 
@@ -167,6 +168,20 @@ def turn_data(
         if column == _COST:
             return turn_cost_text(turn_values(source, turn))
         return turn.texts[column]
+    if role == _CELL:
+        # What the delegate paints (`Role.CELL`): display, colours, icon, bold and Gaps at once.
+        def ask(wanted: int) -> Any:
+            return turn_data(source, turn, column, wanted, expanded=expanded, bold=bold)
+
+        foreground, background = ask(_FOREGROUND), ask(_BACKGROUND)
+        return (
+            str(ask(_DISPLAY)),
+            None if foreground is None else foreground.color(),
+            background,
+            ask(_DECORATION),
+            column in (_TIME, _MODEL),
+            ask(_GAPS) if column == _GAPS_COLUMN else None,
+        )
     if role == _FONT:
         return bold if column in (_TIME, _MODEL) else None
     if role == _DECORATION:

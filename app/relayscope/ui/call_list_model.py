@@ -37,7 +37,7 @@ from relayscope.ui.call_rows import (
     row_runs,
 )
 from relayscope.ui.plain_text import plain_tooltip
-from relayscope.ui.roles import Role
+from relayscope.ui.roles import Cell, Role
 
 __all__ = [  # what the other views and the tests import from here
     "COLUMN",
@@ -65,6 +65,7 @@ PAGE_SIZE = 200
 #: Counts are recomputed at most this often while traffic flows.
 RECOUNT_MS = 300
 _STATUS, _DURATION, _COST = COLUMN["status"], COLUMN["duration"], COLUMN["cost"]
+_GAPS_COLUMN = COLUMN["gaps"]
 _COLOURED = (COLUMN["status"], COLUMN["state"])
 
 # Role ints, cached: comparing `role` to Qt enum members in data() is several times slower.
@@ -77,6 +78,7 @@ _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 _CALL_ID, _CALL_ROW, _GAPS = int(Role.CALL_ID), int(Role.CALL_ROW), int(Role.GAPS)
+_CELL = int(Role.CELL)
 
 
 # -- the model ----------------------------------------------------------------------------
@@ -154,15 +156,10 @@ class CallListModel(LiveRows):
         if row.stale:
             row.render(self._today)
         column = index.column()
+        if role == _CELL:
+            return self._cell(row, column)
         if role == _DISPLAY:
-            if row.live and column == _DURATION:
-                return self._live_text(row)
-            if column == _COST:
-                if row.live:
-                    return ""  # priced once its usage has come
-                cost = row_cost(row.values)
-                return "…" if cost is None else cost.text()
-            return row.texts[column]
+            return self._text(row, column)
         if role == _ALIGN:
             return self._alignments[column]
         if role == _FOREGROUND:
@@ -192,6 +189,33 @@ class CallListModel(LiveRows):
                 row.profile = parse_gap_profile(row.values.get("gap_profile"))
             return row.profile
         return None
+
+    def _text(self, row: _Row, column: int) -> str:
+        if row.live and column == _DURATION:
+            return self._live_text(row)
+        if column == _COST:
+            if row.live:
+                return ""  # priced once its usage has come
+            cost = row_cost(row.values)
+            return "…" if cost is None else cost.text()
+        return row.texts[column]
+
+    def _cell(self, row: _Row, column: int) -> Cell:
+        """`Role.CELL`: what the delegate paints in one cell, the answers of the display,
+        foreground, background, decoration and Gaps roles in one call (a call from the
+        view costs more than building the tuple; a repaint asks ~250 cells)."""
+        kind = row.kind
+        colour = self._brushes[kind][0].color() if column in _COLOURED else None
+        background = self._brushes[kind][1] if kind == "error" or kind == "warning" else None
+        icon = None
+        if column == _STATUS:
+            icon = theme.status_icon(kind, self._frame if row.live else 0, self._dark)
+        profile = None
+        if column == _GAPS_COLUMN:
+            if row.profile is _UNPARSED:
+                row.profile = parse_gap_profile(row.values.get("gap_profile"))
+            profile = row.profile
+        return (self._text(row, column), colour, background, icon, False, profile)  # type: ignore[return-value]
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):

@@ -8,7 +8,6 @@ from PySide6.QtCore import (
     QEvent,
     QItemSelectionModel,
     QModelIndex,
-    QPersistentModelIndex,
     QPoint,
     QSignalBlocker,
     Qt,
@@ -17,7 +16,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
-    QColor,
     QGuiApplication,
     QKeyEvent,
     QKeySequence,
@@ -29,9 +27,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QMenu,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QWidget,
 )
@@ -40,7 +35,7 @@ from relayscope.analysis.cost import load_prices_in_background, prices_loaded
 from relayscope.ui import theme
 from relayscope.ui.call_group_model import CallGroupModel
 from relayscope.ui.call_list_model import COLUMN, COLUMNS, CallListModel
-from relayscope.ui.roles import Role
+from relayscope.ui.call_list_paint import SPARKLINE_WIDTH, RowDelegate
 
 #: Widest text each column usually shows (sizes the columns at start).
 _SAMPLES = {
@@ -59,79 +54,11 @@ _SAMPLES = {
 }
 
 
-class _RowDelegate(QStyledItemDelegate):
-    """Cells without the dotted focus frame: the whole row is what is selected; the Gaps
-    cell also draws the stream's gap sparkline left of the longest gap.
-
-    (Costs about 1 ms per repaint of the visible rows, measured with bench/ui_bench.py.)
-    """
-
-    _colour_cache: tuple[bool, tuple[QColor, QColor]] | None = None
-
-    def initStyleOption(
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        option.state &= ~_HAS_FOCUS
-
-    def paint(
-        self,
-        painter: QPainter,
-        option: QStyleOptionViewItem,
-        index: QModelIndex | QPersistentModelIndex,
-    ) -> None:
-        super().paint(painter, option, index)
-        if index.column() != _GAPS:
-            return
-        profile = index.data(_GAPS_ROLE)
-        if profile is None:
-            return
-        gaps, stall_ms = profile
-        rect = option.rect
-        # The bars keep to the left of the longest gap's text (at most "99.9 s" wide).
-        text_room = option.fontMetrics.horizontalAdvance("99.9 s") + 2 * theme.SPACING
-        width = min(SPARKLINE_WIDTH, rect.width() - text_room)
-        left, bottom = rect.left() + theme.SPACING // 2, rect.bottom() - 3
-        bars = sparkline_bars(gaps, stall_ms, width, rect.height() - 8)
-        steady, stall = self._colours()
-        for x, bar_width, height, stalled in bars:
-            painter.fillRect(
-                left + x, bottom + 1 - height, bar_width, height, stall if stalled else steady
-            )
-
-    def _colours(self) -> tuple[QColor, QColor]:
-        dark = theme.is_dark()
-        if self._colour_cache is None or self._colour_cache[0] != dark:
-            colours = (theme.colour(theme.MUTED), theme.colour(theme.WARNING))
-            self._colour_cache = (dark, colours)
-        return self._colour_cache[1]
-
-
-def sparkline_bars(
-    gaps: list[float], stall_ms: float, width: int, height: int
-) -> list[tuple[int, int, int, bool]]:
-    """(x, width, height, is a stall) of each bar, tallest gap = full height (at least 1 px,
-    so a steady stream still shows a baseline); nothing when there is no room."""
-    if width < len(gaps) or height < 2 or not gaps:
-        return []
-    step = min(width // len(gaps), 4)
-    tallest = max(gaps) or 1.0
-    return [
-        (i * step, max(1, step - 1), max(1, round(height * gap / tallest)), gap >= stall_ms)
-        for i, gap in enumerate(gaps)
-    ]
-
-
-_HAS_FOCUS = QStyle.StateFlag.State_HasFocus
 #: While traffic flows and the list is read at its top, it keeps this many rows loaded
 #: (the rest is paged back from SQL on scrolling): memory stays bounded however long it runs.
 KEEP_ROWS = 1000
 #: ... trimmed once this many more have arrived (not on every batch).
 TRIM_SLACK = 500
-#: Room for the Gaps sparkline: 24 bars of 3 px and a 1 px space.
-SPARKLINE_WIDTH = 24 * 4
-_GAPS = COLUMN["gaps"]
-_GAPS_ROLE = int(Role.GAPS)
 
 
 class CallListView(QTableView):
@@ -165,7 +92,7 @@ class CallListView(QTableView):
         #: traffic flows): still the current call for the window, selected again when paged back.
         self._parked_id = ""
         self._empty_message = "No calls match the filter. Press Esc to clear it."
-        self.setItemDelegate(_RowDelegate(self))
+        self.setItemDelegate(RowDelegate(self))
         # Rows are trimmed after the batch that inserted them, never inside its signal.
         self._trim_timer = QTimer(self)
         self._trim_timer.setSingleShot(True)
@@ -373,6 +300,9 @@ class CallListView(QTableView):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         started = time.perf_counter()
+        delegate = self.itemDelegate()
+        if isinstance(delegate, RowDelegate):
+            delegate.prepare()
         super().paintEvent(event)
         self._source.note_paint_ms((time.perf_counter() - started) * 1000)
         if self._model.rowCount() == 0 and self._empty_message:

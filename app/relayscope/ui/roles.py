@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import IntEnum, unique
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QIcon
 
 _USER = int(Qt.ItemDataRole.UserRole)
 
@@ -29,3 +30,14 @@ class Role(IntEnum):
     FINDING_SEQ = _USER + 5
     #: A session turn's context composition: {part: characters} (`prompts.PARTS`).
     CONTEXT = _USER + 6
+    #: Everything the call list's delegate paints in one cell, as a `Cell`: one question
+    #: per cell instead of seven (display, alignment, colours, icon, font, gaps).
+    CELL = _USER + 7
+
+
+#: A call list cell as painted: (text, text colour or None for the palette's, background or
+#: None, status icon or None, bold, the Gaps sparkline's profile or None). The alignment is
+#: the column's (`call_list_model.COLUMNS`).
+Cell = tuple[
+    str, QColor | None, QBrush | None, QIcon | None, bool, tuple[list[float], float] | None
+]
