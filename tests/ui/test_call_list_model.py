@@ -13,6 +13,7 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from relayscope.analysis.cost import Pricer
+from relayscope.calls import formatting
 from relayscope.store.call_reader import CallReader
 from relayscope.store.call_store import CallFilter, CallStore
 from relayscope.ui import call_list_model as clm
@@ -107,8 +108,8 @@ def test_newest_first_with_time_and_units(db_path: Path, store: CallStore) -> No
     assert text(model, 0, "ttft") == "412 ms"  # the first token; the first byte is beside it
     tooltip = model.data(model.index(0, COLUMN["ttft"]), Qt.ItemDataRole.ToolTipRole)
     assert "First token 412 ms · first byte 5 ms" in tooltip
-    assert "Held 2.0 s at a breakpoint (in Duration)" in tooltip
-    assert text(model, 0, "duration") == "3.1 s"
+    assert "Held 2.00 s at a breakpoint (in Duration)" in tooltip
+    assert text(model, 0, "duration") == "3.14 s"
     assert text(model, 0, "tokens") == "9 / 812"
     assert text(model, 1, "duration") == "2 min 05 s"
     assert text(model, 1, "tokens").startswith("1,204 / ")
@@ -177,10 +178,12 @@ def test_clicking_cost_keeps_the_list_in_its_order_and_says_so(
 
 @pytest.mark.parametrize(
     ("ms", "shown"),
-    [(None, "—"), (0.4, "0 ms"), (412, "412 ms"), (999.4, "999 ms"), (3140, "3.1 s"),
+    [(None, "—"), (0.4, "0.4 ms"), (412, "412 ms"), (999.4, "999 ms"), (3140, "3.14 s"),
      (42_000, "42.0 s"), (125_000, "2 min 05 s")],
 )  # fmt: skip
 def test_durations_read_with_units(ms: float | None, shown: str) -> None:
+    # The list's durations are the inspector's and the CLI's (one formatter, issue 16).
+    assert clm.format_ms is formatting.duration_ms
     assert clm.format_ms(ms) == shown
 
 
@@ -287,7 +290,7 @@ def test_a_started_call_is_inserted_at_the_top_and_updated_in_place(
     assert [text(model, 0, c) for c in ("status", "state", "duration", "tokens", "chunks")] == [
         "200",
         "complete",
-        "2.4 s",
+        "2.40 s",
         "12 / 38",
         "40",
     ]

@@ -95,12 +95,12 @@ def test_each_turn_is_one_row_and_other_calls_stay_single(
     assert a["provider"] == "openai"
     assert a["model"] == "gpt-5.2-codex  ·  3 requests"
     assert a["status"] == "200" and a["state"] == "complete"  # the last one's
-    assert a["duration"] == "5.0 s"  # from the first request to the end of the last
+    assert a["duration"] == "5.00 s"  # from the first request to the end of the last
     prompt = sum(call_row(i, NOW)["prompt_tokens"] for i in (102,))
     completion = call_row(102, NOW)["completion_tokens"]
     assert a["tokens"] == f"{prompt:,} / {completion:,}"  # the two 429s carried none
     b = texts(groups, rows["turn-b"])
-    assert b["model"].endswith("2 requests") and b["duration"] == "5.0 s"
+    assert b["model"].endswith("2 requests") and b["duration"] == "5.00 s"
     # Newest first: turn B (first request at +25 s) above turn A (+5 s).
     assert rows["turn-b"] < rows["turn-a"]
     index = groups.index(rows["turn-a"], 0)

@@ -111,12 +111,7 @@ def diagnose(
 ) -> ProviderReport:
     """The report for one provider over its most recent `limit` calls, their costs priced
     by `pricer` (the config's prices; `cost.default_pricer()` when not given)."""
-    rows = store.query_calls(
-        f"SELECT {COLUMNS}, request_pieces FROM calls WHERE provider = ? AND state NOT IN "
-        "('pending', 'streaming') ORDER BY started_at DESC LIMIT ?",
-        [provider, limit],
-    )
-    rows.reverse()
+    rows = store.finished_calls_of(provider, COLUMNS, limit)
     report = ProviderReport(provider, calls=len(rows))
     report.errors_by_status = dict(
         Counter(int(r["status"]) for r in rows if r["status"] and int(r["status"]) >= 400)

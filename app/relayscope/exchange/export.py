@@ -90,17 +90,9 @@ def count_selected(store: CallStore, selection: Selection) -> int:
 def iter_selected(store: CallStore, selection: Selection) -> Iterator[CallRecord]:
     """Rows of the selected calls, oldest first, read lazily from the database."""
     if selection.ids is None:
-        where, params = selection.filter.where()
-        sql = f"SELECT * FROM calls WHERE {where} ORDER BY started_at, rowid"
-        yield from store.iter_query_calls(sql, params)
-        return
-    # Call ids start with their start time in hex, so sorted ids are in time order.
-    ids = sorted(set(selection.ids))
-    for start in range(0, len(ids), _ID_BATCH):
-        batch = ids[start : start + _ID_BATCH]
-        marks = ", ".join("?" for _ in batch)
-        sql = f"SELECT * FROM calls WHERE id IN ({marks}) ORDER BY id"
-        yield from store.iter_query_calls(sql, batch)
+        yield from store.iter_calls_matching(selection.filter)
+    else:
+        yield from store.iter_calls_by_id(selection.ids, _ID_BATCH)
 
 
 def recorded_calls(

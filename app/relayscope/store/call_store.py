@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -102,6 +102,39 @@ class CallStore:
         with `request_pieces`."""
         rows = bodies.restore_all(self.db.conn, self.db.query(sql, list(params)))
         return cast("list[CallRecord]", rows)
+
+    def group_calls(self, group_id: str) -> list[CallRecord]:
+        """The calls of a saved compare group, oldest first (what the Compare window shows)."""
+        return self.query_calls(
+            "SELECT * FROM calls WHERE group_id = ? ORDER BY started_at", [group_id]
+        )
+
+    def finished_calls_of(self, provider: str, columns: str, limit: int) -> list[CallRecord]:
+        """A provider's most recent `limit` calls that are no longer live, oldest first
+        (`columns`: a SELECT list; the body's pieces are read along when it names the body)."""
+        rows = self.query_calls(
+            f"SELECT {columns}, request_pieces FROM calls WHERE provider = ? AND state NOT IN "
+            "('pending', 'streaming') ORDER BY started_at DESC LIMIT ?",
+            [provider, limit],
+        )
+        rows.reverse()
+        return rows
+
+    def iter_calls_matching(self, flt: CallFilter) -> Iterator[CallRecord]:
+        """Every call `flt` matches, oldest first, read lazily (exports of many calls)."""
+        where, params = flt.where()
+        sql = f"SELECT * FROM calls WHERE {where} ORDER BY started_at, rowid"
+        yield from self.iter_query_calls(sql, params)
+
+    def iter_calls_by_id(self, call_ids: Iterable[str], batch: int = 500) -> Iterator[CallRecord]:
+        """The calls with these ids, in id order (ids start with their start time in hex, so
+        that is time order), read `batch` at a time; unknown ids are skipped."""
+        ids = sorted(set(call_ids))
+        for start in range(0, len(ids), batch):
+            part = ids[start : start + batch]
+            marks = ", ".join("?" for _ in part)
+            sql = f"SELECT * FROM calls WHERE id IN ({marks}) ORDER BY id"
+            yield from self.iter_query_calls(sql, part)
 
     def iter_query_calls(self, sql: str, params: Sequence[Any] = ()) -> Iterator[CallRecord]:
         """`query_calls`, one row at a time (exports of many calls)."""

@@ -1,11 +1,9 @@
 """The call list's columns and rows: what each column shows and how a row's values become
 the strings painted (pure, apart from Qt's brushes kept by the model).
 
-Split from `call_list_model` (the model, paging and counting) so each reads on its own. The
-list's millisecond format (`format_ms`: `3.1 s`, one decimal under 100 s) is its own: the
-shared `relayscope.calls.formatting.duration_ms` writes three significant figures (`3.48 s`,
-`3.2 ms`), a visible change to every Duration, TTFT and Gaps cell, so it is left for a
-decision of its own. Counts, tokens and times use the shared module.
+Split from `call_list_model` (the model, paging and counting) so each reads on its own.
+Durations, counts, tokens and times use the shared `relayscope.calls.formatting`, so a cell
+says what the inspector and the CLI say of the same call.
 """
 
 from __future__ import annotations
@@ -94,16 +92,9 @@ UNPARSED = object()
 # -- formatting (pure) --------------------------------------------------------------------
 
 
-def format_ms(ms: float | None) -> str:
-    """`412 ms`, `3.1 s`, `42.0 s`, `2 min 05 s`; an em dash when unknown."""
-    if ms is None:
-        return "—"
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    if ms < 100_000:
-        return f"{ms / 1000:.1f} s"
-    minutes, seconds = divmod(round(ms / 1000), 60)
-    return f"{minutes} min {seconds:02d} s"
+#: Durations (Duration, TTFT, Gaps, a live call's elapsed time): the shared formatting
+#: module's, so the list, the inspector and the CLI say the same of the same call.
+format_ms = formatting.duration_ms
 
 
 #: A count (`1,204`) and tokens in / out (`9 / 812`): the shared formatting module's, the same

@@ -300,9 +300,7 @@ class CompareView(CompareResults):
         self.set_targets(group.targets)
         self.setWindowTitle(f"Compare — {group.name}")
         self._make_columns(list(group.targets))
-        rows = self._store.query_calls(
-            "SELECT * FROM calls WHERE group_id = ? ORDER BY started_at", [group.id]
-        )
+        rows = self._store.group_calls(group.id)
         summaries = match_rows(group.targets, rows)
         self._show_summaries(summaries)
         self._update_buttons()
