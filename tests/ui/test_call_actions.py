@@ -61,7 +61,7 @@ def test_replay_to_the_same_provider_is_linked_and_shown(
     alpha, _ = fakes
     original = send_first_call(window, qtbot)
     window.call_list.select_call(original)
-    with qtbot.waitSignal(window.call_actions.call_sent, timeout=5000) as sent:
+    with qtbot.waitSignal(window.call_actions.call_sent, timeout=15_000) as sent:
         window.inspector.replay_requested.emit(original)
     replay_id = sent.args[0]
     qtbot.waitUntil(lambda: window.inspector.call_id() == replay_id, timeout=10_000)
@@ -187,7 +187,7 @@ def test_replay_to_another_provider_from_the_menu(
     menu = window.call_actions.replay_to_menu
     menu.aboutToShow.emit()
     (to_beta,) = [a for a in menu.actions() if a.text() == "beta"]
-    with qtbot.waitSignal(window.call_actions.call_sent, timeout=5000) as sent:
+    with qtbot.waitSignal(window.call_actions.call_sent, timeout=15_000) as sent:
         to_beta.trigger()
     qtbot.waitUntil(
         lambda: (window.store.get_call(sent.args[0]) or {}).get("state") == "complete",
