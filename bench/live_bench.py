@@ -25,6 +25,7 @@ REV must have the `relayscope` layout (f2d2b73 or later); an older one is refuse
 from __future__ import annotations
 
 import argparse
+import collections
 import heapq
 import json
 import os
@@ -256,6 +257,29 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
         now = clock.nsecsElapsed()
         gaps.append((now - last[0]) / 1e6 - STALL_TICK_MS)
         last[0] = now
+        last_tick[0] = time.monotonic()
+
+    last_tick = [time.monotonic()]
+    blame: collections.Counter[str] = collections.Counter()
+    if os.environ.get("LIVE_BENCH_BLAME"):
+        # Where the UI thread is while a stall goes on: its Python stack, sampled every 2 ms
+        # from another thread once 30 ms have passed without a tick (printed to stderr).
+        main_id = threading.get_ident()
+
+        def sample() -> None:
+            while True:
+                time.sleep(0.002)
+                if time.monotonic() - last_tick[0] < 0.030:
+                    continue
+                frame = sys._current_frames().get(main_id)
+                names: list[str] = []
+                while frame is not None and len(names) < 7:
+                    code = frame.f_code
+                    names.append(f"{Path(code.co_filename).stem}.{code.co_name}")
+                    frame = frame.f_back
+                blame[" < ".join(names)] += 1
+
+        threading.Thread(target=sample, daemon=True).start()
 
     ticker = QTimer()
     ticker.setInterval(STALL_TICK_MS)
@@ -315,6 +339,8 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     sampler.stop()
     outcome = result(time.monotonic() - started - args.seconds)
     finished.append(True)
+    for stack, samples in blame.most_common(15):
+        print(f"{samples * 2:6d} ms  {stack}", file=sys.stderr)
     window.close()
     store.close()
     return outcome
@@ -383,6 +409,11 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
         )
     except subprocess.TimeoutExpired:
         return {"stuck_after_s": limit}
+    if os.environ.get("LIVE_BENCH_BLAME"):
+        print(f"where the UI thread stalled ({tree.name}):", file=sys.stderr)
+        for line in done.stderr.splitlines():
+            if " ms  " in line:
+                print(line, file=sys.stderr)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
