@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import anthropic
@@ -19,7 +20,7 @@ from relayscope.analysis.stream_analysis import analyse
 from relayscope.store.call_store import CallStore
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import ROOT, WorkerProcess
+from tests.support.worker import ROOT, ScopedWorker, WorkerProcess, provider_config
 
 CLIENT_KEY = "sk-ant-client-key-abcdefgh1234"
 PROMPT = "What does Relayscope record?"
@@ -42,10 +43,37 @@ WEATHER = {
 }
 
 
-def client(worker: WorkerProcess) -> anthropic.Anthropic:
+@pytest.fixture
+def fake(shared_fake: FakeProvider) -> FakeProvider:
+    """The module's provider, its logs cleared: `fake.requests` are this test's own."""
+    shared_fake.clear()
+    return shared_fake
+
+
+@pytest.fixture
+def worker(shared_worker: WorkerProcess, fake: FakeProvider) -> ScopedWorker:
+    """The module's worker (one start instead of one per test), seeing this test's calls."""
+    return ScopedWorker(shared_worker)
+
+
+@pytest.fixture
+def own_worker(tmp_path: Path, fake: FakeProvider) -> Iterator[WorkerProcess]:
+    """A worker of its own, for a test that reads back the whole database."""
+    config = provider_config(("fake", fake.base_url)).replace(
+        'api_key = "sk-fake-secret-key-0123456789"', f'api_key = "{FAKE_KEY}"'
+    )
+    (tmp_path / "own").mkdir()
+    with WorkerProcess(tmp_path / "own", config) as process:
+        yield process
+
+
+def client(worker: WorkerProcess | ScopedWorker) -> anthropic.Anthropic:
     # The SDK appends /v1/messages to its base URL, as Claude Code does: no /v1 here.
     return anthropic.Anthropic(
-        base_url=worker.base_url.removesuffix("/v1"), api_key=CLIENT_KEY, max_retries=0
+        base_url=worker.base_url.removesuffix("/v1"),
+        api_key=CLIENT_KEY,
+        max_retries=0,
+        default_headers=worker.headers,
     )
 
 
@@ -59,7 +87,7 @@ def received_key_headers(fake: FakeProvider) -> tuple[str | None, str | None, st
 
 
 def test_create_is_forwarded_with_the_provider_key_as_x_api_key_and_recorded(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     with client(worker) as c:
         message = c.messages.create(
@@ -100,7 +128,7 @@ def test_create_is_forwarded_with_the_provider_key_as_x_api_key_and_recorded(
 
 
 def test_stream_helper_is_passed_through_and_recorded_per_event(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     with (
         client(worker) as c,
@@ -130,7 +158,7 @@ def test_stream_helper_is_passed_through_and_recorded_per_event(
 
 
 def test_stream_with_tools_and_thinking_records_the_tool_call_and_the_thinking(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     with client(worker) as c:
         events = list(
@@ -158,9 +186,7 @@ def test_stream_with_tools_and_thinking_records_the_tool_call_and_the_thinking(
     assert row["output_text"] is None
 
 
-def test_tool_result_turn_and_the_sdk_tool_shapes(
-    worker: WorkerProcess, fake: FakeProvider
-) -> None:
+def test_tool_result_turn_and_the_sdk_tool_shapes(worker: ScopedWorker, fake: FakeProvider) -> None:
     with client(worker) as c:
         first = c.messages.create(
             model="claude-sonnet-4-6",
@@ -192,7 +218,7 @@ def test_tool_result_turn_and_the_sdk_tool_shapes(
 
 
 def test_overloaded_error_in_a_stream_fails_the_call(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     with client(worker) as c, pytest.raises(anthropic.APIStatusError, match="Overloaded"):
         list(
@@ -225,7 +251,7 @@ def test_auth_bearer_setting_sends_the_key_as_authorization(
         assert received_key_headers(fake) == (None, f"Bearer {FAKE_KEY}", "2024-01-01")
 
 
-def test_count_tokens_is_routed_by_model(worker: WorkerProcess, fake: FakeProvider) -> None:
+def test_count_tokens_is_routed_by_model(worker: ScopedWorker, fake: FakeProvider) -> None:
     with client(worker) as c:
         counted = c.messages.count_tokens(model="claude-sonnet-4-6", messages=MESSAGES)
     assert counted.input_tokens == len(PROMPT.split()) + 3
@@ -236,7 +262,7 @@ def test_count_tokens_is_routed_by_model(worker: WorkerProcess, fake: FakeProvid
 
 
 def test_a_messages_call_is_replayed_to_the_same_path_and_diffed(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     with (
         client(worker) as c,
@@ -304,13 +330,14 @@ def test_messages_calls_play_back_through_the_anthropic_sdk(tmp_path: Path) -> N
 
 
 def test_a_stream_read_to_message_stop_is_complete_when_the_client_hangs_up_first(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     """The provider (`linger`) ends its body a second after `message_stop`; the client has
     what it needs and leaves: complete, with a note, not interrupted."""
     body = {"model": "linger", "max_tokens": 10, "messages": MESSAGES, "stream": True}
     url = worker.base_url + "/messages"
-    with httpx.stream("POST", url, json=body, headers={"x-api-key": CLIENT_KEY}) as response:
+    headers = {"x-api-key": CLIENT_KEY, **worker.headers}
+    with httpx.stream("POST", url, json=body, headers=headers) as response:
         for line in response.iter_lines():
             if line == "event: message_stop":
                 break
@@ -321,7 +348,7 @@ def test_a_stream_read_to_message_stop_is_complete_when_the_client_hangs_up_firs
 
 
 def test_a_messages_stream_cut_by_the_provider_is_interrupted_and_found(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     # The SDK's own HTTP library (httpx2 here) reports the cut; its type is no concern here.
     with (
@@ -343,7 +370,7 @@ def test_a_messages_stream_cut_by_the_provider_is_interrupted_and_found(
 
 
 def test_a_messages_body_is_compared_across_models(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     body = {
         "model": "x",
@@ -381,8 +408,9 @@ def test_the_merged_model_list_asks_an_x_api_key_provider_its_way(
 
 
 def test_a_messages_stream_exports_to_har_and_jsonl_and_comes_back(
-    worker: WorkerProcess, fake: FakeProvider, tmp_path: Path
+    own_worker: WorkerProcess, fake: FakeProvider, tmp_path: Path
 ) -> None:
+    worker = own_worker  # the export reads every call in the database: this test's alone
     with (
         client(worker) as c,
         c.messages.stream(model="claude-sonnet-4-6", max_tokens=100, messages=MESSAGES) as stream,
@@ -422,7 +450,7 @@ def test_a_messages_stream_exports_to_har_and_jsonl_and_comes_back(
 
 
 def test_a_providers_anthropic_error_reaches_the_sdk_and_the_record(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     with client(worker) as c, pytest.raises(anthropic.RateLimitError) as caught:
         c.messages.create(model="fail-429", max_tokens=10, messages=MESSAGES)

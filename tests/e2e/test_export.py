@@ -56,8 +56,15 @@ def record_calls(worker: WorkerProcess) -> list[dict[str, Any]]:
     return worker.wait_for_calls(4)
 
 
-@pytest.fixture
-def recorded(worker: WorkerProcess, fake: FakeProvider) -> list[dict[str, Any]]:
+@pytest.fixture(scope="module")
+def worker(shared_worker: WorkerProcess) -> WorkerProcess:
+    """One worker for the module: the export tests only read what it recorded."""
+    return shared_worker
+
+
+@pytest.fixture(scope="module")
+def recorded(worker: WorkerProcess) -> list[dict[str, Any]]:
+    """The four calls every export test reads, recorded once (no test writes to the database)."""
     return record_calls(worker)
 
 

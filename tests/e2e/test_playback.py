@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import shutil
+import sqlite3
 import statistics
 import time
 from pathlib import Path
@@ -36,9 +39,13 @@ def timed_stream(
     return "".join(text), [b - a for a, b in itertools.pairwise(arrivals)]
 
 
-@pytest.fixture
-def recorded(tmp_path: Path) -> tuple[Path, dict[str, str], str, list[float]]:
-    """Record a slow stream, a cut stream and a 429 from the fake provider; return the ids."""
+@pytest.fixture(scope="module")
+def recording(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, str], str, list[float]]:
+    """Record a slow stream, a cut stream and a 429 from the fake provider, once for the
+    module; return the folder, the ids, the streamed text and its gaps."""
+    tmp_path = tmp_path_factory.mktemp("recorded")
     with (
         FakeProvider(name="live", chunk_delay=0.05) as fake,
         WorkerProcess(
@@ -55,6 +62,22 @@ def recorded(tmp_path: Path) -> tuple[Path, dict[str, str], str, list[float]]:
         assert limited.status_code == 429
         rows = worker.wait_for_calls(3)
     return tmp_path, {r["model"]: r["id"] for r in rows}, text, gaps
+
+
+@pytest.fixture
+def recorded(
+    recording: tuple[Path, dict[str, str], str, list[float]], tmp_path: Path
+) -> tuple[Path, dict[str, str], str, list[float]]:
+    """A copy of the module's recording for this test alone: a player records its own calls
+    in the same database, and each test counts them from the same three."""
+    folder, ids, text, gaps = recording
+    shutil.copy(folder / "config.toml", tmp_path / "config.toml")
+    with (
+        contextlib.closing(sqlite3.connect(folder / "relayscope.db")) as source,
+        contextlib.closing(sqlite3.connect(tmp_path / "relayscope.db")) as copy,
+    ):
+        source.backup(copy)
+    return tmp_path, ids, text, gaps
 
 
 def test_recorded_calls_play_back_with_their_content_timing_and_faults(

@@ -17,20 +17,37 @@ import pytest
 
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import ROOT, WorkerProcess, marked, recorded
+from tests.support.worker import ROOT, ScopedWorker, WorkerProcess, marked, recorded
 
 PROMPT = "What does Relayscope record?"
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}]
 
 
-def client(worker: WorkerProcess, **kw: object) -> openai.OpenAI:
+@pytest.fixture
+def fake(shared_fake: FakeProvider) -> FakeProvider:
+    """The module's provider, its logs cleared: `fake.requests` are this test's own."""
+    shared_fake.clear()
+    return shared_fake
+
+
+@pytest.fixture
+def worker(shared_worker: WorkerProcess, fake: FakeProvider) -> ScopedWorker:
+    """The module's worker (one start instead of one per test), seeing this test's calls."""
+    return ScopedWorker(shared_worker)
+
+
+def client(worker: WorkerProcess | ScopedWorker, **kw: object) -> openai.OpenAI:
     return openai.OpenAI(
-        base_url=worker.base_url, api_key="sk-client-key-abcdefgh1234", max_retries=0, **kw
-    )  # type: ignore[arg-type]
+        base_url=worker.base_url,
+        api_key="sk-client-key-abcdefgh1234",
+        max_retries=0,
+        default_headers=worker.headers,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_non_stream_chat_is_forwarded_with_the_provider_key_and_recorded(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     with client(worker) as c:
         answer = c.chat.completions.create(model="fake-1", messages=MESSAGES)
@@ -60,7 +77,7 @@ def test_non_stream_chat_is_forwarded_with_the_provider_key_and_recorded(
 
 
 def test_stream_chat_passes_every_event_and_records_it_byte_for_byte(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     with client(worker) as c:
         stream = c.chat.completions.create(
@@ -92,7 +109,7 @@ def test_stream_chat_passes_every_event_and_records_it_byte_for_byte(
 
 
 def test_ttft_is_the_first_token_and_the_first_byte_its_own_figure(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     """The provider sends its role chunk at once and the first word 300 ms later: every view
     says TTFT ≈ 300 ms and shows the first byte beside it."""
@@ -112,7 +129,7 @@ def test_ttft_is_the_first_token_and_the_first_byte_its_own_figure(
     assert row["first_byte_ms"] < 200 <= 300 <= row["ttft_ms"] < 300 + 200
     assert abs(row["ttft_ms"] - seen[0]) < 100  # what the client saw, within loopback noise
     store = worker.store()
-    (listed,) = store.list_calls(columns=("ttft_ms",))
+    (listed,) = [r for r in store.list_calls(columns=("id", "ttft_ms")) if r["id"] == row["id"]]
     store.close()
     assert listed["ttft_ms"] == row["ttft_ms"]
     shown = subprocess.run(
@@ -160,7 +177,7 @@ def test_usage_on_the_finish_chunk_is_recorded(tmp_path, fake: FakeProvider) -> 
         assert row["finish_reason"] == "stop"
 
 
-def test_streamed_tool_calls_are_assembled(worker: WorkerProcess) -> None:
+def test_streamed_tool_calls_are_assembled(worker: ScopedWorker) -> None:
     tools = [
         {
             "type": "function",
@@ -187,7 +204,7 @@ def test_streamed_tool_calls_are_assembled(worker: WorkerProcess) -> None:
     assert row["finish_reason"] == "tool_calls"
 
 
-def test_responses_api_stream_and_usage_details(worker: WorkerProcess, fake: FakeProvider) -> None:
+def test_responses_api_stream_and_usage_details(worker: ScopedWorker, fake: FakeProvider) -> None:
     with client(worker) as c:
         stream = c.responses.create(model="fake-1", input=PROMPT, stream=True)
         events = list(stream)
@@ -207,8 +224,10 @@ def test_responses_api_stream_and_usage_details(worker: WorkerProcess, fake: Fak
 
 
 @pytest.mark.anyio
-async def test_async_client_streams(worker: WorkerProcess, fake: FakeProvider) -> None:
-    async with openai.AsyncOpenAI(base_url=worker.base_url, api_key="x", max_retries=0) as c:
+async def test_async_client_streams(worker: ScopedWorker, fake: FakeProvider) -> None:
+    async with openai.AsyncOpenAI(
+        base_url=worker.base_url, api_key="x", max_retries=0, default_headers=worker.headers
+    ) as c:
         stream = await c.chat.completions.create(model="fake-1", messages=MESSAGES, stream=True)
         text = "".join([ch.choices[0].delta.content or "" async for ch in stream if ch.choices])
     assert text == fake.answer_for("fake-1", PROMPT)
@@ -237,14 +256,14 @@ def test_provider_errors_pass_through_unchanged_and_are_recorded(
     assert json.loads(row["response_body"]) == direct.json()
 
 
-def test_sdk_sees_rate_limit_with_retry_after(worker: WorkerProcess) -> None:
+def test_sdk_sees_rate_limit_with_retry_after(worker: ScopedWorker) -> None:
     with client(worker) as c, pytest.raises(openai.RateLimitError) as caught:
         c.chat.completions.create(model="fail-429", messages=MESSAGES)
     assert caught.value.response.headers["retry-after"] == "1"
 
 
 def test_stream_cut_by_provider_is_recorded_interrupted_with_its_chunks(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     with client(worker) as c, pytest.raises((openai.APIError, httpx.HTTPError)):
         for _ in c.chat.completions.create(model="cut-stream", messages=MESSAGES, stream=True):
@@ -256,7 +275,7 @@ def test_stream_cut_by_provider_is_recorded_interrupted_with_its_chunks(
     assert row["output_text"]
 
 
-def test_slow_stream_is_not_buffered(worker: WorkerProcess) -> None:
+def test_slow_stream_is_not_buffered(worker: ScopedWorker) -> None:
     arrivals = []
     with client(worker) as c:
         for _ in c.chat.completions.create(model="slow", messages=MESSAGES, stream=True):
@@ -363,11 +382,11 @@ def test_the_demo_can_be_kept_beside_ones_own_providers(tmp_path, fake: FakeProv
     assert answer.choices[0].message.content
 
 
-def test_bad_json_gets_400_and_is_still_recorded(worker: WorkerProcess) -> None:
+def test_bad_json_gets_400_and_is_still_recorded(worker: ScopedWorker) -> None:
     response = httpx.post(
         worker.base_url + "/chat/completions",
         content=b"{not json",
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **worker.headers},
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
@@ -376,7 +395,7 @@ def test_bad_json_gets_400_and_is_still_recorded(worker: WorkerProcess) -> None:
 
 
 def test_replay_headers_choose_the_id_and_link_the_original_and_never_leave(
-    worker: WorkerProcess, fake: FakeProvider
+    worker: ScopedWorker, fake: FakeProvider
 ) -> None:
     headers = {
         "X-Relayscope-Call-Id": "0123456789ab-cdef0123",
@@ -385,7 +404,7 @@ def test_replay_headers_choose_the_id_and_link_the_original_and_never_leave(
     }
     response = httpx.post(
         worker.base_url + "/chat/completions",
-        headers=headers,
+        headers={**headers, **worker.headers},
         json={"model": "fake-1", "messages": MESSAGES},
     )
     assert response.status_code == 200
@@ -398,7 +417,7 @@ def test_replay_headers_choose_the_id_and_link_the_original_and_never_leave(
     )
     bad = httpx.post(
         worker.base_url + "/chat/completions",
-        headers={"X-Relayscope-Call-Id": "'; drop table calls"},
+        headers={"X-Relayscope-Call-Id": "'; drop table calls", **worker.headers},
         json={"model": "fake-1", "messages": MESSAGES},
     )
     assert bad.status_code == 200

@@ -13,6 +13,13 @@ from tests.support.worker import WorkerProcess, marked, recorded
 MESSAGES = [{"role": "user", "content": "hello"}]
 
 
+@pytest.fixture
+def cleared_fake(shared_fake: FakeProvider) -> FakeProvider:
+    """The shared worker's provider, its logs cleared: `requests` are this test's own."""
+    shared_fake.clear()
+    return shared_fake
+
+
 def raw_request(worker: WorkerProcess, data: bytes, timeout: float = 10) -> bytes:
     """Send bytes as they are; read until the server closes (or `timeout` of silence)."""
     host, port = worker.base_url.split("//")[1].split("/")[0].split(":")
@@ -88,17 +95,17 @@ def test_odd_routing_header_values_are_refused_cleanly(
 
 
 def test_header_injection_in_routing_headers_is_rejected_before_routing(
-    worker: WorkerProcess, fake: FakeProvider
+    shared_worker: WorkerProcess, cleared_fake: FakeProvider
 ) -> None:
     request = (
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"X-Relayscope-Provider: fake\r\n\rX-Injected: yes\r\n"
         b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
     )
-    answer = raw_request(worker, request)
+    answer = raw_request(shared_worker, request)
     assert answer.startswith(b"HTTP/1.1 400")
     assert b'"error"' in answer
-    assert fake.requests == []
+    assert cleared_fake.requests == []
 
 
 @pytest.mark.parametrize("path", ["/", "/admin", "/v2/chat/completions", "/v1beta/models"])
@@ -124,7 +131,7 @@ def test_other_methods_are_forwarded_and_recorded(
 
 
 def test_transfer_encoding_smuggling_attempt_is_refused(
-    worker: WorkerProcess, fake: FakeProvider
+    shared_worker: WorkerProcess, cleared_fake: FakeProvider
 ) -> None:
     body = b'{"model":"fake-1","messages":[]}'
     request = (
@@ -135,10 +142,10 @@ def test_transfer_encoding_smuggling_attempt_is_refused(
         + b"\r\n0\r\n\r\n"
         + b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     )
-    answer = raw_request(worker, request)
+    answer = raw_request(shared_worker, request)
     assert answer.startswith(b"HTTP/1.1 400")
     assert answer.count(b"HTTP/1.1 ") == 1  # the smuggled second request never ran
-    assert fake.requests == []
+    assert cleared_fake.requests == []
 
 
 def test_http2_prior_knowledge_client_gets_a_clear_refusal(worker: WorkerProcess) -> None:
@@ -149,11 +156,11 @@ def test_http2_prior_knowledge_client_gets_a_clear_refusal(worker: WorkerProcess
     assert worker.wait_for_calls(1)[0]["status"] == 505
 
 
-def test_h2c_upgrade_falls_back_to_http1(worker: WorkerProcess) -> None:
+def test_h2c_upgrade_falls_back_to_http1(shared_worker: WorkerProcess) -> None:
     request = (
         b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
         b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
     )
-    answer = raw_request(worker, request, timeout=1)  # keep-alive: read until quiet
+    answer = raw_request(shared_worker, request, timeout=1)  # keep-alive: read until quiet
     assert answer.startswith(b"HTTP/1.1 200")
     assert b'"fake-1"' in answer

@@ -150,8 +150,12 @@ def test_a_full_disk_loses_nothing_once_space_is_freed(tmp_path: Path, fake: Fak
                     timeout=20,
                 )
                 assert response.status_code == 200
-            time.sleep(2.5)
-            assert "Calls are kept in memory meanwhile" in worker.log(), worker.log()
+            # The recorder says so once neither the database nor the journal takes a batch:
+            # wait for that sentence rather than a fixed time.
+            deadline = time.monotonic() + 20
+            while "Calls are kept in memory meanwhile" not in worker.log():
+                assert time.monotonic() < deadline, worker.log()
+                time.sleep(0.05)
             filler.unlink()  # space again
             rows = worker.wait_for_calls(6, state="complete", timeout=20)
             assert len(rows) == 6

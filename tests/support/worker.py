@@ -48,6 +48,8 @@ class WorkerProcess:
         self.stdout: list[str] = []
         self.base_url = ""
         self.proc: subprocess.Popen[str] | None = None
+        #: Headers a test's clients send with each request (a ScopedWorker's probe; none here).
+        self.headers: dict[str, str] = {}
 
     def command(self) -> list[str]:
         args = [
@@ -214,3 +216,51 @@ def provider_config(*providers: tuple[str, str], extra: str = "") -> str:
             f"default = {'true' if index == 0 else 'false'}\n"
         )
     return "\n".join(parts) + extra
+
+
+class ScopedWorker:
+    """One test's view of a worker shared by a module (a start and stop cost seconds of CPU).
+
+    The test's clients send `headers` (a probe of its own) with every request, and
+    `wait_for_calls` counts only the calls that carry it, so a test sees exactly its own calls
+    as it would on a fresh worker, whatever the tests before it left behind or still have on
+    their way. Everything else (the address, the database, the log) is the shared worker's."""
+
+    PROBE_HEADER = "x-test-probe"
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.shared = worker
+        self.probe = uuid4().hex
+        self.headers = {self.PROBE_HEADER: self.probe}
+        self.base_url = worker.base_url
+        self.db_path = worker.db_path
+        self.config_path = worker.config_path
+
+    def log(self) -> str:
+        return self.shared.log()
+
+    def store(self) -> CallStore:
+        return self.shared.store()
+
+    def wait_for_calls(
+        self, count: int, *, state: str | None = None, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Like `WorkerProcess.wait_for_calls`, over this test's calls only."""
+        deadline = time.monotonic() + timeout
+        rows: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            store = self.store()
+            try:
+                every = store.list_calls(limit=100_000, descending=False)
+            finally:
+                store.close()
+            rows = [r for r in every if self.probe in (r["request_headers"] or "")]
+            live = [r for r in rows if r["state"] in ("pending", "streaming")]
+            if (
+                len(rows) >= count
+                and not live
+                and (state is None or all(r["state"] == state for r in rows))
+            ):
+                return rows
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} finished calls, have {rows!r}"[:3000])
