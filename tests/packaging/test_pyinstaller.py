@@ -14,7 +14,9 @@ import pytest
 from relayscope.store.call_store import CallStore
 from tests.support.worker import ROOT
 
-pytestmark = pytest.mark.slow
+# The build takes about two minutes of one core, more while the rest of the suite runs beside
+# it (dev/test.sh): the suite's 120 s per test would cut it, and nothing here is timed.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 BINARY = ROOT / "dist" / "relayscope" / "relayscope"
 
 

@@ -47,6 +47,7 @@ async def _load(base_url: str, total: int, concurrency: int) -> list[tuple[str, 
 
 
 @pytest.mark.slow  # a minute of one core, no timing asserted: runs beside the rest
+@pytest.mark.timeout(600)  # beside the rest of the suite a minute of CPU can take several
 def test_mixed_load_every_call_answered_and_every_chunk_recorded(
     worker: WorkerProcess, fake: FakeProvider
 ) -> None:
