@@ -51,6 +51,9 @@ def send_first_call(win: MainWindow, qtbot: QtBot) -> str:
         lambda: (row := win.store.get_call(call_id)) is not None and row["state"] == "complete",
         timeout=5000,
     )
+    # The list shows it once the worker's event has come through (a moment after the commit
+    # on a busy machine): "Replay to" acts on the list's current call.
+    qtbot.waitUntil(lambda: win.call_list.select_call(call_id), timeout=10_000)
     editor.close()
     return call_id
 
