@@ -325,7 +325,7 @@ class CallListView(QTableView):
         to right. False (nothing painted) otherwise."""
         if (
             not self.fast_paint
-            or not isinstance(delegate, RowDelegate)
+            or type(delegate) is not RowDelegate  # a subclass may paint its own way
             or self.model() is not self._model
             or self.state() == QAbstractItemView.State.EditingState
             or self.isRightToLeft()
