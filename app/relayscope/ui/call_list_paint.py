@@ -353,6 +353,7 @@ def paint_rows(
     selection = view.selectionModel()
     root = view.rootIndex()
     lines: list[int] = []
+    row_left, row_right = spans[0][0], spans[-1][0] + spans[-1][1]
     for row in range(top, bottom + 1):
         height = view.rowHeight(row)
         if height <= 0:
@@ -363,14 +364,20 @@ def paint_rows(
         some = not whole and selection.rowIntersectsSelection(row, root)
         odd = alternating and row & 1
         cells = model.row_cells(row, logicals)
+        # The style's row panel (PE_PanelItemViewRow) under each cell: one fill for the
+        # row when its cells are alike and touch (no grid between them).
+        panel = highlight if whole and show_selected else alternate_base if odd else None
+        each = grid or some
+        if panel is not None and not each:
+            painter.fillRect(row_left, y, row_right - row_left, height, panel)
         for logical, (x, width), cell in zip(logicals, spans, cells, strict=True):
             picked = whole or (some and selection.isSelected(view.model().index(row, logical)))
             rect = (x, y, width - grid, height - grid)
-            # The style's row panel (PE_PanelItemViewRow), then the cell.
-            if picked and show_selected:
-                painter.fillRect(*rect, highlight)
-            elif odd:
-                painter.fillRect(*rect, alternate_base)
+            if each:
+                if picked and show_selected:
+                    painter.fillRect(*rect, highlight)
+                elif odd:
+                    painter.fillRect(*rect, alternate_base)
             if cell is not None:
                 cell_state = state | _SELECTED if picked else state
                 delegate.draw_cell(painter, rect, cell_state, cell, _RIGHT[logical])
