@@ -1,12 +1,14 @@
-"""How the call list paints its cells: straight onto the painter, one model call per cell.
+"""How the call list paints its cells: straight onto the painter, one model call per row.
 
 Under heavy traffic the list repaints its visible rows ten times a second, and Qt's own
 cell painting (`QStyledItemDelegate`: seven `data()` calls per cell, then the style lays out
 each cell's text) was most of the UI thread's time. `RowDelegate` asks the model once per
 cell (`Role.CELL`) and draws what the style drew: the selection or alert background, the
 status icon, the text elided with "…" in the column's alignment and colour, the Gaps
-sparkline. `StyledRowDelegate` is the style's way, kept as the reference the tests and
-`bench/ui_bench.py` compare against.
+sparkline. Even so, Qt calling Python once per cell cost as much as the drawing, so the
+view paints its visible rows itself in one Python pass (`paint_rows`), with the same
+drawing code (`RowDelegate.draw_cell`). `StyledRowDelegate` is the style's way, kept as the
+reference the tests and `bench/ui_bench.py` compare against.
 """
 
 from __future__ import annotations
