@@ -379,24 +379,33 @@ def repaint_cost(
     view: CallListView, batches: int = 40, per_batch: int = 10
 ) -> Iterator[tuple[str, str]]:
     """One repaint of the visible rows, CPU time of the UI thread, with the style's cell
-    painting (`StyledRowDelegate`, the list's delegate before) and the list's own
-    (`RowDelegate`), in alternating batches in the same run: the ratio holds on a loaded
-    machine, where wall-clock times are mostly waiting for a core."""
+    painting (`StyledRowDelegate`, the list's delegate before), the list's own delegate
+    called by Qt cell by cell (`RowDelegate`), and the view painting its rows itself in one
+    Python pass (`paint_rows`), in alternating batches in the same run: the ratios hold on
+    a loaded machine, where wall-clock times are mostly waiting for a core."""
     # Imported here: live_bench imports this module with older app code on the path.
     from relayscope.ui.call_list_paint import RowDelegate, StyledRowDelegate
 
-    delegates = {"style's": StyledRowDelegate(view), "own": RowDelegate(view)}
-    times: dict[str, list[float]] = {name: [] for name in delegates}
+    one_pass = hasattr(view, "fast_paint")  # older app code has no one-pass paint
+    ways: dict[str, tuple[Any, bool]] = {
+        "style's": (StyledRowDelegate(view), False),
+        "own": (RowDelegate(view), False),
+    }
+    if one_pass:
+        ways["own, one pass"] = (ways["own"][0], True)
+    times: dict[str, list[float]] = {name: [] for name in ways}
     viewport = view.viewport()
     for _ in range(batches):
-        for name, delegate in delegates.items():
+        for name, (delegate, fast) in ways.items():
+            view.fast_paint = fast
             view.setItemDelegate(delegate)
             viewport.repaint()  # the first paint after a switch lays out anew: not timed
             for _ in range(per_batch):
                 started = time.thread_time()
                 viewport.repaint()
                 times[name].append((time.thread_time() - started) * 1000)
-    view.setItemDelegate(delegates["own"])
+    view.fast_paint = True
+    view.setItemDelegate(ways["own"][0])
     rows = view.rowAt(viewport.height() - 1) - view.rowAt(0) + 1
     rows = rows if view.rowAt(viewport.height() - 1) >= 0 else view.model().rowCount()
     yield "repaint CPU time, cells", f"{rows} rows x {view.model().columnCount()} columns"
@@ -407,8 +416,12 @@ def repaint_cost(
             f"  {name} cell paint: median / p95",
             f"{statistics.median(values):.2f} / {p95:.2f} ms",
         )
-    ratio = statistics.median(times["own"]) / statistics.median(times["style's"])
-    yield "  own / style's (medians)", f"{ratio:.2f}x"
+    style = statistics.median(times["style's"])
+    yield "  own / style's (medians)", f"{statistics.median(times['own']) / style:.2f}x"
+    if one_pass:
+        fast = statistics.median(times["own, one pass"])
+        yield "  one pass / style's (medians)", f"{fast / style:.2f}x"
+        yield "  one pass / own (medians)", f"{fast / statistics.median(times['own']):.2f}x"
 
 
 def main() -> int:

@@ -32,7 +32,7 @@ from relayscope.ui.call_list_model import (
     row_runs,
 )
 from relayscope.ui.keyed_rows import KeyedRows
-from relayscope.ui.roles import Role
+from relayscope.ui.roles import Cell, Role
 
 __all__ = ["CHILD_INDENT", "COLLAPSED", "EXPANDED", "CallGroupModel"]
 
@@ -127,6 +127,23 @@ class CallGroupModel(QAbstractTableModel):
             if role == _CELL and value is not None:
                 return (CHILD_INDENT + value[0], *value[1:])
         return value
+
+    def row_cells(self, number: int, columns: list[int]) -> list[Cell | None]:
+        """`Role.CELL` of these columns of row `number` in one call (as `data()` answers)."""
+        kind, key = self._rows[number]
+        if kind == "g":
+            group = self._groups[key]
+            return [self._group_data(group, column, _CELL) for column in columns]
+        source_row = self.source.row_of(key)
+        if source_row is None:
+            return [None] * len(columns)
+        cells = self.source.row_cells(source_row, columns)
+        if key in self._turn_of and _TIME in columns:
+            at = columns.index(_TIME)
+            cell = cells[at]
+            if cell is not None:
+                cells[at] = (CHILD_INDENT + cell[0], *cell[1:])
+        return cells
 
     # -- queries ------------------------------------------------------------------------
 

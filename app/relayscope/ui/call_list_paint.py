@@ -1,17 +1,19 @@
-"""How the call list paints its cells: straight onto the painter, one model call per cell.
+"""How the call list paints its cells: straight onto the painter, one model call per row.
 
 Under heavy traffic the list repaints its visible rows ten times a second, and Qt's own
 cell painting (`QStyledItemDelegate`: seven `data()` calls per cell, then the style lays out
 each cell's text) was most of the UI thread's time. `RowDelegate` asks the model once per
 cell (`Role.CELL`) and draws what the style drew: the selection or alert background, the
 status icon, the text elided with "…" in the column's alignment and colour, the Gaps
-sparkline. `StyledRowDelegate` is the style's way, kept as the reference the tests and
-`bench/ui_bench.py` compare against.
+sparkline. Even so, Qt calling Python once per cell cost as much as the drawing, so the
+view paints its visible rows itself in one Python pass (`paint_rows`), with the same
+drawing code (`RowDelegate.draw_cell`). `StyledRowDelegate` is the style's way, kept as the
+reference the tests and `bench/ui_bench.py` compare against.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, cast
+from typing import NamedTuple, Protocol, cast
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, Qt
 from PySide6.QtGui import (
@@ -23,6 +25,7 @@ from PySide6.QtGui import (
     QIcon,
     QPainter,
     QPalette,
+    QPen,
     QStaticText,
     QTransform,
 )
@@ -31,11 +34,12 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTableView,
 )
 
 from relayscope.ui import theme
 from relayscope.ui.call_list_model import COLUMN, COLUMNS
-from relayscope.ui.roles import Role
+from relayscope.ui.roles import Cell, Role
 
 #: Room for the Gaps sparkline: 24 bars of 3 px and a 1 px space.
 SPARKLINE_WIDTH = 24 * 4
@@ -49,6 +53,14 @@ _SELECTED = QStyle.StateFlag.State_Selected.value
 _ACTIVE = QStyle.StateFlag.State_Active.value
 _ENABLED = QStyle.StateFlag.State_Enabled.value
 _RIGHT = [c.numeric for c in COLUMNS]
+_SHOW_DECORATION_SELECTED = QStyle.StyleHint.SH_ItemView_ShowDecorationSelected
+
+
+def _group(state: int) -> QPalette.ColorGroup:
+    """The palette's colour group for a view item's state, as the style picks it."""
+    if not state & _ENABLED:
+        return QPalette.ColorGroup.Disabled
+    return QPalette.ColorGroup.Active if state & _ACTIVE else QPalette.ColorGroup.Inactive
 
 
 def sparkline_bars(
@@ -74,15 +86,17 @@ class _Sparkline:
     def draw(
         self,
         painter: QPainter,
-        rect: QRect,
+        rect: tuple[int, int, int, int],
         metrics: QFontMetrics,
         profile: tuple[list[float], float],
     ) -> None:
+        """Draws in `rect` (left, top, width, height: plain ints, no QRect to build)."""
         gaps, stall_ms = profile
+        x, y, cell_width, cell_height = rect
         text_room = metrics.horizontalAdvance("99.9 s") + 2 * theme.SPACING
-        width = min(SPARKLINE_WIDTH, rect.width() - text_room)
-        left, bottom = rect.left() + theme.SPACING // 2, rect.bottom() - 3
-        bars = sparkline_bars(gaps, stall_ms, width, rect.height() - 8)
+        width = min(SPARKLINE_WIDTH, cell_width - text_room)
+        left, bottom = x + theme.SPACING // 2, y + cell_height - 1 - 3
+        bars = sparkline_bars(gaps, stall_ms, width, cell_height - 8)
         steady, stall = self._colours()
         for x, bar_width, height, stalled in bars:
             painter.fillRect(
@@ -121,7 +135,8 @@ class StyledRowDelegate(QStyledItemDelegate):
             return
         profile = index.data(_GAPS_ROLE)
         if profile is not None:
-            self._sparkline.draw(painter, option.rect, option.fontMetrics, profile)
+            rect = cast(tuple[int, int, int, int], option.rect.getRect())
+            self._sparkline.draw(painter, rect, option.fontMetrics, profile)
 
 
 class RowDelegate(QStyledItemDelegate):
@@ -157,6 +172,7 @@ class RowDelegate(QStyledItemDelegate):
                 palette.brush(group, QPalette.ColorRole.Highlight),
                 palette.color(group, QPalette.ColorRole.HighlightedText),
                 palette.color(group, QPalette.ColorRole.Text),
+                palette.brush(group, QPalette.ColorRole.AlternateBase),
             )
             for group in (
                 QPalette.ColorGroup.Active,
@@ -176,33 +192,39 @@ class RowDelegate(QStyledItemDelegate):
         if cell is None:
             super().paint(painter, option, index)
             return
+        rect = cast(tuple[int, int, int, int], option.rect.getRect())
+        # An int: operators on Qt's flag enums cost microseconds.
+        self.draw_cell(painter, rect, option.state.value, cell, _RIGHT[index.column()])
+
+    def draw_cell(
+        self,
+        painter: QPainter,
+        rect: tuple[int, int, int, int],
+        state: int,
+        cell: Cell,
+        right: bool,
+    ) -> None:
+        """Draws one cell in `rect` (left, top, width, height) for a view item's `state`
+        (`QStyle.StateFlag` as an int): `paint()` per cell when Qt asks, `paint_rows` for
+        the whole view in one Python pass."""
         frame = self._frame
         if frame is None:
             self.prepare()
             frame = cast(_Frame, self._frame)
         text, colour, background, icon, bold, profile = cell
-        rect: QRect = option.rect
-        state = option.state.value  # an int: operators on Qt's flag enums cost microseconds
+        left, top, width, height = rect
         selected = state & _SELECTED
         if selected or colour is None:
-            group = (
-                QPalette.ColorGroup.Disabled
-                if not state & _ENABLED
-                else QPalette.ColorGroup.Active
-                if state & _ACTIVE
-                else QPalette.ColorGroup.Inactive
-            )
-            highlight, highlighted_text, plain_text = frame.colours[group]
+            highlight, highlighted_text, plain_text, _ = frame.colours[_group(state)]
             if selected:
                 # As the style: the highlight replaces the alert tint, the text takes the
                 # highlighted text's colour (the status colours too).
-                painter.fillRect(rect, highlight)
+                painter.fillRect(left, top, width, height, highlight)
                 colour = highlighted_text
             else:
                 colour = plain_text
         if background is not None and not selected:
-            painter.fillRect(rect, background)
-        left, top, width, height = cast(tuple[int, int, int, int], rect.getRect())
+            painter.fillRect(left, top, width, height, background)
         margin = frame.margin
         if icon is not None:
             size = frame.icon_size
@@ -222,7 +244,7 @@ class RowDelegate(QStyledItemDelegate):
         if not text:
             return
         width -= 2 * margin
-        key = (text, width, height, bold, _RIGHT[index.column()])
+        key = (text, width, height, bold, right)
         laid = self._texts.get(key)
         if laid is None:
             laid = self._lay_out(key, font, metrics)
@@ -283,8 +305,106 @@ class _Frame(NamedTuple):
     """What the cells of one paint share (`RowDelegate.prepare`)."""
 
     fonts: tuple[QFont, QFontMetrics, QFont, QFontMetrics]
-    colours: dict[QPalette.ColorGroup, tuple[QBrush, QColor, QColor]]
+    #: Per colour group: highlight, highlighted text, text, alternate row background.
+    colours: dict[QPalette.ColorGroup, tuple[QBrush, QColor, QColor, QBrush]]
     icon_left: int
     text_left: int
     margin: int
     icon_size: int
+
+
+class _CellRows(Protocol):
+    def row_cells(self, number: int, columns: list[int]) -> list[Cell | None]: ...
+
+
+def paint_rows(
+    view: QTableView, delegate: RowDelegate, model: _CellRows, painter: QPainter, dirty: QRect
+) -> None:
+    """Paints the cells of `view` that meet `dirty` in one Python pass, as `QTableView`'s
+    own paint does with `delegate` (alternate rows, selection, grid), without its call from
+    C++ into Python for each cell: at 500 calls/s that per-cell dispatch was most of a
+    repaint. The caller checks the view is one this can paint (rows whole, left to right,
+    no editor) and has called `delegate.prepare()`."""
+    frame = cast(_Frame, delegate._frame)
+    option = QStyleOptionViewItem()
+    view.initViewItemOption(option)  # the state Qt gives every cell (enabled, active)
+    state = option.state.value & ~_HAS_FOCUS.value
+    style = view.style()
+    show_selected = style.styleHint(_SHOW_DECORATION_SELECTED, option, view)
+    highlight, _, _, alternate_base = frame.colours[_group(state)]
+    header = view.horizontalHeader()
+    first = header.visualIndexAt(dirty.left())
+    last = header.visualIndexAt(dirty.right())
+    first, last = max(first, 0), header.count() - 1 if last < 0 else last
+    logicals: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for visual in range(first, last + 1):
+        logical = header.logicalIndex(visual)
+        width = 0 if header.isSectionHidden(logical) else header.sectionSize(logical)
+        if width > 0:
+            logicals.append(logical)
+            spans.append((header.sectionViewportPosition(logical), width))
+    top = view.rowAt(dirty.top())
+    bottom = view.rowAt(dirty.bottom())
+    rows = view.model().rowCount()
+    bottom = rows - 1 if bottom < 0 else bottom
+    if top < 0 or not logicals:
+        return
+    grid = 1 if view.showGrid() else 0
+    alternating = view.alternatingRowColors()
+    selection = view.selectionModel()
+    root = view.rootIndex()
+    lines: list[int] = []
+    row_left, row_right = spans[0][0], spans[-1][0] + spans[-1][1]
+    for row in range(top, bottom + 1):
+        height = view.rowHeight(row)
+        if height <= 0:
+            continue
+        y = view.rowViewportPosition(row)
+        lines.append(y + height - 1)
+        whole = selection.isRowSelected(row, root)
+        some = not whole and selection.rowIntersectsSelection(row, root)
+        odd = alternating and row & 1
+        cells = model.row_cells(row, logicals)
+        # The style's row panel (PE_PanelItemViewRow) under each cell: one fill for the
+        # row when its cells are alike and touch (no grid between them).
+        panel = highlight if whole and show_selected else alternate_base if odd else None
+        each = grid or some
+        if panel is not None and not each:
+            painter.fillRect(row_left, y, row_right - row_left, height, panel)
+        for logical, (x, width), cell in zip(logicals, spans, cells, strict=True):
+            picked = whole or (some and selection.isSelected(view.model().index(row, logical)))
+            rect = (x, y, width - grid, height - grid)
+            if each:
+                if picked and show_selected:
+                    painter.fillRect(*rect, highlight)
+                elif odd:
+                    painter.fillRect(*rect, alternate_base)
+            if cell is not None:
+                cell_state = state | _SELECTED if picked else state
+                delegate.draw_cell(painter, rect, cell_state, cell, _RIGHT[logical])
+    if grid:
+        _paint_grid(view, painter, dirty, lines, spans, option)
+
+
+def _paint_grid(
+    view: QTableView,
+    painter: QPainter,
+    dirty: QRect,
+    lines: list[int],
+    spans: list[tuple[int, int]],
+    option: QStyleOptionViewItem,
+) -> None:
+    """The grid as `QTableView` draws it: a line under each row and right of each column,
+    across the part of `dirty` the cells cover."""
+    colour = view.style().styleHint(QStyle.StyleHint.SH_Table_GridLineColor, option, view)
+    painter.save()
+    painter.setPen(QPen(QColor.fromRgba(colour & 0xFFFFFFFF), 1, view.gridStyle()))
+    header, rows = view.horizontalHeader(), view.verticalHeader()
+    right = min(dirty.right(), header.length() - header.offset() - 1)
+    bottom = min(dirty.bottom(), rows.length() - rows.offset() - 1)
+    for y in lines:
+        painter.drawLine(dirty.left(), y, right, y)
+    for x, width in spans:
+        painter.drawLine(x + width - 1, dirty.top(), x + width - 1, bottom)
+    painter.restore()

@@ -35,7 +35,7 @@ from relayscope.analysis.cost import load_prices_in_background, prices_loaded
 from relayscope.ui import theme
 from relayscope.ui.call_group_model import CallGroupModel
 from relayscope.ui.call_list_model import COLUMN, COLUMNS, CallListModel
-from relayscope.ui.call_list_paint import SPARKLINE_WIDTH, RowDelegate
+from relayscope.ui.call_list_paint import SPARKLINE_WIDTH, RowDelegate, paint_rows
 
 #: Widest text each column usually shows (sizes the columns at start).
 _SAMPLES = {
@@ -81,6 +81,9 @@ class CallListView(QTableView):
     playback_requested = Signal(list)
     diagnostics_requested = Signal(str)
     grouping_toggled = Signal(bool)
+    #: Paint the cells in one Python pass (`paint_rows`); off: Qt's paint, one delegate call
+    #: per cell (what bench/ui_bench.py compares against).
+    fast_paint = True
 
     def __init__(self, model: CallListModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -303,7 +306,8 @@ class CallListView(QTableView):
         delegate = self.itemDelegate()
         if isinstance(delegate, RowDelegate):
             delegate.prepare()
-        super().paintEvent(event)
+        if not self._paint_rows(event, delegate):
+            super().paintEvent(event)
         self._source.note_paint_ms((time.perf_counter() - started) * 1000)
         if self._model.rowCount() == 0 and self._empty_message:
             painter = QPainter(self.viewport())
@@ -314,6 +318,23 @@ class CallListView(QTableView):
                 self._empty_message,
             )
             painter.end()
+
+    def _paint_rows(self, event: QPaintEvent, delegate: object) -> bool:
+        """Paints the visible cells in one Python pass (`paint_rows`) when nothing needs
+        Qt's own per-cell paint: the list's delegate, its own models, no editor open, left
+        to right. False (nothing painted) otherwise."""
+        if (
+            not self.fast_paint
+            or type(delegate) is not RowDelegate  # a subclass may paint its own way
+            or self.model() is not self._model
+            or self.state() == QAbstractItemView.State.EditingState
+            or self.isRightToLeft()
+        ):
+            return False
+        painter = QPainter(self.viewport())
+        paint_rows(self, delegate, self._model, painter, event.region().boundingRect())
+        painter.end()
+        return True
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         # QTableView copies the current cell's text on Ctrl+C; a call's id is what is useful.
