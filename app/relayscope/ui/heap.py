@@ -1,0 +1,26 @@
+"""Keeps Python's full garbage collections off the live list's frames.
+
+A full (generation 2) collection walks every object the process holds, with the interpreter
+lock held: after start-up that is Qt's wrappers, the imported modules and genai-prices' price
+list, and one such walk stalled the window for ~90 ms under 500 calls/s (measured with
+`LIVE_BENCH_BLAME=1 python -m bench.live_bench`: the only stall over 50 ms in 30 s). Those
+objects live as long as the app, so once they are loaded they are moved out of the
+collector's sight (`gc.freeze`): later full collections walk only what came after them.
+"""
+
+from __future__ import annotations
+
+import gc
+
+_settled = False
+
+
+def settle_start_up_objects() -> None:
+    """Collect once, then freeze what is alive (the app's long-lived start-up objects).
+    Called when the window has shown and the price list has loaded; later calls do nothing."""
+    global _settled
+    if _settled:
+        return
+    _settled = True
+    gc.collect()
+    gc.freeze()
