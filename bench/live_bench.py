@@ -290,8 +290,8 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
                 return
             took = (time.perf_counter() - gc_started[0]) * 1000
             if took >= 10:
-                blame[f"gc generation {info['generation']} ({info['collected']} collected)"] += (
-                    max(1, round(took / 2))
+                blame[f"gc generation {info['generation']} ({info['collected']} collected)"] += max(
+                    1, round(took / 2)
                 )
 
         gc.callbacks.append(on_gc)

@@ -383,8 +383,12 @@ def repaint_cost(
     called by Qt cell by cell (`RowDelegate`), and the view painting its rows itself in one
     Python pass (`paint_rows`), in alternating batches in the same run: the ratios hold on
     a loaded machine, where wall-clock times are mostly waiting for a core."""
-    # Imported here: live_bench imports this module with older app code on the path.
-    from relayscope.ui.call_list_paint import RowDelegate, StyledRowDelegate
+    # Imported here: live_bench and static_bench run this module with older app code too,
+    # which has neither delegate (its repaint is measured by the steps before).
+    try:
+        from relayscope.ui.call_list_paint import RowDelegate, StyledRowDelegate
+    except ImportError:
+        return
 
     one_pass = hasattr(view, "fast_paint")  # older app code has no one-pass paint
     ways: dict[str, tuple[Any, bool]] = {

@@ -16,11 +16,12 @@ _settled = False
 
 
 def settle_start_up_objects() -> None:
-    """Collect once, then freeze what is alive (the app's long-lived start-up objects).
-    Called when the window has shown and the price list has loaded; later calls do nothing."""
+    """Freeze what is alive (the app's long-lived start-up objects). Called when the window
+    has shown and the price list has loaded; later calls do nothing. No collection first: it
+    would be the very stall this avoids, a moment after start-up (garbage that is frozen
+    with them stays, a few kilobytes of start-up leftovers)."""
     global _settled
     if _settled:
         return
     _settled = True
-    gc.collect()
     gc.freeze()
