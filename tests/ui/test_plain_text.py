@@ -152,3 +152,23 @@ def test_labels_with_recorded_text_are_plain_text(qtbot: QtBot) -> None:
         assert label.textFormat() == Qt.TextFormat.PlainText
     assert column.subtitle.text() == "m" + HTML
     assert "m" + HTML in dialog.facts.text()
+
+
+def test_call_list_cells_are_painted_as_the_recorded_text(store: CallStore, qtbot: QtBot) -> None:
+    """The list paints its cells itself (QStaticText, whose default format guesses rich
+    text): a model name that looks like HTML is drawn as its characters, never as markup."""
+    from relayscope.ui.call_list_paint import RowDelegate
+    from relayscope.ui.call_list_view import CallListView
+
+    view = CallListView(CallListModel(store))
+    qtbot.addWidget(view)
+    view.resize(1600, 300)
+    view.setColumnWidth(COLUMN["model"], 1200)
+    view.grab()  # a real paint of the visible rows
+    delegate = view.itemDelegate()
+    assert isinstance(delegate, RowDelegate)
+    painted = {key[0]: laid[0] for key, laid in delegate._texts.items()}
+    shown = painted["m" + HTML].text()  # the model column: the recorded characters, elided
+    assert shown.startswith("m<img src=x><b>bold</b><table>")
+    assert ("m" + HTML).startswith(shown.removesuffix("…"))
+    assert all(s.textFormat() == Qt.TextFormat.PlainText for s in painted.values())
