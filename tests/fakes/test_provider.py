@@ -8,6 +8,7 @@ import gzip
 import itertools
 import json
 import socket
+import statistics
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -645,12 +646,14 @@ def test_delays() -> None:
         FakeProvider(words=3, chunk_delay=0.04) as fake,
         httpx.Client(base_url=fake.base_url, timeout=5) as http,
     ):
+        # Gaps as the client sees them: a read the busy machine delays shortens the next
+        # gap (15 ms seen against 40 ms sent), so the typical gap and the whole span count.
         gaps = _event_gaps(http, chat(stream=True), {})
-        assert len(gaps) == 5 and min(gaps) > 0.03
+        assert len(gaps) == 5 and statistics.median(gaps) > 0.03 and sum(gaps) > 0.16
         gaps = _event_gaps(http, chat(stream=True), {"x-fake-delay": "0"})
-        assert max(gaps) < 0.03
+        assert statistics.median(gaps) < 0.03
         gaps = _event_gaps(http, chat("slow", stream=True), {"x-fake-delay": "0"})
-        assert min(gaps) > 0.08
+        assert statistics.median(gaps) > 0.08
 
 
 def test_long_stream_words() -> None:
