@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Self
 from uuid import uuid4
@@ -162,9 +163,15 @@ class WorkerProcess:
         return CallStore(self.db_path, create=False)
 
     def wait_for_calls(
-        self, count: int, *, state: str | None = None, timeout: float = 10.0
+        self,
+        count: int,
+        *,
+        state: str | None = None,
+        timeout: float = 10.0,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows once `count` calls are recorded (and, if given, all in `state`), oldest first."""
+        """Rows once `count` calls are recorded (and, if given, all in `state`), oldest first;
+        with `keep`, only the rows it keeps are counted, checked and returned."""
         deadline = time.monotonic() + timeout
         rows: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
@@ -173,6 +180,8 @@ class WorkerProcess:
                 rows = store.list_calls(limit=100_000, descending=False)
             finally:
                 store.close()
+            if keep is not None:
+                rows = [r for r in rows if keep(r)]
             live = [r for r in rows if r["state"] in ("pending", "streaming")]
             if (
                 len(rows) >= count
@@ -246,21 +255,8 @@ class ScopedWorker:
         self, count: int, *, state: str | None = None, timeout: float = 10.0
     ) -> list[dict[str, Any]]:
         """Like `WorkerProcess.wait_for_calls`, over this test's calls only."""
-        deadline = time.monotonic() + timeout
-        rows: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            store = self.store()
-            try:
-                every = store.list_calls(limit=100_000, descending=False)
-            finally:
-                store.close()
-            rows = [r for r in every if self.probe in (r["request_headers"] or "")]
-            live = [r for r in rows if r["state"] in ("pending", "streaming")]
-            if (
-                len(rows) >= count
-                and not live
-                and (state is None or all(r["state"] == state for r in rows))
-            ):
-                return rows
-            time.sleep(0.05)
-        raise AssertionError(f"expected {count} finished calls, have {rows!r}"[:3000])
+        return self.shared.wait_for_calls(count, state=state, timeout=timeout, keep=self.mine)
+
+    def mine(self, row: dict[str, Any]) -> bool:
+        """Whether a recorded call carries this test's probe header."""
+        return self.probe in (row["request_headers"] or "")
