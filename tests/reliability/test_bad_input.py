@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import time
 
+import h11
 import httpx
 import pytest
 
@@ -35,6 +37,31 @@ def raw_request(worker: WorkerProcess, data: bytes, timeout: float = 10) -> byte
                 break
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def one_answer(worker: WorkerProcess, data: bytes, timeout: float = 60) -> bytes:
+    """Send a GET's bytes as they are; read until one whole answer has arrived (its end known
+    from its own head, as a client reads it) on a connection the server keeps open. Only a
+    deadline (generous: a loaded machine is slow, not wrong) ends the read otherwise."""
+    host, port = worker.base_url.split("//")[1].split("/")[0].split(":")
+    reader = h11.Connection(h11.CLIENT)  # reads the answer to a GET; what is sent is `data`
+    reader.send(h11.Request(method="GET", target="/", headers=[("Host", host)]))
+    reader.send(h11.EndOfMessage())
+    answer = b""
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        while True:
+            event = reader.next_event()
+            if isinstance(event, h11.EndOfMessage):
+                return answer
+            if event is h11.NEED_DATA:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                chunk = sock.recv(65536)  # TimeoutError past the deadline
+                reader.receive_data(chunk)
+                answer += chunk
+            elif isinstance(event, h11.ConnectionClosed):
+                raise AssertionError(f"closed before the whole answer: {answer!r}")
 
 
 @pytest.mark.parametrize(
@@ -161,6 +188,6 @@ def test_h2c_upgrade_falls_back_to_http1(shared_worker: WorkerProcess) -> None:
         b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
         b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
     )
-    answer = raw_request(shared_worker, request, timeout=1)  # keep-alive: read until quiet
+    answer = one_answer(shared_worker, request)  # kept alive: read to the answer's end
     assert answer.startswith(b"HTTP/1.1 200")
     assert b'"fake-1"' in answer

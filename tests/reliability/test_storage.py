@@ -91,7 +91,7 @@ def test_calls_made_during_an_outage_are_written_once_the_database_is_back(
         rows = worker.wait_for_calls(12, state="complete", timeout=30)
         assert len(rows) == 12 and all(r["output_text"] for r in rows)
         assert sum(r["chunk_count"] > 0 for r in rows) == 6
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # written back once a second; a loaded machine is slow
         while journal.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not journal.exists()
