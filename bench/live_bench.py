@@ -4,9 +4,13 @@
     .venv/bin/python -m bench.live_bench --base main --rounds 2             # side by side
 
 Not the whole proxy: a producer process (this file with `--produce`) plays the recording
-process's part. It records calls at the given rate through a real `RecordingWriter` (70%
-streams, 0.3-1.5 s long, 4 SSE events every 200 ms; the rest plain JSON answers after
-50-400 ms) into a real database and prints the writer's commit events as NDJSON, which the
+process's part. It records calls at the given rate through a real `RecordingWriter` into a
+real database: 80% are Codex sessions' calls, recorded as the recorder records them (its
+`session-id` and `x-codex-turn-metadata` headers, `session_id` and `turn_id`, a Responses
+stream; one call at a time per session, 2-8 calls a turn, 1-4 turns a session), so "Group
+by turn" (`--grouped`) folds real turns; the rest are chat calls without a session (70%
+streams; the rest plain JSON answers after 50-400 ms). A stream is 0.4-1.4 s long, 4 SSE
+events every 200 ms. It prints the writer's commit events as NDJSON, which the
 app reads with its real `WorkerProcess` (only the command line is the producer's) and
 hands to the real `MainWindow`. Events are printed from a thread of their own, so a slow
 window never slows the database: the lag measured is the list's alone.
@@ -38,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +55,141 @@ STALL_TICK_MS = 5
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: Of the calls: a Codex session's (the rest are chat calls without a session).
+AGENT_SHARE = 0.8
+CODEX_AGENT = "codex_cli_rs/0.58.0 (Linux 6.8; x86_64) xterm-256color"
+
+
+@dataclass(slots=True)
+class _Session:
+    id: str
+    turn_id: str = ""
+    calls_left: int = 0  # in this turn
+    turns_left: int = 0
+    turns: int = 0
+    items: list[dict[str, Any]] = field(default_factory=list)  # the conversation so far
+
+
+class _Agents:
+    """Codex sessions, each making one call at a time (a turn is the requests of one user
+    message: the model calls a tool, the tool's output goes back, until it answers), with
+    the headers and columns the real recorder writes for them (`Recorder.request`)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.idle: list[_Session] = []
+        self.busy: dict[str, _Session] = {}  # call id -> its session
+        self.sessions = 0
+        self.turns = 0
+
+    def start(self, call_id: str) -> dict[str, Any]:
+        """The row of a session's next call (a new session when every one is busy)."""
+        rng = self.rng
+        if self.idle:
+            session = self.idle.pop(rng.randrange(len(self.idle)))
+        else:
+            self.sessions += 1
+            session = _Session(f"0199f1a2-{self.sessions:04x}-7c3e-bench-{rng.getrandbits(32):08x}")
+            session.turns_left = rng.randint(1, 4)
+        if session.calls_left == 0:  # a new turn: the user's message
+            self.turns += 1
+            session.turns += 1
+            session.turn_id = f"turn-{self.turns:06x}-{rng.getrandbits(24):06x}"
+            session.calls_left = rng.randint(2, 8)
+            session.turns_left -= 1
+            session.items.append(
+                {"role": "user", "content": f"turn {session.turns}: fix the failing test"}
+            )
+        else:  # the tool's output goes back
+            tool_call = session.items[-1].get("call_id")
+            session.items.append(
+                {"type": "function_call_output", "call_id": tool_call, "output": "ok"}
+            )
+        session.calls_left -= 1
+        self.busy[call_id] = session
+        body = {
+            "model": "gpt-5.2-codex",
+            "instructions": "You are Codex, a coding agent.",
+            "input": session.items[-40:],
+            "stream": True,
+            "prompt_cache_key": session.id,
+        }
+        headers = [
+            ["content-type", "application/json"],
+            ["user-agent", CODEX_AGENT],
+            ["session-id", session.id],
+            ["x-codex-turn-metadata", json.dumps({"turn_id": session.turn_id})],
+        ]
+        return {
+            "path": "/v1/responses",
+            "endpoint": "responses",
+            "provider": "openai",
+            "model": body["model"],
+            "stream": 1,
+            "request_headers": json.dumps(headers),
+            "request_body": json.dumps(body).encode(),
+            "client": CODEX_AGENT,
+            "session_id": session.id,
+            "turn_id": session.turn_id,
+        }
+
+    def owns(self, call_id: str) -> bool:
+        return call_id in self.busy
+
+    def end(self, call_id: str) -> None:
+        """The call is over: its session is free for its next call, or done."""
+        session = self.busy.pop(call_id)
+        session.items.append(
+            {"type": "function_call", "call_id": f"call_{call_id}", "name": "shell"}
+        )
+        if session.calls_left or session.turns_left:
+            self.idle.append(session)
+
+
+def _responses_chunk(call_id: str, step: int) -> bytes:
+    return b"".join(
+        b"event: response.output_text.delta\ndata: "
+        + json.dumps(
+            {
+                "type": "response.output_text.delta",
+                "item_id": f"msg_{call_id}",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": f"word {step}.{i} ",
+            }
+        ).encode()
+        + b"\n\n"
+        for i in range(4)
+    )
+
+
+def _responses_end(call_id: str, steps: int) -> bytes:
+    usage = {"input_tokens": 1200, "output_tokens": 4 * steps, "total_tokens": 1200 + 4 * steps}
+    response = {"id": f"resp_{call_id}", "status": "completed", "usage": usage}
+    event = {"type": "response.completed", "response": response}
+    return b"event: response.completed\ndata: " + json.dumps(event).encode() + b"\n\n"
+
+
+def _chat_call(rng: random.Random, number: int) -> dict[str, Any]:
+    """A chat call without a session (a script, an SDK): a row of its own in any view."""
+    stream = rng.random() < 0.7
+    model = rng.choice(("gpt-5.2", "gpt-5.2-mini", "demo-1", "qwen3-coder"))
+    body = {
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": f"question {number} about the weather"}],
+    }
+    return {
+        "path": "/v1/chat/completions",
+        "endpoint": "chat.completions",
+        "provider": rng.choice(("openai", "openrouter", "local-vllm")),
+        "model": model,
+        "stream": int(stream),
+        "request_headers": "[]",
+        "request_body": json.dumps(body).encode(),
+    }
 
 
 def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
@@ -76,7 +216,9 @@ def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
     sys.stdout.write("\n")
     sys.stdout.flush()
     rng = random.Random(seed)
+    agents = _Agents(rng)
     todo: list[tuple[float, int, str, str, int]] = []  # (due, seq, kind, call id, n)
+    begun: dict[str, float] = {}  # call id -> when its request came (monotonic)
     seq = 0
     started = 0
     t0 = time.monotonic()
@@ -87,31 +229,22 @@ def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
                 started += 1
                 seq += 1
                 call_id = f"{time.time_ns() // 1_000_000:012x}-{started:08x}"
-                stream = rng.random() < 0.7
-                model = rng.choice(("gpt-5.2", "gpt-5.2-mini", "demo-1", "qwen3-coder"))
-                body = {
-                    "model": model,
-                    "stream": stream,
-                    "messages": [
-                        {"role": "user", "content": f"question {started} about the weather"}
-                    ],
-                }
+                if rng.random() < AGENT_SHARE:
+                    call = agents.start(call_id)
+                else:
+                    call = _chat_call(rng, started)
+                stream = bool(call["stream"])
                 writer.start(
                     {
                         "id": call_id,
                         "started_at": _now_iso(),
                         "method": "POST",
-                        "path": "/v1/chat/completions",
-                        "endpoint": "chat.completions",
-                        "provider": rng.choice(("openai", "openrouter", "local-vllm")),
-                        "model": model,
-                        "stream": int(stream),
                         "state": "pending",
-                        "request_headers": "[]",
-                        "request_body": json.dumps(body).encode(),
                         "transport": "http",
+                        **call,
                     }
                 )
+                begun[call_id] = now
                 if stream:
                     steps = rng.randint(2, 7)
                     for step in range(1, steps + 1):
@@ -124,15 +257,20 @@ def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
             break
         while todo and todo[0][0] <= now:
             due, _, kind, call_id, n = heapq.heappop(todo)
-            t_ms = (due - t0) * 1000  # what the tap would stamp
+            t_ms = (due - begun[call_id]) * 1000  # what the tap stamps: since the request
+            agent = agents.owns(call_id)
             if kind == "chunk":
-                data = b"".join(
-                    b'data: {"choices":[{"index":0,"delta":{"content":"word %d "}}]}\n\n' % i
-                    for i in range(4)
-                )
+                if agent:
+                    data = _responses_chunk(call_id, n)
+                else:
+                    data = b"".join(
+                        b'data: {"choices":[{"index":0,"delta":{"content":"word %d "}}]}\n\n' % i
+                        for i in range(4)
+                    )
                 writer.raw(call_id, t_ms, data)
             elif kind == "end":
-                writer.raw(call_id, t_ms, b"data: [DONE]\n\n")
+                end = _responses_end(call_id, n) if agent else b"data: [DONE]\n\n"
+                writer.raw(call_id, t_ms, end)
                 writer.raw(call_id, t_ms, b"")
                 writer.finish(
                     call_id,
@@ -143,6 +281,9 @@ def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
                         "first_byte_ms": 200.0,
                     },
                 )
+                del begun[call_id]
+                if agent:
+                    agents.end(call_id)
             else:
                 answer = {
                     "choices": [{"message": {"role": "assistant", "content": "sunny"}}],
@@ -157,9 +298,11 @@ def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
                         "response_body": json.dumps(answer).encode(),
                     },
                 )
+                del begun[call_id]
         time.sleep(0.005)
     writer.close()
-    out.put([{"event": "produced", "calls": started}])
+    produced = {"calls": started, "sessions": agents.sessions, "turns": agents.turns}
+    out.put([{"event": "produced", **produced}])
     out.put(None)
     thread.join()
     sys.stdin.read()  # like the worker: exit when the app closes the pipe
@@ -187,6 +330,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
 
     commit_t: dict[str, float] = {}
     produced: list[int] = []
+    turns: list[str] = []  # the producer's Codex sessions and turns
 
     class Producer(WorkerProcess):
         def command(self, port: int) -> list[str]:
@@ -209,6 +353,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
                 event = json.loads(line)
                 if event.get("event") == "produced":
                     produced.append(int(event["calls"]))
+                    turns.append(f"{event['sessions']:,} / {event['turns']:,}")
                     return
             super()._handle_line(line)
 
@@ -322,6 +467,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
         stalls = [*gaps, ongoing] if ongoing > 50 else gaps
         return {
             "produced": produced[0] if produced else -1,
+            "turns": turns[0] if turns else "?",
             "counted": model.total_count - before,
             "rows": model.rowCount(),
             "never_shown": len(commit_t),  # started calls never inserted
@@ -445,6 +591,7 @@ ROWS = (
             else f"? (the window never read the producer's last line) / {r['counted']:,}"
         ),
     ),
+    ("Codex sessions / turns in them", lambda r: r.get("turns", "?")),
     ("rows the list holds at the end", lambda r: f"{r['rows']:,}"),
     (
         "lag commit → list: median / p99 / max",
