@@ -221,6 +221,11 @@ def render(values: dict[str, dict[str, list[float]]]) -> str:
     rows = [
         ("latency p50, small non-stream (ms)", "lat_p50", "{:.2f}"),
         ("latency p99 (ms)", "lat_p99", "{:.2f}"),
+        (
+            "proxy CPU per request, sequential (ms; recording process included)",
+            "lat_cpu_ms",
+            "{:.2f}",
+        ),
         ("SDK stream: chunks/s", "sdk_cps", "{:,.0f}"),
         ("SDK stream: first chunk (ms)", "sdk_first_ms", "{:.2f}"),
         ("proxy CPU per chunk during the SDK stream (µs)", "sdk_proxy_cpu_us", "{:.1f}"),

@@ -30,6 +30,7 @@ from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
 from relayscope.actions.playback import PlaybackError, PlaybackSet, load_recordings
 from relayscope.config import DEMO, PLAYBACK, Config, default_data_dir
 from relayscope.exchange.otlp_target import OtlpError, resolve_target
+from relayscope.proxy import hook_dispatch
 from relayscope.proxy.addons import errors, limits
 from relayscope.proxy.addons.breakpoints import Holder, RequestBreakpoints, ResponseBreakpoints
 from relayscope.proxy.addons.call_ids import ChosenCallIds
@@ -296,6 +297,7 @@ async def _serve(
     confdir = settings.confdir or default_data_dir() / "mitmproxy"
     opts = options.Options(confdir=str(confdir))
     mitm = master.Master(opts, with_termlog=False)
+    hook_dispatch.cache_dispatch(mitm.addons)  # our addon tree is fixed: look hooks up once
     # Only the core addons we need: every loaded addon is called for every hook.
     mitm.addons.add(
         core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(), tlsconfig.TlsConfig()
