@@ -97,3 +97,39 @@ def test_both_plans_find_the_same_calls_in_the_same_order(
     assert store.count_calls(CallFilter(errors_only=True)) == failed > 0
     kubernetes = newest_first(store, "kubernetes")
     assert page_ids(store, CallFilter(text="kubernetes"), limit=500) == kubernetes
+
+
+def test_a_common_text_in_time_order_finds_a_call_recorded_out_of_order(
+    store: CallStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common text's page in time order is first looked for among the newest (or oldest)
+    full-text matches by rowid; a call whose time is out of step with its rowid (an import,
+    a changed clock) still takes its place in the page."""
+    monkeypatch.setattr(call_filter, "SMALL_MATCH", 10)  # 43 calls: the common plan
+    conn = store.db.conn
+    hits = [
+        r
+        for (r,) in conn.execute(
+            "SELECT rowid FROM calls_fts WHERE calls_fts MATCH 'kubernetes' ORDER BY rowid"
+        )
+    ]
+    with conn:  # the first recorded comes last in time, the last recorded first
+        conn.execute(
+            "UPDATE calls SET started_at = '2027-01-01T00:00:00.000Z' WHERE rowid = ?", [hits[0]]
+        )
+        conn.execute(
+            "UPDATE calls SET started_at = '2025-01-01T00:00:00.000Z' WHERE rowid = ?", [hits[-1]]
+        )
+    wanted = newest_first(store, "kubernetes")
+    flt = CallFilter(text="kubernetes")
+    assert page_ids(store, flt, limit=5) == wanted[:5]
+    assert page_ids(store, flt, limit=5, descending=False) == wanted[::-1][:5]
+    assert page_ids(store, flt, limit=5, offset=3) == wanted[3:8]
+    # In step again, the same pages.
+    with conn:
+        conn.execute(
+            "UPDATE calls SET started_at = '2020-01-01T00:00:00.000Z' WHERE rowid = ?", [hits[0]]
+        )
+    wanted = newest_first(store, "kubernetes")
+    assert page_ids(store, flt, limit=5) == wanted[:5]
+    assert page_ids(store, flt, limit=500) == wanted

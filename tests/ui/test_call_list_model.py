@@ -719,3 +719,35 @@ def test_typing_never_waits_for_the_page_and_an_older_page_never_replaces_a_newe
     assert ids(model) == recipe
     model.wait_for_counts()
     assert model.shown_count == len(recipe)
+
+
+def test_a_new_filters_count_waits_for_its_page_to_be_painted(
+    db_path: Path, store: CallStore, qtbot: QtBot
+) -> None:
+    """The rows are what a person waits for: a new filter's count (a read of its own, which
+    slowed the page's paint beside it) starts once the page is on screen; without a view
+    painting it, it starts anyway, a moment later."""
+    seed_calls(db_path, 250)
+    model = CallListModel(store)
+    view = CallListView(model)
+    qtbot.addWidget(view)
+    view.resize(900, 400)
+    view.show()
+    model.wait_for_counts()
+    qtbot.wait(20)
+    counted: list[tuple[int, int]] = []
+    model.counts_changed.connect(lambda shown, total: counted.append((shown, total)))
+    model.set_filter(CallFilter(errors_only=True))
+    model.wait_for_page()  # the page is in, not painted yet: nothing counts meanwhile
+    assert model.shown_count == -1 and counted == [(-1, 250)]
+    assert not model._reads.pending("count")
+    qtbot.waitUntil(lambda: model.shown_count >= 0, timeout=5000)  # painted, then counted
+    failed = [c for c in range(250) if c % 7 == 3 or c % 11 == 5]
+    assert counted[-1] == (len(failed), 250) and model.rowCount() == len(failed)
+    # A model no view paints still counts its filter.
+    alone = CallListModel(store)
+    alone.wait_for_counts()
+    alone.set_filter(CallFilter(errors_only=True))
+    alone.wait_for_page()
+    qtbot.waitUntil(lambda: alone.shown_count == len(failed), timeout=5000)
+    alone.close()

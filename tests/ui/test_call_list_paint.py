@@ -219,3 +219,25 @@ def test_a_cell_selected_alone_is_painted_selected(both: tuple[CallListView, Any
     selection.select(model.index(1, COLUMN["model"]), selection.SelectionFlag.Select)
     styled, own = paint()
     assert differing_pixels(styled, own) == 0
+
+
+def test_a_live_switch_to_dark_paints_the_list_as_one_opened_dark(
+    db_path: Path, store: CallStore, qtbot: QtBot, themed: QApplication
+) -> None:
+    """The system switching to dark while the window is open (`app.setPalette`): the list
+    then looks as a list opened in dark mode, and back in light as one opened light."""
+    seed(db_path, qtbot)
+    light_list = shown_list(store, qtbot)
+    light_list.selectRow(5)
+    opened_light = own_grab(light_list)
+    themed.setPalette(theme.build_palette(True))
+    qtbot.wait(10)
+    switched = own_grab(light_list)
+    dark_list = shown_list(store, qtbot)
+    dark_list.selectRow(5)
+    opened_dark = own_grab(dark_list)
+    assert opened_dark.pixelColor(2, 2).lightness() < 128
+    assert differing_pixels(switched, opened_dark) == 0
+    themed.setPalette(theme.build_palette(False))
+    qtbot.wait(10)
+    assert differing_pixels(own_grab(dark_list), opened_light) == 0

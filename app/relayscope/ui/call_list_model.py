@@ -64,6 +64,8 @@ _UNPARSED = UNPARSED
 PAGE_SIZE = 200
 #: Counts are recomputed at most this often while traffic flows.
 RECOUNT_MS = 300
+#: A new filter's count starts once its rows are painted, or after this long without a paint.
+COUNT_UNPAINTED_MS = 100
 _STATUS, _DURATION, _COST = COLUMN["status"], COLUMN["duration"], COLUMN["cost"]
 _GAPS_COLUMN = COLUMN["gaps"]
 _COLOURED = (COLUMN["status"], COLUMN["state"])
@@ -115,6 +117,12 @@ class CallListModel(LiveRows):
         self._reads = ListReads(store, self)
         self._counted_filter: CallFilter | None = None  # what `_shown` counted
         self._recount_after_page = False
+        # A new filter's count waits for its page to be painted (`note_paint_ms`), or for
+        # this timer when no view paints it: beside the paint it made the paint twice as slow.
+        self._count_after_paint = False
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.timeout.connect(self._count_after_painted)
         self._show_page([_Row(values) for values in untyped_rows(self._first_page())])
         if self._fetched_all:  # the whole recording is this page: its size is the count
             self._shown = self._total = len(self._tail)
@@ -369,7 +377,7 @@ class CallListModel(LiveRows):
             self.flush_events()  # the events that waited for the page
         if self._recount_after_page:
             self._recount_after_page = False
-            self._recount()
+            self._count_once_painted()
 
     def _on_no_page(self) -> None:
         """The page could not be read (the database went away): keep what is shown."""
@@ -406,6 +414,19 @@ class CallListModel(LiveRows):
             lines.append(f"Codex turn {row.values['turn_id']}")
         return plain_tooltip("\n".join(lines))
 
+    def note_paint_ms(self, ms: float) -> None:
+        super().note_paint_ms(ms)
+        if self._count_after_paint:  # the rows are on screen: count in the next loop turn
+            self._count_timer.start(0)
+
+    def _count_once_painted(self) -> None:
+        self._count_after_paint = True
+        self._count_timer.start(COUNT_UNPAINTED_MS)
+
+    def _count_after_painted(self) -> None:
+        if self._count_after_paint:
+            self._recount()
+
     def _schedule_recount(self) -> None:
         if not self._since_recount.isValid() or self._since_recount.hasExpired(RECOUNT_MS):
             self._recount()
@@ -413,6 +434,8 @@ class CallListModel(LiveRows):
             self._recount_timer.start()
 
     def _recount(self) -> None:
+        self._count_after_paint = False
+        self._count_timer.stop()
         # Counting takes tens of milliseconds at a million calls for all of them, up to a
         # second for a filter: always on a thread (`ListReads`). A new filter shows
         # "counting" (-1) until it is done; a recount of the same filter keeps the last
@@ -441,4 +464,6 @@ class CallListModel(LiveRows):
         benchmarks)."""
         if self._loading:
             self._reads.wait("page", timeout)
+        if self._count_after_paint:  # not painted yet: counted now
+            self._recount()
         self._reads.wait("count", timeout)

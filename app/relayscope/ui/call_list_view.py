@@ -391,11 +391,15 @@ class CallListView(QTableView):
             return
         super().mouseDoubleClickEvent(event)
 
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        # Qt sends no changeEvent for this one to a widget with a palette of its own (the
+        # selection colours): without it the list kept the old light or dark palette.
         if event.type() == QEvent.Type.ApplicationPaletteChange:
             self._apply_selection_palette()
             self._source.refresh_theme()
+            self.viewport().update()
+        return handled
 
     def _apply_selection_palette(self) -> None:
         palette = QGuiApplication.palette()

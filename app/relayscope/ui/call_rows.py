@@ -149,20 +149,26 @@ def format_time(started: datetime | None, today: datetime | None = None) -> str:
 class ListRow:
     """One loaded call: raw values plus its display strings, computed once."""
 
-    __slots__ = ("id", "kind", "live", "profile", "stale", "started", "texts", "values")
+    __slots__ = ("_started", "id", "kind", "live", "profile", "stale", "texts", "values")
 
     def __init__(self, values: dict[str, Any], started: float | None = None) -> None:
         self.values = values
         self.id = str(values["id"])
-        if started is None:
-            when = parse_started(values.get("started_at"))
-            started = when.timestamp() if when else time.time()
-        self.started = started
+        self._started = started
         self.texts: list[str] = []
         self.profile: object = UNPARSED  # then parse_gap_profile(...): (gaps, stall) or None
         # The texts are rendered when the row is first painted: most rows never are
         # (a page read for a scroll past them, calls arriving faster than anyone reads).
         self.mark_stale()
+
+    @property
+    def started(self) -> float:
+        """When the call started (epoch seconds): read from its values when first asked
+        (a live row's elapsed time), not for each row of a page."""
+        if self._started is None:
+            when = parse_started(self.values.get("started_at"))
+            self._started = when.timestamp() if when else time.time()
+        return self._started
 
     def mark_stale(self) -> None:
         """Its values changed: state and colour now, the texts when the row is next shown
