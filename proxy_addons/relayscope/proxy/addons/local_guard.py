@@ -13,8 +13,10 @@ the request's end), so a refused body is still read, within the proxy's body lim
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
+import re
 from dataclasses import dataclass
 
 from mitmproxy import http
@@ -31,7 +33,7 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 PAGE_SITES = frozenset({"cross-site", "same-site", "same-origin"})
 PREFLIGHT_METHODS = "GET, POST, DELETE, OPTIONS"
 PREFLIGHT_MAX_AGE = "600"
-_BAD_BYTES = (b"\0", b"\r", b"\n")
+_BAD_BYTE = re.compile(rb"[\0\r\n]")
 
 
 @dataclass(slots=True)
@@ -138,7 +140,7 @@ class LocalGuard:
                 "Relayscope does not forward requests without one.",
             )
         for name, value in request.headers.fields:
-            if any(bad in name or bad in value for bad in _BAD_BYTES):
+            if _BAD_BYTE.search(name) or _BAD_BYTE.search(value):
                 return error_response(
                     400,
                     "invalid_header",
@@ -188,10 +190,13 @@ def _on_loopback(flow: http.HTTPFlow) -> bool:
     """The client reached us on a loopback address (however we listen): a rebinding page
     does too, while other machines reach a LAN address and need the access token."""
     sockname = flow.client_conn.sockname
-    if not sockname:
-        return True
+    return _loopback_address(str(sockname[0])) if sockname else True
+
+
+@functools.lru_cache(maxsize=64)  # the addresses we listen on: a handful
+def _loopback_address(host: str) -> bool:
     try:
-        address = ipaddress.ip_address(str(sockname[0]).split("%")[0])
+        address = ipaddress.ip_address(host.split("%")[0])
     except ValueError:
         return True
     mapped = getattr(address, "ipv4_mapped", None)
