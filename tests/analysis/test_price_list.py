@@ -4,6 +4,7 @@ missing, stale, corrupt or hostile cache file never crashes nor misprices."""
 from __future__ import annotations
 
 import random
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta, timezone
@@ -308,3 +309,19 @@ def test_an_unwritable_cache_directory_still_prices(fresh: Path) -> None:
     fresh.parent.write_text("a file where the directory should be")
     assert listed() == (Decimal("0.00812"), "openai/gpt-5.2")
     assert cost.prices_loaded()
+
+
+def test_the_packaged_app_keys_the_cache_by_its_executable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """PyInstaller keeps genai-prices' modules inside the executable: its hash keys the cache."""
+    executable = tmp_path / "relayscope"
+    executable.write_bytes(b"one build")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(executable))
+    first = source_key()
+    executable.write_bytes(b"another build")
+    second = source_key()
+    assert first is not None and second is not None and first != second
+    executable.unlink()
+    assert source_key() is None

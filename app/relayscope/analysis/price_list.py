@@ -13,6 +13,10 @@ The cache is keyed by genai-prices' version and a hash of its code and data: an 
 rebuilds it. A cache file that is missing, stale, truncated, altered or otherwise unreadable
 is ignored (the caller then prices with genai-prices itself) and written again, atomically.
 A model whose prices this cannot reproduce exactly is stored as "ask genai-prices" (`DEFER`).
+The file's hash catches corruption, not forgery: whoever can write the user's cache directory
+could as well edit the installed genai-prices. A crafted file is still checked where it is
+used (a malformed clause, period or price makes that call ask genai-prices, never raise);
+its prices and regular expressions are trusted as the user's own files are.
 The lookup reproduces genai-prices' own: provider found from the model's name (its
 `model_match`), model matched in that provider then its fallback providers, a compact date
 suffix (`-20251211`) retried as `-2025-12-11`, the last price period active at the call's
@@ -27,6 +31,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -267,15 +272,20 @@ def cache_file() -> Path:
 
 def source_key() -> str | None:
     """What the cache is valid for: our format, genai-prices' version and the hash of its
-    files (found without importing it), or None when it is not installed where expected."""
+    files (found without importing it), or None when it is not installed where expected.
+    In the packaged app (PyInstaller), whose modules are inside the executable, the hash is
+    the executable's."""
     spec = importlib.util.find_spec("genai_prices")
     if spec is None or not spec.submodule_search_locations:
         return None
     package = Path(next(iter(spec.submodule_search_locations)))
     digest = hashlib.sha256(f"{MAGIC} {FORMAT}\n".encode())
     try:
-        for name in _SOURCES:
-            digest.update(name.encode() + b"\0" + (package / name).read_bytes() + b"\0")
+        if getattr(sys, "frozen", False):
+            digest.update(b"frozen\0" + Path(sys.executable).read_bytes())
+        else:
+            for name in _SOURCES:
+                digest.update(name.encode() + b"\0" + (package / name).read_bytes() + b"\0")
     except OSError:
         return None
     versions = sorted(p.name for p in package.parent.glob("genai_prices-*.dist-info"))
