@@ -24,12 +24,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 _PROBE = """
-import json, resource, sys, time
+import json, random, resource, sys, threading, time
 started = time.process_time()
 from datetime import UTC, datetime
 from relayscope.analysis import cost
 imported = time.process_time()
 when = datetime(2026, 12, 1, tzinfo=UTC)
+if sys.argv[1] == "contended":
+    # A sort of the list's kind on this (the GUI) thread while the price list loads on its own.
+    rows = [(random.random(), str(i)) for i in range(150_000)]
+    def task():
+        began, cpu = time.perf_counter(), time.thread_time()
+        sorted(rows, key=lambda row: (row[0], row[1]))
+        return (time.perf_counter() - began) * 1000, (time.thread_time() - cpu) * 1000
+    alone = min(task() for _ in range(3))
+    cost.load_prices_in_background()
+    during = task()
+    while not cost.prices_loaded():
+        time.sleep(0.01)
+    print(json.dumps({
+        "sort alone (ms)": alone[0], "sort while prices load (ms)": during[0],
+        "its thread CPU (ms)": during[1], "code": cost.__file__,
+    }))
+    raise SystemExit
 price = cost.list_price(cost.TokenUsage(1000, 500, 400), "gpt-5.2", when)
 done = time.process_time()
 print(json.dumps({
@@ -54,7 +71,7 @@ def export_tree(rev: str, into: Path) -> Path:
     return into
 
 
-def probe(tree: Path, cache: Path) -> dict[str, object]:
+def probe(tree: Path, cache: Path, kind: str = "first") -> dict[str, object]:
     roots = [tree / "app", tree / "proxy_addons"]
     env = {
         **os.environ,
@@ -62,7 +79,7 @@ def probe(tree: Path, cache: Path) -> dict[str, object]:
         "XDG_CACHE_HOME": str(cache),
     }
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE], env=env, check=True, capture_output=True, text=True
+        [sys.executable, "-c", _PROBE, kind], env=env, check=True, capture_output=True, text=True
     )
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -103,7 +120,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {median('max RSS (MiB)')} |"
             )
         prices = {str(r["price"]) for runs in results.values() for r in runs}
-        print(f"\nprices: {prices}")
+        print(f"\nprices: {prices}\n")
+        contended: dict[str, list[dict[str, object]]] = {name: [] for name in trees}
+        for round_ in range(args.rounds):
+            for name, tree in trees.items():
+                warm = Path(tmp) / f"cache-{round_}-warm"
+                probe(tree, warm)  # (this tree) a warm cache, as on every start but the first
+                contended[name].append(probe(tree, warm, "contended"))
+        print(
+            "| tree (warm cache) | a 150,000-row sort on the main thread: alone "
+            "| while the price list loads | ratio |"
+        )
+        print("|---|---:|---:|---:|")
+        for name, runs in contended.items():
+            alone = statistics.median(float(str(r["sort alone (ms)"])) for r in runs)
+            during = statistics.median(float(str(r["sort while prices load (ms)"])) for r in runs)
+            print(f"| {name} | {alone:.0f} ms | {during:.0f} ms | {during / alone:.2f}x |")
     return 0
 
 
