@@ -325,3 +325,13 @@ def test_the_packaged_app_keys_the_cache_by_its_executable(
     assert first is not None and second is not None and first != second
     executable.unlink()
     assert source_key() is None
+
+
+def test_no_cache_directory_at_all_still_prices(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def nowhere() -> Path:
+        raise RuntimeError("no home directory")
+
+    monkeypatch.setattr(price_list, "cache_file", nowhere)
+    assert listed() == (Decimal("0.00812"), "openai/gpt-5.2")

@@ -220,11 +220,14 @@ def _price_list() -> price_list.PriceList | None:
 def _load() -> None:
     global _prices
     try:
-        key = price_list.source_key()
-        path = price_list.cache_file()
-        _prices = price_list.read_cache(path, key) if key is not None else None
-        if _prices is None and key is not None:
-            _prices = _build_cache(path, key)
+        try:
+            key = price_list.source_key()
+            path = price_list.cache_file()
+            _prices = price_list.read_cache(path, key) if key is not None else None
+            if _prices is None and key is not None:
+                _prices = _build_cache(path, key)
+        except Exception:  # no cache to be had here (a home without a cache directory...)
+            _prices = None
         if _prices is None:
             _genai_price(TokenUsage(1, 1), "gpt-4o", None)  # every price will ask it: load it now
     finally:
