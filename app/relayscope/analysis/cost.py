@@ -201,7 +201,7 @@ def _genai_price(
 # The price list is loaded once per process, by the first price asked for or, in the app, on a
 # thread of its own (`load_prices_in_background`) so that no paint waits: from the cache in a
 # few milliseconds, or (the first run after genai-prices is installed or upgraded) by importing
-# genai-prices, which is then used, and building the cache for the next start.
+# genai-prices, which prices calls until the cache it is then used to build is ready.
 _loaded = threading.Event()
 _loading = threading.Lock()
 _started = threading.Lock()
@@ -218,20 +218,23 @@ def _price_list() -> price_list.PriceList | None:
 
 
 def _load() -> None:
+    """Read the cache; failing that, load genai-prices (prices are then its own, as soon as
+    it is in) and build the cache, which later prices use."""
     global _prices
+    key = path = None
     try:
         try:
             key = price_list.source_key()
             path = price_list.cache_file()
             _prices = price_list.read_cache(path, key) if key is not None else None
-            if _prices is None and key is not None:
-                _prices = _build_cache(path, key)
         except Exception:  # no cache to be had here (a home without a cache directory...)
             _prices = None
         if _prices is None:
-            _genai_price(TokenUsage(1, 1), "gpt-4o", None)  # every price will ask it: load it now
+            _genai_price(TokenUsage(1, 1), "gpt-4o", None)
     finally:
         _loaded.set()
+    if _prices is None and key is not None and path is not None:
+        _prices = _build_cache(path, key)
 
 
 def _build_cache(path: Path, key: str) -> price_list.PriceList | None:
