@@ -38,10 +38,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-#: Bumped whenever what is stored (or how it is computed) changes.
+#: Bumped whenever what is stored, or how price_list_build computes it, changes.
 FORMAT: Final = 1
 MAGIC: Final = "relayscope-price-list"
-#: A file bigger than this is not read (the real one is about 1 MB).
+#: A file bigger than this is not read (the real one is about 0.4 MB).
 MAX_BYTES: Final = 32 * 1024 * 1024
 #: The files of genai-prices whose content decides prices (code and data).
 _SOURCES: Final = (
