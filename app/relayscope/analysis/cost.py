@@ -22,14 +22,17 @@ what costs look like; a `prices` table of the config's own `demo` provider comes
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from relayscope.analysis import price_list
 from relayscope.calls import formatting
 from relayscope.config import DEMO_PROVIDER, Config, ModelPrice, Provider
 
@@ -160,8 +163,27 @@ def price_table_cost(usage: TokenUsage, price: ModelPrice) -> Decimal:
 
 def list_price(usage: TokenUsage, model: str, when: datetime | None) -> tuple[Decimal, str] | None:
     """genai-prices' list price for `model` (its provider found from the model's name),
-    as (USD, "provider/model"), or None when it knows no price for that model."""
-    import genai_prices  # about 0.15 s to import: only when a cost is asked for
+    as (USD, "provider/model"), or None when it knows no price for that model. Read from
+    its compact cache (`price_list`) where it can be; genai-prices itself is imported only
+    when the cache is missing or stale, or for a model the cache leaves to it."""
+    prices = _price_list()
+    if prices is not None:
+        tokens = (
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.cache_write_tokens,
+        )
+        listed = prices.price(tokens, model, when or datetime.now(tz=UTC))
+        if not isinstance(listed, price_list.Defer):
+            return listed
+    return _genai_price(usage, model, when)
+
+
+def _genai_price(
+    usage: TokenUsage, model: str, when: datetime | None
+) -> tuple[Decimal, str] | None:
+    import genai_prices  # about half a second of CPU to import and load
 
     usage_data = genai_prices.Usage(
         input_tokens=usage.input_tokens,
@@ -173,29 +195,72 @@ def list_price(usage: TokenUsage, model: str, when: datetime | None) -> tuple[De
         result = genai_prices.calc_price(usage_data, model, genai_request_timestamp=when)
     except LookupError:
         return None
-    finally:
-        _loaded.set()
     return Decimal(result.total_price), f"{result.provider.id}/{result.model.id}"
 
 
-# genai-prices takes about a second to import and load its data the first time: the app
-# loads it on a thread of its own (`load_prices_in_background`) so that no paint waits.
+# The price list is loaded once per process, by the first price asked for or, in the app, on a
+# thread of its own (`load_prices_in_background`) so that no paint waits: from the cache in a
+# few milliseconds, or (the first run after genai-prices is installed or upgraded) by importing
+# genai-prices, which prices calls until the cache it is then used to build is ready.
 _loaded = threading.Event()
 _loading = threading.Lock()
+_started = threading.Lock()
+_prices: price_list.PriceList | None = None
+
+
+def _price_list() -> price_list.PriceList | None:
+    """The cached price list, loading it first if need be; None to ask genai-prices."""
+    if not _loaded.is_set():
+        with _loading:
+            if not _loaded.is_set():
+                _load()
+    return _prices
+
+
+def _load() -> None:
+    """Read the cache; failing that, load genai-prices (prices are then its own, as soon as
+    it is in) and build the cache, which later prices use."""
+    global _prices
+    key = path = None
+    try:
+        try:
+            key = price_list.source_key()
+            path = price_list.cache_file()
+            _prices = price_list.read_cache(path, key) if key is not None else None
+        except Exception:  # no cache to be had here (a home without a cache directory...)
+            _prices = None
+        if _prices is None:
+            _genai_price(TokenUsage(1, 1), "gpt-4o", None)
+    finally:
+        _loaded.set()
+    if _prices is None and key is not None and path is not None:
+        _prices = _build_cache(path, key)
+
+
+def _build_cache(path: Path, key: str) -> price_list.PriceList | None:
+    """Build the cache from genai-prices and store it; None (genai-prices is asked for every
+    price) when it cannot be built here. Never raises: pricing must not depend on a cache."""
+    try:
+        from relayscope.analysis import price_list_build
+
+        prices, data = price_list_build.build()
+    except Exception:  # a genai-prices this cannot read: it is asked instead
+        return None
+    with contextlib.suppress(OSError):
+        price_list.write_cache(path, key, data)  # a read-only cache directory: next time, again
+    return prices
 
 
 def prices_loaded() -> bool:
-    """True once genai-prices' data is loaded (a list price is then a quick look-up)."""
+    """True once the price list is loaded (a list price is then a quick look-up)."""
     return _loaded.is_set()
 
 
 def load_prices_in_background() -> None:
-    """Start loading genai-prices' data on a daemon thread, once."""
-    if _loaded.is_set() or not _loading.acquire(blocking=False):
+    """Start loading the price list on a daemon thread, once."""
+    if _loaded.is_set() or not _started.acquire(blocking=False):
         return
-    threading.Thread(
-        target=list_price, args=(TokenUsage(1, 1), "gpt-4o", None), daemon=True
-    ).start()
+    threading.Thread(target=_price_list, name="price list", daemon=True).start()
 
 
 def _when(started_at: object) -> datetime | None:

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from relayscope.analysis import cost
 from relayscope.config import Config
 from relayscope.store.call_store import CallStore, StoreError
-from relayscope.ui import theme
+from relayscope.ui import heap, theme
 from relayscope.ui.main_window import MainWindow
 from relayscope.ui.window_state import restore_window_state, save_window_state
 from relayscope.ui.worker_process import WorkerProcess
@@ -50,6 +50,24 @@ def _quit_on_ctrl_c(app: QApplication, window: MainWindow) -> None:
     timer.start(250)
 
 
+def settle_after_start_up(app: QApplication, window: QWidget) -> QTimer:
+    """Once `window` has shown and the price list has loaded (started here if it has not),
+    freeze the start-up objects (`heap.settle_start_up_objects`): the process's long-lived
+    objects are all there then, and later full collections skip them. Checked every 200 ms."""
+    cost.load_prices_in_background()
+    timer = QTimer(app)
+    timer.setInterval(200)
+
+    def check() -> None:
+        if window.isVisible() and cost.prices_loaded():
+            timer.stop()
+            heap.settle_start_up_objects()
+
+    timer.timeout.connect(check)
+    timer.start()
+    return timer
+
+
 def run_app(*, config: Config, config_path: Path, db_path: Path) -> int:
     """Open the window, start the worker on the configured port, run until the window closes."""
     app = create_application()
@@ -72,6 +90,7 @@ def run_app(*, config: Config, config_path: Path, db_path: Path) -> int:
     restore_window_state(window, window.splitter, settings)
     worker.start(config.proxy.port)
     window.show()
+    settle_after_start_up(app, window)
     _quit_on_ctrl_c(app, window)
     try:
         return app.exec()

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from relayscope.analysis.cost import load_prices_in_background, prices_loaded
-from relayscope.ui import heap, theme
+from relayscope.ui import theme
 from relayscope.ui.call_group_model import CallGroupModel
 from relayscope.ui.call_list_model import COLUMN, COLUMNS, CallListModel
 from relayscope.ui.call_list_paint import SPARKLINE_WIDTH, RowDelegate, paint_rows
@@ -132,8 +132,6 @@ class CallListView(QTableView):
         if not prices_loaded():
             load_prices_in_background()
             self._prices_timer.start()
-        else:
-            QTimer.singleShot(0, heap.settle_start_up_objects)
 
     def _on_header_sort_indicator_changed(self, section: int, order: Qt.SortOrder) -> None:
         """A column the model cannot sort (Cost) keeps the indicator where the order is."""
@@ -149,7 +147,6 @@ class CallListView(QTableView):
         if prices_loaded():
             self._prices_timer.stop()
             self.viewport().update()
-            heap.settle_start_up_objects()  # the price list was the last big load
 
     def _attach(self, model: CallListModel | CallGroupModel) -> None:
         """Show `model` (the list, or the list grouped by turn), keeping columns and selection."""
