@@ -14,6 +14,9 @@ T = TypeVar("T")
 
 # Tests never touch the person's real keyring (workers they start inherit this too).
 os.environ["RELAYSCOPE_NO_KEYRING"] = "1"
+# Nor the person's cache folder (the app keeps its compact price list there): the suite's own,
+# kept between runs so that only the first run builds it.
+os.environ["XDG_CACHE_HOME"] = str(Path(__file__).resolve().parents[1] / ".cache" / "test-xdg")
 # Nor the person's OpenTelemetry collector: every OTEL_* setting is the test's own to make.
 for _name in [name for name in os.environ if name.startswith("OTEL_")]:
     del os.environ[_name]
