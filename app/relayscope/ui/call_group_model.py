@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 from PySide6.QtGui import QFont
 
+from relayscope.ui import theme
 from relayscope.ui.call_group_turn import (
     COLLAPSED,
     EXPANDED,
@@ -18,6 +19,7 @@ from relayscope.ui.call_group_turn import (
     lay_out,
     render_turn,
     started_of,
+    turn_cells,
     turn_data,
     turn_values,
 )
@@ -40,6 +42,10 @@ _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _TURN, _CELL = int(Role.TURN), int(Role.CELL)
 _TIME = COLUMN["time"]
+_CALL_ROW = int(Role.CALL_ROW)
+#: Changed rows at most this many apart are one signal (the source's `_RUN_SLACK`): each
+#: signal costs more than repainting a row, and the view repaints only the rows it shows.
+_RUN_SLACK = 8
 #: A call inside an expanded turn is indented under the turn's disclosure triangle.
 CHILD_INDENT = "      "
 
@@ -132,8 +138,9 @@ class CallGroupModel(QAbstractTableModel):
         """`Role.CELL` of these columns of row `number` in one call (as `data()` answers)."""
         kind, key = self._rows[number]
         if kind == "g":
+            expanded = key in self._expanded
             group = self._groups[key]
-            return [self._group_data(group, column, _CELL) for column in columns]
+            return turn_cells(self.source, group, columns, expanded=expanded, dark=theme.is_dark())
         source_row = self.source.row_of(key)
         if source_row is None:
             return [None] * len(columns)
@@ -254,28 +261,44 @@ class CallGroupModel(QAbstractTableModel):
             self.endResetModel()
 
     def _follow_data_changed(self, top: QModelIndex, bottom: QModelIndex, roles: list[int]) -> None:
+        """Rows of the source changed: their rows here (a call's own, its turn's) change,
+        in one signal for rows a few apart, as the source signals them.
+
+        The source signals the span of its live rows at each tick (their elapsed times and
+        spinners, `roles` given): no values changed, so no turn changed and no turn's texts
+        are rendered again. Only a change of every role (`roles` empty) can give a call its
+        turn late."""
         source = self.source
-        changed: list[str] = []
-        for source_row in range(top.row(), bottom.row() + 1):
+        first, last = top.row(), bottom.row()
+        values_changed = not roles or _TURN in roles or _CALL_ROW in roles
+        if values_changed:
+            for source_row in range(first, last + 1):
+                call_id = source.call_id(source_row)
+                if call_id is None:
+                    continue
+                if call_turn(source.values_at(source_row)) != self._turn_of.get(call_id):
+                    # A call given its turn late (a WebSocket's prewarm): it leaves its
+                    # place and comes back as a new row would.
+                    self._detach([call_id])
+                    self._attach(source_row, source_row)
+        row_of, turn_of, groups = self._rows.row, self._turn_of, self._groups
+        rows: list[int] = []
+        turns: set[str] = set()
+        for source_row in range(first, last + 1):
             call_id = source.call_id(source_row)
             if call_id is None:
                 continue
-            changed.append(call_id)
-            if call_turn(source.values_at(source_row)) != self._turn_of.get(call_id):
-                # A call given its turn late (a WebSocket's prewarm): it leaves its place
-                # and comes back as a new row would.
-                self._detach([call_id])
-                self._attach(source_row, source_row)
-        rows: list[int] = []
-        for call_id in changed:
-            own = self._rows.row(("c", call_id))
+            own = row_of(("c", call_id))
             if own is not None:
                 rows.append(own)
-            turn = self._turn_of.get(call_id)
+            turn = turn_of.get(call_id)
             if turn is not None:
-                self._groups[turn].dirty = True
-                rows.append(self._rows.row(("g", turn)) or 0)
-        self._emit_changed(rows, top.column(), bottom.column(), roles)
+                turns.add(turn)
+        for turn in turns:
+            if values_changed:
+                groups[turn].dirty = True
+            rows.append(row_of(("g", turn)) or 0)
+        self._emit_changed(rows, top.column(), bottom.column(), roles, slack=_RUN_SLACK)
 
     def _attach(self, first: int, last: int) -> None:
         """The source's rows `first`..`last` are new: each joins its turn (whose row may
@@ -444,8 +467,10 @@ class CallGroupModel(QAbstractTableModel):
         if self._stale:
             raise _Stale  # the rest of the change is done by laying out every row
 
-    def _emit_changed(self, rows: list[int], left: int, right: int, roles: list[int]) -> None:
-        for first, last in row_runs(sorted(set(rows))):
+    def _emit_changed(
+        self, rows: list[int], left: int, right: int, roles: list[int], slack: int = 0
+    ) -> None:
+        for first, last in row_runs(sorted(set(rows)), slack=slack):
             self.dataChanged.emit(self.index(first, left), self.index(last, right), roles)
 
     # -- a turn's row -------------------------------------------------------------------
