@@ -46,6 +46,8 @@ _CALL_ROW = int(Role.CALL_ROW)
 #: Changed rows at most this many apart are one signal (the source's `_RUN_SLACK`): each
 #: signal costs more than repainting a row, and the view repaints only the rows it shows.
 _RUN_SLACK = 8
+#: Turns moved one signal each; more are moved in one layout change.
+_FEW_MOVES = 4
 #: A call inside an expanded turn is indented under the turn's disclosure triangle.
 CHILD_INDENT = "      "
 
@@ -318,8 +320,10 @@ class CallGroupModel(QAbstractTableModel):
                 joined.setdefault(turn, []).append(call_id)
             else:
                 new_turns.setdefault(turn, Turn(turn)).calls.append(call_id)
+        moves: list[tuple[Turn, str]] = []
         for turn, calls in joined.items():
-            self._join(self._groups[turn], calls)
+            self._join(self._groups[turn], calls, moves)
+        self._move_turns(moves)
         for turn, group in new_turns.items():
             group.anchor = min(group.calls, key=self._order_of)
             entries.append((self._source_row(group.anchor), ("g", turn)))
@@ -337,8 +341,9 @@ class CallGroupModel(QAbstractTableModel):
         for row, keys in reversed(runs):
             self._insert_rows(row, keys)
 
-    def _join(self, group: Turn, calls: list[str]) -> None:
-        """New calls (in the source's order) join a turn that has a row."""
+    def _join(self, group: Turn, calls: list[str], moves: list[tuple[Turn, str]]) -> None:
+        """New calls (in the source's order) join a turn that has a row (a turn whose
+        anchor changes is added to `moves`)."""
         row_of = self._source_row
         for call_id in calls:
             group.calls.insert(
@@ -354,7 +359,7 @@ class CallGroupModel(QAbstractTableModel):
                 self._insert_rows(row + 1 + first, keys)
         anchor = min([group.anchor, *calls], key=self._order_of)
         if anchor != group.anchor:
-            self._move_turn(group, anchor)
+            moves.append((group, anchor))
         group.dirty = True
         self._emit_changed([self._rows.row(("g", group.turn_id)) or 0], 0, len(COLUMNS) - 1, [])
 
@@ -385,13 +390,64 @@ class CallGroupModel(QAbstractTableModel):
         for turn in emptied:
             del self._groups[turn]
             self._expanded.discard(turn)
+        moves: list[tuple[Turn, str]] = []
+        changed: list[int] = []
         for turn, going in leaving.items():
             kept = self._groups.get(turn)
             if kept is None:
                 continue
             if kept.anchor in going:
-                self._move_turn(kept, min(kept.calls, key=self._order_of))
-            self._emit_changed([self._rows.row(("g", turn)) or 0], 0, len(COLUMNS) - 1, [])
+                moves.append((kept, min(kept.calls, key=self._order_of)))
+            else:
+                changed.append(self._rows.row(("g", turn)) or 0)
+        self._emit_changed(changed, 0, len(COLUMNS) - 1, [])
+        self._move_turns(moves)
+        moved = [self._rows.row(("g", group.turn_id)) or 0 for group, _ in moves]
+        self._emit_changed(moved, 0, len(COLUMNS) - 1, [])
+
+    def _move_turns(self, moves: list[tuple[Turn, str]]) -> None:
+        """Give turns their new anchors and move their rows there: a few one by one, more
+        (the trim at the bottom takes the first calls of every turn running across it) in
+        one layout change, O(rows), instead of a move signal each."""
+        if len(moves) <= _FEW_MOVES:
+            for group, anchor in moves:
+                self._move_turn(group, anchor)
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = list(self._rows)
+        moving = {group.turn_id for group, _ in moves}
+        blocks: list[tuple[int, list[_Key]]] = []
+        for group, anchor in moves:
+            group.anchor = anchor
+            keys: list[_Key] = [("g", group.turn_id)]
+            if group.turn_id in self._expanded:
+                keys += [("c", c) for c in group.calls]
+            blocks.append((self._source_row(anchor), keys))
+        staying = [
+            key
+            for key in old
+            if not (
+                (key[0] == "g" and key[1] in moving)
+                or (key[0] == "c" and self._turn_of.get(key[1]) in moving)
+            )
+        ]
+        places = [self._anchor_row(key) for key in staying]
+        rows: list[_Key] = []
+        done = 0
+        for anchor_row, keys in sorted(blocks):
+            place = bisect.bisect_left(places, anchor_row, lo=done)
+            rows += staying[done:place]
+            rows += keys
+            done = place
+        rows += staying[done:]
+        self._rows = KeyedRows(rows)
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(
+            persistent,
+            [self.index(self._rows.row(old[i.row()]) or 0, i.column()) for i in persistent],
+        )
+        self.layoutChanged.emit()
+        self._check_stale()
 
     def _move_turn(self, group: Turn, anchor: str) -> None:
         """Give a turn its new anchor and move its rows (the turn's and, unfolded, its
