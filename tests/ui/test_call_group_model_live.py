@@ -201,6 +201,11 @@ def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
     tester = QAbstractItemModelTester(groups, QAbstractItemModelTester.FailureReportingMode.Warning)
     signals = Signals(groups)
     pure_inserts = trims_into_turns = 0
+    ticks: list[int] = []
+
+    def count_tick(*_: object) -> None:
+        ticks.append(1)
+
     for _ in range(BATCHES):
         action = rng.choices(
             ["start", "progress", "trim", "page", "fold", "older", "regroup", "sort", "tick"],
@@ -237,14 +242,10 @@ def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
         elif action == "tick":
             # The live rows' elapsed times move (the source's tick, one signal for the
             # span of its live rows): rows repainted in place, one signal a tick.
-            ticks: list[int] = []
-
-            def count(*_: object) -> None:
-                ticks.append(1)
-
-            source.dataChanged.connect(count)
+            ticks.clear()
+            source.dataChanged.connect(count_tick)
             qtbot.wait(call_list_live.TICK_MS + 60)
-            source.dataChanged.disconnect(count)
+            source.dataChanged.disconnect(count_tick)
             events = signals.take()
             assert {e[0] for e in events} <= {"changed"}
             assert len(events) <= len(ticks)

@@ -273,23 +273,22 @@ class CallGroupModel(QAbstractTableModel):
         source = self.source
         first, last = top.row(), bottom.row()
         values_changed = not roles or _TURN in roles or _CALL_ROW in roles
-        if values_changed:
-            for source_row in range(first, last + 1):
-                call_id = source.call_id(source_row)
-                if call_id is None:
-                    continue
-                if call_turn(source.values_at(source_row)) != self._turn_of.get(call_id):
-                    # A call given its turn late (a WebSocket's prewarm): it leaves its
-                    # place and comes back as a new row would.
-                    self._detach([call_id])
-                    self._attach(source_row, source_row)
-        row_of, turn_of, groups = self._rows.row, self._turn_of, self._groups
-        rows: list[int] = []
-        turns: set[str] = set()
+        turn_of = self._turn_of
+        changed: list[str] = []
         for source_row in range(first, last + 1):
             call_id = source.call_id(source_row)
             if call_id is None:
                 continue
+            changed.append(call_id)
+            if values_changed and call_turn(source.values_at(source_row)) != turn_of.get(call_id):
+                # A call given its turn late (a WebSocket's prewarm): it leaves its place
+                # and comes back as a new row would.
+                self._detach([call_id])
+                self._attach(source_row, source_row)
+        row_of = self._rows.row  # (after those: a layout change makes new `_rows`)
+        rows: list[int] = []
+        turns: set[str] = set()
+        for call_id in changed:
             own = row_of(("c", call_id))
             if own is not None:
                 rows.append(own)
@@ -298,7 +297,7 @@ class CallGroupModel(QAbstractTableModel):
                 turns.add(turn)
         for turn in turns:
             if values_changed:
-                groups[turn].dirty = True
+                self._groups[turn].dirty = True
             rows.append(row_of(("g", turn)) or 0)
         self._emit_changed(rows, top.column(), bottom.column(), roles, slack=_RUN_SLACK)
 
