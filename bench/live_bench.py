@@ -372,6 +372,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
                 commit_t[str(event.get("id"))] = float(event["t"])
             super()._dispatch(event)
 
+    split = _split_cpu()
     app = create_application([sys.argv[0]])
     db = Path(args.db)
     if args.prefill:
@@ -493,6 +494,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
             "rss_end": _rss_mib(),
             "cpu_s": time.process_time() - cpu0,
             "drained_after_s": drained_after,
+            **{f"split_{k}": v for k, v in split.items()},
         }
 
     def watchdog() -> None:
@@ -520,6 +522,33 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     window.close()
     store.close()
     return outcome
+
+
+def _split_cpu() -> dict[str, float]:
+    """The UI thread's CPU time in the grouped model's following of the list's changes and
+    in the list's paints, and how many of each (`time.thread_time`): work done per call and
+    per paint, which the machine's load does not change (how many calls a loaded machine
+    lets the window read in the time does)."""
+    from relayscope.ui import call_group_model, call_list_view
+
+    split = {"follow_s": 0.0, "follows": 0.0, "paint_s": 0.0, "paints": 0.0}
+
+    def timed(cls: type, name: str, key: str) -> None:
+        original = getattr(cls, name)
+
+        def handler(self: Any, *args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                split[f"{key}_s"] += time.thread_time() - started
+                split[f"{key}s"] += 1
+
+        setattr(cls, name, handler)
+
+    timed(call_group_model.CallGroupModel, "_follow", "follow")
+    timed(call_list_view.CallListView, "paintEvent", "paint")
+    return split
 
 
 def _pending(model: Any) -> bool:
@@ -615,6 +644,20 @@ ROWS = (
         lambda r: f"{r['rss_start']:.0f} / {r['rss_max']:.0f} / {r['rss_end']:.0f} MiB",
     ),
     ("window CPU time", lambda r: f"{r['cpu_s']:.1f} s"),
+    (
+        "grouped model's CPU per 1,000 calls counted",
+        lambda r: (
+            f"{r['split_follow_s'] * 1e6 / max(1, r['counted']):.0f} ms"
+            + f" ({r['split_follows']:,.0f} changes followed)"
+        ),
+    ),
+    (
+        "list paint CPU per paint",
+        lambda r: (
+            f"{r['split_paint_s'] * 1000 / max(1, r['split_paints']):.1f} ms"
+            + f" ({r['split_paints']:,.0f} paints)"
+        ),
+    ),
     (
         "list caught up after the traffic stopped",
         lambda r: (

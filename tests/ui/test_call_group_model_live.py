@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from relayscope.analysis import cost
 from relayscope.store.call_store import CallStore
-from relayscope.ui import call_list_model
+from relayscope.ui import call_list_live, call_list_model
 from relayscope.ui.call_group_model import CallGroupModel
 from relayscope.ui.call_list_model import COLUMN, COLUMNS, CallListModel
 from relayscope.ui.call_list_view import CallListView
@@ -34,10 +34,17 @@ BATCHES = 120
 class Traffic:
     """Calls recorded into the database and announced to the source model, as the worker
     does, with turns: most calls join one of the few turns running, some start a turn,
-    some belong to none; now and then a call starts at the same millisecond as another."""
+    some belong to none; now and then a call starts at the same millisecond as another.
 
-    def __init__(self, db_path: Path, source: CallListModel, rng: random.Random) -> None:
+    `running` turns at once: a few, or (Codex sessions as bench/live_bench.py records them)
+    many, each running across more rows than a page, so a trim or a page reaches into
+    most of them."""
+
+    def __init__(
+        self, db_path: Path, source: CallListModel, rng: random.Random, running: int = 4
+    ) -> None:
         self.db_path, self.source, self.rng = db_path, source, rng
+        self.running = running
         self.index = 0
         self.clock = NOW
         self.turns: list[str] = []
@@ -54,8 +61,8 @@ class Traffic:
             started = self.clock
         row = call_row(self.index, started, state="streaming", status=None, duration_ms=None)
         pick = self.rng.random()
-        if pick < 0.25 or not self.turns:
-            self.turns = [*self.turns[-3:], f"turn-{self.index}"]
+        if pick < 1 / self.running or not self.turns:
+            self.turns = [*self.turns[1 - self.running :], f"turn-{self.index}"]
         if pick < 0.8:
             row["turn_id"] = self.rng.choice(self.turns)
         return row
@@ -170,12 +177,13 @@ def tester_failures(qtlog: Any) -> Iterator[list[str]]:
     assert failures == []
 
 
-@pytest.mark.parametrize("seed", [17, 2026])
+@pytest.mark.parametrize(("seed", "running"), [(17, 4), (2026, 4), (5, 16), (41, 16)])
 def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
     store: CallStore,
     db_path: Path,
     qtbot: QtBot,
     seed: int,
+    running: int,
     tester_failures: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -185,18 +193,23 @@ def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
     qtbot.waitUntil(cost.prices_loaded, timeout=10_000)
     rng = random.Random(seed)
     source = CallListModel(store)
-    traffic = Traffic(db_path, source, rng)
+    traffic = Traffic(db_path, source, rng, running)
     traffic.start(70)  # more than a page: paging brings turns' older calls later
     source.reload()
     source.wait_for_page()  # a reload's page is read on a thread
     groups = GroupsUnderTest(source)
     tester = QAbstractItemModelTester(groups, QAbstractItemModelTester.FailureReportingMode.Warning)
     signals = Signals(groups)
-    pure_inserts = 0
+    pure_inserts = trims_into_turns = 0
+    ticks: list[int] = []
+
+    def count_tick(*_: object) -> None:
+        ticks.append(1)
+
     for _ in range(BATCHES):
         action = rng.choices(
-            ["start", "progress", "trim", "page", "fold", "older", "regroup", "sort"],
-            weights=[10, 6, 3, 2, 3, 1, 1, 1],
+            ["start", "progress", "trim", "page", "fold", "older", "regroup", "sort", "tick"],
+            weights=[10, 6, 3, 2, 3, 1, 1, 1, 2],
         )[0]
         before = groups.rowCount()
         if action == "start" and source.newest_first:
@@ -220,7 +233,22 @@ def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
         elif action == "trim" and source.rowCount() > 30:
             source.trim(rng.randint(15, min(60, source.rowCount() - 1)))
             events = signals.take()
-            assert {e[0] for e in events} <= {"remove", "changed", "move"}
+            assert {e[0] for e in events} <= {"remove", "changed", "move", "layout"}
+            # Turns whose first calls went move up to their next ones: a few one by one,
+            # more (every turn running across the trim) in one new layout.
+            assert sum(e[0] == "move" for e in events) <= 4
+            assert sum(e[0] == "layout" for e in events) <= 1
+            trims_into_turns += any(e[0] == "layout" for e in events)
+        elif action == "tick":
+            # The live rows' elapsed times move (the source's tick, one signal for the
+            # span of its live rows): rows repainted in place, one signal a tick.
+            ticks.clear()
+            source.dataChanged.connect(count_tick)
+            qtbot.wait(call_list_live.TICK_MS + 60)
+            source.dataChanged.disconnect(count_tick)
+            events = signals.take()
+            assert {e[0] for e in events} <= {"changed"}
+            assert len(events) <= len(ticks)
         elif action == "page" and source.canFetchMore(QModelIndex()):
             source.fetchMore(QModelIndex())
         elif action == "fold":
@@ -240,6 +268,7 @@ def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
         signals.take()
         assert layout(groups) == fresh_layout(groups)
     assert pure_inserts > 10
+    assert trims_into_turns > 0 or running < 8
     del tester
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 from PySide6.QtGui import QFont
 
+from relayscope.ui import theme
 from relayscope.ui.call_group_turn import (
     COLLAPSED,
     EXPANDED,
@@ -18,6 +19,7 @@ from relayscope.ui.call_group_turn import (
     lay_out,
     render_turn,
     started_of,
+    turn_cells,
     turn_data,
     turn_values,
 )
@@ -40,6 +42,12 @@ _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 _TURN, _CELL = int(Role.TURN), int(Role.CELL)
 _TIME = COLUMN["time"]
+_CALL_ROW = int(Role.CALL_ROW)
+#: Changed rows at most this many apart are one signal (the source's `_RUN_SLACK`): each
+#: signal costs more than repainting a row, and the view repaints only the rows it shows.
+_RUN_SLACK = 8
+#: Turns moved one signal each; more are moved in one layout change.
+_FEW_MOVES = 4
 #: A call inside an expanded turn is indented under the turn's disclosure triangle.
 CHILD_INDENT = "      "
 
@@ -132,8 +140,9 @@ class CallGroupModel(QAbstractTableModel):
         """`Role.CELL` of these columns of row `number` in one call (as `data()` answers)."""
         kind, key = self._rows[number]
         if kind == "g":
+            expanded = key in self._expanded
             group = self._groups[key]
-            return [self._group_data(group, column, _CELL) for column in columns]
+            return turn_cells(self.source, group, columns, expanded=expanded, dark=theme.is_dark())
         source_row = self.source.row_of(key)
         if source_row is None:
             return [None] * len(columns)
@@ -254,28 +263,43 @@ class CallGroupModel(QAbstractTableModel):
             self.endResetModel()
 
     def _follow_data_changed(self, top: QModelIndex, bottom: QModelIndex, roles: list[int]) -> None:
+        """Rows of the source changed: their rows here (a call's own, its turn's) change,
+        in one signal for rows a few apart, as the source signals them.
+
+        The source signals the span of its live rows at each tick (their elapsed times and
+        spinners, `roles` given): no values changed, so no turn changed and no turn's texts
+        are rendered again. Only a change of every role (`roles` empty) can give a call its
+        turn late."""
         source = self.source
+        first, last = top.row(), bottom.row()
+        values_changed = not roles or _TURN in roles or _CALL_ROW in roles
+        turn_of = self._turn_of
         changed: list[str] = []
-        for source_row in range(top.row(), bottom.row() + 1):
+        for source_row in range(first, last + 1):
             call_id = source.call_id(source_row)
             if call_id is None:
                 continue
             changed.append(call_id)
-            if call_turn(source.values_at(source_row)) != self._turn_of.get(call_id):
+            if values_changed and call_turn(source.values_at(source_row)) != turn_of.get(call_id):
                 # A call given its turn late (a WebSocket's prewarm): it leaves its place
                 # and comes back as a new row would.
                 self._detach([call_id])
                 self._attach(source_row, source_row)
+        row_of = self._rows.row  # (after those: a layout change makes new `_rows`)
         rows: list[int] = []
+        turns: set[str] = set()
         for call_id in changed:
-            own = self._rows.row(("c", call_id))
+            own = row_of(("c", call_id))
             if own is not None:
                 rows.append(own)
-            turn = self._turn_of.get(call_id)
+            turn = turn_of.get(call_id)
             if turn is not None:
+                turns.add(turn)
+        for turn in turns:
+            if values_changed:
                 self._groups[turn].dirty = True
-                rows.append(self._rows.row(("g", turn)) or 0)
-        self._emit_changed(rows, top.column(), bottom.column(), roles)
+            rows.append(row_of(("g", turn)) or 0)
+        self._emit_changed(rows, top.column(), bottom.column(), roles, slack=_RUN_SLACK)
 
     def _attach(self, first: int, last: int) -> None:
         """The source's rows `first`..`last` are new: each joins its turn (whose row may
@@ -295,8 +319,10 @@ class CallGroupModel(QAbstractTableModel):
                 joined.setdefault(turn, []).append(call_id)
             else:
                 new_turns.setdefault(turn, Turn(turn)).calls.append(call_id)
+        moves: list[tuple[Turn, str]] = []
         for turn, calls in joined.items():
-            self._join(self._groups[turn], calls)
+            self._join(self._groups[turn], calls, moves)
+        self._move_turns(moves)
         for turn, group in new_turns.items():
             group.anchor = min(group.calls, key=self._order_of)
             entries.append((self._source_row(group.anchor), ("g", turn)))
@@ -314,8 +340,9 @@ class CallGroupModel(QAbstractTableModel):
         for row, keys in reversed(runs):
             self._insert_rows(row, keys)
 
-    def _join(self, group: Turn, calls: list[str]) -> None:
-        """New calls (in the source's order) join a turn that has a row."""
+    def _join(self, group: Turn, calls: list[str], moves: list[tuple[Turn, str]]) -> None:
+        """New calls (in the source's order) join a turn that has a row (a turn whose
+        anchor changes is added to `moves`)."""
         row_of = self._source_row
         for call_id in calls:
             group.calls.insert(
@@ -331,7 +358,7 @@ class CallGroupModel(QAbstractTableModel):
                 self._insert_rows(row + 1 + first, keys)
         anchor = min([group.anchor, *calls], key=self._order_of)
         if anchor != group.anchor:
-            self._move_turn(group, anchor)
+            moves.append((group, anchor))
         group.dirty = True
         self._emit_changed([self._rows.row(("g", group.turn_id)) or 0], 0, len(COLUMNS) - 1, [])
 
@@ -362,13 +389,64 @@ class CallGroupModel(QAbstractTableModel):
         for turn in emptied:
             del self._groups[turn]
             self._expanded.discard(turn)
+        moves: list[tuple[Turn, str]] = []
+        changed: list[int] = []
         for turn, going in leaving.items():
             kept = self._groups.get(turn)
             if kept is None:
                 continue
             if kept.anchor in going:
-                self._move_turn(kept, min(kept.calls, key=self._order_of))
-            self._emit_changed([self._rows.row(("g", turn)) or 0], 0, len(COLUMNS) - 1, [])
+                moves.append((kept, min(kept.calls, key=self._order_of)))
+            else:
+                changed.append(self._rows.row(("g", turn)) or 0)
+        self._emit_changed(changed, 0, len(COLUMNS) - 1, [])
+        self._move_turns(moves)
+        moved = [self._rows.row(("g", group.turn_id)) or 0 for group, _ in moves]
+        self._emit_changed(moved, 0, len(COLUMNS) - 1, [])
+
+    def _move_turns(self, moves: list[tuple[Turn, str]]) -> None:
+        """Give turns their new anchors and move their rows there: a few one by one, more
+        (the trim at the bottom takes the first calls of every turn running across it) in
+        one layout change, O(rows), instead of a move signal each."""
+        if len(moves) <= _FEW_MOVES:
+            for group, anchor in moves:
+                self._move_turn(group, anchor)
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = list(self._rows)
+        moving = {group.turn_id for group, _ in moves}
+        blocks: list[tuple[int, list[_Key]]] = []
+        for group, anchor in moves:
+            group.anchor = anchor
+            keys: list[_Key] = [("g", group.turn_id)]
+            if group.turn_id in self._expanded:
+                keys += [("c", c) for c in group.calls]
+            blocks.append((self._source_row(anchor), keys))
+        staying = [
+            key
+            for key in old
+            if not (
+                (key[0] == "g" and key[1] in moving)
+                or (key[0] == "c" and self._turn_of.get(key[1]) in moving)
+            )
+        ]
+        places = [self._anchor_row(key) for key in staying]
+        rows: list[_Key] = []
+        done = 0
+        for anchor_row, keys in sorted(blocks):
+            place = bisect.bisect_left(places, anchor_row, lo=done)
+            rows += staying[done:place]
+            rows += keys
+            done = place
+        rows += staying[done:]
+        self._rows = KeyedRows(rows)
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(
+            persistent,
+            [self.index(self._rows.row(old[i.row()]) or 0, i.column()) for i in persistent],
+        )
+        self.layoutChanged.emit()
+        self._check_stale()
 
     def _move_turn(self, group: Turn, anchor: str) -> None:
         """Give a turn its new anchor and move its rows (the turn's and, unfolded, its
@@ -444,8 +522,10 @@ class CallGroupModel(QAbstractTableModel):
         if self._stale:
             raise _Stale  # the rest of the change is done by laying out every row
 
-    def _emit_changed(self, rows: list[int], left: int, right: int, roles: list[int]) -> None:
-        for first, last in row_runs(sorted(set(rows))):
+    def _emit_changed(
+        self, rows: list[int], left: int, right: int, roles: list[int], slack: int = 0
+    ) -> None:
+        for first, last in row_runs(sorted(set(rows)), slack=slack):
             self.dataChanged.emit(self.index(first, left), self.index(last, right), roles)
 
     # -- a turn's row -------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFont
 
-from relayscope.analysis.cost import CostTotal
+from relayscope.analysis.cost import CostTotal, Pricer, default_pricer
 from relayscope.ui import theme
 from relayscope.ui.call_list_model import (
     COLUMN,
@@ -22,7 +22,7 @@ from relayscope.ui.call_list_model import (
     row_cost,
 )
 from relayscope.ui.plain_text import plain_tooltip
-from relayscope.ui.roles import Role
+from relayscope.ui.roles import Cell, Role
 
 EXPANDED, COLLAPSED = "▾", "▸"
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
@@ -63,6 +63,13 @@ class Turn:
     gappiest: str | None = None
     #: Its calls changed since the texts were rendered (rendered again when next shown).
     dirty: bool = True
+    #: What the delegate paints in each column (`Role.CELL`), built from the texts when the
+    #: row is first painted after a render, for the palette `cells_dark` (the live elapsed
+    #: time and the cost are filled in at each paint).
+    cells: list[Cell] | None = None
+    cells_dark: bool = False
+    #: The cost's text and the pricer that priced it (None: price it at the next paint).
+    cost: tuple[Pricer, str] | None = None
 
 
 def lay_out(
@@ -145,6 +152,8 @@ def render_turn(turn: Turn, calls: list[dict[str, Any]], expanded: bool) -> None
         "",  # the cost: priced when painted (turn_cost_text)
     ]
     turn.dirty = False
+    turn.cells = None
+    turn.cost = None
 
 
 def turn_values(source: CallListModel, turn: Turn) -> list[dict[str, Any]]:
@@ -166,22 +175,11 @@ def turn_data(
             elapsed = max(0.0, time.time() - turn.first_started) * 1000
             return format_ms(elapsed) + " …"
         if column == _COST:
-            return turn_cost_text(turn_values(source, turn))
+            return _cost_text(source, turn)
         return turn.texts[column]
     if role == _CELL:
-        # What the delegate paints (`Role.CELL`): display, colours, icon, bold and Gaps at once.
-        def ask(wanted: int) -> Any:
-            return turn_data(source, turn, column, wanted, expanded=expanded, bold=bold)
-
-        foreground, background = ask(_FOREGROUND), ask(_BACKGROUND)
-        return (
-            str(ask(_DISPLAY)),
-            None if foreground is None else foreground.color(),
-            background,
-            ask(_DECORATION),
-            column in (_TIME, _MODEL),
-            ask(_GAPS) if column == _GAPS_COLUMN else None,
-        )
+        cells = turn_cells(source, turn, [column], expanded=expanded, dark=theme.is_dark())
+        return cells[0]
     if role == _FONT:
         return bold if column in (_TIME, _MODEL) else None
     if role == _DECORATION:
@@ -211,6 +209,58 @@ def turn_data(
         return source.data(source.index(row, column), role)
     first = source.row_of(turn.calls[0])
     return None if first is None else source.data(source.index(first, column), role)
+
+
+def turn_cells(
+    source: CallListModel, turn: Turn, columns: list[int], *, expanded: bool, dark: bool
+) -> list[Cell | None]:
+    """What the delegate paints in these columns of the turn's row (`Role.CELL`: display,
+    colours, icon, bold and Gaps at once). A repaint of a turn nobody changed costs a list
+    look-up a cell: the cells are built once a render (and palette)."""
+    if not turn.calls:
+        return [None] * len(columns)  # on its way out
+    if turn.dirty:
+        render_turn(turn, turn_values(source, turn), expanded)
+    cells = turn.cells
+    if cells is None or turn.cells_dark != dark:
+        cells = turn.cells = [_cell(source, turn, c, dark) for c in range(len(turn.texts))]
+        turn.cells_dark = dark
+    answer: list[Cell | None] = []
+    for column in columns:
+        cell = cells[column]
+        if column == _COST:
+            cell = (_cost_text(source, turn), *cell[1:])
+        elif column == _DURATION and turn.live:
+            elapsed = max(0.0, time.time() - turn.first_started) * 1000
+            cell = (format_ms(elapsed) + " …", *cell[1:])
+        answer.append(cell)
+    return answer
+
+
+def _cell(source: CallListModel, turn: Turn, column: int, dark: bool) -> Cell:
+    """A column's cell as the roles answer it (the display text as rendered)."""
+    foreground = theme.kind_colour(turn.kind, dark=dark) if column in _COLOURED else None
+    alert = turn.kind in ("error", "warning")
+    background = QBrush(theme.row_alert_background(turn.kind, dark=dark)) if alert else None
+    icon = theme.status_icon(turn.kind, 0, dark) if column == _STATUS else None
+    gaps = None
+    if column == _GAPS_COLUMN and turn.gappiest is not None:
+        row = source.row_of(turn.gappiest)
+        if row is not None:
+            gaps = source.data(source.index(row, column), _GAPS)
+    return (turn.texts[column], foreground, background, icon, column in (_TIME, _MODEL), gaps)
+
+
+def _cost_text(source: CallListModel, turn: Turn) -> str:
+    """The turn's cost, priced once a render and pricer (again at each paint while the
+    prices load)."""
+    pricer = default_pricer()
+    if turn.cost is None or turn.cost[0] is not pricer:
+        text = turn_cost_text(turn_values(source, turn))
+        if text == "…":
+            return text
+        turn.cost = (pricer, text)
+    return turn.cost[1]
 
 
 def turn_cost_text(calls: list[dict[str, Any]]) -> str:
