@@ -39,7 +39,7 @@ def live_window(
     win = MainWindow(store, worker, config_path=config)
     qtbot.addWidget(win)
     win.show()
-    with qtbot.waitSignal(worker.listening, timeout=20_000):
+    with qtbot.waitSignal(worker.listening, timeout=60_000):
         worker.start(0)
     try:
         yield win

@@ -34,7 +34,7 @@ def window(tmp_path: Path, qtbot: QtBot, themed: Any) -> Iterator[MainWindow]:
         win = MainWindow(store, worker, config_path=config)
         qtbot.addWidget(win)
         win.show()
-        with qtbot.waitSignal(worker.listening, timeout=20_000):
+        with qtbot.waitSignal(worker.listening, timeout=60_000):
             worker.start(0)
         yield win
         win.close()
@@ -87,7 +87,7 @@ def test_a_recorded_call_is_served_again_and_the_replay_is_listed(
     dialog.match.setCurrentIndex(dialog.match.findData("last"))
     dialog.speed.setValue(4.0)
     panel = window.playback
-    with qtbot.waitSignal(panel.worker.listening, timeout=20_000) as listening:
+    with qtbot.waitSignal(panel.worker.listening, timeout=60_000) as listening:
         dialog.accept()
     url = str(listening.args[0])
     assert panel.isVisible()
@@ -123,7 +123,7 @@ def test_a_playback_that_cannot_start_says_why(tmp_path: Path, qtbot: QtBot) -> 
     CallStore(tmp_path / "relayscope.db").close()
     panel = PlaybackPanel(tmp_path / "relayscope.db")
     qtbot.addWidget(panel)
-    with qtbot.waitSignal(panel.worker.failed, timeout=20_000):
+    with qtbot.waitSignal(panel.worker.failed, timeout=60_000):
         panel.start(["no-such-call"])
     assert panel.isVisibleTo(panel.parentWidget() or panel) or not panel.isHidden()
     assert panel.label.text().startswith("<b>Playback failed:</b> No recorded call")

@@ -24,7 +24,7 @@ def worker(tmp_path: Path, qtbot: QtBot) -> Iterator[WorkerProcess]:
 
 
 def start(qtbot: QtBot, worker: WorkerProcess, port: int = 0) -> str:
-    with qtbot.waitSignal(worker.listening, timeout=20_000) as listening:
+    with qtbot.waitSignal(worker.listening, timeout=60_000) as listening:
         worker.start(port)
     return str(listening.args[0])
 
@@ -80,7 +80,7 @@ def test_an_occupied_port_fails_with_a_sentence_naming_it(
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        with qtbot.waitSignal(worker.failed, timeout=20_000) as failed:
+        with qtbot.waitSignal(worker.failed, timeout=60_000) as failed:
             worker.start(port)
     message = str(failed.args[0])
     assert f"Port {port} is in use by another program" in message
@@ -94,7 +94,7 @@ def test_restart_moves_to_another_port(worker: WorkerProcess, qtbot: QtBot) -> N
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         new_port = probe.getsockname()[1]
-    with qtbot.waitSignal(worker.listening, timeout=20_000) as listening:
+    with qtbot.waitSignal(worker.listening, timeout=60_000) as listening:
         worker.restart(new_port)
     assert listening.args[0] == f"http://127.0.0.1:{new_port}/v1"
 
@@ -103,7 +103,7 @@ def test_a_broken_config_fails_with_the_workers_own_sentence(tmp_path: Path, qtb
     config = tmp_path / "config.toml"
     config.write_text("[proxy\nport = 1\n")
     worker = WorkerProcess(tmp_path / "relayscope.db", config)
-    with qtbot.waitSignal(worker.failed, timeout=20_000) as failed:
+    with qtbot.waitSignal(worker.failed, timeout=60_000) as failed:
         worker.start(0)
     assert str(failed.args[0]).startswith(f"{config.resolve()}: not valid TOML")
 
