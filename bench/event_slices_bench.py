@@ -50,7 +50,7 @@ def timed(cls: Any) -> Any:
     the older `_feed_stdout`, which was one pass)."""
     name = "_drain_stdout" if hasattr(cls, "_drain_stdout") else "_feed_stdout"
 
-    class Timed(cls):  # type: ignore[misc, valid-type]
+    class Timed(cls):  # type: ignore[misc]
         passes: list[tuple[float, float]]
 
         def timed_pass(self, *args: Any, **kwargs: Any) -> None:

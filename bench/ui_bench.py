@@ -13,6 +13,7 @@ time with the style's cell paint and the list's own side by side. Not part of th
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -290,7 +291,7 @@ def measure(app: QApplication, db_path: Path, screenshot: Path | None) -> Iterat
             models = timed(window._refresh_providers)
             yield "provider and model menus refreshed", f"{models:.1f} ms"
         busy, shown, cpu = busy_and_shown(
-            lambda key=key, order=order: header.setSortIndicator(COLUMN[key], order)
+            functools.partial(header.setSortIndicator, COLUMN[key], order)
         )
         sorts.append(shown)
         yield (
@@ -450,9 +451,10 @@ def repaint_cost(
     style = statistics.median(times["style's"])
     yield "  own / style's (medians)", f"{statistics.median(times['own']) / style:.2f}x"
     if one_pass:
-        fast = statistics.median(times["own, one pass"])
-        yield "  one pass / style's (medians)", f"{fast / style:.2f}x"
-        yield "  one pass / own (medians)", f"{fast / statistics.median(times['own']):.2f}x"
+        one_pass_ms = statistics.median(times["own, one pass"])
+        yield "  one pass / style's (medians)", f"{one_pass_ms / style:.2f}x"
+        own_ms = statistics.median(times["own"])
+        yield "  one pass / own (medians)", f"{one_pass_ms / own_ms:.2f}x"
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any, Self
 from uuid import uuid4
 
+from relayscope.calls.record import CallRecord
 from relayscope.store.call_store import CallStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,12 +169,12 @@ class WorkerProcess:
         *,
         state: str | None = None,
         timeout: float = 10.0,
-        keep: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> list[dict[str, Any]]:
+        keep: Callable[[CallRecord], bool] | None = None,
+    ) -> list[CallRecord]:
         """Rows once `count` calls are recorded (and, if given, all in `state`), oldest first;
         with `keep`, only the rows it keeps are counted, checked and returned."""
         deadline = time.monotonic() + timeout
-        rows: list[dict[str, Any]] = []
+        rows: list[CallRecord] = []
         while time.monotonic() < deadline:
             store = self.store()
             try:
@@ -199,7 +200,7 @@ def marked(path: str) -> str:
     return f"{path}{'&' if '?' in path else '?'}probe={uuid4().hex}"
 
 
-def recorded(worker: WorkerProcess, path: str, timeout: float = 20.0) -> dict[str, Any]:
+def recorded(worker: WorkerProcess, path: str, timeout: float = 20.0) -> CallRecord:
     """The finished call whose recorded path is `path` (see `marked`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -253,10 +254,10 @@ class ScopedWorker:
 
     def wait_for_calls(
         self, count: int, *, state: str | None = None, timeout: float = 10.0
-    ) -> list[dict[str, Any]]:
+    ) -> list[CallRecord]:
         """Like `WorkerProcess.wait_for_calls`, over this test's calls only."""
         return self.shared.wait_for_calls(count, state=state, timeout=timeout, keep=self.mine)
 
-    def mine(self, row: dict[str, Any]) -> bool:
+    def mine(self, row: CallRecord) -> bool:
         """Whether a recorded call carries this test's probe header."""
         return self.probe in (row["request_headers"] or "")
