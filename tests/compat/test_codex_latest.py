@@ -38,7 +38,9 @@ def codex(
     binary: Path, home: Path, base_url: str, prompt: str, *, model: str, websocket: bool
 ) -> subprocess.CompletedProcess[str]:
     home.mkdir(parents=True)
-    env = {**os.environ, "CODEX_HOME": str(home)}
+    # HOME too: the shell tool runs a login shell, and the person's shell start-up files
+    # (a pyenv rehash racing another shell) must not add lines to the tool's output.
+    env = {**os.environ, "CODEX_HOME": str(home), "HOME": str(home)}
     if websocket:  # the built-in provider, as most people run Codex
         (home / "config.toml").write_text(f'model = "{model}"\n')
         env["CODEX_API_KEY"] = "placeholder"

@@ -93,7 +93,14 @@ def codex(
         f'name = "Relayscope"\nbase_url = "{worker.base_url}"\nenv_key = "RELAYSCOPE_KEY"\n'
         'wire_api = "responses"\nrequest_max_retries = 2\nstream_max_retries = 2\n' + headers
     )
-    env = {**os.environ, "CODEX_HOME": str(home), "RELAYSCOPE_KEY": "placeholder"}
+    # HOME too: the shell tool runs a login shell, and the person's shell start-up files
+    # must not add lines to the tool's output.
+    env = {
+        **os.environ,
+        "CODEX_HOME": str(home),
+        "HOME": str(home),
+        "RELAYSCOPE_KEY": "placeholder",
+    }
     return subprocess.run(
         [str(binary), "exec", "--skip-git-repo-check", *HERMETIC, prompt],
         cwd=home,
@@ -188,7 +195,12 @@ def test_builtin_provider_over_websocket_is_one_call_per_response(
         home = tmp_path / "home"
         home.mkdir()
         (home / "config.toml").write_text('model = "fake-1"\n')
-        env = {**os.environ, "CODEX_HOME": str(home), "CODEX_API_KEY": "placeholder"}
+        env = {
+            **os.environ,
+            "CODEX_HOME": str(home),
+            "HOME": str(home),
+            "CODEX_API_KEY": "placeholder",
+        }
         result = subprocess.run(
             [
                 str(codex_bin),
