@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.static_bench import export_tree
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _PROBE = """
@@ -58,17 +60,6 @@ print(json.dumps({
     "code": cost.__file__,
 }))
 """
-
-
-def export_tree(rev: str, into: Path) -> Path:
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "app", "proxy_addons"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    into.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def probe(tree: Path, cache: Path, kind: str = "first") -> dict[str, object]:

@@ -14,7 +14,6 @@ import json
 import statistics
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -26,7 +25,7 @@ from relayscope.ui.call_rows import parse_gap_profile
 from relayscope.ui.inspector.stream_tab import StreamTab
 from tests.e2e.conftest import FAKE_KEY
 from tests.fakes.provider import FakeProvider
-from tests.support.worker import WorkerProcess, provider_config
+from tests.support.worker import WorkerProcess
 
 DELAY_MS = 60.0  # what the provider waits between two events
 WORDS = 20  # 24 events: fewer gaps than the sparkline has bars, so one bar a gap
@@ -38,13 +37,7 @@ def fake() -> Iterator[FakeProvider]:
         yield provider
 
 
-@pytest.fixture
-def worker(tmp_path: Path, fake: FakeProvider) -> Iterator[WorkerProcess]:
-    config = provider_config(("fake", fake.base_url)).replace(
-        'api_key = "sk-fake-secret-key-0123456789"', f'api_key = "{FAKE_KEY}"'
-    )
-    with WorkerProcess(tmp_path, config) as process:
-        yield process
+# `worker` is tests/e2e/conftest.py's, over this module's `fake`.
 
 
 def stream(worker: WorkerProcess, delay_ms: float) -> float:
