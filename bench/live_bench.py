@@ -412,10 +412,18 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     last = [clock.nsecsElapsed()]
 
     def on_tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6 - STALL_TICK_MS)
-        last[0] = now
+        now, cpu, queued = clock.nsecsElapsed(), time.thread_time(), _run_delay()
+        gap = (now - last[0]) / 1e6 - STALL_TICK_MS
+        gaps.append(gap)
+        if gap > 50:  # how much of it the UI thread worked, and waited for a core
+            stall_cpu.append((cpu - last_cpu[0]) * 1000)
+            stall_queued.append((queued - last_queued[0]) * 1000)
+        last[0], last_cpu[0], last_queued[0] = now, cpu, queued
         last_tick[0] = time.monotonic()
+
+    stall_cpu: list[float] = []
+    stall_queued: list[float] = []
+    last_cpu, last_queued = [time.thread_time()], [_run_delay()]
 
     last_tick = [time.monotonic()]
     blame: collections.Counter[str] = collections.Counter()
@@ -468,7 +476,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     ticker.start()
     # Stalls are counted from here: the set-up above (the first count, the worker's start) is
     # not a stall of the window under traffic (it was once the run's longest "stall").
-    last[0] = clock.nsecsElapsed()
+    last[0], last_cpu[0], last_queued[0] = clock.nsecsElapsed(), time.thread_time(), _run_delay()
     last_tick[0] = time.monotonic()
     sampler.start()
     started = time.monotonic()
@@ -489,6 +497,15 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
             "stall_max": max(stalls) if stalls else -1,
             "stall_p99": _pct(stalls, 99),
             "stalls_over_50": sum(1 for g in stalls if g > 50),
+            # Of those, the ones the UI thread spent over 50 ms of its own CPU in (the rest
+            # it was waiting: for a core, or for the interpreter lock another thread held).
+            "stalls_working_50": sum(1 for c in stall_cpu if c > 50),
+            "stall_cpu_max": max(stall_cpu, default=0.0),
+            # The stalls' time: working, waiting for a core, the rest blocked (the
+            # interpreter lock another thread held, or a system call).
+            "stalls_s": sum(g for g in stalls if g > 50) / 1000,
+            "stalls_cpu_s": sum(stall_cpu) / 1000,
+            "stalls_queued_s": sum(stall_queued) / 1000,
             "rss_start": rss_start,
             "rss_max": max([*rss, _rss_mib()]),
             "rss_end": _rss_mib(),
@@ -549,6 +566,15 @@ def _split_cpu() -> dict[str, float]:
     timed(call_group_model.CallGroupModel, "_follow", "follow")
     timed(call_list_view.CallListView, "paintEvent", "paint")
     return split
+
+
+def _run_delay() -> float:
+    """Seconds the calling thread has waited for a core (runnable, not running) so far:
+    the second field of Linux's schedstat; 0 where there is none."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _pending(model: Any) -> bool:
@@ -639,6 +665,17 @@ ROWS = (
     ),
     ("UI thread stall: longest / p99", lambda r: f"{r['stall_max']:.0f} / {r['stall_p99']:.1f} ms"),
     ("stalls > 50 ms", lambda r: f"{r['stalls_over_50']}"),
+    (
+        "of them, the UI thread working > 50 ms / most it worked in one",
+        lambda r: f"{r.get('stalls_working_50', '?')} / {r.get('stall_cpu_max', 0):.0f} ms",
+    ),
+    (
+        "their time: in all / working / waiting for a core",
+        lambda r: (
+            f"{r.get('stalls_s', 0):.2f} / {r.get('stalls_cpu_s', 0):.2f}"
+            + f" / {r.get('stalls_queued_s', 0):.2f} s"
+        ),
+    ),
     (
         "RSS start / max / end",
         lambda r: f"{r['rss_start']:.0f} / {r['rss_max']:.0f} / {r['rss_end']:.0f} MiB",
