@@ -221,10 +221,12 @@ def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
     begun: dict[str, float] = {}  # call id -> when its request came (monotonic)
     seq = 0
     started = 0
+    late = 0.0  # how far behind its schedule the producer got (a loaded machine)
     t0 = time.monotonic()
     while True:
         now = time.monotonic()
         if now - t0 < seconds:
+            late = max(late, now - t0 - started / rate)
             while started < int((now - t0) * rate):
                 started += 1
                 seq += 1
@@ -301,7 +303,13 @@ def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
                 del begun[call_id]
         time.sleep(0.005)
     writer.close()
-    produced = {"calls": started, "sessions": agents.sessions, "turns": agents.turns}
+    produced = {
+        "calls": started,
+        "sessions": agents.sessions,
+        "turns": agents.turns,
+        "late_s": late,
+        "done_s": time.monotonic() - t0 - seconds,  # the last commit, after the traffic
+    }
     out.put([{"event": "produced", **produced}])
     out.put(None)
     thread.join()
@@ -341,6 +349,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     commit_t: dict[str, float] = {}
     produced: list[int] = []
     turns: list[str] = []  # the producer's Codex sessions and turns
+    producer: dict[str, Any] = {}  # its own figures: how late it ran
 
     class Producer(WorkerProcess):
         def command(self, port: int) -> list[str]:
@@ -364,6 +373,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
                 if event.get("event") == "produced":
                     produced.append(int(event["calls"]))
                     turns.append(f"{event['sessions']:,} / {event['turns']:,}")
+                    producer.update(event)
                     return
             super()._handle_line(line)
 
@@ -488,6 +498,8 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
         return {
             "produced": produced[0] if produced else -1,
             "turns": turns[0] if turns else "?",
+            "producer_late_s": producer.get("late_s", -1.0),
+            "producer_done_s": producer.get("done_s", -1.0),
             "counted": model.total_count - before,
             "rows": model.rowCount(),
             "never_shown": len(commit_t),  # started calls never inserted
@@ -658,6 +670,15 @@ ROWS = (
         ),
     ),
     ("Codex sessions / turns in them", lambda r: r.get("turns", "?")),
+    (
+        # A producer behind its schedule (a loaded machine) delays the list as well.
+        "producer: most behind schedule / last commit after the traffic",
+        lambda r: (
+            f"{r.get('producer_late_s', -1) * 1000:.0f} ms / {r.get('producer_done_s', -1):.1f} s"
+            if r.get("producer_late_s", -1) >= 0
+            else "?"
+        ),
+    ),
     ("rows the list holds at the end", lambda r: f"{r['rows']:,}"),
     (
         "lag commit → list: median / p99 / max",
