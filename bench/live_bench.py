@@ -32,6 +32,7 @@ import argparse
 import collections
 import gc
 import heapq
+import itertools
 import json
 import os
 import queue
@@ -365,17 +366,20 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.seconds),
             ]
 
-        def _handle_line(self, line: bytes) -> None:
+        def _split_stdout(self, data: bytes) -> None:
             # "produced" is the producer's own line: the app's parser (typed events) drops
-            # an unknown event, so it is read here, before the app sees the line.
-            if b'"produced"' in line:
-                event = json.loads(line)
-                if event.get("event") == "produced":
-                    produced.append(int(event["calls"]))
-                    turns.append(f"{event['sessions']:,} / {event['turns']:,}")
-                    producer.update(event)
-                    return
-            super()._handle_line(line)
+            # an unknown event, so it is read here, as the lines come (the app's code of
+            # any revision splits them here, however it then parses them).
+            before = len(self._stdout_lines)
+            super()._split_stdout(data)
+            new = len(self._stdout_lines) - before
+            for line in itertools.islice(reversed(self._stdout_lines), max(0, new)):
+                if b'"produced"' in line:
+                    event = json.loads(line)
+                    if event.get("event") == "produced":
+                        produced.append(int(event["calls"]))
+                        turns.append(f"{event['sessions']:,} / {event['turns']:,}")
+                        producer.update(event)
 
         def _dispatch(self, event: Any) -> None:
             if event.get("event") == "call_started":

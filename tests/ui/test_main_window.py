@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
+from relayscope.recording.messages import Event, encode
 from relayscope.store.call_store import CallStore
 from relayscope.ui.call_list_model import COLUMN
 from relayscope.ui.main_window import MainWindow
@@ -52,6 +53,11 @@ def cell(window: MainWindow, row: int, column: str) -> str:
     return str(model.data(model.index(row, COLUMN[column])))
 
 
+def tell(worker: WorkerProcess, *events: Event) -> None:
+    """The worker prints `events` (its stdout, as the window reads it)."""
+    worker._feed_stdout("".join(encode(event) for event in events).encode())
+
+
 def test_window_basics(window: MainWindow) -> None:
     assert window.windowTitle() == "Relayscope"
     assert not window.windowIcon().isNull()
@@ -74,7 +80,7 @@ def test_empty_database_shows_the_welcome_page_until_a_call_arrives(
     )
     row = call_row(0, datetime.now(UTC), state="pending", status=None)
     insert_calls(db_path, [row])
-    worker.call_started.emit(row["id"])
+    tell(worker, {"event": "call_started", "id": row["id"]})
     qtbot.waitUntil(lambda: not window.showing_welcome(), timeout=1000)  # the next batch
     assert window.call_list.current_call_id() == row["id"]  # the first call is shown at once
     assert shown(window) == row["id"]
@@ -251,13 +257,18 @@ def test_live_updates_of_the_shown_call_refresh_the_inspector(
         original(call_id)
 
     window.inspector.refresh_call = spy  # type: ignore[method-assign]
-    worker.call_started.emit(row["id"])
+    tell(worker, {"event": "call_started", "id": row["id"]})
     qtbot.waitUntil(lambda: shown(window) == row["id"], timeout=1000)
-    for count in range(1, 6):
-        worker.call_updated.emit(row["id"], {"chunk_count": count, "state": "streaming"})
+    tell(
+        worker,
+        *(
+            {"event": "call_updated", "id": row["id"], "chunk_count": count, "state": "streaming"}
+            for count in range(1, 6)
+        ),
+    )
     qtbot.waitUntil(lambda: cell(window, 0, "chunks") == "5", timeout=1000)  # one batch
     qtbot.waitUntil(lambda: refreshed == [row["id"]], timeout=1000)
-    worker.call_finished.emit(row["id"], {"state": "complete"})
+    tell(worker, {"event": "call_finished", "id": row["id"], "state": "complete"})
     assert refreshed == [row["id"], row["id"]]
 
 

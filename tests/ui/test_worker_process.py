@@ -198,3 +198,53 @@ def test_a_backlog_read_at_once_is_handled_in_slices_with_the_loop_running_betwe
     qtbot.waitUntil(lambda: len(seen) == 50_001, timeout=30_000)
     assert seen == [f"c{i}" for i in range(50_000)] + ["last"]
     assert loop_ran_at and loop_ran_at[0] < 50_000
+
+
+def test_call_events_come_in_batches_in_order_and_a_bad_line_costs_only_itself(
+    tmp_path: Path, qtbot: QtBot
+) -> None:
+    worker = WorkerProcess(tmp_path / "relayscope.db")
+    seen: list[object] = []
+    worker.calls_changed.connect(
+        lambda events: seen.append([(e["event"], e["id"]) for e in events])
+    )
+    worker.record_error.connect(lambda m: seen.append(("record_error", m)))
+    worker._feed_stdout(
+        b'{"event":"call_started","id":"a"}\n'
+        b'{"event":"call_started","id":"b"}\n'
+        b'{"event":"call_upd\n'  # cut short: skipped, and only it
+        b'{"event":"call_updated","id":"a","chunk_count":1}\n'
+        b'{"event":"record_error","message":"disk full"}\n'
+        b"Relayscope listening on http://127.0.0.1:1/v1\n"
+        b'{"event":"call_finished","id":"b","state":"complete"}\n'
+        b'{"event":"call_updated","id":"a","chunk_count":2}\n'
+    )
+    # The calls' events before the record error are signalled before it, those after after.
+    assert seen == [
+        [("call_started", "a"), ("call_started", "b"), ("call_updated", "a")],
+        ("record_error", "disk full"),
+        [("call_finished", "b"), ("call_updated", "a")],
+    ]
+
+
+def test_a_backlog_in_batches_keeps_the_order_across_slices_for_every_listener(
+    tmp_path: Path, qtbot: QtBot
+) -> None:
+    worker = WorkerProcess(tmp_path / "relayscope.db")
+    batches: list[list[str]] = []
+    one_by_one: list[str] = []
+    loop_ran_at: list[int] = []
+    worker.calls_changed.connect(lambda events: batches.append([e["id"] for e in events]))
+    worker.call_updated.connect(lambda call_id, fields: one_by_one.append(call_id))
+    QTimer.singleShot(0, lambda: loop_ran_at.append(sum(map(len, batches))))
+    lines = 3 * SLICE_LINES + 7
+    backlog = b"".join(
+        b'{"event":"call_updated","id":"c%d","n":%d}\n' % (i, i) for i in range(lines)
+    )
+    worker._feed_stdout(backlog)
+    assert 0 < sum(map(len, batches)) <= SLICE_LINES  # one slice now
+    qtbot.waitUntil(lambda: len(one_by_one) == lines, timeout=30_000)
+    assert [i for batch in batches for i in batch] == [f"c{i}" for i in range(lines)]
+    assert one_by_one == [f"c{i}" for i in range(lines)]
+    assert len(batches) < lines / 10  # batches, not one signal per event
+    assert loop_ran_at and loop_ran_at[0] < lines  # the window ran between slices

@@ -8,6 +8,7 @@ reads pages and counts and answers Qt's questions (data, sort, filter).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -80,7 +81,7 @@ class LiveRows(QAbstractTableModel):
         self._head_dropped = 0  # live rows trimmed from the head's start (see `trim`)
         self._pending_started: dict[str, None] = {}  # ordered set
         self._pending_updated: dict[str, dict[str, Any]] = {}
-        self._pending_finished: dict[str, dict[str, Any]] = {}
+        self._pending_finished: dict[str, Mapping[str, Any]] = {}
         #: SQL queries run by `flush_events` so far (tests check: one per batch).
         self.batch_queries = 0
         self._loading = False  # a new page is being read off the GUI thread
@@ -108,26 +109,49 @@ class LiveRows(QAbstractTableModel):
 
     # -- live updates -------------------------------------------------------------------
 
+    def on_call_events(self, events: Iterable[Mapping[str, Any]]) -> bool:
+        """Collect the worker's call events (`WorkerProcess.calls_changed`: `call_started`,
+        `call_updated`, `call_finished`, in order) for the next batch (`flush_events`);
+        True if a call started among them.
+
+        A started call is inserted at the top (if it matches and sort is by time); a live
+        call's changed fields (chunk count, state, status) update its row; a finished call's
+        final row (tokens, duration) is read and refreshed in place. An event's `event` and
+        `id` keys go with its fields: the row's id is the same, and no column is `event`.
+        """
+        started, updated, finished = (
+            self._pending_started,
+            self._pending_updated,
+            self._pending_finished,
+        )
+        any_started = False
+        for event in events:
+            kind, call_id = event["event"], event["id"]
+            if kind == "call_updated":
+                merged = updated.get(call_id)
+                if merged is None:
+                    updated[call_id] = dict(event)
+                else:
+                    merged.update(event)
+            elif kind == "call_started":
+                started[call_id] = None
+                any_started = True
+            else:
+                finished[call_id] = event
+        self._schedule_flush()
+        return any_started
+
     def on_call_started(self, call_id: str) -> None:
-        """A new call was recorded: insert it at the top (if it matches and sort is by time).
+        """One `call_started` event (`on_call_events`)."""
+        self.on_call_events(({"event": "call_started", "id": call_id},))
 
-        Applied with the other events of the same ~frame (`flush_events`)."""
-        self._pending_started[call_id] = None
-        self._schedule_flush()
+    def on_call_updated(self, call_id: str, fields: Mapping[str, Any]) -> None:
+        """One `call_updated` event (`on_call_events`)."""
+        self.on_call_events(({**fields, "event": "call_updated", "id": call_id},))
 
-    def on_call_updated(self, call_id: str, fields: dict[str, Any]) -> None:
-        """A live call changed (chunk count, state, status): update its row from the event."""
-        merged = self._pending_updated.get(call_id)
-        if merged is None:
-            self._pending_updated[call_id] = dict(fields)
-        else:
-            merged.update(fields)
-        self._schedule_flush()
-
-    def on_call_finished(self, call_id: str, fields: dict[str, Any]) -> None:
-        """A call ended: read its final row (tokens, duration) and refresh it in place."""
-        self._pending_finished[call_id] = fields
-        self._schedule_flush()
+    def on_call_finished(self, call_id: str, fields: Mapping[str, Any]) -> None:
+        """One `call_finished` event (`on_call_events`)."""
+        self.on_call_events(({**fields, "event": "call_finished", "id": call_id},))
 
     def has_pending_events(self) -> bool:
         return bool(self._pending_started or self._pending_updated or self._pending_finished)

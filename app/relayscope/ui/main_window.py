@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from relayscope.analysis import cost
 from relayscope.config import ConfigError, load_config
+from relayscope.recording.messages import CallEvent
 from relayscope.store.call_store import CallFilter, CallStore
 from relayscope.ui import theme
 from relayscope.ui.call_actions import CallActions
@@ -127,14 +128,10 @@ class MainWindow(ToolsWindow):
         worker.state_changed.connect(self._on_worker_state_changed)
         worker.listening.connect(self._on_worker_listening)
         worker.failed.connect(self._on_worker_failed)
-        worker.call_started.connect(self._on_worker_call_started)
-        worker.call_updated.connect(self._on_worker_call_updated)
-        worker.call_finished.connect(self._on_worker_call_finished)
+        worker.calls_changed.connect(self._on_worker_calls_changed)
         worker.record_error.connect(self.header.show_record_error)
         player = self.playback.worker  # the calls it serves are recorded and listed too
-        player.call_started.connect(self._on_worker_call_started)
-        player.call_updated.connect(self._on_worker_call_updated)
-        player.call_finished.connect(self._on_worker_call_finished)
+        player.calls_changed.connect(self._on_worker_calls_changed)
         self._on_worker_state_changed(worker.state)
         if worker.url:
             self._on_worker_listening(worker.url)
@@ -218,25 +215,23 @@ class MainWindow(ToolsWindow):
         self.header.set_state("failed", message)
         self.welcome.demo_status.setText(f"The proxy is not running: {message}")
 
-    def _on_worker_call_started(self, call_id: str) -> None:
-        self.model.on_call_started(call_id)
-        if call_id == self._select_when_started:  # a replay or resend: show it as it arrives
-            self._select_when_started = ""
-            self.model.flush_events()  # events wait for the next batch otherwise
-            self.call_list.select_call(call_id)
-        if not self._providers_timer.isActive():
+    def _on_worker_calls_changed(self, events: list[CallEvent]) -> None:
+        if self.model.on_call_events(events) and not self._providers_timer.isActive():
             self._providers_timer.start()
-
-    def _on_worker_call_updated(self, call_id: str, fields: dict[str, object]) -> None:
-        self.model.on_call_updated(call_id, fields)
-        if call_id == self._shown_call and not self._inspector_timer.isActive():
-            self._inspector_timer.start()
-
-    def _on_worker_call_finished(self, call_id: str, fields: dict[str, object]) -> None:
-        self.model.on_call_finished(call_id, fields)
-        if call_id == self._shown_call:
-            self._inspector_timer.stop()
-            self.inspector.refresh_call(call_id)
+        if not (self._select_when_started or self._shown_call):
+            return  # as it mostly is while traffic flows: nothing more to look for
+        for event in events:
+            call_id, kind = event["id"], event["event"]
+            if kind == "call_started" and call_id == self._select_when_started:
+                self._select_when_started = ""  # a replay or resend: show it as it arrives
+                self.model.flush_events()  # events wait for the next batch otherwise
+                self.call_list.select_call(call_id)
+            elif kind == "call_updated" and call_id == self._shown_call:
+                if not self._inspector_timer.isActive():
+                    self._inspector_timer.start()
+            elif kind == "call_finished" and call_id == self._shown_call:
+                self._inspector_timer.stop()
+                self.inspector.refresh_call(call_id)
 
     def _refresh_inspector(self) -> None:
         if self._shown_call:

@@ -9,11 +9,20 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QMetaMethod, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 import relayscope
-from relayscope.recording.messages import Command, Event, Failed, encode, parse_event
+from relayscope.recording.messages import (
+    CALL_EVENTS,
+    CallEvent,
+    Command,
+    Event,
+    Failed,
+    encode,
+    parse_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +36,9 @@ _STDERR_TAIL = 40
 #: froze the window for up to ~235 ms. The rest waits for the next turn of the event loop.
 SLICE_LINES = 500
 SLICE_SECONDS = 0.008
+#: Lines parsed in one go (`parse_events`) and their call events signalled together
+#: (`calls_changed`); the slice's clock is read between batches.
+BATCH_LINES = 100
 
 
 class WorkerProcess(QObject):
@@ -36,9 +48,15 @@ class WorkerProcess(QObject):
         state_changed(str): `starting`, `listening`, `stopped` or `failed`.
         listening(str): the base URL clients use (``http://127.0.0.1:8787/v1``).
         failed(str): why the proxy is not running, as a sentence a person can act on.
+        calls_changed(list): the call events of a batch of lines, in order: each a
+            `call_started`, `call_updated` or `call_finished` event as the worker printed
+            it (`recording.messages`). Several events a call, hundreds of calls a second:
+            one signal for a batch costs its slot one call instead of one per event.
         call_started(str): a call's row was committed (id).
         call_updated(str, dict): a live call changed (id, changed fields such as chunk_count).
         call_finished(str, dict): a call ended (id, final fields).
+            These three say the same as `calls_changed`, one event each, after it; they
+            are emitted only while something is connected to them.
         record_error(str): recording failed (message), or works again (empty string).
         call_held(dict): a breakpoint holds a call (the event: id, stage, rule, provider,
             model, endpoint, status, body, timeout).
@@ -54,6 +72,7 @@ class WorkerProcess(QObject):
     state_changed = Signal(str)
     listening = Signal(str)
     failed = Signal(str)
+    calls_changed = Signal(object)  # not Signal(list): PySide would copy the list's items
     call_started = Signal(str)
     call_updated = Signal(str, dict)
     call_finished = Signal(str, dict)
@@ -88,6 +107,11 @@ class WorkerProcess(QObject):
         self._stdout_lines: collections.deque[bytes] = collections.deque()
         self._stdout_buffer = b""
         self._draining = False
+        self._calls: list[CallEvent] = []  # call events not signalled yet (`_emit_calls`)
+        self._one_by_one = [
+            QMetaMethod.fromSignal(signal)
+            for signal in (self.call_started, self.call_updated, self.call_finished)
+        ]
         self._stderr_buffer = b""
         self._stderr_tail: list[str] = []
         self._failure_event: Failed | None = None
@@ -281,8 +305,11 @@ class WorkerProcess(QObject):
         handled = 0
         try:
             while lines and (whole or handled < SLICE_LINES):
-                handled += 1
-                self._handle_line(lines.popleft().strip())
+                take = min(len(lines), BATCH_LINES)
+                if not whole:
+                    take = min(take, SLICE_LINES - handled)
+                handled += take
+                self._handle_lines([lines.popleft().strip() for _ in range(take)])
                 if not whole and time.perf_counter() >= deadline:
                     break
         finally:
@@ -299,20 +326,21 @@ class WorkerProcess(QObject):
                 log.debug("worker: %s", line)
                 self._stderr_tail = [*self._stderr_tail[-_STDERR_TAIL + 1 :], line]
 
-    def _handle_line(self, line: bytes) -> None:
+    def _handle_lines(self, lines: list[bytes]) -> None:
         # "Relayscope listening on ..." and anything else that is not an event is None.
-        event = parse_event(line)
-        if event is not None:
-            self._dispatch(event)
+        for event in parse_events(lines):
+            if event is not None:
+                self._dispatch(event)
+        self._emit_calls()
 
     def _dispatch(self, event: Event) -> None:
-        if event["event"] == "call_started":
-            self.call_started.emit(event["id"])
-        elif event["event"] == "call_updated" or event["event"] == "call_finished":
-            fields = {k: v for k, v in event.items() if k not in ("event", "id")}
-            signal = self.call_updated if event["event"] == "call_updated" else self.call_finished
-            signal.emit(event["id"], fields)
-        elif event["event"] == "listening":
+        """Handle one event: a call's waits for the batch's `calls_changed` (`_emit_calls`),
+        any other is signalled at once, after the call events before it."""
+        if event["event"] in CALL_EVENTS:
+            self._calls.append(cast(CallEvent, event))
+            return
+        self._emit_calls()
+        if event["event"] == "listening":
             self._url = event["url"]
             self._port = event["port"] or self._port
             self._set_state("listening")
@@ -329,6 +357,23 @@ class WorkerProcess(QObject):
             self.command_error.emit(event["message"])
         elif event["event"] == "failed":
             self._failure_event = event
+
+    def _emit_calls(self) -> None:
+        if not self._calls:
+            return
+        events, self._calls = self._calls, []
+        self.calls_changed.emit(events)
+        if not any(self.isSignalConnected(signal) for signal in self._one_by_one):
+            return
+        for event in events:
+            if event["event"] == "call_started":
+                self.call_started.emit(event["id"])
+            else:
+                fields = {k: v for k, v in event.items() if k not in ("event", "id")}
+                signal = (
+                    self.call_updated if event["event"] == "call_updated" else self.call_finished
+                )
+                signal.emit(event["id"], fields)
 
     def _on_process_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         process = self._process
