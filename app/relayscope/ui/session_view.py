@@ -4,14 +4,15 @@ chosen session turn by turn: calls, tokens, cost, what fills the context, the pr
 Sessions are read and analysed off the GUI thread (`JobRunner`), each job on its own
 connection, so a long session (hundreds of turns) never freezes the window.
 
-The window is live: `calls_changed()` (the main window calls it for each call the worker
-starts or finishes) reads the list and the open session again, at most every `LIVE_MS` and
-never two reads at once, keeping the chosen session, the current turn or call, the unfolded
-turns and the scroll positions.
+The window is live: `calls_changed()` (the worker's batches of call events reach it; one in
+which a call started or finished counts) reads the list and the open session again, at most
+every `LIVE_MS` and never two reads at once, keeping the chosen session, the current turn or
+call, the unfolded turns and the scroll positions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
@@ -231,8 +232,11 @@ class SessionView(QWidget):
             on_end=self._on_read_ended,
         )
 
-    def calls_changed(self, *_: object) -> None:
-        """A call was recorded or ended: show it soon (coalesced, at most every LIVE_MS)."""
+    def calls_changed(self, events: Iterable[Mapping[str, object]]) -> None:
+        """The worker's call events (`WorkerProcess.calls_changed`): if a call was recorded
+        or ended among them, show it soon (coalesced, at most every LIVE_MS)."""
+        if all(event["event"] == "call_updated" for event in events):
+            return  # a live call's chunks change nothing the sessions show until it ends
         if not self.isVisible():
             self._stale = True  # read when the window is shown again
         elif self._reading:

@@ -132,8 +132,7 @@ class ToolsWindow(QMainWindow):
                 lambda sid: self.call_actions.share(session_id=sid)
             )
             for worker in (self.worker, self.playback.worker):  # live: new calls appear
-                worker.call_started.connect(self.session_view.calls_changed)
-                worker.call_finished.connect(self.session_view.calls_changed)
+                worker.calls_changed.connect(self.session_view.calls_changed)
         if session_id:
             self.session_view.show_session(session_id)
         self.session_view.refresh()
