@@ -158,6 +158,148 @@ def patch_tailprobe() -> None:
     atexit.register(dump)
 
 
+def patch_memprobe() -> None:
+    """On SIGUSR1, write what the worker holds to MEMPROBE_OUT/<n>.pickle (n counts from 1):
+    after a full collection, the live objects the collector tracks counted by type; what the
+    two allocators hold (pymalloc's arenas and blocks, `sys._debugmallocstats`; glibc's heap,
+    `mallinfo2`); the largest backlog of frames for the recording process since the last
+    dump; and, with MEMPROBE_FRAMES=N set, a `tracemalloc` snapshot of what was allocated
+    since serving began (N frames a traceback; tracing slows the worker several times over).
+    The recording process runs through `main`'s RECORD_PROBE and writes the same (no
+    backlog, no tracemalloc) to MEMPROBE_OUT/child-<n>.pickle on its own SIGUSR1.
+    `bench/worker_memory.py --probe` signals both between phases and diffs the files."""
+    import asyncio
+    import os
+    import signal
+    import tracemalloc
+
+    from relayscope.recording import process as recording_process
+
+    frames = int(os.environ.get("MEMPROBE_FRAMES", "0"))
+    backlog = [0]
+    queue_frame = recording_process.RecordingProcess._queue_frame
+
+    def measured_queue_frame(self: Any) -> None:
+        queue_frame(self)
+        backlog[0] = max(backlog[0], sum(len(data) for _, data in self._frames))
+
+    recording_process.RecordingProcess._queue_frame = measured_queue_frame  # type: ignore[method-assign]
+    child_command = recording_process.child_command
+
+    def probed_child(*args: Any, **kwargs: Any) -> list[str]:
+        command = child_command(*args, **kwargs)
+        return [sys.executable, "-m", "bench.patched_worker", RECORD_PROBE, "--", *command[3:]]
+
+    recording_process.child_command = probed_child
+
+    def extra() -> dict[str, object]:
+        taken, backlog[0] = backlog[0], 0
+        return {
+            "backlog": taken,
+            "snapshot": tracemalloc.take_snapshot() if frames else None,
+        }
+
+    dump = _dumper("", extra)
+
+    def install() -> None:
+        if frames:  # from here on: tracing the start-up too would take minutes
+            tracemalloc.start(frames)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+
+    _after_start(install)
+
+
+#: `main`'s spec for the recording process of a `memprobe` worker.
+RECORD_PROBE = "_record_memprobe"
+
+
+def _dumper(prefix: str, extra: Any) -> Any:
+    """A function that writes MEMPROBE_OUT/<prefix><n>.pickle: objects by type, allocators,
+    and `extra()`'s entries."""
+    import collections
+    import gc
+    import os
+    import pickle
+    from pathlib import Path
+
+    out = Path(os.environ["MEMPROBE_OUT"])
+    dumps = [0]
+
+    def dump() -> None:
+        gc.collect()
+        counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+        dumps[0] += 1
+        part = out / f"{prefix}{dumps[0]}.part"
+        scratch = out / f"{prefix}mallocstats.txt"
+        with part.open("wb") as f:
+            pickle.dump(
+                {
+                    "types": dict(counts),
+                    "pymalloc": _pymalloc_stats(scratch),
+                    "glibc": _mallinfo(),
+                    **extra(),
+                },
+                f,
+            )
+        part.rename(out / f"{prefix}{dumps[0]}.pickle")
+
+    return dump
+
+
+def _record_probe(argv: list[str]) -> int:
+    """The recording process (`relayscope.recording.child`), dumping on SIGUSR1."""
+    import signal
+
+    from relayscope.recording.child import child_main
+
+    dump = _dumper("child-", lambda: {"backlog": 0, "snapshot": None})
+    signal.signal(signal.SIGUSR1, lambda *_: dump())
+    return child_main(argv)
+
+
+def _pymalloc_stats(scratch: Any) -> dict[str, int]:
+    """The `# name = value` lines of `sys._debugmallocstats()` (it writes to C's stderr)."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(scratch, "w") as f:
+            os.dup2(f.fileno(), 2)
+            sys._debugmallocstats()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    stats = {}
+    with open(scratch) as f:
+        lines = f.readlines()
+    for line in lines:
+        if line.startswith("# ") and "=" in line:
+            name, _, value = line[2:].partition("=")
+            stats[name.strip()] = int(value.strip().replace(",", ""))
+    return stats
+
+
+def _mallinfo() -> dict[str, int]:
+    """glibc's `mallinfo2()`: `arena` bytes of heap from the system, `uordblks` in use,
+    `fordblks` free but kept, `hblkhd` in mmapped blocks; {} where there is none."""
+    import ctypes
+
+    names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in names.split()]
+
+    try:
+        function = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return {}
+    function.restype = MallInfo2
+    info = function()
+    return {name: int(getattr(info, name)) for name in names.split()}
+
+
 def apply(spec: str) -> None:
     for name in spec.split("+"):
         if name in CONFIG_ONLY:
@@ -172,6 +314,8 @@ def main() -> int:
     spec, sep, *rest = sys.argv[1:]
     if sep != "--":
         raise SystemExit("usage: python -m bench.patched_worker SPEC -- proxy ARGS...")
+    if spec == RECORD_PROBE:
+        return _record_probe(rest)
     apply(spec)
     from relayscope.cli.main import main as relayscope
 

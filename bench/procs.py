@@ -125,6 +125,8 @@ class Proc:
             stderr=log,
             start_new_session=True,
         )
+        if not isinstance(log, int):
+            log.close()  # the child has its own descriptor
         deadline = t0 + timeout
         while time.perf_counter() < deadline:
             if answered("127.0.0.1", self.port):
@@ -196,6 +198,8 @@ class Upstream:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
     @property
     def pid(self) -> int:

@@ -292,3 +292,31 @@ def test_ttft_is_the_first_output_token_and_first_byte_its_own_figure(tmp_path: 
         "r": (None, 5.0),
     }
     store.close()
+
+
+def test_the_writer_keeps_no_state_for_calls_that_ended(tmp_path: Path) -> None:
+    """A long-running recorder must not grow with the calls it has written: a call's live
+    state (SSE decoder, assembler, gap profile) goes once its end is committed, whether it
+    streamed events, raw bytes or nothing, and whether it was cut; a call still running keeps
+    its own."""
+    writer = RecordingWriter(tmp_path / "r.db").open()  # no on_commit, as in a quiet worker
+    body = b"".join(CHUNKS)
+    for n in range(50):
+        writer.start(start_row(f"raw{n}"))
+        writer.raw(f"raw{n}", 1.0, body[: 40 + n])
+        writer.raw(f"raw{n}", 2.0, body[40 + n :] if n % 2 else b"")  # odd ones complete
+        writer.finish(f"raw{n}", {"status": 200, "state": "complete", "duration_ms": 3.0})
+        writer.start(start_row(f"events{n}"))
+        for seq, raw in enumerate(CHUNKS):
+            writer.chunk(f"events{n}", seq, float(seq), raw, data_of(raw), None)
+        writer.finish(f"events{n}", {"status": 200, "state": "complete", "duration_ms": 5.0})
+        writer.start(start_row(f"plain{n}", stream=0))
+        writer.finish(f"plain{n}", {"status": 200, "state": "complete", "response_body": b"{}"})
+    writer.start(start_row("running"))
+    writer.raw("running", 1.0, CHUNKS[0])
+    writer.close()
+
+    assert list(writer._applier._live) == ["running"]
+    store = CallStore(tmp_path / "r.db")
+    assert store.count_calls() == 151
+    store.close()
