@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from relayscope.analysis import cost
 from relayscope.store.call_store import CallStore
-from relayscope.ui import call_list_live, call_list_model
+from relayscope.ui import call_list_live, call_list_model, call_list_view
 from relayscope.ui.call_group_model import CallGroupModel
 from relayscope.ui.call_list_model import COLUMN, COLUMNS, CallListModel
 from relayscope.ui.call_list_view import CallListView
@@ -375,3 +375,34 @@ def test_a_selected_turn_stays_selected_through_live_batches_and_the_trim(
 
 def turn_row(model: CallGroupModel, turn: str) -> int:
     return next(r for r in range(model.rowCount()) if model.turn_id(r) == turn)
+
+
+def test_a_call_read_stays_in_the_inspector_through_the_trim_after_grouping(
+    store: CallStore, db_path: Path, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone reads a call, turns "Group by turn" on and traffic goes on: when the trim
+    takes the call's row, the list keeps it as the current call (parked, selected again
+    when paged back). The flat list's selection, left to be deleted by the event loop,
+    followed the trim too and showed no call in the inspector (and forgot the parked one)."""
+    monkeypatch.setattr(call_list_view, "KEEP_ROWS", 20)
+    monkeypatch.setattr(call_list_view, "TRIM_SLACK", 5)
+    source = CallListModel(store)
+    traffic = Traffic(db_path, source, random.Random(11))
+    traffic.start(10)
+    view = CallListView(source)
+    qtbot.addWidget(view)
+    view.resize(1200, 500)
+    view.show()
+    read = next(  # a call of no turn: its own row in either list
+        c for r in range(10) if not source.values_at(r).get("turn_id") and (c := source.call_id(r))
+    )
+    assert view.select_call(read)
+    view.set_grouped(True)
+    shown: list[str] = []
+    view.call_selected.connect(shown.append)
+    traffic.start(30)  # the call read moves down, the list stays at its top
+    assert (source.row_of(read) or 0) >= 30 and view.verticalScrollBar().value() == 0
+    view._trim_rows()  # as after that batch
+    assert source.rowCount() == 20 and not source.is_loaded(read)
+    assert shown == []  # the inspector keeps the call
+    assert view.current_call_id() == read
