@@ -453,3 +453,37 @@ def test_a_call_read_stays_in_the_inspector_through_the_trim_after_grouping(
     assert source.rowCount() == 20 and not source.is_loaded(read)
     assert shown == []  # the inspector keeps the call
     assert view.current_call_id() == read
+
+
+@pytest.mark.parametrize("same_ms", [False, True])
+def test_a_tick_repaints_the_row_of_a_live_turn_whose_first_call_is_over(
+    store: CallStore, db_path: Path, qtbot: QtBot, same_ms: bool
+) -> None:
+    """A turn's row shows its time so far while a call of it streams; its row sits at its
+    first call's place, below (or, started in the same millisecond, beside) the live one."""
+    first = call_row(2, NOW, turn_id="turn-a")  # over (above the live one when same_ms)
+    live = call_row(
+        1,
+        NOW if same_ms else NOW + timedelta(seconds=1),
+        turn_id="turn-a",
+        state="streaming",
+        status=None,
+        duration_ms=None,
+    )
+    others = [call_row(i, NOW + timedelta(seconds=i)) for i in range(3, 9)]  # newer, over
+    insert_calls(db_path, [live, first, *others])  # same ms: the first above the live one
+    source = CallListModel(store)
+    source.reload()
+    source.wait_for_page()
+    view = CallListView(source)
+    qtbot.addWidget(view)
+    view.resize(1200, 500)
+    view.show()
+    view.set_grouped(True)
+    groups = view.group_model
+    assert groups is not None
+    row = turn_row(groups, "turn-a")
+    changed: list[tuple[int, int]] = []
+    groups.dataChanged.connect(lambda top, bottom, _: changed.append((top.row(), bottom.row())))
+    qtbot.waitUntil(lambda: bool(changed), timeout=2000)  # the source's tick
+    assert any(top <= row <= bottom for top, bottom in changed)
