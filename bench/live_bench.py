@@ -45,6 +45,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +388,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
             super()._dispatch(event)
 
     split = _split_cpu()
+    slow = _Slow() if os.environ.get("LIVE_BENCH_SLOW") else None
     app = create_application([sys.argv[0]])
     db = Path(args.db)
     if args.prefill:
@@ -402,6 +404,8 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     if args.grouped:
         window.call_list.set_grouped(True)
     model = window.model
+    if slow is not None:
+        slow.watch(window.call_list.model(), window.call_list)
     for _ in range(20):  # the first paint, the first call shown in the inspector
         app.processEvents()
         time.sleep(0.01)
@@ -432,6 +436,8 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
         if gap > 50:  # how much of it the UI thread worked, and waited for a core
             stall_cpu.append((cpu - last_cpu[0]) * 1000)
             stall_queued.append((queued - last_queued[0]) * 1000)
+        if slow is not None:
+            slow.tick(gap, (cpu - last_cpu[0]) * 1000)
         last[0], last_cpu[0], last_queued[0] = now, cpu, queued
         last_tick[0] = time.monotonic()
 
@@ -492,6 +498,8 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     # not a stall of the window under traffic (it was once the run's longest "stall").
     last[0], last_cpu[0], last_queued[0] = clock.nsecsElapsed(), time.thread_time(), _run_delay()
     last_tick[0] = time.monotonic()
+    if slow is not None:
+        slow.start()
     sampler.start()
     started = time.monotonic()
     deadline = started + args.seconds + 30
@@ -552,9 +560,215 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     finished.append(True)
     for stack, samples in blame.most_common(15):
         print(f"{samples * 2:6d} ms  {stack}", file=sys.stderr)
+    if slow is not None:
+        slow.report()
     window.close()
     store.close()
     return outcome
+
+
+class _Slow:
+    """`LIVE_BENCH_SLOW=1`: the UI thread's Python entry points timed (wall and thread CPU),
+    each invocation with what it called of the others; gc collections and the grouped
+    model's resets and layout changes counted. Each stall over 50 ms keeps what ran in it,
+    and the rest of its CPU, outside every timed entry, is Qt's own C++ work (layout,
+    geometry after rows come and go, the event loop). Printed to stderr at the end."""
+
+    #: (module, class or None for a module function, name): the entries, outermost first.
+    ENTRIES = (
+        ("call_list_live", "LiveRows", "_on_tick_timeout"),
+        ("call_list_live", "LiveRows", "flush_events"),
+        ("call_list_live", "LiveRows", "_insert_live"),
+        ("call_list_live", "LiveRows", "_rerender"),
+        ("call_list_model", "CallListModel", "trim"),
+        ("call_list_model", "CallListModel", "fetchMore"),
+        ("call_list_model", "CallListModel", "_on_page"),
+        ("call_list_model", "CallListModel", "_recount"),
+        ("call_list_model", "CallListModel", "_on_counted"),
+        ("call_list_view", "CallListView", "paintEvent"),
+        ("call_list_view", None, "paint_rows"),
+        ("call_list_view", "CallListView", "_trim_rows"),
+        ("call_list_view", "CallListView", "_on_model_rows_inserted"),
+        ("call_list_view", "CallListView", "_on_selection_current_row_changed"),
+        ("worker_process", "WorkerProcess", "_on_process_stdout"),
+        ("worker_process", "WorkerProcess", "_drain_stdout"),
+        ("worker_process", "WorkerProcess", "_dispatch"),
+        ("call_group_follow", "FollowedRows", "_follow"),
+        ("call_group_follow", "FollowedRows", "_rebuild"),
+        ("call_group_follow", "FollowedRows", "_attach"),
+        ("call_group_follow", "FollowedRows", "_detach"),
+        ("call_group_follow", "FollowedRows", "_join"),
+        ("call_group_follow", "FollowedRows", "_move_turns"),
+        ("call_group_follow", "FollowedRows", "_move_turn"),
+        ("call_group_follow", "FollowedRows", "_follow_data_changed"),
+        ("call_group_follow", "FollowedRows", "_emit_changed"),
+        ("call_group_follow", "FollowedRows", "_insert_rows"),
+        ("call_group_follow", "FollowedRows", "_remove_rows"),
+        ("call_group_model", "CallGroupModel", "_group"),
+        ("main_window", "MainWindow", "_on_call_list_call_selected"),
+        ("main_window", "MainWindow", "_on_model_counts_changed"),
+    )
+
+    def __init__(self) -> None:
+        import importlib
+
+        self.stack: list[list[Any]] = []  # [name, wall0, cpu0, {child: [n, wall, cpu]}]
+        self.longest: list[tuple[float, float, int, str, dict[str, list[float]]]] = []
+        self.totals: dict[str, float] = collections.defaultdict(float)  # name -> CPU s
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.top_cpu = 0.0  # thread CPU inside outermost entries, so far
+        self.cpu0 = time.thread_time()
+        self.seq = 0
+        self.window: list[tuple[str, float, float]] = []  # the outermost since the last tick
+        self.marks: collections.Counter[str] = collections.Counter()  # since the last tick
+        self.stalls: list[dict[str, Any]] = []
+        self.all_marks: collections.Counter[str] = collections.Counter()
+        self.selected: list[str] = []
+        for module_name, class_name, name in self.ENTRIES:
+            module = importlib.import_module(f"relayscope.ui.{module_name}")
+            owner: Any = module if class_name is None else getattr(module, class_name)
+            if class_name is not None and name not in vars(owner):
+                continue  # not in this revision
+            if class_name is None and not hasattr(owner, name):
+                continue
+            label = name if class_name is None else f"{class_name}.{name}"
+            setattr(owner, name, self._wrap(getattr(owner, name), label, class_name is None))
+        self.gc_started = (0.0, 0.0)
+        gc.callbacks.append(self._on_gc)
+
+    def _wrap(self, original: Any, label: str, function: bool) -> Any:
+        slow = self
+
+        def enter() -> None:
+            slow.stack.append([label, time.perf_counter(), time.thread_time(), {}])
+
+        def leave() -> None:
+            name, wall0, cpu0, children = slow.stack.pop()
+            wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
+            slow.totals[name] += cpu
+            slow.counts[name] += 1
+            if slow.stack:  # the caller keeps its callees' times, theirs under their names
+                into = slow.stack[-1][3]
+                for key, n, w, c in [(name, 1, wall, cpu)] + [
+                    (f"{name} > {inner}", *times) for inner, times in children.items()
+                ]:
+                    child = into.setdefault(key, [0, 0.0, 0.0])
+                    child[0] += n
+                    child[1] += w
+                    child[2] += c
+                return
+            slow.top_cpu += cpu
+            slow.window.append((name, wall * 1000, cpu * 1000))
+            slow.seq += 1
+            entry = (cpu * 1000, wall * 1000, slow.seq, name, children)
+            if len(slow.longest) < 15:
+                heapq.heappush(slow.longest, entry)
+            elif entry[0] > slow.longest[0][0]:
+                heapq.heapreplace(slow.longest, entry)
+
+        if function:
+
+            def wrapped_function(*args: Any, **kwargs: Any) -> Any:
+                enter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    leave()
+
+            return wrapped_function
+
+        def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+            enter()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                leave()
+
+        return wrapped
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.gc_started = (time.perf_counter(), time.thread_time())
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        wall = (time.perf_counter() - self.gc_started[0]) * 1000
+        for marks in (self.marks, self.all_marks):
+            marks[f"gc{info['generation']}"] += 1
+            marks[f"gc{info['generation']} ms"] += round(wall)
+
+    def watch(self, model: Any, view: Any) -> None:
+        """Count the list's model's resets and layout changes (each lays out every row),
+        and note each new call shown in the inspector from inside a timed entry."""
+        for signal in ("modelAboutToBeReset", "layoutAboutToBeChanged", "rowsAboutToBeMoved"):
+            getattr(model, signal).connect(partial(self._mark, signal))
+        view.call_selected.connect(self._on_call_selected)
+
+    def _on_call_selected(self, call_id: str) -> None:
+        if self.stack:
+            self.selected.append(
+                f"{call_id or '(none)'} from {' > '.join(s[0] for s in self.stack)}"
+            )
+
+    def _mark(self, name: str, *_: Any) -> None:
+        self.marks[name] += 1
+        self.all_marks[name] += 1
+
+    def start(self) -> None:
+        """Traffic starts: what the set-up did is not counted."""
+        self.cpu0, self.top_cpu = time.thread_time(), 0.0
+        self.window, self.marks, self.all_marks = [], collections.Counter(), collections.Counter()
+        self.totals.clear()
+        self.counts.clear()
+        self.longest, self.selected = [], []
+
+    def tick(self, gap_ms: float, cpu_ms: float) -> None:
+        """The 5 ms ticker came: keep what ran if it was a stall, start again."""
+        if gap_ms > 50:
+            inside = sum(c for _, _, c in self.window)
+            self.stalls.append(
+                {
+                    "gap": gap_ms,
+                    "cpu": cpu_ms,
+                    "outside": cpu_ms - inside,
+                    "entries": sorted(self.window, key=lambda e: -e[2])[:6],
+                    "marks": dict(self.marks),
+                }
+            )
+        self.window = []
+        self.marks = collections.Counter()
+
+    def report(self) -> None:
+        out = sys.stderr
+        cpu_total_s = time.thread_time() - self.cpu0
+        print(
+            f"slow: UI thread CPU {cpu_total_s:.2f} s, in timed entries {self.top_cpu:.2f} s,"
+            f" outside them (Qt's C++, the event loop) {cpu_total_s - self.top_cpu:.2f} s",
+            file=out,
+        )
+        marks = " ".join(f"{k}={v}" for k, v in sorted(self.all_marks.items()))
+        print(f"slow: in all: {marks}", file=out)
+        for line in self.selected[:10]:
+            print(f"slow: the inspector shown {line}", file=out)
+        print("slow: CPU by entry (s, calls):", file=out)
+        for name, seconds in sorted(self.totals.items(), key=lambda i: -i[1])[:25]:
+            print(f"  {seconds:7.2f} {self.counts[name]:8d}  {name}", file=out)
+        print("slow: the 15 longest outermost invocations (CPU / wall ms):", file=out)
+        for rank, (cpu, wall, _, name, children) in enumerate(sorted(self.longest, reverse=True)):
+            print(f"  {cpu:6.1f} / {wall:6.1f}  {name}", file=out)
+            if rank < 5:
+                for child, (n, w, c) in sorted(children.items(), key=lambda i: -i[1][2])[:12]:
+                    print(f"      {c * 1000:6.1f} / {w * 1000:6.1f}  {n:5.0f}x {child}", file=out)
+        print(f"slow: {len(self.stalls)} stalls over 50 ms (gap, CPU, outside entries):", file=out)
+        for stall in sorted(self.stalls, key=lambda s: -s["cpu"]):
+            entries = ", ".join(f"{n} {c:.0f}/{w:.0f}" for n, w, c in stall["entries"])
+            marks = " ".join(f"{k}={v}" for k, v in sorted(stall["marks"].items()))
+            print(
+                f"  {stall['gap']:5.0f} ms, CPU {stall['cpu']:5.1f},"
+                f" outside {stall['outside']:5.1f}"
+                f" | {entries} | {marks}",
+                file=out,
+            )
 
 
 def _split_cpu() -> dict[str, float]:
@@ -660,6 +874,11 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
         print(f"where the UI thread stalled ({tree.name}):", file=sys.stderr)
         for line in done.stderr.splitlines():
             if " ms  " in line:
+                print(line, file=sys.stderr)
+    if os.environ.get("LIVE_BENCH_SLOW"):
+        print(f"the UI thread's longest work ({tree.name}):", file=sys.stderr)
+        for line in done.stderr.splitlines():
+            if line.startswith(("slow:", "  ")):
                 print(line, file=sys.stderr)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 

@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from relayscope.analysis import cost
 from relayscope.store.call_store import CallStore
-from relayscope.ui import call_list_live, call_list_model
+from relayscope.ui import call_list_live, call_list_model, call_list_view
 from relayscope.ui.call_group_model import CallGroupModel
 from relayscope.ui.call_list_model import COLUMN, COLUMNS, CallListModel
 from relayscope.ui.call_list_view import CallListView
@@ -231,6 +231,7 @@ def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
         elif action == "regroup":
             traffic.progress(3, new_turn=True)
         elif action == "trim" and source.rowCount() > 30:
+            unfolded = sum(groups.is_expanded(t) for r in range(before) if (t := groups.turn_id(r)))
             source.trim(rng.randint(15, min(60, source.rowCount() - 1)))
             events = signals.take()
             assert {e[0] for e in events} <= {"remove", "changed", "move", "layout"}
@@ -238,6 +239,9 @@ def test_live_batches_keep_the_grouped_list_as_a_fresh_layout_would(
             # more (every turn running across the trim) in one new layout.
             assert sum(e[0] == "move" for e in events) <= 4
             assert sum(e[0] == "layout" for e in events) <= 1
+            # They move first: the rows that go are then one block at the bottom (and,
+            # in an unfolded turn, its calls that go), however many turns stay between.
+            assert sum(e[0] == "remove" for e in events) <= 1 + unfolded
             trims_into_turns += any(e[0] == "layout" for e in events)
         elif action == "tick":
             # The live rows' elapsed times move (the source's tick, one signal for the
@@ -375,3 +379,111 @@ def test_a_selected_turn_stays_selected_through_live_batches_and_the_trim(
 
 def turn_row(model: CallGroupModel, turn: str) -> int:
     return next(r for r in range(model.rowCount()) if model.turn_id(r) == turn)
+
+
+def test_a_trim_across_many_turns_takes_the_rows_below_in_one_removal(
+    store: CallStore, db_path: Path, qtbot: QtBot
+) -> None:
+    """Codex sessions run side by side: at the trim's line, many turns have their first
+    calls below it and later ones above, among calls of no turn. The turns move up to
+    their next calls first, so the rows that go are one block at the bottom (a removal
+    per run between them cost a signal each, and the view's work after each)."""
+    cost.load_prices_in_background()  # a turn's cost reads "…" until they are loaded
+    qtbot.waitUntil(cost.prices_loaded, timeout=10_000)
+    rows: list[dict[str, Any]] = []
+    clock = NOW
+    for index in range(1, 121):  # oldest first: the bottom of the list
+        clock += timedelta(milliseconds=10)
+        turn = {"turn_id": f"turn-{index}"} if index % 2 else {}
+        rows.append(call_row(index, clock, **turn))
+    for index in range(121, 181):  # each turn's later call: above the line
+        clock += timedelta(milliseconds=10)
+        rows.append(call_row(index, clock, turn_id=f"turn-{2 * (index - 121) + 1}"))
+    insert_calls(db_path, rows)
+    source = CallListModel(store)
+    source.reload()
+    source.wait_for_page()
+    while source.canFetchMore(QModelIndex()):
+        source.fetchMore(QModelIndex())
+    view = CallListView(source)
+    qtbot.addWidget(view)
+    view.resize(1200, 500)
+    view.show()
+    view.set_grouped(True)
+    groups = view.group_model
+    assert groups is not None
+    view.setCurrentIndex(groups.index(turn_row(groups, "turn-59"), 0))
+    signals = Signals(groups)
+    source.trim(60)  # the 60 later calls stay; each turn keeps one, no call of no turn does
+    events = signals.take()
+    assert sum(e[0] == "remove" for e in events) == 1
+    assert groups.rowCount() == 60 and all(groups.turn_id(r) for r in range(60))
+    assert layout(groups) == fresh_layout(groups)
+    current = view.currentIndex().row()
+    assert groups.turn_id(current) == "turn-59"  # the turn read stays selected
+    assert view.selectionModel().isRowSelected(current)
+
+
+def test_a_call_read_stays_in_the_inspector_through_the_trim_after_grouping(
+    store: CallStore, db_path: Path, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone reads a call, turns "Group by turn" on and traffic goes on: when the trim
+    takes the call's row, the list keeps it as the current call (parked, selected again
+    when paged back). The flat list's selection, left to be deleted by the event loop,
+    followed the trim too and showed no call in the inspector (and forgot the parked one)."""
+    monkeypatch.setattr(call_list_view, "KEEP_ROWS", 20)
+    monkeypatch.setattr(call_list_view, "TRIM_SLACK", 5)
+    source = CallListModel(store)
+    traffic = Traffic(db_path, source, random.Random(11))
+    traffic.start(10)
+    view = CallListView(source)
+    qtbot.addWidget(view)
+    view.resize(1200, 500)
+    view.show()
+    read = next(  # a call of no turn: its own row in either list
+        c for r in range(10) if not source.values_at(r).get("turn_id") and (c := source.call_id(r))
+    )
+    assert view.select_call(read)
+    view.set_grouped(True)
+    shown: list[str] = []
+    view.call_selected.connect(shown.append)
+    traffic.start(30)  # the call read moves down, the list stays at its top
+    assert (source.row_of(read) or 0) >= 30 and view.verticalScrollBar().value() == 0
+    view._trim_rows()  # as after that batch
+    assert source.rowCount() == 20 and not source.is_loaded(read)
+    assert shown == []  # the inspector keeps the call
+    assert view.current_call_id() == read
+
+
+@pytest.mark.parametrize("same_ms", [False, True])
+def test_a_tick_repaints_the_row_of_a_live_turn_whose_first_call_is_over(
+    store: CallStore, db_path: Path, qtbot: QtBot, same_ms: bool
+) -> None:
+    """A turn's row shows its time so far while a call of it streams; its row sits at its
+    first call's place, below (or, started in the same millisecond, beside) the live one."""
+    first = call_row(2, NOW, turn_id="turn-a")  # over (above the live one when same_ms)
+    live = call_row(
+        1,
+        NOW if same_ms else NOW + timedelta(seconds=1),
+        turn_id="turn-a",
+        state="streaming",
+        status=None,
+        duration_ms=None,
+    )
+    others = [call_row(i, NOW + timedelta(seconds=i)) for i in range(3, 9)]  # newer, over
+    insert_calls(db_path, [live, first, *others])  # same ms: the first above the live one
+    source = CallListModel(store)
+    source.reload()
+    source.wait_for_page()
+    view = CallListView(source)
+    qtbot.addWidget(view)
+    view.resize(1200, 500)
+    view.show()
+    view.set_grouped(True)
+    groups = view.group_model
+    assert groups is not None
+    row = turn_row(groups, "turn-a")
+    changed: list[tuple[int, int]] = []
+    groups.dataChanged.connect(lambda top, bottom, _: changed.append((top.row(), bottom.row())))
+    qtbot.waitUntil(lambda: bool(changed), timeout=2000)  # the source's tick
+    assert any(top <= row <= bottom for top, bottom in changed)

@@ -563,6 +563,24 @@ def test_trimming_drops_the_bottom_rows_and_paging_brings_them_back(
     assert all(model.row_of(call_id) == row for row, call_id in enumerate(everything))
 
 
+def test_a_page_asked_for_inside_the_trim_does_not_change_what_it_drops(
+    db_path: Path, store: CallStore
+) -> None:
+    """A view shrinking with the rows may fetch more from inside the trim's signal (the
+    grouped list's view did, in bench/group_bench.py): a page read there was dropped by the
+    trim in place of the rows it announced, and the grouped list kept turns of calls gone."""
+    seed_calls(db_path, 500)
+    model = CallListModel(store)
+    model.fetchMore(QModelIndex())
+    assert model.rowCount() == 400 and model.canFetchMore(QModelIndex())
+    kept = ids(model)[:30]
+    model.rowsAboutToBeRemoved.connect(lambda *_: model.fetchMore(QModelIndex()))
+    assert model.trim(30) == 370
+    assert ids(model) == kept
+    assert all(model.row_of(call_id) == row for row, call_id in enumerate(kept))
+    assert model.canFetchMore(QModelIndex())  # and the rows dropped are paged back
+
+
 def test_the_view_trims_the_list_read_at_its_top_but_not_one_read_further_down(
     db_path: Path, store: CallStore, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -119,10 +119,28 @@ class FollowedRows(QAbstractTableModel):
         The source signals the span of its live rows at each tick (their elapsed times and
         spinners, `roles` given): no values changed, so no turn changed and no turn's texts
         are rendered again. Only a change of every role (`roles` empty) can give a call its
-        turn late."""
+        turn late.
+
+        Newest first (how the list is read live), the rows of the calls from `top` down and
+        of their turns are the rows from where `top`'s row goes to the end (a turn's row is
+        placed by its earliest call, below its others, or beside those started in the same
+        millisecond): a tick signals those in one, found by bisection, rather than looking up
+        each row of its span."""
         source = self.source
         first, last = top.row(), bottom.row()
         values_changed = not roles or _TURN in roles or _CALL_ROW in roles
+        if not values_changed and source.newest_first and self._rows:
+            started = started_of(source.values_at(first))
+            while first > 0 and started_of(source.values_at(first - 1)) == started:
+                first -= 1  # a turn's earliest call may be above, started in the same ms
+            low = self._place(first)
+            if low < len(self._rows):
+                self.dataChanged.emit(
+                    self.index(low, top.column()),
+                    self.index(len(self._rows) - 1, bottom.column()),
+                    roles,
+                )
+            return
         turn_of = self._turn_of
         changed: list[str] = []
         for source_row in range(first, last + 1):
@@ -173,6 +191,9 @@ class FollowedRows(QAbstractTableModel):
         for turn, calls in joined.items():
             self._join(self._groups[turn], calls, moves)
         self._move_turns(moves)
+        # The turns joined changed (counts, tokens, times): signalled once for all of them.
+        changed = [self._rows.row(("g", turn)) for turn in joined]
+        self._emit_changed([r for r in changed if r is not None], 0, len(COLUMNS) - 1, [])
         for turn, group in new_turns.items():
             group.anchor = min(group.calls, key=self._order_of)
             entries.append((self._source_row(group.anchor), ("g", turn)))
@@ -192,7 +213,7 @@ class FollowedRows(QAbstractTableModel):
 
     def _join(self, group: Turn, calls: list[str], moves: list[tuple[Turn, str]]) -> None:
         """New calls (in the source's order) join a turn that has a row (a turn whose
-        anchor changes is added to `moves`)."""
+        anchor changes is added to `moves`; the caller signals the turn's row changed)."""
         row_of = self._source_row
         for call_id in calls:
             group.calls.insert(
@@ -210,20 +231,29 @@ class FollowedRows(QAbstractTableModel):
         if anchor != group.anchor:
             moves.append((group, anchor))
         group.dirty = True
-        self._emit_changed([self._rows.row(("g", group.turn_id)) or 0], 0, len(COLUMNS) - 1, [])
 
     def _detach(self, call_ids: list[str]) -> None:
         """The calls `call_ids` leave (the source still has their rows): their own rows go,
-        a turn left empty goes, a turn that lost its anchor moves to its next one."""
-        gone: list[_Key] = []
+        a turn left empty goes, a turn that lost its anchor moves to its next one.
+
+        The turns move first, while every row is still there (each still placed by its
+        anchor): the rows that go are then together at the bottom when the trim takes the
+        bottom calls, one removal rather than one for each run between turns that stay."""
         leaving: dict[str, set[str]] = {}
         for call_id in call_ids:
+            turn = self._turn_of.get(call_id)
+            if turn is not None:
+                leaving.setdefault(turn, set()).add(call_id)
+        moves: list[tuple[Turn, str]] = []
+        for turn, going in leaving.items():
+            group = self._groups[turn]
+            if group.anchor in going and (kept := [c for c in group.calls if c not in going]):
+                moves.append((group, min(kept, key=self._order_of)))
+        self._move_turns(moves)
+        gone: list[_Key] = []
+        for call_id in call_ids:
             turn = self._turn_of.pop(call_id, None)
-            if turn is None:
-                gone.append(("c", call_id))
-                continue
-            leaving.setdefault(turn, set()).add(call_id)
-            if turn in self._expanded:
+            if turn is None or turn in self._expanded:
                 gone.append(("c", call_id))
         emptied: list[str] = []
         for turn, going in leaving.items():
@@ -239,20 +269,8 @@ class FollowedRows(QAbstractTableModel):
         for turn in emptied:
             del self._groups[turn]
             self._expanded.discard(turn)
-        moves: list[tuple[Turn, str]] = []
-        changed: list[int] = []
-        for turn, going in leaving.items():
-            kept = self._groups.get(turn)
-            if kept is None:
-                continue
-            if kept.anchor in going:
-                moves.append((kept, min(kept.calls, key=self._order_of)))
-            else:
-                changed.append(self._rows.row(("g", turn)) or 0)
-        self._emit_changed(changed, 0, len(COLUMNS) - 1, [])
-        self._move_turns(moves)
-        moved = [self._rows.row(("g", group.turn_id)) or 0 for group, _ in moves]
-        self._emit_changed(moved, 0, len(COLUMNS) - 1, [])
+        changed = [self._rows.row(("g", t)) for t in leaving if t in self._groups]
+        self._emit_changed([r for r in changed if r is not None], 0, len(COLUMNS) - 1, [])
 
     def _move_turns(self, moves: list[tuple[Turn, str]]) -> None:
         """Give turns their new anchors and move their rows there: a few one by one, more

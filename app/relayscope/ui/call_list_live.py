@@ -86,6 +86,7 @@ class LiveRows(QAbstractTableModel):
         self.batch_queries = 0
         self._loading = False  # a new page is being read off the GUI thread
         self._fetched_all = False
+        self._trimming = False  # rows are being dropped (`trim`): no page is read meanwhile
         self._shown = 0
         self._total = 0
         self._frame = 0

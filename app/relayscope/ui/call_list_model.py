@@ -137,10 +137,15 @@ class CallListModel(LiveRows):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def canFetchMore(self, parent: ModelIndex) -> bool:
-        return not parent.isValid() and not self._fetched_all and not self._loading
+        return (
+            not parent.isValid()
+            and not self._fetched_all
+            and not self._loading
+            and not self._trimming
+        )
 
     def fetchMore(self, parent: ModelIndex) -> None:
-        if parent.isValid() or self._fetched_all or self._loading:
+        if parent.isValid() or self._fetched_all or self._loading or self._trimming:
             return
         page = self._page(self.rowCount())
         new = [row for row in page if row.id not in self._index]
@@ -325,6 +330,9 @@ class CallListModel(LiveRows):
         count = self.rowCount()
         if count <= keep:
             return 0
+        # A view that shrinks with the rows may fetch more from our signal: not until the
+        # rows announced are gone (a page read meanwhile would be what the trim dropped).
+        self._trimming = True
         self.beginRemoveRows(QModelIndex(), keep, count - 1)
         from_tail = min(len(self._tail), count - keep)
         from_head = count - keep - from_tail
@@ -336,6 +344,7 @@ class CallListModel(LiveRows):
             del self._index[row.id]
             self._live_ids.discard(row.id)
         self._fetched_all = False
+        self._trimming = False
         self.endRemoveRows()
         return len(dropped)
 

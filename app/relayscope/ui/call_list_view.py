@@ -160,7 +160,11 @@ class CallListView(QTableView):
         old_selection = self.selectionModel()
         self.setModel(model)
         if old_selection is not None:
-            old_selection.deleteLater()  # setModel leaves the old one to its owner
+            # setModel leaves the old one to its owner. Until the event loop deletes it, it
+            # follows the old model (the list, when grouping is turned on): its current
+            # row moving there (a trim) is not this view's, and must not show another call.
+            old_selection.currentRowChanged.disconnect(self._on_selection_current_row_changed)
+            old_selection.deleteLater()
         if state is not None:
             self.horizontalHeader().restoreState(state)
         self.selectionModel().currentRowChanged.connect(self._on_selection_current_row_changed)
