@@ -185,3 +185,158 @@ def test_from_an_event_loop_a_killed_child_is_restarted(tmp_path: Path) -> None:
     store = CallStore(db)
     assert [r["id"] for r in store.list_calls(descending=False)] == ["before", "after"]
     store.close()
+
+
+BOUND = 256 * 1024
+
+
+def assert_bounded(writer: RecordingProcess) -> None:
+    """The frames the worker holds in memory stay within the bound and one frame (read back
+    from the backlog file: one window of the loop, larger on a loaded machine)."""
+    largest = max((len(frame) for frame in writer._frames), default=0)
+    assert writer.queued_bytes <= BOUND + largest
+
+
+def event(n: int) -> bytes:
+    return b"data: %d " % n + b"y" * 1000 + b"\n\n"
+
+
+def stopped_child(
+    tmp_path: Path, while_stopped: Any, after: Any = None, *, calls: int = 6, chunks: int = 400
+) -> list[str]:
+    """A worker-style RecordingProcess (frames sent from a loop, a 256 KiB bound) whose child
+    is stopped (SIGSTOP) while `calls` streams of `chunks` 1 KiB events are recorded, then
+    resumed (SIGCONT). `while_stopped(writer)` runs before it resumes, `after(writer)` (a
+    coroutine) after. Returns the error sentences."""
+    import asyncio
+
+    db = tmp_path / "r.db"
+    prepare_database(db)
+    errors: list[str] = []
+
+    async def main() -> None:
+        writer = RecordingProcess(db, on_error=errors.append, backlog_bytes=BOUND)
+        writer.open(asyncio.get_running_loop())
+        pid = writer.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            for c in range(calls):
+                writer.start(start_row(f"c{c}"))
+                for n in range(chunks):
+                    writer.raw(f"c{c}", float(n), event(n))
+                    if n % 50 == 0:
+                        await asyncio.sleep(0.005)
+                        # what the worker holds for the stopped child stays under the bound
+                        assert_bounded(writer)
+                writer.raw(f"c{c}", float(chunks), b"")
+                writer.finish(f"c{c}", {"status": 200, "state": "complete"})
+            await asyncio.sleep(0.1)
+            while_stopped(writer)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        if after is not None:
+            await after(writer)
+        writer.close()
+
+    asyncio.run(main())
+    return errors
+
+
+def test_a_stopped_child_leaves_a_bounded_backlog_and_gets_every_chunk_in_order(
+    tmp_path: Path,
+) -> None:
+    """The pipe fills, the frames beyond the bound go to the backlog file (not memory), and
+    once the child runs again every call is recorded whole, in order."""
+    in_file: list[int] = []
+    errors = stopped_child(tmp_path, lambda writer: in_file.append(writer._backlog.size()))
+    assert in_file[0] > 1024 * 1024  # most of the ~2.4 MB waited in the file
+    assert errors == []
+    assert not (tmp_path / "r.db-backlog").exists()
+    store = CallStore(tmp_path / "r.db")
+    for c in range(6):
+        call = store.get_call(f"c{c}")
+        assert call is not None and (call["state"], call["chunk_count"]) == ("complete", 400)
+        assert [row["data"].encode() for row in store.chunks(f"c{c}")] == [
+            event(n) for n in range(400)
+        ]
+    store.close()
+
+
+def test_a_backlog_file_that_cannot_be_written_loses_calls_with_a_sentence(
+    tmp_path: Path,
+) -> None:
+    """Beyond the bound with nowhere to put the frames: they are dropped (memory stays bounded)
+    and the user is told; once the child catches up, the calls after are recorded."""
+    import asyncio
+
+    (tmp_path / "r.db-backlog").mkdir()  # the file cannot be created
+
+    def while_stopped(writer: RecordingProcess) -> None:
+        assert_bounded(writer)
+
+    async def after(writer: RecordingProcess) -> None:
+        deadline = time.monotonic() + 20
+        while writer.queued_bytes:  # the child takes what was kept
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        writer.start(start_row("after"))
+        for n in range(100):
+            writer.raw("after", float(n), event(n))
+        writer.raw("after", 100.0, b"")
+        writer.finish("after", {"status": 200, "state": "complete"})
+
+    errors = stopped_child(tmp_path, while_stopped, after)
+    assert len(errors) == 2, errors
+    assert errors[0].startswith("Recording fell behind by more than 0.25 MiB and")
+    assert "r.db-backlog" in errors[0] and "recorded incomplete or not at all" in errors[0]
+    assert errors[1].startswith("Recording caught up;") and "calls made while" in errors[1]
+    store = CallStore(tmp_path / "r.db")
+    first = store.get_call("c0")
+    assert first is not None and first["chunk_count"] == 400  # it fitted
+    call = store.get_call("after")
+    assert call is not None and (call["state"], call["chunk_count"]) == ("complete", 100)
+    assert [row["data"].encode() for row in store.chunks("after")] == [event(n) for n in range(100)]
+    store.close()
+
+
+def test_a_child_behind_its_database_stops_reading_and_the_backlog_waits_in_the_worker(
+    tmp_path: Path,
+) -> None:
+    """A child whose commits wait (the database locked by another program) stops reading once
+    its own queue is full: the pipe fills and the rest waits in the worker, bounded there,
+    instead of piling up in the child. Once the database is free, every chunk is recorded."""
+    import asyncio
+    import sqlite3
+
+    db = tmp_path / "r.db"
+    prepare_database(db)
+    lock = sqlite3.connect(db)
+    lock.execute("BEGIN EXCLUSIVE")  # each commit of the child waits 5 s for it
+    events = 30_000  # ~30 MB, beyond the child's 20,000 ops and the 1 MiB pipe
+    held: list[int] = []
+
+    async def main() -> None:
+        writer = RecordingProcess(db, backlog_bytes=BOUND)
+        writer.open(asyncio.get_running_loop())
+        writer.start(start_row("c1"))
+        for n in range(events):
+            writer.raw("c1", float(n), event(n))
+            if n % 100 == 0:
+                await asyncio.sleep(0.001)
+                assert_bounded(writer)
+        writer.raw("c1", float(events), b"")
+        writer.finish("c1", {"status": 200, "state": "complete"})
+        await asyncio.sleep(1.0)
+        held.append(writer.queued_bytes + writer._backlog.size())
+        lock.rollback()
+        writer.close(timeout=30)
+
+    asyncio.run(main())
+    lock.close()
+    assert held[0] > 4 * 1024 * 1024  # an eager child would have read it all by now
+    store = CallStore(db)
+    call = store.get_call("c1")
+    assert call is not None and (call["state"], call["chunk_count"]) == ("complete", events)
+    assert [row["data"].encode() for row in store.chunks("c1")] == [event(n) for n in range(events)]
+    store.close()

@@ -17,6 +17,7 @@ import signal
 import struct
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ from relayscope.recording.writer import Event, Op, RecordingWriter
 
 #: A frame on the child's stdin: its length (4 bytes, big-endian), then the pickled ops.
 FRAME_HEADER = struct.Struct(">I")
+#: Ops read but not yet taken by the writer thread above which the child stops reading its
+#: stdin: the pipe then fills and the parent keeps the backlog (bounded there, see
+#: relayscope.recording.process). About two seconds of the heaviest traffic measured.
+QUEUE_OPS = 20_000
 
 
 def child_main(argv: Sequence[str]) -> int:
@@ -55,6 +60,8 @@ def child_main(argv: Sequence[str]) -> int:
     try:
         while (ops := read_frame(sys.stdin.buffer.fileno())) is not None:
             writer.submit(ops)
+            while writer.queued() > QUEUE_OPS:  # behind: let the pipe push back
+                time.sleep(args.batch_seconds)
     finally:
         writer.close()
     return 0

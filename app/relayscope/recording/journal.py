@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-Op = tuple[Any, ...]
+from relayscope.recording.ops import Op, call_of
 
 #: Ops written back per transaction: one transaction never grows with the outage.
 REPLAY_BATCH = 2000
@@ -89,7 +89,7 @@ class Journal:
                 self.file_error = f"{self.path}: {exc.strerror or exc}"
         for op, line in zip(ops, lines, strict=True):
             if self._memory_bytes + len(line) > self.memory_limit:
-                self.lost_calls.add(str(op[1]["id"] if op[0] == 0 else op[1]))
+                self.lost_calls.add(call_of(op))
                 continue
             self._memory.append(line)
             self._memory_bytes += len(line)
@@ -142,7 +142,7 @@ class Journal:
         """How many calls have ops waiting (read from the file: used at exit only)."""
         ids: set[str] = set()
         for batch in self.batches():
-            ids.update(str(op[1]["id"] if op[0] == 0 else op[1]) for op in batch)
+            ids.update(call_of(op) for op in batch)
         return len(ids)
 
     def keep_memory_in_file(self) -> None:

@@ -15,6 +15,11 @@ Op = tuple[Any, ...]
 START, CHUNK, FINISH, UPDATE, RAW, CONNECTION = 0, 1, 2, 3, 4, 5
 
 
+def call_of(op: Op) -> str:
+    """The call (or connection) an op belongs to: what a lost op is counted against."""
+    return str(op[1]["id"] if op[0] == START else op[1])
+
+
 def as_text(data: bytes | str | None) -> str | bytes | None:
     """Bodies are stored as TEXT when they are UTF-8 (nearly always), else as a BLOB."""
     if data is None or isinstance(data, str):

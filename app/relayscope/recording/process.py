@@ -16,6 +16,14 @@ loop then waits for a thread that the kernel has not even scheduled yet (the sus
 source of the proxy's latency tail, docs/benchmarks.md). Without a loop (tests, tools) the flusher
 thread does the same.
 
+A child that falls behind (a slow disk, a stopped child) is not allowed to grow either side
+without bound: the child stops reading while its own queue is full (relayscope.recording.child),
+so the pipe fills and the backlog waits here, each frame kept once, as its pickled bytes.
+Beyond `BACKLOG_BYTES` the frames go to a file beside the database (`relayscope.db-backlog`,
+0600, removed when drained) and are written to the pipe from there, in order. If that file
+cannot be written, the frames beyond the bound are dropped and the calls in them reported as
+lost (the way the journal reports a full disk).
+
 Ending: the parent closes the child's stdin; the child commits everything queued and
 exits. A child that dies is started again (the batch it did not take is sent to the new
 one) and the parent reports it; after three deaths within a minute it gives up and says so,
@@ -43,6 +51,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from relayscope.recording.child import FRAME_HEADER
+from relayscope.recording.ops import call_of
 from relayscope.recording.writer import Op, Recording
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,16 @@ _OWN_GROUP: dict[str, Any] = {"process_group": 0} if os.name == "posix" else {}
 _PIPE_BYTES = 1 << 20  # room for a few batches of a fast stream while the child commits
 _MAX_DEATHS = 3  # within _DEATH_WINDOW seconds, then recording stops
 _DEATH_WINDOW = 60.0
+#: Frames waiting for the pipe kept in the worker's memory; beyond it they go to the backlog
+#: file. 64 MiB is about 100,000 stream chunks (rss7 measured ~0.6 KiB per chunk), over ten
+#: seconds of the heaviest traffic measured (16 streams), and the same cap as the journal's
+#: memory fallback.
+BACKLOG_BYTES = 64 * 1024 * 1024
+_REFILL_BYTES = 4 * 1024 * 1024  # read back from the backlog file at a time
+
+
+def backlog_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + "-backlog")
 
 
 def child_command(path: Path, *, events: bool) -> list[str]:
@@ -78,6 +97,7 @@ class RecordingProcess(Recording):
         on_error: Callable[[str], None] | None = None,
         batch_seconds: float = 0.02,
         command: Sequence[str] | None = None,
+        backlog_bytes: int = BACKLOG_BYTES,
     ) -> None:
         self.path = Path(path)
         self._ops: collections.deque[Op] = collections.deque()
@@ -96,10 +116,17 @@ class RecordingProcess(Recording):
         self._flusher = threading.Thread(
             target=self._flush_loop, name="relayscope-recording", daemon=True
         )
-        # With a loop: frames (their ops, the bytes not yet written) waiting for the pipe.
+        # With a loop: whole frames waiting for the pipe, oldest first (a frame is
+        # self-contained: a new child can be sent the same bytes), and how much of the first
+        # one the pipe took; newer frames beyond `backlog_bytes` wait in the backlog file.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._frames: collections.deque[tuple[list[Op], memoryview]] = collections.deque()
+        self._frames: collections.deque[bytes] = collections.deque()
+        self._written = 0
+        self.queued_bytes = 0  # the frames' bytes, held in memory
+        self.backlog_bytes = backlog_bytes
+        self._backlog = _BacklogFile(backlog_path(self.path))
+        self._lost_calls: set[str] = set()  # dropped while the backlog file failed
         self._waiting_fd: int | None = None  # the pipe `loop.add_writer` watches
 
     # -- lifetime ---------------------------------------------------------------------
@@ -191,17 +218,47 @@ class RecordingProcess(Recording):
     def _queue_frame(self) -> None:
         """What the hooks queued since the last window, as one frame, and write what fits."""
         ops = self._ops
-        if self._unsent or ops:
-            batch = self._unsent + list(ops)
+        if ops:
+            batch = list(ops)
             ops.clear()
-            self._unsent = []
             if self._given_up or self._child is None:
                 return
             payload = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
-            frame = memoryview(FRAME_HEADER.pack(len(payload)) + payload)
-            self._frames.append((batch, frame))
-        if self._frames and self._waiting_fd is None:
+            frame = FRAME_HEADER.pack(len(payload)) + payload
+            # Once frames were dropped, memory takes them again when half of it is free:
+            # a call is not dropped and taken by turns.
+            bound = self.backlog_bytes // 2 if self._lost_calls else self.backlog_bytes
+            if self._backlog or self.queued_bytes + len(frame) > bound:
+                self._to_backlog(batch, frame)  # behind the frames already there
+            else:
+                self._frames.append(frame)
+                self.queued_bytes += len(frame)
+                self._caught_up()
+        if (self._frames or self._backlog) and self._waiting_fd is None:
             self._write_frames()
+
+    def _to_backlog(self, batch: list[Op], frame: bytes) -> None:
+        try:
+            self._backlog.append(frame)
+            return
+        except OSError as exc:
+            error = f"{self._backlog.path}: {exc.strerror or exc}"
+        first = not self._lost_calls
+        self._lost_calls.update(call_of(op) for op in batch)
+        if first:
+            self._report(
+                f"Recording fell behind by more than {self.backlog_bytes / 2**20:g} MiB and "
+                f"{error}; traffic still flows, but calls made until recording catches up "
+                "are recorded incomplete or not at all."
+            )
+
+    def _caught_up(self) -> None:
+        if self._lost_calls:
+            lost, self._lost_calls = len(self._lost_calls), set()
+            self._report(
+                f"Recording caught up; {lost} calls made while it was behind are recorded "
+                "incomplete or not at all."
+            )
 
     def _write_frames(self) -> None:
         """Write queued frames without blocking; the rest waits until the pipe drains."""
@@ -211,22 +268,38 @@ class RecordingProcess(Recording):
         try:
             assert stdin is not None
             fd = stdin.fileno()
-            while frames:
-                batch, data = frames[0]
-                try:
-                    written = os.write(fd, data)
-                except BlockingIOError:
-                    written = 0
-                if written < len(data):
-                    frames[0] = (batch, data[written:])
+            while frames or self._refill():
+                data = frames[0]
+                with contextlib.suppress(BlockingIOError):
+                    self._written += os.write(fd, memoryview(data)[self._written :])
+                if self._written < len(data):
                     self._watch(fd)
                     return
                 frames.popleft()
+                self.queued_bytes -= len(data)
+                self._written = 0
         except (OSError, ValueError, AssertionError):
             # The child is gone: the next window restarts it and sends these again whole
             # (a frame it read only in part was never applied).
             self._take_back_frames()
         self._watch(None)
+
+    def _refill(self) -> bool:
+        """Frames from the backlog file into memory (the pipe took all those before)."""
+        if not self._backlog:
+            return False
+        try:
+            for frame in self._backlog.take(min(_REFILL_BYTES, self.backlog_bytes)):
+                self._frames.append(frame)
+                self.queued_bytes += len(frame)
+        except OSError as exc:  # the file we wrote cannot be read back: what is left is lost
+            self._report(
+                f"Recording fell behind and {self._backlog.path} cannot be read back "
+                f"({exc.strerror or exc}); calls made meanwhile are recorded incomplete or "
+                "not at all."
+            )
+            self._backlog.close()
+        return bool(self._frames)
 
     def _watch(self, fd: int | None) -> None:
         loop = self._loop
@@ -239,8 +312,7 @@ class RecordingProcess(Recording):
         self._waiting_fd = fd
 
     def _take_back_frames(self) -> None:
-        self._unsent = [op for batch, _ in self._frames for op in batch] + self._unsent
-        self._frames.clear()
+        self._written = 0  # the frame the dead child read in part goes to the next one whole
         self._watch(None)
 
     def _send_all(self, timeout: float) -> None:
@@ -249,17 +321,24 @@ class RecordingProcess(Recording):
         self._watch(None)
         self._queue_frame()
         deadline = time.monotonic() + timeout
-        while self._frames and self._child is not None and self._child.stdin is not None:
+        while (self._frames or self._backlog) and self._child is not None:
+            if self._child.stdin is None:
+                break
             left = deadline - time.monotonic()
             if left <= 0:
                 log.error(
-                    "The recording process stopped reading; %d batches not sent.", len(self._frames)
+                    "The recording process stopped reading; %d batches and %d bytes in %s "
+                    "not sent.",
+                    len(self._frames),
+                    self._backlog.size(),
+                    self._backlog.path,
                 )
                 break
             with contextlib.suppress(OSError, ValueError):
                 select.select([], [self._child.stdin.fileno()], [], min(left, 0.5))
             self._write_frames()
             self._watch(None)
+        self._backlog.close()
 
     def _restart(self, status: int | None) -> None:
         self._take_back_frames()
@@ -294,6 +373,8 @@ class RecordingProcess(Recording):
         self._given_up = True
         self._unsent = []
         self._frames.clear()
+        self.queued_bytes = self._written = 0
+        self._backlog.close()
         self._watch(None)
         self._ops.clear()
         self._report(message)
@@ -345,3 +426,81 @@ def _grow_pipe(fd: int) -> None:
         import fcntl
 
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+
+
+class _BacklogFile:
+    """Frames beyond the memory bound, in order: appended at the end, taken from the front.
+
+    Opened when first needed and removed from the directory at once where the system allows
+    (POSIX): it is held open, and nothing is left behind if the worker is killed. The file
+    holds pickles for our own child only: it is never read by anything but this object.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._end = 0  # bytes written
+        self._read = 0  # bytes taken back
+        self._listed = False  # still in the directory (not POSIX): removed at close
+
+    def __bool__(self) -> bool:
+        return self._read < self._end
+
+    def size(self) -> int:
+        return self._end - self._read
+
+    def append(self, frame: bytes) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                self.path.unlink()  # POSIX: gone once closed, even after a crash
+            except OSError:
+                self._listed = True
+        written = 0
+        try:
+            while written < len(frame):
+                written += os.pwrite(self._fd, memoryview(frame)[written:], self._end + written)
+        except OSError:
+            # Half a frame must never be sent: the next one is written over it.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._end)
+            raise
+        self._end += written
+
+    def take(self, limit: int) -> list[bytes]:
+        """The oldest frames, at least one and about `limit` bytes; the file is closed once
+        everything was taken."""
+        assert self._fd is not None
+        frames: list[bytes] = []
+        taken = 0
+        while self._read < self._end and (not frames or taken < limit):
+            (size,) = FRAME_HEADER.unpack(_pread(self._fd, FRAME_HEADER.size, self._read))
+            frame = _pread(self._fd, FRAME_HEADER.size + size, self._read)
+            frames.append(frame)
+            self._read += len(frame)
+            taken += len(frame)
+        if self._read >= self._end:
+            self.close()
+        return frames
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            if self._listed:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+                self._listed = False
+        self._end = self._read = 0
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    parts: list[bytes] = []
+    while size:
+        data = os.pread(fd, size, offset)
+        if not data:
+            raise OSError(0, "the file is shorter than what was written to it")
+        parts.append(data)
+        size -= len(data)
+        offset += len(data)
+    return b"".join(parts)

@@ -120,6 +120,10 @@ class RecordingWriter(Recording):
         for op in ops:
             self._queue.put(op)
 
+    def queued(self) -> int:
+        """Ops submitted and not yet taken by the writer thread (approximate)."""
+        return self._queue.qsize()
+
     def open(self, *, interrupt_leftovers: bool = True) -> RecordingWriter:
         if interrupt_leftovers:
             self.mark_leftovers_interrupted()
