@@ -61,9 +61,9 @@ _PIPE_BYTES = 1 << 20  # room for a few batches of a fast stream while the child
 _MAX_DEATHS = 3  # within _DEATH_WINDOW seconds, then recording stops
 _DEATH_WINDOW = 60.0
 #: Frames waiting for the pipe kept in the worker's memory; beyond it they go to the backlog
-#: file. 64 MiB is about 100,000 stream chunks (rss7 measured ~0.6 KiB per chunk), over ten
-#: seconds of the heaviest traffic measured (16 streams), and the same cap as the journal's
-#: memory fallback.
+#: file. 64 MiB is about 200,000 of the bench's stream chunks (~0.3 KiB each as a frame, with
+#: the recording process stopped: docs/benchmarks.md, branch backlog7), and the same cap as
+#: the journal's memory fallback.
 BACKLOG_BYTES = 64 * 1024 * 1024
 _REFILL_BYTES = 4 * 1024 * 1024  # read back from the backlog file at a time
 
