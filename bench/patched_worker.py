@@ -181,7 +181,7 @@ def patch_memprobe() -> None:
 
     def measured_queue_frame(self: Any) -> None:
         queue_frame(self)
-        backlog[0] = max(backlog[0], sum(len(data) for _, data in self._frames))
+        backlog[0] = max(backlog[0], self.queued_bytes + self._backlog.size())
 
     recording_process.RecordingProcess._queue_frame = measured_queue_frame  # type: ignore[method-assign]
     child_command = recording_process.child_command

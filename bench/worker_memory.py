@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.worker_memory                      # this tree, 5 phases
     .venv/bin/python -m bench.worker_memory --base main          # + main's worker, side by side
     .venv/bin/python -m bench.worker_memory --probe --phases 4   # + what the worker holds
+    .venv/bin/python -m bench.worker_memory --stopped 12 --base main  # recorder stopped
 
 Each phase sends every worker the same traffic: one stream of `--words1` chunks, 16
 concurrent ones of `--words16`, 64 of `--words64` (the shapes of `bench.run_all`'s stream
@@ -19,14 +20,22 @@ grows by about the same amount every phase.
 phases it signals the worker to dump the objects it holds (counted by type, after a full
 collection) and, with `--frames N`, a `tracemalloc` snapshot; the printout is each phase's
 difference to the one before (types whose count changed, top allocation sites).
+
+`--stopped N` stops each worker's recording process (SIGSTOP) and sends N rounds of
+`--words16` chunks over 16 concurrent streams, reading the worker's VmRSS after each round,
+then resumes it (SIGCONT) and waits until every call is in the database as complete (or
+120 s): the backlog of a recorder that falls behind, and whether it all arrives.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pickle
 import signal
+import sqlite3
+import statistics
 import tempfile
 import time
 import tracemalloc
@@ -155,6 +164,49 @@ def read(proc: Proc, target: measure.Target) -> Reading:
     )
 
 
+def recorded(db: Path) -> tuple[int, int, int]:
+    """Calls, complete calls and their chunks in a worker's database."""
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+        row = conn.execute(
+            "SELECT count(*), coalesce(sum(state = 'complete'), 0), "
+            "coalesce(sum(chunk_count), 0) FROM calls"
+        ).fetchone()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def stopped(procs: dict[str, Proc], tmp: Path, args: argparse.Namespace) -> None:
+    """`--stopped`: each worker in turn, its recording process stopped then resumed."""
+    for name, proc in procs.items():
+        target = measure.Target(name, proc.port, proc)
+        recorder = _tree(proc.pid)[1]
+        rss = [vm_kib(proc.pid, "VmRSS") / 1024]
+        os.kill(recorder, signal.SIGSTOP)
+        try:
+            for _ in range(args.stopped):
+                measure.chunk_rate(target, args.words16, 16)
+                rss.append(vm_kib(proc.pid, "VmRSS") / 1024)
+        finally:
+            os.kill(recorder, signal.SIGCONT)
+        resumed = time.monotonic()
+        streams = 16 * args.stopped
+        while time.monotonic() - resumed < 300:
+            got = recorded(tmp / f"{proc.name}.db")
+            if got[0] == got[1] and got[2] >= streams * args.words16:
+                break  # every call complete and (at least) every chunk sent in
+            time.sleep(0.5)
+        print(
+            f"{name}: worker VmRSS {' -> '.join(f'{v:.0f}' for v in rss)} MiB over "
+            f"{args.stopped} x 16 x {args.words16:,} chunks (peak "
+            f"{vm_kib(proc.pid, 'VmHWM') / 1024:.0f}); resumed: {got[1]:,} of {got[0]:,} calls "
+            f"complete, {got[2]:,} chunks in {time.monotonic() - resumed:.1f} s; then worker "
+            f"{vm_kib(proc.pid, 'VmRSS') / 1024:.0f} MiB, recorder "
+            f"{vm_kib(recorder, 'VmRSS') / 1024:.0f} "
+            f"(peak {vm_kib(recorder, 'VmHWM') / 1024:.0f}), "
+            f"load {loadavg()}",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--phases", type=int, default=5)
@@ -169,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe", action="store_true", help="this tree alone, with memprobe")
     parser.add_argument("--frames", type=int, default=0, help="tracemalloc frames (--probe)")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--stopped", type=int, default=0, help="rounds with the recorder stopped")
     args = parser.parse_args(argv)
     print(f"load average at the start: {loadavg()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="relayscope-memory-") as name, Upstream() as up:
@@ -189,11 +242,15 @@ def main(argv: list[str] | None = None) -> int:
                 procs[args.base] = proxy(f"relayscope@{args.base}", tmp, up.port, code)
         targets = {n: measure.Target(n, p.port, p) for n, p in procs.items()}
         rows: dict[str, list[Reading]] = {n: [] for n in procs}
+        cpu: dict[str, list[dict[str, float]]] = {n: [] for n in procs}
         probes: list[tuple[dict[str, Any], dict[str, Any]]] = []
         try:
             for proc in procs.values():
                 proc.start()
             time.sleep(1.0)
+            if args.stopped:
+                stopped(procs, tmp, args)
+                return 0
             for n, proc in procs.items():
                 rows[n].append(read(proc, targets[n]))
             if args.probe:
@@ -208,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 lost = 0.0
                 for n in names[shift:] + names[:shift]:
                     result = phase(targets[n], args)
+                    cpu[n].append(result)
                     lost += sum(v for k, v in result.items() if k.startswith(("lost", "text_bad")))
                     lost += result["rps16_err"]
                 time.sleep(1.0)  # the recording processes take what is queued
@@ -237,6 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         label = "start" if i == 0 else f"phase {i}"
         cells = " | ".join(rows[n][i].cell() for n in rows)
         print(f"| {label} | {rows[names[0]][i].calls:,} | {cells} |")
+    print("\nworker + recording process CPU per chunk (µs), median over phases:")
+    for key in ("cps1_cpu_us", "cps16_cpu_us", "cps64_cpu_us"):
+        medians = {n: statistics.median(r[key] for r in cpu[n]) for n in cpu}
+        first = medians[names[0]]
+        print(
+            f"  {key}: " + ", ".join(f"{n} {v:.1f} ({v / first:.3f})" for n, v in medians.items())
+        )
     for n, values in rows.items():
         if len(values) > 2:
             worker = (values[-1].worker - values[1].worker) / (len(values) - 2)
