@@ -258,7 +258,9 @@ def test_ttft_is_the_first_output_token_and_first_byte_its_own_figure(tmp_path: 
     writer.raw("s", 5.0, CHUNKS[0])
     time.sleep(0.1)  # another batch: the list learns the TTFT while the stream runs
     writer.raw("s", 255.0, CHUNKS[1])
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10  # the batch's commit, on the writer's thread: 20 ms quiet
+    while not any("ttft_ms" in e for e in events) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert [e["ttft_ms"] for e in events if "ttft_ms" in e] == [255.0]
     writer.raw("s", 260.0, b"".join(CHUNKS[2:]))
     writer.raw("s", 260.0, b"")

@@ -167,10 +167,10 @@ def test_without_the_token_a_body_is_refused_before_it_is_read(
                 b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
                 b"Content-Type: application/json\r\nContent-Length: 500000000\r\n\r\n" + b"a" * MIB
             )
-            started = time.monotonic()
-            answer = read_answer(sock)
-        # Answered at once: the proxy did not wait for the 500 MB it was promised.
-        assert time.monotonic() - started < 3
+            # Answered without the 500 MB it was promised (1 MiB of it sent, and no more ever
+            # is): a proxy that waited for the body would send nothing before this gave up.
+            # Not timed: beside the rest of the suite in CI, the answer took over 3 s.
+            answer = read_answer(sock, timeout=30)
         assert answer.startswith(b"HTTP/1.1 401 ")
         assert b'"code": "relayscope_token_required"' in answer
         assert worker.proc is not None and peak_rss_mb(worker.proc.pid) < RSS_LIMIT_MB

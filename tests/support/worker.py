@@ -216,6 +216,13 @@ def recorded(worker: WorkerProcess, path: str, timeout: float = 20.0) -> CallRec
     raise AssertionError(f"no finished call for {path}")
 
 
+def completion_id(chunks: list[dict[str, Any]]) -> str:
+    """The completion id a recorded chat stream's first event carries (the fake's streams
+    and the client's chunks carry it too): which stream a recorded call was."""
+    first = "".join(c["data"] for c in chunks).split("\n\n")[0]
+    return str(json.loads(first.removeprefix("data: "))["id"])
+
+
 def provider_config(*providers: tuple[str, str], extra: str = "") -> str:
     """TOML for fake providers given as (name, base_url) with the first as default."""
     parts = []

@@ -143,9 +143,7 @@ def test_held_calls_wait_in_line_one_is_failed_the_other_times_out(
     following = held_dialog(window, qtbot)
     assert following is not dialog and json.loads(following.editor.toPlainText()) == second_body
     # Nobody decides: the worker lets it go after 3 s and its dialog closes with a note.
-    started = time.monotonic()
     qtbot.waitUntil(lambda: window.held_calls.dialog is None, timeout=10_000)
-    assert time.monotonic() - started < 4
     assert window.header.banner.isVisible()
     assert "continued unchanged" in window.header.banner.label.text()
     assert not window.breakpoints_button.held.isVisible()
@@ -153,6 +151,13 @@ def test_held_calls_wait_in_line_one_is_failed_the_other_times_out(
     assert second_answer[0].status_code == 200
     assert fake.requests[-1].json() == second_body
     assert len(fake.requests) == 1  # the failed call never left
+    # Held for the 3 s set, not the default 5 min nor a client's patience: by the worker's own
+    # clock (the recorded hold), which a loaded machine stretches far less than the window's
+    # (the dialog closes once the worker's event has been read and the screen redrawn).
+    qtbot.waitUntil(lambda: _state(window, following.call_id) == "complete", timeout=10_000)
+    row = window.store.get_call(following.call_id)
+    assert row is not None
+    assert 3000 <= row["hold_ms"] < 4500, row["hold_ms"]
 
 
 def test_the_rules_are_sent_again_when_the_worker_restarts(
@@ -210,12 +215,14 @@ def test_a_big_codex_body_opens_quickly_and_continues_unchanged(qtbot: QtBot) ->
     body = json.dumps({"model": "gpt-5.2-codex", "input": items, "stream": True})
     assert len(body) > 900_000
     event = {"id": "c1", "stage": "request", "rule": "r1", "provider": "openai", "body": body}
-    started = time.perf_counter()
+    # Opened quickly, told by the CPU it took, which a loaded machine does not stretch as it
+    # does the wall clock: about 0.09 s (0.3 s of wall on a quiet machine).
+    started = time.process_time()
     dialog = HeldCallDialog({**event, "model": "gpt-5.2-codex", "endpoint": "responses"})
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
-    assert time.perf_counter() - started < 2.0  # measured about 0.3 s
+    assert time.process_time() - started < 2.0
     with qtbot.waitSignal(dialog.decided) as decided:
         dialog.continue_edited()  # nothing edited (only pretty-printed): no body is sent
     assert decided.args == [{"cmd": "resume", "id": "c1", "by": "you"}]
