@@ -313,7 +313,9 @@ def test_a_child_behind_its_database_stops_reading_and_the_backlog_waits_in_the_
     prepare_database(db)
     lock = sqlite3.connect(db)
     lock.execute("BEGIN EXCLUSIVE")  # each commit of the child waits 5 s for it
-    events = 30_000  # ~30 MB, beyond the child's 20,000 ops and the 1 MiB pipe
+    # ~80 MB: well beyond what the child may hold (20,000 ops queued, as many in the batch its
+    # writer thread took before its commit began to wait) and the 1 MiB pipe.
+    events = 80_000
     held: list[int] = []
 
     async def main() -> None:
@@ -334,7 +336,7 @@ def test_a_child_behind_its_database_stops_reading_and_the_backlog_waits_in_the_
 
     asyncio.run(main())
     lock.close()
-    assert held[0] > 4 * 1024 * 1024  # an eager child would have read it all by now
+    assert held[0] > 8 * 1024 * 1024  # an eager child would have read it all by now
     store = CallStore(db)
     call = store.get_call("c1")
     assert call is not None and (call["state"], call["chunk_count"]) == ("complete", events)
