@@ -345,13 +345,7 @@ def test_a_selected_turn_stays_selected_through_live_batches_and_the_trim(
     source = CallListModel(store)
     traffic = Traffic(db_path, source, random.Random(11))
     traffic.start(60)
-    view = CallListView(source)
-    qtbot.addWidget(view)
-    view.resize(1200, 500)
-    view.show()
-    view.set_grouped(True)
-    groups = view.group_model
-    assert groups is not None
+    view, groups = grouped_view(source, qtbot)
     # A turn with a call of no turn between its first two calls: the trim takes its first
     # call, so its row moves up to its next one, past that call.
     spans = {
@@ -375,6 +369,17 @@ def test_a_selected_turn_stays_selected_through_live_batches_and_the_trim(
     assert groups.turn_id(current) == turn
     assert view.selectionModel().isRowSelected(current)
     assert view.current_call_id() == groups.call_id(current)
+
+
+def grouped_view(source: CallListModel, qtbot: QtBot) -> tuple[CallListView, CallGroupModel]:
+    """A shown list over `source`, grouped by turn, and its grouped model."""
+    view = CallListView(source)
+    qtbot.addWidget(view)
+    view.resize(1200, 500)
+    view.show()
+    view.set_grouped(True)
+    assert view.group_model is not None
+    return view, view.group_model
 
 
 def turn_row(model: CallGroupModel, turn: str) -> int:
@@ -405,13 +410,7 @@ def test_a_trim_across_many_turns_takes_the_rows_below_in_one_removal(
     source.wait_for_page()
     while source.canFetchMore(QModelIndex()):
         source.fetchMore(QModelIndex())
-    view = CallListView(source)
-    qtbot.addWidget(view)
-    view.resize(1200, 500)
-    view.show()
-    view.set_grouped(True)
-    groups = view.group_model
-    assert groups is not None
+    view, groups = grouped_view(source, qtbot)
     view.setCurrentIndex(groups.index(turn_row(groups, "turn-59"), 0))
     signals = Signals(groups)
     source.trim(60)  # the 60 later calls stay; each turn keeps one, no call of no turn does
@@ -475,13 +474,7 @@ def test_a_tick_repaints_the_row_of_a_live_turn_whose_first_call_is_over(
     source = CallListModel(store)
     source.reload()
     source.wait_for_page()
-    view = CallListView(source)
-    qtbot.addWidget(view)
-    view.resize(1200, 500)
-    view.show()
-    view.set_grouped(True)
-    groups = view.group_model
-    assert groups is not None
+    _view, groups = grouped_view(source, qtbot)
     row = turn_row(groups, "turn-a")
     changed: list[tuple[int, int]] = []
     groups.dataChanged.connect(lambda top, bottom, _: changed.append((top.row(), bottom.row())))
