@@ -65,19 +65,29 @@ def cpu_seconds(pid: int) -> float:
     return total / CLK_TCK
 
 
+def vm_kib(pid: int, field: str) -> int:
+    """One of `pid`'s memory figures from /proc/PID/status (VmRSS, VmHWM, RssAnon…), KiB;
+    0 if it has none. OSError if the process is gone."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of `pid` and its descendants, MiB (VmRSS)."""
     total = 0
     for p in _tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
-        except OSError:
-            continue
+        with contextlib.suppress(OSError):
+            total += vm_kib(p, "VmRSS")
     return total / 1024
+
+
+def loadavg() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, as /proc/loadavg says them."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def answered(host: str, port: int, timeout: float = 2.0) -> bool:

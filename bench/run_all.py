@@ -29,7 +29,7 @@ from bench import measure
 from bench.litellm_env import ENV as LITELLM_ENV
 from bench.litellm_env import cache_dir, config_yaml, ensure_litellm
 from bench.measure import Target
-from bench.procs import ROOT, Proc, Upstream, free_port, rss_mib
+from bench.procs import ROOT, Proc, Upstream, free_port, loadavg, rss_mib
 from bench.report import Run, render, write_doc
 from bench.upstream import stream_events
 
@@ -70,8 +70,6 @@ def machine() -> dict[str, str]:
                 break
     from mitmproxy.version import VERSION
 
-    with open("/proc/loadavg") as f:
-        load = " ".join(f.read().split()[:3])
     return {
         "code": _git_state(),
         "nproc": str(os.cpu_count()),
@@ -79,7 +77,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "mitmproxy": VERSION,
         "kernel": platform.release(),
-        "loadavg_start": load,
+        "loadavg_start": loadavg(),
     }
 
 
@@ -98,11 +96,6 @@ def _git_state() -> str:
     except OSError:
         return "?"
     return f"{head or '?'}{' + uncommitted changes' if dirty else ''}"
-
-
-def _loadavg() -> str:
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 def models_used(mode: Mode) -> list[str]:
@@ -398,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  ({time.monotonic() - phase_start:.0f} s)", flush=True)
         finally:
             bench.stop_all()
-    info["loadavg_end"] = _loadavg()
+    info["loadavg_end"] = loadavg()
     run = Run(
         mode=mode.name,
         command=command,

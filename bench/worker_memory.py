@@ -44,18 +44,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import measure
-from bench.procs import Proc, Upstream, _tree
+from bench.procs import Proc, Upstream, _tree, loadavg, vm_kib
 from bench.sdk_bench import base_tree, proxy
 
 MIB = 2**20
-
-
-def vm_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def phase(target: measure.Target, args: argparse.Namespace) -> dict[str, float]:
@@ -65,11 +57,6 @@ def phase(target: measure.Target, args: argparse.Namespace) -> dict[str, float]:
         result |= measure.chunk_rate(target, words, streams)
     result |= measure.throughput(target, 16, args.calls, 120.0)
     return result
-
-
-def loadavg() -> str:
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 def probe(proc: Proc, out: Path, number: int) -> tuple[dict[str, Any], dict[str, Any]]:
