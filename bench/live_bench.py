@@ -21,6 +21,11 @@ Measured in the window's process:
   was busy (the longest, and how many exceeded 50 ms);
 - memory: the process's RSS every second, and the rows the list holds.
 
+`--hiccup EVERY:FOR` makes the producer stop for FOR seconds every EVERY seconds (a
+recorder held up by its disk, a machine busy elsewhere), then catch up: the calls due
+meanwhile start at once and reach the window as one batch of hundreds, the case that
+makes a long stall when a window applies a batch whole.
+
 `--base REV` runs the same measurement on the app code of git revision REV (exported to a
 temporary directory) interleaved with this tree, `--rounds` times each, and prints both.
 REV must have the `relayscope` layout (f2d2b73 or later); an older one is refused.
@@ -194,7 +199,9 @@ def _chat_call(rng: random.Random, number: int) -> dict[str, Any]:
     }
 
 
-def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
+def produce(
+    db: Path, rate: float, seconds: float, seed: int, hiccup: tuple[float, float] | None = None
+) -> None:
     from relayscope.recording.writer import RecordingWriter
 
     out: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()
@@ -225,8 +232,13 @@ def produce(db: Path, rate: float, seconds: float, seed: int) -> None:
     started = 0
     late = 0.0  # how far behind its schedule the producer got (a loaded machine)
     t0 = time.monotonic()
+    next_hiccup = hiccup[0] if hiccup else float("inf")
     while True:
         now = time.monotonic()
+        if hiccup and now - t0 >= next_hiccup and now - t0 < seconds:
+            time.sleep(hiccup[1])  # nothing is committed meanwhile; then it all comes at once
+            next_hiccup += hiccup[0]
+            now = time.monotonic()
         if now - t0 < seconds:
             late = max(late, now - t0 - started / rate)
             while started < int((now - t0) * rate):
@@ -365,6 +377,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.rate),
                 "--seconds",
                 str(args.seconds),
+                *(["--hiccup", args.hiccup] if args.hiccup else []),
             ]
 
         def _split_stdout(self, data: bytes) -> None:
@@ -860,6 +873,7 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
         str(args.seconds),
         "--prefill",
         str(args.prefill),
+        *(["--hiccup", args.hiccup] if args.hiccup else []),
     ]
     if args.grouped:
         command.append("--grouped")
@@ -960,12 +974,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefill", type=int, default=2000, help="calls recorded before")
     parser.add_argument("--base", help="also run the app code of this git revision")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--hiccup", metavar="EVERY:FOR", help="the producer stops FOR s every EVERY s"
+    )
     parser.add_argument("--produce", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--window", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.produce:
-        produce(args.db, args.rate, args.seconds, seed=17)
+        hiccup = None
+        if args.hiccup:
+            every, length = (float(x) for x in args.hiccup.split(":"))
+            hiccup = (every, length)
+        produce(args.db, args.rate, args.seconds, seed=17, hiccup=hiccup)
         return 0
     if args.window:
         print(json.dumps(measure_window(args)))
@@ -983,6 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{args.rate:.0f} calls/s for {args.seconds:.0f} s"
             + (", grouped by turn" if args.grouped else "")
+            + (f", the producer stopping {args.hiccup} (every:for, s)" if args.hiccup else "")
         )
         for name, runs in results.items():
             for i, result in enumerate(runs):

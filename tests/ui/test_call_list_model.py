@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from relayscope.analysis.cost import Pricer
 from relayscope.calls import formatting
 from relayscope.store.call_reader import CallReader
 from relayscope.store.call_store import CallFilter, CallStore
+from relayscope.ui import call_list_live
 from relayscope.ui import call_list_model as clm
 from relayscope.ui.call_list_model import COLUMN, PAGE_SIZE, CallListModel, format_ms
 from relayscope.ui.call_list_paint import sparkline_bars
@@ -402,6 +405,60 @@ def test_every_column_sorts(db_path: Path, store: CallStore) -> None:
     model.wait_for_page()
     longest = [model.values_at(r).get("max_gap_ms") for r in range(3)]
     assert longest[0] is not None and longest == sorted(longest, reverse=True)
+
+
+def test_a_backlog_reaches_the_list_in_slices_a_tick_apart_oldest_first(
+    db_path: Path, store: CallStore, qtbot: QtBot
+) -> None:
+    # A recorder that committed late sends hundreds of calls at once. On a machine where a
+    # call's row costs 1 ms, applying them whole would freeze the window for half a second:
+    # they come in slices instead, one per tick (no batch of its own, so no extra repaint),
+    # oldest first, a call's later events with it, all of them within CATCH_UP_S.
+    seed_calls(db_path, 10)
+    model = CallListModel(store)
+    model._ms_per_read = 1.0  # measured on a slow machine (it learns from each batch)
+    now = datetime.now(UTC)
+    backlog = [call_row(2000 + i, now + timedelta(milliseconds=i)) for i in range(450)]
+    insert_calls(db_path, backlog)
+    last = backlog[-1]["id"]
+    update_call(db_path, last, state="complete", status=500)
+    slices: list[tuple[float, int]] = []
+    model.rowsInserted.connect(
+        lambda _, first, end: slices.append((time.perf_counter(), end - first + 1))
+    )
+    began = time.perf_counter()
+    model.on_call_events(
+        [{"event": "call_started", "id": row["id"]} for row in backlog]
+        + [{"event": "call_finished", "id": last, "state": "complete"}]
+    )
+    qtbot.waitUntil(lambda: bool(slices), timeout=1000)
+    assert 0 < slices[0][1] < 450 and model.row_of(last) is None  # its end waits with it
+    qtbot.waitUntil(lambda: not model.has_pending_events(), timeout=3000)
+    assert sum(n for _, n in slices) == 450 and len(slices) >= 3
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(slices)]
+    assert min(gaps) >= 0.8 * call_list_live.TICK_MS / 1000  # no batch between the ticks
+    assert slices[-1][0] - began < call_list_live.CATCH_UP_S + 0.5
+    assert ids(model)[:450] == [row["id"] for row in reversed(backlog)]
+    assert text(model, 0, "status") == "500" and model.total_count == 460
+
+
+def test_a_backlog_that_waited_its_time_is_applied_at_once(
+    db_path: Path, store: CallStore, qtbot: QtBot
+) -> None:
+    # The window was busy elsewhere (a long paint, a dialog) for longer than CATCH_UP_S:
+    # the waiting calls are not paced any more, the list catches up in one batch.
+    seed_calls(db_path, 10)
+    model = CallListModel(store)
+    model._ms_per_read = 1.0
+    now = datetime.now(UTC)
+    backlog = [call_row(3000 + i, now + timedelta(milliseconds=i)) for i in range(300)]
+    insert_calls(db_path, backlog)
+    inserted: list[int] = []
+    model.rowsInserted.connect(lambda _, first, end: inserted.append(end - first + 1))
+    model.on_call_events([{"event": "call_started", "id": row["id"]} for row in backlog])
+    time.sleep(call_list_live.CATCH_UP_S + 0.05)  # the event loop is held up
+    qtbot.waitUntil(lambda: bool(inserted), timeout=1000)
+    assert inserted == [300] and not model.has_pending_events()
 
 
 def test_a_burst_of_events_is_applied_as_one_batch_with_one_query(

@@ -39,6 +39,20 @@ TICK_MAX_MS = 500
 #: The worker's events are collected and applied at most this often (about two frames):
 #: one SQL query and one insert per batch, however many calls arrive meanwhile.
 COALESCE_MS = 30
+#: A batch applied on a timer (the tick's, or the coalescing one's) does about this much
+#: work at most, measured (`_ms_per_read`): a window behind (a recorder that committed late,
+#: a loaded machine) catches up over a few ticks, painting and taking input between them,
+#: instead of in one long stall. The rest waits for the next tick (no extra batch, no
+#: extra repaint), oldest first, and a call's later events wait with it...
+BATCH_MS = 25.0
+#: ... and the slices grow so that nothing waits longer than this: past it, the rest is
+#: applied at once (the list stays within a second of the database).
+CATCH_UP_S = 0.6
+#: Until a batch has been measured: what a call's row costs to read and apply (ms).
+_FIRST_MS_PER_READ = 0.1
+#: Batches with fewer reads than this teach nothing (their fixed costs dominate); a paced
+#: batch takes at least this many.
+_MEASURED_READS = 20
 #: Changed rows at most this many rows apart are signalled as one range.
 _RUN_SLACK = 8
 _STATUS, _DURATION = COLUMN["status"], COLUMN["duration"]
@@ -59,9 +73,11 @@ class LiveRows(QAbstractTableModel):
     memory while traffic flows; `_head_dropped` keeps the live rows' stamps valid then:
     a negative stamp's row is `len(_head) + _head_dropped + stamp`.
 
-    Events are collected and applied once per `COALESCE_MS` (`flush_events`): one SQL query
-    (`CallStore.rows_matching`) and one `rowsInserted` per batch, however fast traffic comes.
-    While a new page is being read (`_loading`) they wait, and are applied to it.
+    Events are collected and applied once per `COALESCE_MS`, or with the tick while calls
+    are live (`flush_events`): one SQL query (`CallStore.rows_matching`) and one
+    `rowsInserted` per batch, however fast traffic comes. A backlog (hundreds of calls at
+    once) is applied in slices of about `BATCH_MS` of work, a tick apart, within
+    `CATCH_UP_S`. While a new page is being read (`_loading`) they wait, and are applied to it.
 
     Signals:
         counts_changed(int, int): calls matching the filter, calls recorded in all (-1:
@@ -79,9 +95,11 @@ class LiveRows(QAbstractTableModel):
         self._tail: list[_Row] = []  # paged from SQL, in the list's order
         self._index: dict[str, int] = {}  # call id -> stamp; row = len(_head) + stamp
         self._head_dropped = 0  # live rows trimmed from the head's start (see `trim`)
-        self._pending_started: dict[str, None] = {}  # ordered set
+        self._pending_started: dict[str, float] = {}  # call id -> arrival, oldest first
         self._pending_updated: dict[str, dict[str, Any]] = {}
         self._pending_finished: dict[str, Mapping[str, Any]] = {}
+        self._pending_since = 0.0  # when the oldest event waiting came (time.monotonic)
+        self._ms_per_read = _FIRST_MS_PER_READ  # a call's read and apply, averaged
         #: SQL queries run by `flush_events` so far (tests check: one per batch).
         self.batch_queries = 0
         self._loading = False  # a new page is being read off the GUI thread
@@ -99,7 +117,7 @@ class LiveRows(QAbstractTableModel):
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(COALESCE_MS)
-        self._flush_timer.timeout.connect(self.flush_events)
+        self._flush_timer.timeout.connect(self._flush_paced)
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._head) + len(self._tail)
@@ -126,6 +144,9 @@ class LiveRows(QAbstractTableModel):
             self._pending_finished,
         )
         any_started = False
+        now = time.monotonic()
+        if not (started or updated or finished):
+            self._pending_since = now
         for event in events:
             kind, call_id = event["event"], event["id"]
             if kind == "call_updated":
@@ -135,7 +156,7 @@ class LiveRows(QAbstractTableModel):
                 else:
                     merged.update(event)
             elif kind == "call_started":
-                started[call_id] = None
+                started[call_id] = now
                 any_started = True
             else:
                 finished[call_id] = event
@@ -157,18 +178,20 @@ class LiveRows(QAbstractTableModel):
     def has_pending_events(self) -> bool:
         return bool(self._pending_started or self._pending_updated or self._pending_finished)
 
-    def flush_events(self) -> None:
+    def flush_events(self, *, paced: bool = False) -> None:
         """Apply the events collected since the last batch: one SQL query for the calls that
         started or finished, one `rowsInserted` for the new calls at the top, `dataChanged`
         for the changed rows (in runs). A row read here is at least as new as every event
         of the batch (events are printed after their commit), so their fields are not needed.
+
+        `paced` (the timers): only about `BATCH_MS` of work (`_take_batch`); the rest waits
+        for the next tick. Otherwise (a reload, a test) every waiting event is applied.
         """
         self._flush_timer.stop()
         if self._loading:
             return  # applied once the new page is in (`_on_page`), so none is lost
-        started, self._pending_started = list(self._pending_started), {}
-        updated, self._pending_updated = self._pending_updated, {}
-        finished, self._pending_finished = self._pending_finished, {}
+        began = time.perf_counter()
+        started, updated, finished = self._take_batch(paced)
         new_ids = [c for c in started if c not in self._index]
         # A finished call not loaded is read only if a filter may now take it in.
         wanted = [
@@ -227,6 +250,59 @@ class LiveRows(QAbstractTableModel):
             self.counts_changed.emit(self._shown, self._total)
         if recount:
             self._schedule_recount()
+        if len(wanted) >= _MEASURED_READS:
+            ms = (time.perf_counter() - began) * 1000 / len(wanted)
+            self._ms_per_read = 0.7 * self._ms_per_read + 0.3 * ms
+        if self.has_pending_events() and not self._tick.isActive():
+            self._flush_timer.start(TICK_MS)  # the rest, in a tick's time (one repaint each)
+
+    def _flush_paced(self) -> None:
+        self.flush_events(paced=True)
+
+    def _take_batch(self, paced: bool) -> tuple[list[str], dict[str, dict[str, Any]], list[str]]:
+        """The waiting events to apply now (started, updated, finished), taken out.
+
+        Paced, the rows read (started and finished calls) are at most what `BATCH_MS`
+        costs, or more when a backlog would otherwise wait beyond `CATCH_UP_S`: the work
+        left is spread over the ticks left until then. Started calls go first, oldest
+        first, then finished ones; every event of a call left out waits with it, so a
+        call's events apply in their order.
+        """
+        started, updated, finished = (
+            self._pending_started,
+            self._pending_updated,
+            self._pending_finished,
+        )
+        limit = self._read_limit() if paced else len(started) + len(finished)
+        if len(started) + len(finished) <= limit:
+            self._pending_started, self._pending_updated, self._pending_finished = {}, {}, {}
+            return list(started), updated, list(finished)
+        order = list(started)
+        later = set(order[limit:])
+        ready = [c for c in finished if c not in later]
+        room = max(0, limit - len(order))
+        later.update(ready[room:])
+        self._pending_started = {c: started[c] for c in order[limit:]}
+        self._pending_updated = {c: f for c, f in updated.items() if c in later}
+        self._pending_finished = {c: f for c, f in finished.items() if c in later}
+        if self._pending_started:  # the rest are younger (finished ones keep the batch's age)
+            self._pending_since = next(iter(self._pending_started.values()))
+        return (
+            order[:limit],
+            {c: f for c, f in updated.items() if c not in later},
+            ready[:room],
+        )
+
+    def _read_limit(self) -> int:
+        """How many calls' rows the next paced batch reads (`_take_batch`)."""
+        age = time.monotonic() - self._pending_since
+        interval = self._tick.interval() if self._tick.isActive() else TICK_MS
+        ticks_left = (CATCH_UP_S - age) * 1000 / interval
+        waiting = len(self._pending_started) + len(self._pending_finished)
+        if ticks_left < 1:
+            return waiting  # waited long enough: all of it, now
+        budget = max(BATCH_MS, waiting * self._ms_per_read / ticks_left)
+        return max(_MEASURED_READS, int(budget / self._ms_per_read))  # so it goes on learning
 
     def _filter_is_empty(self) -> bool:
         return self._filter == CallFilter()
@@ -330,7 +406,7 @@ class LiveRows(QAbstractTableModel):
         # While calls are live, the tick applies the waiting events too: one repaint per
         # tick for the new rows, the changed ones and the moving elapsed times together.
         if self.has_pending_events():
-            self.flush_events()
+            self.flush_events(paced=True)
         self._frame = (self._frame + 1) % theme.SPINNER_FRAMES
         low, high = -1, -1
         gone: list[str] = []
@@ -356,7 +432,7 @@ class LiveRows(QAbstractTableModel):
     def _schedule_flush(self) -> None:
         # While the tick runs (calls are live), it applies the events (`_on_tick_timeout`).
         if not self._flush_timer.isActive() and not self._tick.isActive():
-            self._flush_timer.start()
+            self._flush_timer.start(COALESCE_MS)
 
     def _schedule_recount(self) -> None:
         raise NotImplementedError  # the model counts (CallListModel._schedule_recount)
