@@ -26,6 +26,10 @@ recorder held up by its disk, a machine busy elsewhere), then catch up: the call
 meanwhile start at once and reach the window as one batch of hundreds, the case that
 makes a long stall when a window applies a batch whole.
 
+The top call is selected and the list read at its top (it follows the newest calls and
+trims the rows far below); `--scrolled` reads it in the middle of its first page instead:
+nothing is trimmed, and each batch pushes the scroll bar down by the rows inserted above.
+
 `--base REV` runs the same measurement on the app code of git revision REV (exported to a
 temporary directory) interleaved with this tree, `--rounds` times each, and prints both.
 REV must have the `relayscope` layout (f2d2b73 or later); an older one is refused.
@@ -423,6 +427,9 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
         app.processEvents()
         time.sleep(0.01)
     window.call_list.select_first_row()  # someone reads a call while traffic comes in
+    if args.scrolled:  # ... further down: nothing is trimmed, each batch moves the scroll bar
+        bar = window.call_list.verticalScrollBar()
+        bar.setValue(bar.maximum() // 2)
     for _ in range(20):
         app.processEvents()
         time.sleep(0.01)
@@ -875,8 +882,7 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
         str(args.prefill),
         *(["--hiccup", args.hiccup] if args.hiccup else []),
     ]
-    if args.grouped:
-        command.append("--grouped")
+    command += ["--grouped"] * args.grouped + ["--scrolled"] * args.scrolled
     limit = args.seconds + 150  # a window stuck in a handler may hold the GIL from its watchdog
     try:
         done = subprocess.run(
@@ -972,6 +978,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path)
     parser.add_argument("--grouped", action="store_true", help="with Group by turn on")
     parser.add_argument("--prefill", type=int, default=2000, help="calls recorded before")
+    parser.add_argument("--scrolled", action="store_true", help="the list read in its middle")
     parser.add_argument("--base", help="also run the app code of this git revision")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument(
@@ -1005,6 +1012,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.rate:.0f} calls/s for {args.seconds:.0f} s"
             + (", grouped by turn" if args.grouped else "")
             + (f", the producer stopping {args.hiccup} (every:for, s)" if args.hiccup else "")
+            + (", the list read in its middle" if args.scrolled else "")
         )
         for name, runs in results.items():
             for i, result in enumerate(runs):

@@ -429,12 +429,15 @@ class CallListView(QTableView):
             self.call_selected.emit("")
 
     def _on_model_rows_inserted(self, _: QModelIndex, first: int, last: int) -> None:
-        # New calls arrive at the top; someone reading further down keeps their place.
+        # New calls arrive at the top; someone reading further down keeps their place: the
+        # rows above the top of the viewport (all of one height) push it down. Qt raises the
+        # scroll bar's maximum only when it lays the rows out, after this signal: raised
+        # first, or a place near the bottom of the loaded rows was clamped (and moved).
         bar = self.verticalScrollBar()
-        if first == 0 and bar.value() > 0:
-            bar.setValue(
-                bar.value() + (last - first + 1) * self.verticalHeader().defaultSectionSize()
-            )
+        height = self.verticalHeader().defaultSectionSize()
+        if first * height < bar.value():
+            self.updateGeometries()
+            bar.setValue(bar.value() + (last - first + 1) * height)
         if self._source.rowCount() > KEEP_ROWS + TRIM_SLACK and not self._trim_timer.isActive():
             self._trim_timer.start()
         if self._parked_id and self._source.is_loaded(self._parked_id):
