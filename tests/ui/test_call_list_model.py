@@ -407,13 +407,13 @@ def test_every_column_sorts(db_path: Path, store: CallStore) -> None:
     assert longest[0] is not None and longest == sorted(longest, reverse=True)
 
 
-def test_a_backlog_reaches_the_list_in_slices_a_tick_apart_oldest_first(
+def test_a_backlog_reaches_the_list_in_slices_oldest_first(
     db_path: Path, store: CallStore, qtbot: QtBot
 ) -> None:
     # A recorder that committed late sends hundreds of calls at once. On a machine where a
     # call's row costs 1 ms, applying them whole would freeze the window for half a second:
-    # they come in slices instead, one per tick (no batch of its own, so no extra repaint),
-    # oldest first, a call's later events with it, all of them within CATCH_UP_S.
+    # they come in slices instead, half a tick apart (the window paints and takes input
+    # between them), oldest first, a call's later events with it.
     seed_calls(db_path, 10)
     model = CallListModel(store)
     model._ms_per_read = 1.0  # measured on a slow machine (it learns from each batch)
@@ -426,39 +426,46 @@ def test_a_backlog_reaches_the_list_in_slices_a_tick_apart_oldest_first(
     model.rowsInserted.connect(
         lambda _, first, end: slices.append((time.perf_counter(), end - first + 1))
     )
-    began = time.perf_counter()
     model.on_call_events(
         [{"event": "call_started", "id": row["id"]} for row in backlog]
         + [{"event": "call_finished", "id": last, "state": "complete"}]
     )
     qtbot.waitUntil(lambda: bool(slices), timeout=1000)
-    assert 0 < slices[0][1] < 450 and model.row_of(last) is None  # its end waits with it
+    # Between BATCH_MS and MAX_BATCH_MS of work at a time (1 ms a row, as measured so far).
+    assert call_list_live.BATCH_MS <= slices[0][1] <= call_list_live.MAX_BATCH_MS
+    assert model.row_of(last) is None  # its end waits with it
     qtbot.waitUntil(lambda: not model.has_pending_events(), timeout=3000)
     assert sum(n for _, n in slices) == 450 and len(slices) >= 3
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(slices)]
-    assert min(gaps) >= 0.8 * call_list_live.TICK_MS / 1000  # no batch between the ticks
-    assert slices[-1][0] - began < call_list_live.CATCH_UP_S + 0.5
+    assert min(gaps) >= 0.4 * call_list_live.TICK_MS / 1000  # the event loop ran between
     assert ids(model)[:450] == [row["id"] for row in reversed(backlog)]
     assert text(model, 0, "status") == "500" and model.total_count == 460
 
 
-def test_a_backlog_that_waited_its_time_is_applied_at_once(
+def test_a_backlog_is_applied_to_the_end_when_the_last_live_call_ends_meanwhile(
     db_path: Path, store: CallStore, qtbot: QtBot
 ) -> None:
-    # The window was busy elsewhere (a long paint, a dialog) for longer than CATCH_UP_S:
-    # the waiting calls are not paced any more, the list catches up in one batch.
+    # The tick applies a backlog while calls are live and stops when none is live any more:
+    # what the slices have left must still be applied, not wait for the next event.
     seed_calls(db_path, 10)
     model = CallListModel(store)
-    model._ms_per_read = 1.0
     now = datetime.now(UTC)
-    backlog = [call_row(3000 + i, now + timedelta(milliseconds=i)) for i in range(300)]
+    live = call_row(4000, now, state="streaming", status=200, stream=1)
+    insert_calls(db_path, [live])
+    model.on_call_started(live["id"])
+    model.flush_events()
+    assert model._tick.isActive()
+    model._ms_per_read = 1.0
+    backlog = [call_row(4001 + i, now + timedelta(milliseconds=1 + i)) for i in range(300)]
     insert_calls(db_path, backlog)
-    inserted: list[int] = []
-    model.rowsInserted.connect(lambda _, first, end: inserted.append(end - first + 1))
-    model.on_call_events([{"event": "call_started", "id": row["id"]} for row in backlog])
-    time.sleep(call_list_live.CATCH_UP_S + 0.05)  # the event loop is held up
-    qtbot.waitUntil(lambda: bool(inserted), timeout=1000)
-    assert inserted == [300] and not model.has_pending_events()
+    update_call(db_path, live["id"], state="complete")
+    model.on_call_events(
+        [{"event": "call_started", "id": row["id"]} for row in backlog]
+        + [{"event": "call_updated", "id": live["id"], "state": "complete"}]
+    )
+    qtbot.waitUntil(lambda: not model._tick.isActive(), timeout=2000)
+    qtbot.waitUntil(lambda: not model.has_pending_events(), timeout=2000)
+    assert ids(model)[:301] == [row["id"] for row in reversed([live, *backlog])]
 
 
 def test_a_burst_of_events_is_applied_as_one_batch_with_one_query(

@@ -40,14 +40,16 @@ TICK_MAX_MS = 500
 #: one SQL query and one insert per batch, however many calls arrive meanwhile.
 COALESCE_MS = 30
 #: A batch applied on a timer (the tick's, or the coalescing one's) does about this much
-#: work at most, measured (`_ms_per_read`): a window behind (a recorder that committed late,
-#: a loaded machine) catches up over a few ticks, painting and taking input between them,
-#: instead of in one long stall. The rest waits for the next tick (no extra batch, no
-#: extra repaint), oldest first, and a call's later events wait with it...
-BATCH_MS = 25.0
-#: ... and the slices grow so that nothing waits longer than this: past it, the rest is
-#: applied at once (the list stays within a second of the database).
+#: work, measured (`_ms_per_read`): a window behind (a recorder that committed late, a
+#: loaded machine) catches up in slices, painting and taking input between them, instead
+#: of in one long stall. The rest comes half a tick later, oldest first (a call's later
+#: events wait with it); with no backlog nothing is left, so no batch is added...
+BATCH_MS = 20.0
+#: ... and the slices grow, so that a backlog is applied within this time if it can be...
 CATCH_UP_S = 0.6
+#: ... up to this much work each: a bigger backlog takes longer, and the window stays
+#: responsive meanwhile.
+MAX_BATCH_MS = 35.0
 #: Until a batch has been measured: what a call's row costs to read and apply (ms).
 _FIRST_MS_PER_READ = 0.1
 #: Batches with fewer reads than this teach nothing (their fixed costs dominate); a paced
@@ -76,8 +78,8 @@ class LiveRows(QAbstractTableModel):
     Events are collected and applied once per `COALESCE_MS`, or with the tick while calls
     are live (`flush_events`): one SQL query (`CallStore.rows_matching`) and one
     `rowsInserted` per batch, however fast traffic comes. A backlog (hundreds of calls at
-    once) is applied in slices of about `BATCH_MS` of work, a tick apart, within
-    `CATCH_UP_S`. While a new page is being read (`_loading`) they wait, and are applied to it.
+    once) is applied in slices of `BATCH_MS` to `MAX_BATCH_MS` of work, half a tick apart.
+    While a new page is being read (`_loading`) they wait, and are applied to it.
 
     Signals:
         counts_changed(int, int): calls matching the filter, calls recorded in all (-1:
@@ -253,8 +255,8 @@ class LiveRows(QAbstractTableModel):
         if len(wanted) >= _MEASURED_READS:
             ms = (time.perf_counter() - began) * 1000 / len(wanted)
             self._ms_per_read = 0.7 * self._ms_per_read + 0.3 * ms
-        if self.has_pending_events() and not self._tick.isActive():
-            self._flush_timer.start(TICK_MS)  # the rest, in a tick's time (one repaint each)
+        if self.has_pending_events():
+            self._flush_timer.start(TICK_MS // 2)  # what the budget left (`BATCH_MS`)
 
     def _flush_paced(self) -> None:
         self.flush_events(paced=True)
@@ -263,10 +265,10 @@ class LiveRows(QAbstractTableModel):
         """The waiting events to apply now (started, updated, finished), taken out.
 
         Paced, the rows read (started and finished calls) are at most what `BATCH_MS`
-        costs, or more when a backlog would otherwise wait beyond `CATCH_UP_S`: the work
-        left is spread over the ticks left until then. Started calls go first, oldest
-        first, then finished ones; every event of a call left out waits with it, so a
-        call's events apply in their order.
+        costs, or more when a backlog would otherwise wait beyond `CATCH_UP_S` (the work
+        left spread over the slices left until then), never over `MAX_BATCH_MS`. Started
+        calls go first, oldest first, then finished ones; every event of a call left out
+        waits with it, so a call's events apply in their order.
         """
         started, updated, finished = (
             self._pending_started,
@@ -296,12 +298,10 @@ class LiveRows(QAbstractTableModel):
     def _read_limit(self) -> int:
         """How many calls' rows the next paced batch reads (`_take_batch`)."""
         age = time.monotonic() - self._pending_since
-        interval = self._tick.interval() if self._tick.isActive() else TICK_MS
-        ticks_left = (CATCH_UP_S - age) * 1000 / interval
+        slices_left = max(1.0, (CATCH_UP_S - age) * 1000 / (TICK_MS // 2))
         waiting = len(self._pending_started) + len(self._pending_finished)
-        if ticks_left < 1:
-            return waiting  # waited long enough: all of it, now
-        budget = max(BATCH_MS, waiting * self._ms_per_read / ticks_left)
+        wanted = waiting * self._ms_per_read / slices_left
+        budget = min(MAX_BATCH_MS, max(BATCH_MS, wanted))
         return max(_MEASURED_READS, int(budget / self._ms_per_read))  # so it goes on learning
 
     def _filter_is_empty(self) -> bool:
@@ -428,6 +428,8 @@ class LiveRows(QAbstractTableModel):
             )
         if not self._live_ids:
             self._tick.stop()
+            if self.has_pending_events():
+                self._flush_timer.start(TICK_MS // 2)  # what the last batch left
 
     def _schedule_flush(self) -> None:
         # While the tick runs (calls are live), it applies the events (`_on_tick_timeout`).

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from relayscope.analysis.cost import load_prices_in_background, prices_loaded
 from relayscope.ui import theme
 from relayscope.ui.call_group_model import CallGroupModel
+from relayscope.ui.call_list_live import TICK_MS
 from relayscope.ui.call_list_model import COLUMN, COLUMNS, CallListModel
 from relayscope.ui.call_list_paint import SPARKLINE_WIDTH, RowDelegate, paint_rows
 
@@ -96,10 +97,12 @@ class CallListView(QTableView):
         self._parked_id = ""
         self._empty_message = "No calls match the filter. Press Esc to clear it."
         self.setItemDelegate(RowDelegate(self))
-        # Rows are trimmed after the batch that inserted them, never inside its signal.
+        # Rows are trimmed after the batch that inserted them, never inside its signal, and
+        # between two batches (a quarter of a tick later): a trim and a batch together would
+        # be one long pause.
         self._trim_timer = QTimer(self)
         self._trim_timer.setSingleShot(True)
-        self._trim_timer.setInterval(0)
+        self._trim_timer.setInterval(TICK_MS // 4)
         self._trim_timer.timeout.connect(self._trim_rows)
         self._attach(model)
         self._configure()
