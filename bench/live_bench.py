@@ -60,6 +60,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STALL_TICK_MS = 5
+#: How long after the traffic's end the window waits for a late producer's last line.
+PRODUCER_GRACE_S = 120
 
 # -- the producer (the recording process's part) ----------------------------------------
 
@@ -366,6 +368,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
 
     commit_t: dict[str, float] = {}
     produced: list[int] = []
+    produced_at: list[float] = []  # when its "produced" line came (time.monotonic)
     turns: list[str] = []  # the producer's Codex sessions and turns
     producer: dict[str, Any] = {}  # its own figures: how late it ran
 
@@ -396,6 +399,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
                     event = json.loads(line)
                     if event.get("event") == "produced":
                         produced.append(int(event["calls"]))
+                        produced_at.append(time.monotonic())
                         turns.append(f"{event['sessions']:,} / {event['turns']:,}")
                         producer.update(event)
 
@@ -522,7 +526,9 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
         slow.start()
     sampler.start()
     started = time.monotonic()
-    deadline = started + args.seconds + 30
+    # The window has 30 s after the producer's last line to show every call; a producer
+    # running late (this machine's speed varies) is waited for, up to PRODUCER_GRACE_S.
+    deadline = started + args.seconds + PRODUCER_GRACE_S
 
     def result(drained_after: float) -> dict[str, Any]:
         ongoing = (clock.nsecsElapsed() - last[0]) / 1e6  # a stall still going on
@@ -561,7 +567,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
     def watchdog() -> None:
         # A window stuck in one event handler never returns to the loop: say what it
         # reached, from here, and end the run.
-        time.sleep(max(0.0, deadline + 15 - time.monotonic()))
+        time.sleep(max(0.0, deadline + 45 - time.monotonic()))
         if finished:
             return
         print(json.dumps(result(time.monotonic() - started - args.seconds)), flush=True)
@@ -569,7 +575,7 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
 
     finished: list[bool] = []
     threading.Thread(target=watchdog, daemon=True).start()
-    while time.monotonic() < deadline:
+    while time.monotonic() < (produced_at[0] + 30 if produced_at else deadline):
         app.processEvents()
         time.sleep(0.001)
         if produced and model.total_count >= before + produced[0] and not _pending(model):
@@ -883,7 +889,8 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
         *(["--hiccup", args.hiccup] if args.hiccup else []),
     ]
     command += ["--grouped"] * args.grouped + ["--scrolled"] * args.scrolled
-    limit = args.seconds + 150  # a window stuck in a handler may hold the GIL from its watchdog
+    # A window stuck in a handler may hold the GIL from its watchdog: the run is ended here.
+    limit = args.seconds + PRODUCER_GRACE_S + 120
     try:
         done = subprocess.run(
             command, env=env, check=True, capture_output=True, text=True, timeout=limit
