@@ -186,8 +186,9 @@ class LiveRows(QAbstractTableModel):
         for the changed rows (in runs). A row read here is at least as new as every event
         of the batch (events are printed after their commit), so their fields are not needed.
 
-        `paced` (the timers): only about `BATCH_MS` of work (`_take_batch`); the rest waits
-        for the next tick. Otherwise (a reload, a test) every waiting event is applied.
+        `paced` (the timers): `BATCH_MS` to `MAX_BATCH_MS` of work (`_take_batch`); the rest
+        follows half a tick later. Otherwise (a reload, a page, a test) every waiting event
+        is applied.
         """
         self._flush_timer.stop()
         if self._loading:
