@@ -145,7 +145,7 @@ class CallListModel(LiveRows):
         )
 
     def fetchMore(self, parent: ModelIndex) -> None:
-        if parent.isValid() or self._fetched_all or self._loading or self._trimming:
+        if not self.canFetchMore(parent):
             return
         page = self._page(self.rowCount())
         new = [row for row in page if row.id not in self._index]
