@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import measure
-from bench.procs import ROOT, Proc, Upstream, cpu_seconds, free_port
+from bench.procs import ROOT, Proc, Upstream, cpu_seconds, free_port, loadavg
 from bench.upstream import answer_text
 
 PATHS = ("direct", "relayscope", "mitmdump", "mitm-lean")
@@ -289,12 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.requests = args.requests or (300 if args.quick else 1000)
     args.words = args.words or (3_000 if args.quick else 10_000)
-    with open("/proc/loadavg") as f:
-        load0 = " ".join(f.read().split()[:3])
+    load0 = loadavg()
     began = time.monotonic()
     values = run(args)
-    with open("/proc/loadavg") as f:
-        load1 = " ".join(f.read().split()[:3])
+    load1 = loadavg()
     print(
         f"\n{args.rounds} rounds, {args.requests} sequential requests, one SDK stream of "
         f"{args.words} chunks + {args.short_streams} short ones per round and path; "
