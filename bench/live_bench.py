@@ -239,8 +239,18 @@ def produce(
     late = 0.0  # how far behind its schedule the producer got (a loaded machine)
     t0 = time.monotonic()
     next_hiccup = hiccup[0] if hiccup else float("inf")
+    next_beat = t0 + 5.0
     while True:
         now = time.monotonic()
+        if now >= next_beat:  # on stderr: the window keeps the last lines it read
+            next_beat += 5.0
+            print(
+                f"producer: {now - t0:.0f} s, {started} calls started, {len(todo)} steps due,"
+                f" {writer.queued()} ops queued, journal {'in use' if writer.journal else 'empty'}"
+                f", {out.qsize()} commits to print",
+                file=sys.stderr,
+                flush=True,
+            )
         if hiccup and now - t0 >= next_hiccup and now - t0 < seconds:
             time.sleep(hiccup[1])  # nothing is committed meanwhile; then it all comes at once
             next_hiccup += hiccup[0]
@@ -322,6 +332,7 @@ def produce(
                 )
                 del begun[call_id]
         time.sleep(0.005)
+    print("producer: closing the writer", file=sys.stderr, flush=True)
     writer.close()
     produced = {
         "calls": started,
@@ -559,6 +570,9 @@ def measure_window(args: argparse.Namespace) -> dict[str, Any]:
             "rss_end": _rss_mib(),
             "cpu_s": time.process_time() - cpu0,
             "drained_after_s": drained_after,
+            # Why a producer's last line never came: its state and its last words.
+            "producer_state": worker.state,
+            "producer_stderr": list(getattr(worker, "_stderr_tail", []))[-6:],
             **{f"split_{k}": v for k, v in split.items()},
         }
 
@@ -644,6 +658,7 @@ class _Slow:
         self.cpu0 = time.thread_time()
         self.seq = 0
         self.window: list[tuple[str, float, float]] = []  # the outermost since the last tick
+        self.order: list[str] = []  # the same, in the order they ran, with their biggest callee
         self.marks: collections.Counter[str] = collections.Counter()  # since the last tick
         self.stalls: list[dict[str, Any]] = []
         self.all_marks: collections.Counter[str] = collections.Counter()
@@ -683,6 +698,11 @@ class _Slow:
                 return
             slow.top_cpu += cpu
             slow.window.append((name, wall * 1000, cpu * 1000))
+            biggest = max(children.items(), key=lambda i: i[1][2], default=None)
+            slow.order.append(
+                f"{name.split('.')[-1]} {cpu * 1000:.0f}"
+                + (f" ({biggest[0].split('.')[-1]} {biggest[1][2] * 1000:.0f})" if biggest else "")
+            )
             slow.seq += 1
             entry = (cpu * 1000, wall * 1000, slow.seq, name, children)
             if len(slow.longest) < 15:
@@ -742,6 +762,7 @@ class _Slow:
         """Traffic starts: what the set-up did is not counted."""
         self.cpu0, self.top_cpu = time.thread_time(), 0.0
         self.window, self.marks, self.all_marks = [], collections.Counter(), collections.Counter()
+        self.order = []
         self.totals.clear()
         self.counts.clear()
         self.longest, self.selected = [], []
@@ -757,9 +778,10 @@ class _Slow:
                     "outside": cpu_ms - inside,
                     "entries": sorted(self.window, key=lambda e: -e[2])[:6],
                     "marks": dict(self.marks),
+                    "order": self.order,
                 }
             )
-        self.window = []
+        self.window, self.order = [], []
         self.marks = collections.Counter()
 
     def report(self) -> None:
@@ -793,6 +815,7 @@ class _Slow:
                 f" | {entries} | {marks}",
                 file=out,
             )
+            print(f"      in order: {' → '.join(stall['order'])}", file=out)
 
 
 def _split_cpu() -> dict[str, float]:
@@ -1027,6 +1050,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 for label, show in ROWS:
                     print(f"  {label:<44} {show(result)}")
+                if result["produced"] < 0:  # what the producer said last, and its state
+                    print(f"  the producer ({result.get('producer_state', '?')}) said last:")
+                    for line in result.get("producer_stderr", []):
+                        print(f"    {line}")
         if args.json:
             print(json.dumps(results))
     return 0

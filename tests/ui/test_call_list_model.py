@@ -442,6 +442,29 @@ def test_a_backlog_reaches_the_list_in_slices_oldest_first(
     assert text(model, 0, "status") == "500" and model.total_count == 460
 
 
+def test_a_slow_repaint_makes_the_slices_of_a_backlog_smaller(
+    db_path: Path, store: CallStore, qtbot: QtBot
+) -> None:
+    # A slice and the repaint after it run in one pass of the event loop: when the list
+    # paints slowly (Group by turn, a big window), the slices leave it room.
+    seed_calls(db_path, 10)
+    model = CallListModel(store)
+    model._ms_per_read = 1.0
+    for _ in range(30):
+        model.note_paint_ms(16.0)  # as the view reports each repaint
+    now = datetime.now(UTC)
+    backlog = [call_row(3000 + i, now + timedelta(milliseconds=i)) for i in range(450)]
+    insert_calls(db_path, backlog)
+    slices: list[int] = []
+    model.rowsInserted.connect(lambda _, first, end: slices.append(end - first + 1))
+    model.on_call_events([{"event": "call_started", "id": row["id"]} for row in backlog])
+    qtbot.waitUntil(lambda: bool(slices), timeout=1000)
+    assert call_list_live.BATCH_MS <= slices[0] <= call_list_live.PASS_MS - 16 + 1
+    assert slices[0] < call_list_live.MAX_BATCH_MS
+    qtbot.waitUntil(lambda: not model.has_pending_events(), timeout=5000)
+    assert sum(slices) == 450
+
+
 def test_a_backlog_is_applied_to_the_end_when_the_last_live_call_ends_meanwhile(
     db_path: Path, store: CallStore, qtbot: QtBot
 ) -> None:
@@ -466,6 +489,45 @@ def test_a_backlog_is_applied_to_the_end_when_the_last_live_call_ends_meanwhile(
     qtbot.waitUntil(lambda: not model._tick.isActive(), timeout=2000)
     qtbot.waitUntil(lambda: not model.has_pending_events(), timeout=2000)
     assert ids(model)[:301] == [row["id"] for row in reversed([live, *backlog])]
+
+
+def test_deferred_work_due_at_once_runs_in_separate_passes_of_the_event_loop(
+    db_path: Path, store: CallStore, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Timers due together fire in one pass of the event loop, with no paint or input
+    # between them: a slice's follow-up and the tick, or a slice and the view's trim, would
+    # add up into one long pause. Each waits until WORK_GAP_MS after the last one ended.
+    from relayscope.ui import call_list_view
+
+    monkeypatch.setattr(call_list_view, "KEEP_ROWS", 10)
+    monkeypatch.setattr(call_list_view, "TRIM_SLACK", 5)
+    seed_calls(db_path, 10)
+    model = CallListModel(store)
+    view = CallListView(model)
+    qtbot.addWidget(view)
+    view.resize(900, 300)
+    view.show()
+    model._ms_per_read = 1.0  # so that a backlog comes in slices
+    now = datetime.now(UTC)
+    backlog = [call_row(5000 + i, now + timedelta(milliseconds=i)) for i in range(120)]
+    insert_calls(db_path, backlog)
+    model.on_call_events([{"event": "call_started", "id": row["id"]} for row in backlog])
+    slices: list[int] = []
+    model.rowsInserted.connect(  # at the top (the view may page back what the trim took)
+        lambda _, first, last: slices.append(last - first + 1) if first == 0 else None
+    )
+    removed: list[int] = []
+    model.rowsRemoved.connect(lambda _, first, last: removed.append(last - first + 1))
+    model._flush_paced()  # a slice...
+    model._on_tick_timeout()  # ... and the tick, due in the same pass: no second slice
+    view._on_trim_timer_timeout()  # ... nor the trim of the rows the slice brought
+    assert len(slices) == 1 and removed == [] and model.has_pending_events()
+    qtbot.waitUntil(lambda: not model.has_pending_events(), timeout=3000)
+    qtbot.waitUntil(lambda: bool(removed), timeout=1000)  # the trim came a pass later
+    assert ids(model)[:10] == [row["id"] for row in reversed(backlog)][:10]
+    model.trim(10)
+    model._flush_paced()  # nothing waits, and nothing is applied in the trim's pass
+    assert model.rowCount() == 10
 
 
 def test_a_burst_of_events_is_applied_as_one_batch_with_one_query(

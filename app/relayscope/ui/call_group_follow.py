@@ -193,7 +193,9 @@ class FollowedRows(QAbstractTableModel):
         self._move_turns(moves)
         # The turns joined changed (counts, tokens, times): signalled once for all of them.
         changed = [self._rows.row(("g", turn)) for turn in joined]
-        self._emit_changed([r for r in changed if r is not None], 0, len(COLUMNS) - 1, [])
+        self._emit_changed(
+            [r for r in changed if r is not None], 0, len(COLUMNS) - 1, [], slack=_RUN_SLACK
+        )
         for turn, group in new_turns.items():
             group.anchor = min(group.calls, key=self._order_of)
             entries.append((self._source_row(group.anchor), ("g", turn)))

@@ -48,8 +48,15 @@ BATCH_MS = 20.0
 #: ... and the slices grow, so that a backlog is applied within this time if it can be...
 CATCH_UP_S = 0.6
 #: ... up to this much work each: a bigger backlog takes longer, and the window stays
-#: responsive meanwhile.
+#: responsive meanwhile...
 MAX_BATCH_MS = 35.0
+#: ... and less when the list's repaint is slow (Group by turn, a big window): a slice and
+#: the repaint after it, in the same pass of the event loop, stay within this.
+PASS_MS = 42.0
+#: Two pieces of deferred work (a paced batch, the view's trim) start at least this long
+#: after the last one ended: timers due together fire in one pass of the event loop, and
+#: their work would add up into one stall, with no paint or input between them.
+WORK_GAP_MS = 15
 #: Until a batch has been measured: what a call's row costs to read and apply (ms).
 _FIRST_MS_PER_READ = 0.1
 #: Batches with fewer reads than this teach nothing (their fixed costs dominate); a paced
@@ -102,6 +109,7 @@ class LiveRows(QAbstractTableModel):
         self._pending_finished: dict[str, Mapping[str, Any]] = {}
         self._pending_since = 0.0  # when the oldest event waiting came (time.monotonic)
         self._ms_per_read = _FIRST_MS_PER_READ  # a call's read and apply, averaged
+        self._worked_at = -1e9  # when the last batch or trim ended (time.perf_counter)
         #: SQL queries run by `flush_events` so far (tests check: one per batch).
         self.batch_queries = 0
         self._loading = False  # a new page is being read off the GUI thread
@@ -193,6 +201,9 @@ class LiveRows(QAbstractTableModel):
         self._flush_timer.stop()
         if self._loading:
             return  # applied once the new page is in (`_on_page`), so none is lost
+        if paced and (wait := self.work_gap_left_ms()):
+            self._flush_timer.start(wait)  # the last batch or trim ended just now
+            return
         began = time.perf_counter()
         started, updated, finished = self._take_batch(paced)
         new_ids = [c for c in started if c not in self._index]
@@ -253,11 +264,20 @@ class LiveRows(QAbstractTableModel):
             self.counts_changed.emit(self._shown, self._total)
         if recount:
             self._schedule_recount()
+        self._worked_at = time.perf_counter()
         if len(wanted) >= _MEASURED_READS:
-            ms = (time.perf_counter() - began) * 1000 / len(wanted)
-            self._ms_per_read = 0.7 * self._ms_per_read + 0.3 * ms
+            ms = (self._worked_at - began) * 1000 / len(wanted)
+            # Quick to rise, slow to fall: a slice planned on a cheap spell overruns less.
+            weight = 0.5 if ms > self._ms_per_read else 0.15
+            self._ms_per_read += weight * (ms - self._ms_per_read)
         if self.has_pending_events():
             self._flush_timer.start(TICK_MS // 2)  # what the budget left (`BATCH_MS`)
+
+    def work_gap_left_ms(self) -> int:
+        """How long deferred work should still wait after the last batch or trim
+        (`WORK_GAP_MS`); 0 when it may start now."""
+        left = WORK_GAP_MS - (time.perf_counter() - self._worked_at) * 1000
+        return max(1, round(left)) if left > 0 else 0
 
     def _flush_paced(self) -> None:
         self.flush_events(paced=True)
@@ -267,7 +287,8 @@ class LiveRows(QAbstractTableModel):
 
         Paced, the rows read (started and finished calls) are at most what `BATCH_MS`
         costs, or more when a backlog would otherwise wait beyond `CATCH_UP_S` (the work
-        left spread over the slices left until then), never over `MAX_BATCH_MS`. Started
+        left spread over the slices left until then), never over `MAX_BATCH_MS` nor, with
+        the repaint that follows, over `PASS_MS`. Started
         calls go first, oldest first, then finished ones; every event of a call left out
         waits with it, so a call's events apply in their order.
         """
@@ -302,7 +323,8 @@ class LiveRows(QAbstractTableModel):
         slices_left = max(1.0, (CATCH_UP_S - age) * 1000 / (TICK_MS // 2))
         waiting = len(self._pending_started) + len(self._pending_finished)
         wanted = waiting * self._ms_per_read / slices_left
-        budget = min(MAX_BATCH_MS, max(BATCH_MS, wanted))
+        most = max(BATCH_MS, min(MAX_BATCH_MS, PASS_MS - self._paint_ms))
+        budget = min(most, max(BATCH_MS, wanted))
         return max(_MEASURED_READS, int(budget / self._ms_per_read))  # so it goes on learning
 
     def _filter_is_empty(self) -> bool:

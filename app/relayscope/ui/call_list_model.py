@@ -8,6 +8,7 @@ in call_rows.py; pages for a new filter or sort and the counts are read off the 
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -346,6 +347,7 @@ class CallListModel(LiveRows):
         self._fetched_all = False
         self._trimming = False
         self.endRemoveRows()
+        self._worked_at = time.perf_counter()  # the next paced batch waits (WORK_GAP_MS)
         return len(dropped)
 
     def refresh_theme(self) -> None:

@@ -98,12 +98,12 @@ class CallListView(QTableView):
         self._empty_message = "No calls match the filter. Press Esc to clear it."
         self.setItemDelegate(RowDelegate(self))
         # Rows are trimmed after the batch that inserted them, never inside its signal, and
-        # between two batches (a quarter of a tick later): a trim and a batch together would
-        # be one long pause.
+        # between two batches (a quarter of a tick later, and never within the model's
+        # WORK_GAP_MS of one): a trim and a batch together would be one long pause.
         self._trim_timer = QTimer(self)
         self._trim_timer.setSingleShot(True)
         self._trim_timer.setInterval(TICK_MS // 4)
-        self._trim_timer.timeout.connect(self._trim_rows)
+        self._trim_timer.timeout.connect(self._on_trim_timer_timeout)
         self._attach(model)
         self._configure()
         self._size_columns()
@@ -442,7 +442,7 @@ class CallListView(QTableView):
             self.updateGeometries()
             bar.setValue(bar.value() + (last - first + 1) * height)
         if self._source.rowCount() > KEEP_ROWS + TRIM_SLACK and not self._trim_timer.isActive():
-            self._trim_timer.start()
+            self._trim_timer.start(TICK_MS // 4)
         if self._parked_id and self._source.is_loaded(self._parked_id):
             parked, self._parked_id = self._parked_id, ""
             row = self._model.row_of(parked)
@@ -454,6 +454,12 @@ class CallListView(QTableView):
                 with QSignalBlocker(self.selectionModel()):  # the window shows it already
                     self.selectionModel().setCurrentIndex(self._model.index(row, 0), flags)
                 self.viewport().update()
+
+    def _on_trim_timer_timeout(self) -> None:
+        if wait := self._source.work_gap_left_ms():
+            self._trim_timer.start(wait)  # a batch ended just now: not in the same pass
+        else:
+            self._trim_rows()
 
     def _trim_rows(self) -> None:
         """Drop the rows far below while the list is read at its top: they come back from
