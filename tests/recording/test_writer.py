@@ -222,6 +222,30 @@ def test_a_locked_database_delays_recording_but_loses_nothing(tmp_path: Path) ->
     store.close()
 
 
+def test_a_close_that_stops_waiting_leaves_the_writer_to_finish(tmp_path: Path) -> None:
+    # Closing with a timeout while the writer is still behind (here: waiting for a lock)
+    # returns in time, and what was queued is still written: the connection is not closed
+    # under the thread that writes with it.
+    writer = RecordingWriter(tmp_path / "r.db")
+    writer.conn.execute("PRAGMA busy_timeout=3000")
+    writer.open()
+    blocker = sqlite3.connect(tmp_path / "r.db", isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    writer.start(start_row("c3"))
+    writer.finish("c3", {"status": 200, "state": "complete"})
+    time.sleep(0.2)  # the writer is inside its commit, waiting for the lock
+    began = time.monotonic()
+    writer.close(timeout=0.2)
+    assert time.monotonic() - began < 1.0
+    blocker.execute("COMMIT")
+    blocker.close()
+    writer.close()  # waits for the writer this time
+    store = CallStore(tmp_path / "r.db")
+    call = store.get_call("c3")
+    assert call is not None and call["state"] == "complete"
+    store.close()
+
+
 def test_database_file_is_owner_only(tmp_path: Path) -> None:
     RecordingWriter(tmp_path / "r.db").close()
     assert (tmp_path / "r.db").stat().st_mode & 0o777 == 0o600

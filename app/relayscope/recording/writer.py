@@ -130,11 +130,23 @@ class RecordingWriter(Recording):
         self._thread.start()
         return self
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Flush everything queued so far and stop the thread."""
+    def close(self, timeout: float | None = None) -> None:
+        """Flush everything queued so far and stop the thread.
+
+        Waits for the thread: it always ends (each batch commits or, the database failing,
+        goes to the journal, which is kept in its file at the end). With `timeout`, stops
+        waiting after that long and leaves the connection to the thread, which goes on
+        writing: closing it under the thread lost what it held, or crashed the process."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning(
+                    "Recording is still writing about %d queued operations to %s.",
+                    self.queued(),
+                    self.path,
+                )
+                return
         if self._conn is not None:
             self._conn.close()
 
