@@ -288,9 +288,9 @@ class LiveRows(QAbstractTableModel):
         Paced, the rows read (started and finished calls) are at most what `BATCH_MS`
         costs, or more when a backlog would otherwise wait beyond `CATCH_UP_S` (the work
         left spread over the slices left until then), never over `MAX_BATCH_MS` nor, with
-        the repaint that follows, over `PASS_MS`. Started
-        calls go first, oldest first, then finished ones; every event of a call left out
-        waits with it, so a call's events apply in their order.
+        the repaint that follows, over `PASS_MS`. Started calls go first, oldest first,
+        then finished ones; every event of a call left out waits with it, so a call's
+        events apply in their order.
         """
         started, updated, finished = (
             self._pending_started,
