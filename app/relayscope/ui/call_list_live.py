@@ -85,7 +85,8 @@ class LiveRows(QAbstractTableModel):
     Events are collected and applied once per `COALESCE_MS`, or with the tick while calls
     are live (`flush_events`): one SQL query (`CallStore.rows_matching`) and one
     `rowsInserted` per batch, however fast traffic comes. A backlog (hundreds of calls at
-    once) is applied in slices of `BATCH_MS` to `MAX_BATCH_MS` of work, half a tick apart.
+    once) is applied in slices of `BATCH_MS` to `MAX_BATCH_MS` of work, half a tick apart;
+    a paced batch or the view's trim never starts within `WORK_GAP_MS` of the last one.
     While a new page is being read (`_loading`) they wait, and are applied to it.
 
     Signals:
