@@ -200,13 +200,22 @@ def test_leftovers_of_a_killed_worker_are_marked_interrupted(tmp_path: Path) -> 
     store.close()
 
 
-def test_a_locked_database_delays_recording_but_loses_nothing(tmp_path: Path) -> None:
-    errors: list[str | None] = []
-    writer = RecordingWriter(tmp_path / "r.db", on_error=errors.append)
-    writer.conn.execute("PRAGMA busy_timeout=50")
+def writer_behind_a_lock(
+    tmp_path: Path, *, busy_ms: int, **options: Any
+) -> tuple[RecordingWriter, sqlite3.Connection]:
+    """A writer that waits `busy_ms` for a lock, and another program's connection holding
+    the database's write lock (COMMIT it to let the writer in)."""
+    writer = RecordingWriter(tmp_path / "r.db", **options)
+    writer.conn.execute(f"PRAGMA busy_timeout={busy_ms}")
     writer.open()
     blocker = sqlite3.connect(tmp_path / "r.db", isolation_level=None, check_same_thread=False)
-    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    blocker.execute("BEGIN IMMEDIATE")
+    return writer, blocker
+
+
+def test_a_locked_database_delays_recording_but_loses_nothing(tmp_path: Path) -> None:
+    errors: list[str | None] = []
+    writer, blocker = writer_behind_a_lock(tmp_path, busy_ms=50, on_error=errors.append)
     writer.start(start_row("c2"))
     writer.finish("c2", {"status": 200, "state": "complete"})
     done = threading.Event()
@@ -226,11 +235,7 @@ def test_a_close_that_stops_waiting_leaves_the_writer_to_finish(tmp_path: Path) 
     # Closing with a timeout while the writer is still behind (here: waiting for a lock)
     # returns in time, and what was queued is still written: the connection is not closed
     # under the thread that writes with it.
-    writer = RecordingWriter(tmp_path / "r.db")
-    writer.conn.execute("PRAGMA busy_timeout=3000")
-    writer.open()
-    blocker = sqlite3.connect(tmp_path / "r.db", isolation_level=None, check_same_thread=False)
-    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    writer, blocker = writer_behind_a_lock(tmp_path, busy_ms=3000)
     writer.start(start_row("c3"))
     writer.finish("c3", {"status": 200, "state": "complete"})
     time.sleep(0.2)  # the writer is inside its commit, waiting for the lock

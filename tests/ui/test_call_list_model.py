@@ -407,6 +407,30 @@ def test_every_column_sorts(db_path: Path, store: CallStore) -> None:
     assert longest[0] is not None and longest == sorted(longest, reverse=True)
 
 
+def trimming_view(
+    db_path: Path,
+    store: CallStore,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    keep: int,
+    seeded: int,
+) -> tuple[CallListModel, CallListView]:
+    """A shown list over `seeded` calls whose view trims it to `keep` rows once 5 more
+    have arrived."""
+    from relayscope.ui import call_list_view
+
+    monkeypatch.setattr(call_list_view, "KEEP_ROWS", keep)
+    monkeypatch.setattr(call_list_view, "TRIM_SLACK", 5)
+    seed_calls(db_path, seeded)
+    model = CallListModel(store)
+    view = CallListView(model)
+    qtbot.addWidget(view)
+    view.resize(900, 300)
+    view.show()
+    return model, view
+
+
 def test_a_backlog_reaches_the_list_in_slices_oldest_first(
     db_path: Path, store: CallStore, qtbot: QtBot
 ) -> None:
@@ -497,16 +521,7 @@ def test_deferred_work_due_at_once_runs_in_separate_passes_of_the_event_loop(
     # Timers due together fire in one pass of the event loop, with no paint or input
     # between them: a slice's follow-up and the tick, or a slice and the view's trim, would
     # add up into one long pause. Each waits until WORK_GAP_MS after the last one ended.
-    from relayscope.ui import call_list_view
-
-    monkeypatch.setattr(call_list_view, "KEEP_ROWS", 10)
-    monkeypatch.setattr(call_list_view, "TRIM_SLACK", 5)
-    seed_calls(db_path, 10)
-    model = CallListModel(store)
-    view = CallListView(model)
-    qtbot.addWidget(view)
-    view.resize(900, 300)
-    view.show()
+    model, view = trimming_view(db_path, store, qtbot, monkeypatch, keep=10, seeded=10)
     model._ms_per_read = 1.0  # so that a backlog comes in slices
     now = datetime.now(UTC)
     backlog = [call_row(5000 + i, now + timedelta(milliseconds=i)) for i in range(120)]
@@ -712,16 +727,7 @@ def test_a_page_asked_for_inside_the_trim_does_not_change_what_it_drops(
 def test_the_view_trims_the_list_read_at_its_top_but_not_one_read_further_down(
     db_path: Path, store: CallStore, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from relayscope.ui import call_list_view
-
-    monkeypatch.setattr(call_list_view, "KEEP_ROWS", 50)
-    monkeypatch.setattr(call_list_view, "TRIM_SLACK", 5)
-    seed_calls(db_path, 20)
-    model = CallListModel(store)
-    view = CallListView(model)
-    qtbot.addWidget(view)
-    view.resize(900, 300)
-    view.show()
+    model, view = trimming_view(db_path, store, qtbot, monkeypatch, keep=50, seeded=20)
     view.select_first_row()
     chosen = model.call_id(0) or ""
     now = datetime.now(UTC)
