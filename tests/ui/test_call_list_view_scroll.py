@@ -32,12 +32,12 @@ def shown_at_top(view: CallListView) -> tuple[str, int]:
 
 
 def shown_list(
-    store: CallStore, db_path: Path, qtbot: QtBot, *, grouped: bool
+    store: CallStore, db_path: Path, qtbot: QtBot, *, grouped: bool, running: int = 4
 ) -> tuple[CallListView, Traffic]:
     """A list of 400 calls (pages of 120: a few screens, grouped too) on a real database,
-    shown at a realistic size, and the traffic that records more."""
+    shown at a realistic size, and the traffic that records more (`running` turns at once)."""
     source = CallListModel(store)
-    traffic = Traffic(db_path, source, random.Random(3))
+    traffic = Traffic(db_path, source, random.Random(3), running=running)
     traffic.start(400)
     source.reload()
     source.wait_for_page()
@@ -109,4 +109,51 @@ def test_new_calls_of_an_unfolded_turn_above_leave_the_rows_read_where_they_were
     traffic.start(8)
     qtbot.wait(20)
     assert any(first > 0 for first in inserted)  # calls put under their unfolded turns
+    assert shown_at_top(view) == before
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["flat", "grouped"])
+def test_late_calls_placed_above_leave_the_rows_read_where_they_were(
+    store: CallStore,
+    db_path: Path,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+    grouped: bool,
+) -> None:
+    """Calls that started a while ago (a filter took them in when they finished) go where
+    they belong, above the place being read. Grouped, a turn whose first call came late
+    moves down to it (`rowsMoved`), from above that place to below it."""
+    monkeypatch.setattr(call_list_model, "PAGE_SIZE", 120)
+    view, traffic = shown_list(store, db_path, qtbot, grouped=grouped)
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum() // 3)
+    qtbot.wait(20)
+    moved: list[int] = []
+    view.model().rowsMoved.connect(lambda *args: moved.append(args[1]))
+    for _ in range(6):
+        before = shown_at_top(view)
+        traffic.start(4, older=True)
+        qtbot.wait(20)
+        assert shown_at_top(view) == before
+    assert moved or not grouped  # turns moved, not only rows inserted
+
+
+def test_a_page_that_moves_many_turns_leaves_the_rows_read_where_they_were(
+    store: CallStore, db_path: Path, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grouped, with many turns running across the pages (Codex sessions), the next page
+    brings the first calls of turns shown above: they move down to them, many in one
+    layout change, while the list is read near the bottom of what was loaded."""
+    monkeypatch.setattr(call_list_model, "PAGE_SIZE", 120)
+    view, _ = shown_list(store, db_path, qtbot, grouped=True, running=24)
+    model = view.model()
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum() - 7)
+    qtbot.wait(20)
+    before = shown_at_top(view)
+    changes: list[int] = []
+    model.layoutChanged.connect(lambda *_: changes.append(1))
+    model.fetchMore(QModelIndex())  # as the view does when the reader reaches the bottom
+    qtbot.wait(20)
+    assert changes  # many turns moved at once
     assert shown_at_top(view) == before

@@ -8,6 +8,7 @@ from PySide6.QtCore import (
     QEvent,
     QItemSelectionModel,
     QModelIndex,
+    QPersistentModelIndex,
     QPoint,
     QSignalBlocker,
     Qt,
@@ -95,6 +96,9 @@ class CallListView(QTableView):
         #: The selected call while its row is trimmed away (the list read at its top while
         #: traffic flows): still the current call for the window, selected again when paged back.
         self._parked_id = ""
+        #: The row at the top of the viewport and how far it is scrolled in, while the
+        #: model moves rows (`_on_model_rows_about_to_move`).
+        self._read_at: tuple[QPersistentModelIndex, int] | None = None
         self._empty_message = "No calls match the filter. Press Esc to clear it."
         self.setItemDelegate(RowDelegate(self))
         # Rows are trimmed after the batch that inserted them, never inside its signal, and
@@ -159,6 +163,10 @@ class CallListView(QTableView):
             previous.modelAboutToBeReset.disconnect(self._on_model_about_to_be_reset)
             previous.modelReset.disconnect(self._on_model_reset)
             previous.rowsInserted.disconnect(self._on_model_rows_inserted)
+            previous.rowsAboutToBeMoved.disconnect(self._on_model_rows_about_to_move)
+            previous.rowsMoved.disconnect(self._on_model_rows_moved)
+            previous.layoutAboutToBeChanged.disconnect(self._on_model_rows_about_to_move)
+            previous.layoutChanged.disconnect(self._on_model_rows_moved)
         self._model = model
         old_selection = self.selectionModel()
         self.setModel(model)
@@ -174,6 +182,10 @@ class CallListView(QTableView):
         model.modelAboutToBeReset.connect(self._on_model_about_to_be_reset)
         model.modelReset.connect(self._on_model_reset)
         model.rowsInserted.connect(self._on_model_rows_inserted)
+        model.rowsAboutToBeMoved.connect(self._on_model_rows_about_to_move)
+        model.rowsMoved.connect(self._on_model_rows_moved)
+        model.layoutAboutToBeChanged.connect(self._on_model_rows_about_to_move)
+        model.layoutChanged.connect(self._on_model_rows_moved)
 
     def _configure(self) -> None:
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -454,6 +466,24 @@ class CallListView(QTableView):
                 with QSignalBlocker(self.selectionModel()):  # the window shows it already
                     self.selectionModel().setCurrentIndex(self._model.index(row, 0), flags)
                 self.viewport().update()
+
+    def _on_model_rows_about_to_move(self, *_: object) -> None:
+        # Grouped, a turn moves when a call that started before its first one joins it (a
+        # filter took it in late), or many turns at once (a layout change). Someone reading
+        # further down keeps their rows: the row at the top of the viewport is followed.
+        self._read_at = None
+        bar = self.verticalScrollBar()
+        height = self.verticalHeader().defaultSectionSize()
+        if bar.value() > 0 and height > 0:
+            top = self._model.index(bar.value() // height, 0)
+            if top.isValid():
+                self._read_at = (QPersistentModelIndex(top), bar.value() % height)
+
+    def _on_model_rows_moved(self, *_: object) -> None:
+        read_at, self._read_at = self._read_at, None
+        if read_at is not None and read_at[0].isValid():
+            height = self.verticalHeader().defaultSectionSize()
+            self.verticalScrollBar().setValue(read_at[0].row() * height + read_at[1])
 
     def _on_trim_timer_timeout(self) -> None:
         if wait := self._source.work_gap_left_ms():
