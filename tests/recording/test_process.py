@@ -342,3 +342,49 @@ def test_a_child_behind_its_database_stops_reading_and_the_backlog_waits_in_the_
     assert call is not None and (call["state"], call["chunk_count"]) == ("complete", events)
     assert [row["data"].encode() for row in store.chunks("c1")] == [event(n) for n in range(events)]
     store.close()
+
+
+def test_a_child_behind_its_database_holds_few_bytes_of_big_bodies(tmp_path: Path) -> None:
+    """Big request bodies are few ops: a child whose commits wait stops reading by the
+    bytes it holds too (`QUEUE_BYTES`), not only by the ops, and the rest waits in the
+    worker (in its backlog file beyond its bound). Every body is recorded whole once the
+    database is free."""
+    import asyncio
+    import sqlite3
+
+    from relayscope.recording.child import QUEUE_BYTES
+
+    db = tmp_path / "r.db"
+    prepare_database(db)
+    lock = sqlite3.connect(db)
+    lock.execute("BEGIN EXCLUSIVE")  # each commit of the child waits 5 s for it
+    calls = 64  # 1 MiB each: 64 MiB, 128 ops
+    filler = b"z" * (1024 * 1024)
+
+    def body(n: int) -> bytes:
+        return b'{"call": %d, "input": "%s"}' % (n, filler)
+
+    held: list[int] = []
+
+    async def main() -> None:
+        writer = RecordingProcess(db, backlog_bytes=BOUND)
+        writer.open(asyncio.get_running_loop())
+        for n in range(calls):
+            writer.start(start_row(f"c{n}", request_body=body(n)))
+            writer.finish(f"c{n}", {"status": 200, "state": "complete"})
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(1.0)
+        held.append(writer.queued_bytes + writer._backlog.size())
+        lock.rollback()
+        writer.close(timeout=60)
+
+    asyncio.run(main())
+    lock.close()
+    # At most: the child's queue, its writer thread's batch under way, the 1 MiB pipe.
+    assert held[0] > calls * len(filler) - 2 * QUEUE_BYTES - 2 * len(body(0)) - (1 << 20)
+    store = CallStore(db)
+    for n in (0, calls // 2, calls - 1):
+        call = store.get_call(f"c{n}")
+        assert call is not None and call["state"] == "complete"
+        assert call["request_body"] == body(n).decode()
+    store.close()

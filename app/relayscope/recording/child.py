@@ -18,6 +18,7 @@ import struct
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,11 @@ from relayscope.recording.writer import Event, Op, RecordingWriter
 FRAME_HEADER = struct.Struct(">I")
 #: Ops read but not yet taken by the writer thread above which the child stops reading its
 #: stdin: the pipe then fills and the parent keeps the backlog (bounded there, see
-#: relayscope.recording.process). About two seconds of the heaviest traffic measured.
+#: relayscope.recording.process). About two seconds of the heaviest traffic measured...
 QUEUE_OPS = 20_000
+#: ... or their frames' bytes above this (big request bodies are few ops). The writer
+#: thread's batch under way holds as much again, at most.
+QUEUE_BYTES = 16 * 1024 * 1024
 
 
 def child_main(argv: Sequence[str]) -> int:
@@ -57,14 +61,39 @@ def child_main(argv: Sequence[str]) -> int:
     # The worker marked the leftovers of an earlier run before it started listening; a
     # restarted child must not mark the calls in flight now.
     writer.open(interrupt_leftovers=False)
+    queue = _Queued(writer)
     try:
-        while (ops := read_frame(sys.stdin.buffer.fileno())) is not None:
-            writer.submit(ops)
-            while writer.queued() > QUEUE_OPS:  # behind: let the pipe push back
+        while (frame := read_frame(sys.stdin.buffer.fileno())) is not None:
+            queue.submit(*frame)
+            while queue.full():  # behind: let the pipe push back
                 time.sleep(args.batch_seconds)
     finally:
         writer.close()
     return 0
+
+
+class _Queued:
+    """The ops handed to the writer and not yet taken by its thread, counted and sized by
+    their frames (a frame's ops count until its last one is taken)."""
+
+    def __init__(self, writer: RecordingWriter) -> None:
+        self._writer = writer
+        self._submitted = 0
+        self._frames: deque[tuple[int, int]] = deque()  # (ops submitted after it, its bytes)
+        self.bytes = 0
+
+    def submit(self, ops: list[Op], size: int) -> None:
+        self._writer.submit(ops)
+        self._submitted += len(ops)
+        self._frames.append((self._submitted, size))
+        self.bytes += size
+
+    def full(self) -> bool:
+        waiting = self._writer.queued()
+        taken = self._submitted - waiting
+        while self._frames and self._frames[0][0] <= taken:
+            self.bytes -= self._frames.popleft()[1]
+        return waiting > QUEUE_OPS or self.bytes > QUEUE_BYTES
 
 
 class _EventOut:
@@ -82,7 +111,8 @@ class _EventOut:
         self.emit([{"event": "record_error", "message": message}])
 
 
-def read_frame(fd: int) -> list[Op] | None:
+def read_frame(fd: int) -> tuple[list[Op], int] | None:
+    """The next frame's ops and its size in bytes; None once the parent closed the pipe."""
     header = _read_exactly(fd, FRAME_HEADER.size)
     if header is None:
         return None
@@ -91,7 +121,7 @@ def read_frame(fd: int) -> list[Op] | None:
     if payload is None:
         return None  # the parent died in the middle of a frame
     ops: list[Op] = pickle.loads(payload)  # from our own parent, over a private pipe
-    return ops
+    return ops, size
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
