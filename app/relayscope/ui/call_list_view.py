@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import (
     QEvent,
@@ -14,6 +15,7 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
     Signal,
+    SignalInstance,
 )
 from PySide6.QtGui import (
     QAction,
@@ -158,15 +160,9 @@ class CallListView(QTableView):
     def _attach(self, model: CallListModel | CallGroupModel) -> None:
         """Show `model` (the list, or the list grouped by turn), keeping columns and selection."""
         state = self.horizontalHeader().saveState() if self.model() is not None else None
-        previous = self.model()
-        if previous is not None:
-            previous.modelAboutToBeReset.disconnect(self._on_model_about_to_be_reset)
-            previous.modelReset.disconnect(self._on_model_reset)
-            previous.rowsInserted.disconnect(self._on_model_rows_inserted)
-            previous.rowsAboutToBeMoved.disconnect(self._on_model_rows_about_to_move)
-            previous.rowsMoved.disconnect(self._on_model_rows_moved)
-            previous.layoutAboutToBeChanged.disconnect(self._on_model_rows_about_to_move)
-            previous.layoutChanged.disconnect(self._on_model_rows_moved)
+        if self.model() is not None:
+            for signal, slot in self._followed(self._model):
+                signal.disconnect(slot)
         self._model = model
         old_selection = self.selectionModel()
         self.setModel(model)
@@ -179,13 +175,22 @@ class CallListView(QTableView):
         if state is not None:
             self.horizontalHeader().restoreState(state)
         self.selectionModel().currentRowChanged.connect(self._on_selection_current_row_changed)
-        model.modelAboutToBeReset.connect(self._on_model_about_to_be_reset)
-        model.modelReset.connect(self._on_model_reset)
-        model.rowsInserted.connect(self._on_model_rows_inserted)
-        model.rowsAboutToBeMoved.connect(self._on_model_rows_about_to_move)
-        model.rowsMoved.connect(self._on_model_rows_moved)
-        model.layoutAboutToBeChanged.connect(self._on_model_rows_about_to_move)
-        model.layoutChanged.connect(self._on_model_rows_moved)
+        for signal, slot in self._followed(model):
+            signal.connect(slot)
+
+    def _followed(
+        self, model: CallListModel | CallGroupModel
+    ) -> list[tuple[SignalInstance, Callable[..., None]]]:
+        """The model's signals this view follows (the selection, the reading place)."""
+        return [
+            (model.modelAboutToBeReset, self._on_model_about_to_be_reset),
+            (model.modelReset, self._on_model_reset),
+            (model.rowsInserted, self._on_model_rows_inserted),
+            (model.rowsAboutToBeMoved, self._on_model_rows_about_to_move),
+            (model.rowsMoved, self._on_model_rows_moved),
+            (model.layoutAboutToBeChanged, self._on_model_rows_about_to_move),
+            (model.layoutChanged, self._on_model_rows_moved),
+        ]
 
     def _configure(self) -> None:
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
