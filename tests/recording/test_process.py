@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +301,32 @@ def test_a_backlog_file_that_cannot_be_written_loses_calls_with_a_sentence(
     store.close()
 
 
+def held_by_the_worker(db: Path, send: Callable[[RecordingProcess], Awaitable[None]]) -> int:
+    """What the worker holds (in memory and in its backlog file) one second after `send`
+    recorded through a child whose commits wait: the database is locked by another program
+    (each commit of the child waits 5 s for it), then freed, and the recording closed."""
+    import asyncio
+    import sqlite3
+
+    prepare_database(db)
+    lock = sqlite3.connect(db)
+    lock.execute("BEGIN EXCLUSIVE")
+    held: list[int] = []
+
+    async def main() -> None:
+        writer = RecordingProcess(db, backlog_bytes=BOUND)
+        writer.open(asyncio.get_running_loop())
+        await send(writer)
+        await asyncio.sleep(1.0)
+        held.append(writer.queued_bytes + writer._backlog.size())
+        lock.rollback()
+        writer.close(timeout=60)
+
+    asyncio.run(main())
+    lock.close()
+    return held[0]
+
+
 def test_a_child_behind_its_database_stops_reading_and_the_backlog_waits_in_the_worker(
     tmp_path: Path,
 ) -> None:
@@ -307,20 +334,13 @@ def test_a_child_behind_its_database_stops_reading_and_the_backlog_waits_in_the_
     its own queue is full: the pipe fills and the rest waits in the worker, bounded there,
     instead of piling up in the child. Once the database is free, every chunk is recorded."""
     import asyncio
-    import sqlite3
 
     db = tmp_path / "r.db"
-    prepare_database(db)
-    lock = sqlite3.connect(db)
-    lock.execute("BEGIN EXCLUSIVE")  # each commit of the child waits 5 s for it
     # ~80 MB: well beyond what the child may hold (20,000 ops queued, as many in the batch its
     # writer thread took before its commit began to wait) and the 1 MiB pipe.
     events = 80_000
-    held: list[int] = []
 
-    async def main() -> None:
-        writer = RecordingProcess(db, backlog_bytes=BOUND)
-        writer.open(asyncio.get_running_loop())
+    async def send(writer: RecordingProcess) -> None:
         writer.start(start_row("c1"))
         for n in range(events):
             writer.raw("c1", float(n), event(n))
@@ -329,14 +349,9 @@ def test_a_child_behind_its_database_stops_reading_and_the_backlog_waits_in_the_
                 assert_bounded(writer)
         writer.raw("c1", float(events), b"")
         writer.finish("c1", {"status": 200, "state": "complete"})
-        await asyncio.sleep(1.0)
-        held.append(writer.queued_bytes + writer._backlog.size())
-        lock.rollback()
-        writer.close(timeout=30)
 
-    asyncio.run(main())
-    lock.close()
-    assert held[0] > 8 * 1024 * 1024  # an eager child would have read it all by now
+    held = held_by_the_worker(db, send)
+    assert held > 8 * 1024 * 1024  # an eager child would have read it all by now
     store = CallStore(db)
     call = store.get_call("c1")
     assert call is not None and (call["state"], call["chunk_count"]) == ("complete", events)
@@ -350,38 +365,25 @@ def test_a_child_behind_its_database_holds_few_bytes_of_big_bodies(tmp_path: Pat
     worker (in its backlog file beyond its bound). Every body is recorded whole once the
     database is free."""
     import asyncio
-    import sqlite3
 
     from relayscope.recording.child import QUEUE_BYTES
 
     db = tmp_path / "r.db"
-    prepare_database(db)
-    lock = sqlite3.connect(db)
-    lock.execute("BEGIN EXCLUSIVE")  # each commit of the child waits 5 s for it
     calls = 64  # 1 MiB each: 64 MiB, 128 ops
     filler = b"z" * (1024 * 1024)
 
     def body(n: int) -> bytes:
         return b'{"call": %d, "input": "%s"}' % (n, filler)
 
-    held: list[int] = []
-
-    async def main() -> None:
-        writer = RecordingProcess(db, backlog_bytes=BOUND)
-        writer.open(asyncio.get_running_loop())
+    async def send(writer: RecordingProcess) -> None:
         for n in range(calls):
             writer.start(start_row(f"c{n}", request_body=body(n)))
             writer.finish(f"c{n}", {"status": 200, "state": "complete"})
             await asyncio.sleep(0.005)
-        await asyncio.sleep(1.0)
-        held.append(writer.queued_bytes + writer._backlog.size())
-        lock.rollback()
-        writer.close(timeout=60)
 
-    asyncio.run(main())
-    lock.close()
+    held = held_by_the_worker(db, send)
     # At most: the child's queue, its writer thread's batch under way, the 1 MiB pipe.
-    assert held[0] > calls * len(filler) - 2 * QUEUE_BYTES - 2 * len(body(0)) - (1 << 20)
+    assert held > calls * len(filler) - 2 * QUEUE_BYTES - 2 * len(body(0)) - (1 << 20)
     store = CallStore(db)
     for n in (0, calls // 2, calls - 1):
         call = store.get_call(f"c{n}")
