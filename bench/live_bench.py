@@ -893,6 +893,8 @@ def export_tree(rev: str, into: Path) -> Path:
 
 
 def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
+    from bench.procs import host_steal_seconds
+
     env = {**os.environ, "PYTHONPATH": str(tree / "app"), "QT_QPA_PLATFORM": "offscreen"}
     command = [
         sys.executable,
@@ -912,12 +914,14 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
     command += ["--grouped"] * args.grouped + ["--scrolled"] * args.scrolled
     # A window stuck in a handler may hold the GIL from its watchdog: the run is ended here.
     limit = args.seconds + PRODUCER_GRACE_S + 120
+    steal, began = host_steal_seconds(), time.monotonic()
     try:
         done = subprocess.run(
             command, env=env, check=True, capture_output=True, text=True, timeout=limit
         )
     except subprocess.TimeoutExpired:
         return {"stuck_after_s": limit}
+    steal = (host_steal_seconds() - steal) / ((time.monotonic() - began) * (os.cpu_count() or 1))
     if os.environ.get("LIVE_BENCH_BLAME"):
         print(f"where the UI thread stalled ({tree.name}):", file=sys.stderr)
         for line in done.stderr.splitlines():
@@ -928,7 +932,7 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
         for line in done.stderr.splitlines():
             if line.startswith(("slow:", "  ")):
                 print(line, file=sys.stderr)
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "host_steal": steal}
 
 
 ROWS = (
@@ -949,6 +953,11 @@ ROWS = (
             if r.get("producer_late_s", -1) >= 0
             else "?"
         ),
+    ),
+    (
+        # A shared host's other guests slow the producer and the window alike.
+        "cores' time the host gave to other machines",
+        lambda r: f"{r['host_steal']:.0%}" if "host_steal" in r else "?",
     ),
     ("rows the list holds at the end", lambda r: f"{r['rows']:,}"),
     (

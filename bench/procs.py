@@ -84,6 +84,18 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def host_steal_seconds() -> float:
+    """CPU time the hypervisor gave other guests while this machine's cores wanted it, so
+    far, summed over the cores (the `steal` field of /proc/stat); 0 where there is none.
+    On a shared host it varies by the minute and slows every process alike."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def loadavg() -> str:
     """The machine's load averages over 1, 5 and 15 minutes, as /proc/loadavg says them."""
     with open("/proc/loadavg") as f:
