@@ -17,6 +17,7 @@ from relayscope.ui import call_list_model
 from relayscope.ui.call_group_model import CallGroupModel
 from relayscope.ui.call_list_model import CallListModel
 from relayscope.ui.call_list_view import CallListView
+from tests.ui.conftest import insert_calls
 from tests.ui.test_call_group_model_live import Traffic
 
 
@@ -157,3 +158,50 @@ def test_a_page_that_moves_many_turns_leaves_the_rows_read_where_they_were(
     qtbot.wait(20)
     assert changes  # many turns moved at once
     assert shown_at_top(view) == before
+
+
+def shown_rows(view: CallListView) -> dict[str, int]:
+    """Each row on screen (its turn or its call) and where its top is."""
+    model = view.model()
+    assert isinstance(model, CallGroupModel)
+    shown: dict[str, int] = {}
+    row = view.indexAt(QPoint(5, 5)).row()
+    while 0 <= row < model.rowCount():
+        top = view.visualRect(model.index(row, 0)).top()
+        if top >= view.viewport().height():
+            break
+        shown[model.turn_id(row) or model.call_id(row) or ""] = top
+        row += 1
+    return shown
+
+
+def test_the_turn_at_the_top_moving_away_leaves_the_other_rows_read_where_they_were(
+    store: CallStore, db_path: Path, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turn at the top of the screen gets a call that started before its first one:
+    its row moves down to that call, out of sight. The view does not follow it there; the
+    rows under it stay where they were on screen."""
+    monkeypatch.setattr(call_list_model, "PAGE_SIZE", 120)
+    view, traffic = shown_list(store, db_path, qtbot, grouped=True)
+    groups, source = view.group_model, traffic.source
+    assert groups is not None
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum() // 4)
+    height = view.verticalHeader().defaultSectionSize()
+    while groups.turn_id(view.indexAt(QPoint(5, 5)).row()) is None:
+        bar.setValue(bar.value() + height)  # down to a turn at the top
+    qtbot.wait(20)
+    turn = groups.turn_id(view.indexAt(QPoint(5, 5)).row())
+    late = traffic.call()
+    late["turn_id"] = turn
+    # As old as the oldest call loaded: the turn's row goes down there, out of sight.
+    late["started_at"] = source.values_at(source.rowCount() - 1)["started_at"]
+    before = shown_rows(view)
+    insert_calls(db_path, [late])
+    source.on_call_started(late["id"])
+    source.flush_events()
+    qtbot.wait(20)
+    after = shown_rows(view)
+    assert turn not in after  # it went down to its first call
+    below = {key: top for key, top in before.items() if key != turn}
+    assert {key: after.get(key) for key in below} == below

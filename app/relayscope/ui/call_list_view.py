@@ -98,9 +98,10 @@ class CallListView(QTableView):
         #: The selected call while its row is trimmed away (the list read at its top while
         #: traffic flows): still the current call for the window, selected again when paged back.
         self._parked_id = ""
-        #: The row at the top of the viewport and how far it is scrolled in, while the
-        #: model moves rows (`_on_model_rows_about_to_move`).
-        self._read_at: tuple[QPersistentModelIndex, int] | None = None
+        #: The rows on screen and where they were, while the model moves rows (those in
+        #: `_moving`; None: a layout change) (`_on_model_rows_about_to_move`).
+        self._read_at: list[tuple[QPersistentModelIndex, int]] = []
+        self._moving: range | None = None
         self._empty_message = "No calls match the filter. Press Esc to clear it."
         self.setItemDelegate(RowDelegate(self))
         # Rows are trimmed after the batch that inserted them, never inside its signal, and
@@ -188,7 +189,7 @@ class CallListView(QTableView):
             (model.rowsInserted, self._on_model_rows_inserted),
             (model.rowsAboutToBeMoved, self._on_model_rows_about_to_move),
             (model.rowsMoved, self._on_model_rows_moved),
-            (model.layoutAboutToBeChanged, self._on_model_rows_about_to_move),
+            (model.layoutAboutToBeChanged, self._on_model_layout_about_to_change),
             (model.layoutChanged, self._on_model_rows_moved),
         ]
 
@@ -472,23 +473,44 @@ class CallListView(QTableView):
                     self.selectionModel().setCurrentIndex(self._model.index(row, 0), flags)
                 self.viewport().update()
 
-    def _on_model_rows_about_to_move(self, *_: object) -> None:
-        # Grouped, a turn moves when a call that started before its first one joins it (a
-        # filter took it in late), or many turns at once (a layout change). Someone reading
-        # further down keeps their rows: the row at the top of the viewport is followed.
-        self._read_at = None
+    def _on_model_rows_about_to_move(
+        self, _: QModelIndex, first: int, last: int, *__: object
+    ) -> None:
+        # Grouped, a turn moves down when a call that started before its first one joins
+        # it (a filter took it in late), or many turns at once when a page brings their
+        # first calls (a layout change). Someone reading further down keeps their place:
+        # the first row on screen that stays is followed (the top one may be the one that
+        # moves, far away).
+        self._remember_shown(range(first, last + 1))
+
+    def _on_model_layout_about_to_change(self, *_: object) -> None:
+        self._remember_shown(None)
+
+    def _remember_shown(self, moving: range | None) -> None:
+        self._read_at, self._moving = [], moving
         bar = self.verticalScrollBar()
         height = self.verticalHeader().defaultSectionSize()
-        if bar.value() > 0 and height > 0:
-            top = self._model.index(bar.value() // height, 0)
-            if top.isValid():
-                self._read_at = (QPersistentModelIndex(top), bar.value() % height)
+        if bar.value() <= 0 or height <= 0:
+            return
+        top = bar.value() // height
+        bottom = min(self._model.rowCount(), top + self.viewport().height() // height + 1)
+        self._read_at = [
+            (QPersistentModelIndex(self._model.index(row, 0)), row) for row in range(top, bottom)
+        ]
 
     def _on_model_rows_moved(self, *_: object) -> None:
-        read_at, self._read_at = self._read_at, None
-        if read_at is not None and read_at[0].isValid():
-            height = self.verticalHeader().defaultSectionSize()
-            self.verticalScrollBar().setValue(read_at[0].row() * height + read_at[1])
+        read_at, moving, self._read_at = self._read_at, self._moving, []
+        for index, row in read_at:
+            if not index.isValid():
+                continue
+            shift = index.row() - row
+            # A layout change does not say which rows moved: turns move down past the rows
+            # that stay, which move up (or not at all).
+            stays = row not in moving if moving is not None else shift <= 0
+            if stays:
+                bar = self.verticalScrollBar()
+                bar.setValue(bar.value() + shift * self.verticalHeader().defaultSectionSize())
+                return
 
     def _on_trim_timer_timeout(self) -> None:
         if wait := self._source.work_gap_left_ms():
