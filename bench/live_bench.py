@@ -935,6 +935,9 @@ def run_child(tree: Path, args: argparse.Namespace, db: Path) -> dict[str, Any]:
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "host_steal": steal}
 
 
+#: A run on a host that gave other machines more than this share of the cores is said to be.
+STOLEN = 0.05
+
 ROWS = (
     (
         "calls recorded / counted by the window",
@@ -1059,6 +1062,11 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 for label, show in ROWS:
                     print(f"  {label:<44} {show(result)}")
+                if result.get("host_steal", 0) > STOLEN:
+                    print(
+                        "  (a host that steals this much slows the producer and the window"
+                        " alike: compare side by side only)"
+                    )
                 if result["produced"] < 0:  # what the producer said last, and its state
                     print(f"  the producer ({result.get('producer_state', '?')}) said last:")
                     for line in result.get("producer_stderr", []):
