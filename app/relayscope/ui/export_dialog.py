@@ -39,7 +39,7 @@ FORMATS = (
 PROGRESS_AFTER_MS = 300
 
 
-class _JobDialog(QDialog):
+class JobDialog(QDialog):
     """What both dialogs share: a progress bar shown for slow work, Cancel, a result line."""
 
     def __init__(self, title: str, parent: QWidget | None) -> None:
@@ -124,7 +124,7 @@ class _JobDialog(QDialog):
         super().done(result)
 
 
-class ExportDialog(_JobDialog):
+class ExportDialog(JobDialog):
     """Export the selected calls, or the ones the list's filter shows.
 
     Signals:
@@ -225,7 +225,7 @@ class ExportDialog(_JobDialog):
             self._say(f"The export failed: {error}", "error")
 
 
-class ImportDialog(_JobDialog):
+class ImportDialog(JobDialog):
     """Import a HAR file recorded elsewhere; its API calls become calls here.
 
     Signals:

@@ -1,6 +1,6 @@
 """The main window's debugging tools: the tools corner (breakpoints button, the "⋯" menu),
 breakpoints and held calls and their commands to the worker, provider diagnostics, the
-Sessions window, and playback of chosen calls.
+Sessions window, playback of chosen calls, and freeing up the database's space.
 
 `ToolsWindow` is `MainWindow`'s base class: the window stays one object (its attributes are
 what tests and the other windows reach), and these parts are read in a file of their own.
@@ -9,13 +9,18 @@ what tests and the other windows reach), and these parts are read in a file of t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolButton
 
+from relayscope.config import ConfigError, load_config
+from relayscope.config.schema import StorageSettings
 from relayscope.store.call_store import CallStore
 from relayscope.ui.breakpoints_panel import BreakpointsButton, BreakpointsPanel
 from relayscope.ui.call_actions import CallActions
+from relayscope.ui.call_list_model import CallListModel
 from relayscope.ui.call_list_view import CallListView
 from relayscope.ui.filter_bar import FilterBar
 from relayscope.ui.header_bar import HeaderBar
@@ -24,6 +29,7 @@ from relayscope.ui.inspector.call_inspector import CallInspector
 from relayscope.ui.playback_panel import PlaybackOptionsDialog, PlaybackPanel
 from relayscope.ui.provider_page import ProviderPage
 from relayscope.ui.session_view import SessionView
+from relayscope.ui.storage_dialog import StorageDialog
 from relayscope.ui.welcome_panel import WelcomePanel
 from relayscope.ui.worker_process import WorkerProcess
 
@@ -32,6 +38,8 @@ class ToolsWindow(QMainWindow):
     """Breakpoints, provider diagnostics, sessions and playback, wired into the window."""
 
     store: CallStore
+    config_path: Path
+    model: CallListModel
     worker: WorkerProcess
     header: HeaderBar
     filter_bar: FilterBar
@@ -54,6 +62,10 @@ class ToolsWindow(QMainWindow):
             "Agent sessions turn by turn: tokens, cost, what fills the context, the prompt cache"
         )
         self.addAction(self.sessions_action)
+        self.storage_action = QAction("Free up space…", self)
+        self.storage_action.setToolTip(
+            "How big the recording database is; delete its oldest calls, by age or size"
+        )
         self.tools_button = QToolButton(self)
         self.tools_button.setText("⋯")
         self.tools_button.setToolTip("More: sessions, provider diagnostics, breakpoints, grouping")
@@ -63,6 +75,8 @@ class ToolsWindow(QMainWindow):
         menu.addActions([self.sessions_action, self.diagnostics_action, self.breakpoints_action])
         menu.addSeparator()
         menu.addAction(self.call_list.group_action)
+        menu.addSeparator()
+        menu.addAction(self.storage_action)
         self.tools_menu = menu
         self.tools_button.setMenu(menu)
         self.breakpoints = BreakpointsPanel(self)
@@ -88,6 +102,7 @@ class ToolsWindow(QMainWindow):
         self.diagnostics_action.triggered.connect(lambda: self.show_provider_page())
         self.breakpoints_action.triggered.connect(self.show_breakpoints)
         self.sessions_action.triggered.connect(lambda: self.show_sessions())
+        self.storage_action.triggered.connect(lambda: self.show_storage())
         self.welcome.agent_session_finished.connect(self._on_welcome_agent_session_finished)
         self.call_list.diagnostics_requested.connect(self.show_provider_page)
         self.call_list.playback_requested.connect(self._on_call_list_playback_requested)
@@ -118,6 +133,23 @@ class ToolsWindow(QMainWindow):
         self.provider_page.show()
         self.provider_page.raise_()
         return self.provider_page
+
+    def show_storage(self) -> StorageDialog:
+        """Free up space, starting from the config's `[storage]` limits."""
+        try:
+            settings = load_config(self.config_path).storage
+        except ConfigError:
+            settings = StorageSettings()  # the header says what is wrong with the config
+        dialog = StorageDialog(self.store.path, settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.pruned.connect(self._on_storage_dialog_pruned)
+        dialog.open()
+        return dialog
+
+    def _on_storage_dialog_pruned(self, _result: object) -> None:
+        self.model.reload()  # the selected call, if it was deleted, is no longer shown
+        if self.session_view is not None and self.session_view.isVisible():
+            self.session_view.refresh()
 
     def _on_welcome_agent_session_finished(self, session_id: str, error: str) -> None:
         if session_id and not error:
