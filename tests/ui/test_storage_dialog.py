@@ -76,6 +76,9 @@ def test_free_up_space_previews_then_deletes_the_old_calls_and_the_list_follows(
         dialog.grab().save(str(Path(SHOTS) / "free-up-space.png"))
     with qtbot.waitSignal(dialog.pruned, timeout=30_000):
         qtbot.mouseClick(dialog.go_button, Qt.MouseButton.LeftButton)
+        assert not dialog.cancel_button.isEnabled()
+        dialog.reject()  # Esc, or the window's close button: it cannot stop half way
+        assert dialog.isVisible()
     assert dialog.result_label.text().startswith("Deleted 57 calls (with their chunks)")
     if SHOTS:
         dialog.grab().save(str(Path(SHOTS) / "free-up-space-done.png"))

@@ -216,6 +216,10 @@ class StorageDialog(JobDialog):
         self._show_size()
         self.pruned.emit(None)
 
+    def reject(self) -> None:
+        if self.job is None:  # a prune under way runs to its end, with the dialog open
+            super().reject()
+
     def _ended(self) -> None:
         super()._ended()
         self.cancel_button.setEnabled(True)
