@@ -62,7 +62,7 @@ class StorageDialog(JobDialog):
         self.days.setSuffix(" days")
         self.by_age.setChecked(settings.keep_days is not None)
         self.days.setValue(round(settings.keep_days or _DEFAULT_DAYS))
-        self.by_size = QCheckBox("Then delete the oldest until the database fits in", self)
+        self.by_size = QCheckBox("Delete the oldest until the database fits in", self)
         self.megabytes = QDoubleSpinBox(self)
         self.megabytes.setRange(1, 10_000_000)
         self.megabytes.setDecimals(0)
