@@ -35,7 +35,8 @@ from relayscope.ui.worker_process import WorkerProcess
 
 
 class ToolsWindow(QMainWindow):
-    """Breakpoints, provider diagnostics, sessions and playback, wired into the window."""
+    """Breakpoints, provider diagnostics, sessions, playback and freeing up space, wired
+    into the window."""
 
     store: CallStore
     config_path: Path
@@ -68,7 +69,9 @@ class ToolsWindow(QMainWindow):
         )
         self.tools_button = QToolButton(self)
         self.tools_button.setText("⋯")
-        self.tools_button.setToolTip("More: sessions, provider diagnostics, breakpoints, grouping")
+        self.tools_button.setToolTip(
+            "More: sessions, provider diagnostics, breakpoints, grouping, space"
+        )
         self.tools_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.tools_button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
         menu = QMenu(self.tools_button)
@@ -139,7 +142,7 @@ class ToolsWindow(QMainWindow):
         try:
             settings = load_config(self.config_path).storage
         except ConfigError:
-            settings = StorageSettings()  # the header says what is wrong with the config
+            settings = StorageSettings()  # a broken config: the worker says what is wrong
         dialog = StorageDialog(self.store.path, settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.pruned.connect(self._on_storage_dialog_pruned)
