@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -61,13 +62,26 @@ class JobDialog(QDialog):
         self._show_progress.setInterval(PROGRESS_AFTER_MS)
         self._show_progress.timeout.connect(lambda: self.progress.setVisible(True))
 
-    def _buttons(self) -> QHBoxLayout:
+    def _lay_out(self, *parts: QWidget | QLayout) -> None:
+        """The dialog's layout: `parts` top down, the result line, then the progress bar
+        and the buttons at the bottom."""
+        layout = QVBoxLayout(self)
+        margin = 2 * theme.SPACING
+        layout.setContentsMargins(margin, margin, margin, margin)
+        layout.setSpacing(theme.SPACING)
+        for part in parts:
+            if isinstance(part, QLayout):
+                layout.addLayout(part)
+            else:
+                layout.addWidget(part)
+        layout.addWidget(self.result_label)
+        layout.addStretch(1)
         row = QHBoxLayout()
         row.addWidget(self.progress, 1)
         row.addStretch(0)
         row.addWidget(self.cancel_button)
         row.addWidget(self.go_button)
-        return row
+        layout.addLayout(row)
 
     def _run(self, work: Callable[[Job], object]) -> Job:
         """Start `work` as this dialog's job: progress, result and end come back here."""
@@ -154,20 +168,10 @@ class ExportDialog(JobDialog):
         self.format.currentIndexChanged.connect(self._on_format_changed)
         self.path.textChanged.connect(self._update_go)
         self.go_button.clicked.connect(self.start_export)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(
-            2 * theme.SPACING, 2 * theme.SPACING, 2 * theme.SPACING, 2 * theme.SPACING
-        )
-        layout.setSpacing(theme.SPACING)
-        layout.addWidget(self.what)
-        layout.addWidget(self.format)
         path_row = QHBoxLayout()
         path_row.addWidget(self.path, 1)
         path_row.addWidget(self.browse)
-        layout.addLayout(path_row)
-        layout.addWidget(self.result_label)
-        layout.addStretch(1)
-        layout.addLayout(self._buttons())
+        self._lay_out(self.what, self.format, path_row)
         self.resize(640, 240)
         self._update_go()
 
@@ -246,23 +250,13 @@ class ImportDialog(JobDialog):
         )
         self.go_button.clicked.connect(self.start_import)
         self.go_button.setEnabled(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(
-            2 * theme.SPACING, 2 * theme.SPACING, 2 * theme.SPACING, 2 * theme.SPACING
-        )
-        layout.setSpacing(theme.SPACING)
-        layout.addWidget(
-            QLabel(
-                "OpenAI-format API calls in the file are imported; keys are never imported.", self
-            )
+        what = QLabel(
+            "OpenAI-format API calls in the file are imported; keys are never imported.", self
         )
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(self.browse)
-        layout.addLayout(row)
-        layout.addWidget(self.result_label)
-        layout.addStretch(1)
-        layout.addLayout(self._buttons())
+        self._lay_out(what, row)
         self.resize(640, 200)
 
     def _on_browse_clicked(self) -> None:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -100,17 +99,7 @@ class StorageDialog(JobDialog):
         choices.addWidget(self.by_size, 1, 0)
         choices.addWidget(self.megabytes, 1, 1)
         choices.setColumnStretch(2, 1)
-        layout = QVBoxLayout(self)
-        margin = 2 * theme.SPACING
-        layout.setContentsMargins(margin, margin, margin, margin)
-        layout.setSpacing(theme.SPACING)
-        layout.addWidget(self.size_label)
-        layout.addLayout(choices)
-        layout.addWidget(self.preview_label)
-        layout.addWidget(note)
-        layout.addWidget(self.result_label)
-        layout.addStretch(1)
-        layout.addLayout(self._buttons())
+        self._lay_out(self.size_label, choices, self.preview_label, note)
         self.resize(640, 270)
         self._show_size()
         self._on_choice_changed()
