@@ -193,6 +193,10 @@ def test_share_needs_a_call_or_a_session(recorded: tuple[Path, str], tmp_path: P
 CHROMIUM_OWN = (".google.com", ".googleapis.com", ".gvt1.com", ".gstatic.com")
 
 
+#: How long the listener waits for a connection's request line.
+READ_TIMEOUT_S = 10
+
+
 class _Listener:
     """A loopback TCP port posing as Chromium's proxy: it keeps the host of every request."""
 
@@ -203,6 +207,7 @@ class _Listener:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.hosts: list[str] = []
+        self._readers: list[threading.Thread] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -213,17 +218,31 @@ class _Listener:
                 conn, _ = self.sock.accept()
             except TimeoutError:
                 continue
-            conn.settimeout(2)
-            try:
-                line = conn.recv(4096).split(b"\r\n")[0].decode("latin-1")
-            except OSError:
-                line = ""
-            conn.close()
-            target = line.split(" ")[1] if line.count(" ") >= 2 else line
-            self.hosts.append(urlsplit(target if "//" in target else f"//{target}").hostname or "")
+            # A thread each: a connection kept open unused must not hold up the others.
+            reader = threading.Thread(target=self._read, args=(conn,), daemon=True)
+            self._readers.append(reader)
+            reader.start()
+
+    def _read(self, conn: socket.socket) -> None:
+        conn.settimeout(READ_TIMEOUT_S)
+        try:
+            data = conn.recv(4096)
+        except OSError:
+            data = b"? (no request line in time)"  # counted: it may be a request
+        conn.close()
+        if not data:
+            # Closed having sent nothing: Chromium opens spare connections to its proxy and
+            # closes them unused (more often on a slow machine). No host was asked for.
+            return
+        line = data.split(b"\r\n")[0].decode("latin-1")
+        target = line.split(" ")[1] if line.count(" ") >= 2 else line
+        self.hosts.append(urlsplit(target if "//" in target else f"//{target}").hostname or "")
 
     def from_pages(self) -> list[str]:
-        """Hosts asked for, less Chromium's own services."""
+        """Hosts asked for, less Chromium's own services (once every connection so far has
+        said what it asks for, or closed: Chromium has exited, so none stays open)."""
+        for reader in list(self._readers):
+            reader.join(READ_TIMEOUT_S + 1)
         return [h for h in self.hosts if not h.endswith(CHROMIUM_OWN)]
 
     def close(self) -> None:
