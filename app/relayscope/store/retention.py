@@ -27,19 +27,20 @@ class PruneResult:
     dry_run: bool
 
     def sentence(self) -> str:
-        mib = (self.size_before - self.size_after) / 1024 / 1024
+        freed = mib(self.size_before - self.size_after)
         if self.dry_run:
-            return f"Would delete {self.calls} calls and free about {mib:.1f} MiB."
+            return f"Would delete {self.calls:,} calls and free about {freed}."
         if not self.calls:
             return "Nothing to prune: no finished call is old enough or beyond the size cap."
         return (
-            f"Deleted {self.calls} calls (with their chunks); the database went from "
-            f"{_mib(self.size_before)} to {_mib(self.size_after)} ({mib:.1f} MiB freed)."
+            f"Deleted {self.calls:,} calls (with their chunks); the database went from "
+            f"{mib(self.size_before)} to {mib(self.size_after)} ({freed} freed)."
         )
 
 
-def _mib(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MiB"
+def mib(size: int) -> str:
+    """A size in bytes as people read it: `1,234.5 MiB`."""
+    return f"{size / 1024 / 1024:,.1f} MiB"
 
 
 def database_size(path: Path) -> int:
@@ -207,15 +208,14 @@ class CompactResult:
                 "Nothing to compact: every large request body is already stored as pieces"
                 " and every finished stream as a pack."
             )
-        mib = (self.size_before - self.size_after) / 1024 / 1024
         done = []
         if self.calls:
-            done.append(f"{self.calls} request bodies as shared pieces")
+            done.append(f"{self.calls:,} request bodies as shared pieces")
         if self.streams:
-            done.append(f"{self.streams} streams as chunk packs")
+            done.append(f"{self.streams:,} streams as chunk packs")
         return (
-            f"Stored {' and '.join(done)}; the database went from "
-            f"{_mib(self.size_before)} to {_mib(self.size_after)} ({mib:.1f} MiB freed)."
+            f"Stored {' and '.join(done)}; the database went from {mib(self.size_before)} "
+            f"to {mib(self.size_after)} ({mib(self.size_before - self.size_after)} freed)."
         )
 
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from relayscope.config.schema import StorageSettings
-from relayscope.store.retention import PruneResult, database_size, prune
+from relayscope.store.retention import PruneResult, database_size, mib, prune
 from relayscope.ui import theme
 from relayscope.ui.export_dialog import JobDialog
 from relayscope.ui.jobs import Job
@@ -30,10 +30,6 @@ from relayscope.ui.jobs import Job
 #: A choice is previewed this long after the last change (typing a number).
 PREVIEW_AFTER_MS = 250
 _DEFAULT_DAYS = 30
-
-
-def _mib(size: int) -> str:
-    return f"{size / 1024 / 1024:,.1f} MiB"
 
 
 class StorageDialog(JobDialog):
@@ -66,7 +62,7 @@ class StorageDialog(JobDialog):
         self.megabytes.setRange(1, 10_000_000)
         self.megabytes.setDecimals(0)
         self.megabytes.setSuffix(" MB")
-        size_mb = database_size(db_path) / 1024 / 1024
+        size_mb = self._show_size() / 1024 / 1024
         self.by_size.setChecked(settings.max_size_mb is not None)
         self.megabytes.setValue(settings.max_size_mb or max(1.0, round(size_mb / 2)))
         self.preview_label = QLabel(self)
@@ -101,7 +97,6 @@ class StorageDialog(JobDialog):
         choices.setColumnStretch(2, 1)
         self._lay_out(self.size_label, choices, self.preview_label, note)
         self.resize(640, 270)
-        self._show_size()
         self._on_choice_changed()
 
     # -- the preview --------------------------------------------------------------------
@@ -145,10 +140,7 @@ class StorageDialog(JobDialog):
             return  # the choice changed meanwhile; its own preview follows
         self.preview = result
         if result.calls:
-            self._set_preview(
-                f"Would delete {result.calls:,} calls and free about "
-                f"{_mib(result.size_before - result.size_after)}."
-            )
+            self._set_preview(result.sentence())
         else:
             self._set_preview(
                 "Nothing would be deleted: every finished call is within these limits."
@@ -168,11 +160,12 @@ class StorageDialog(JobDialog):
         self.go_button.setText(f"Delete {calls:,} calls" if calls else "Delete")
         self.go_button.setEnabled(self.job is None and calls > 0)
 
-    def _show_size(self) -> None:
-        self.size_label.setText(
-            f"The recording database takes {_mib(database_size(self.db_path))}."
-        )
+    def _show_size(self) -> int:
+        """Show the database's size now, and return it (bytes)."""
+        size = database_size(self.db_path)
+        self.size_label.setText(f"The recording database takes {mib(size)}.")
         self.size_label.setToolTip(str(self.db_path))
+        return size
 
     # -- pruning ------------------------------------------------------------------------
 
