@@ -19,6 +19,7 @@ from relayscope.actions.compare import (
     compare,
     list_groups,
     load_group,
+    match_rows,
     rerun,
 )
 from relayscope.actions.replay import ReplayEvent
@@ -268,3 +269,16 @@ def test_every_groups_column_is_in_the_readme(store: CallStore) -> None:
     columns = [c.name for c in store.db["groups"].columns]  # type: ignore[union-attr]
     assert "`groups`" in README
     assert [c for c in columns if f"`{c}`" not in README] == []
+
+
+def test_a_reopened_group_gives_each_target_its_own_call_whichever_started_first() -> None:
+    # The copies run at once: the mini call may have started before the one sent as is.
+    mini = {"id": "a", "provider": "fast", "model": "gpt-4.1-mini", "output_text": "mini"}
+    as_is = {"id": "b", "provider": "fast", "model": "gpt-5.2", "output_text": "as is"}
+    other = {"id": "c", "provider": "slow", "model": "gpt-5.2", "output_text": "slow"}
+    targets = [Target("fast"), Target("fast", "gpt-4.1-mini"), Target(None, "gpt-5.2")]
+    for rows in ([mini, as_is, other], [other, as_is, mini], [as_is, mini, other]):
+        matched = match_rows(targets, rows)
+        assert [s.call_id if s else None for s in matched] == ["b", "a", "c"], rows
+    lost = match_rows([Target("fast", "gpt-4.1-mini"), Target("fast")], [as_is])
+    assert [s.call_id if s else None for s in lost] == [None, "b"]

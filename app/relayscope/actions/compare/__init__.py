@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from relayscope.actions.compare.groups import list_groups, load_group, save_group
+from relayscope.actions.compare.groups import list_groups, load_group, match_rows, save_group
 from relayscope.actions.compare.running import RECORD_TIMEOUT, CompareEvent, compare, rerun
 from relayscope.actions.compare.targets import CompareResult, Group, Target, TargetSummary
 
@@ -20,6 +20,7 @@ __all__ = [
     "compare",
     "list_groups",
     "load_group",
+    "match_rows",
     "rerun",
     "save_group",
 ]

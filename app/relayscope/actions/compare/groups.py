@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from relayscope.actions.compare.targets import Group, Target
+from relayscope.actions.compare.targets import Group, Target, TargetSummary
+from relayscope.calls.record import CallRecord
 from relayscope.store.call_store import CallStore, GroupWriter, StoreError
 
 
@@ -57,4 +58,38 @@ def _group(row: Mapping[str, Any]) -> Group:
         path=row["path"] or "",
         source_call_id=row["source_call_id"],
         kind=row["kind"] or "compare",
+    )
+
+
+def match_rows(targets: Sequence[Target], rows: Sequence[CallRecord]) -> list[TargetSummary | None]:
+    """A reopened group's recorded calls, matched to its targets by provider and model, one
+    call per target, in the targets' order (None: the target has no call).
+
+    The copies run at once, so the calls' order says nothing about which target sent which.
+    The most specific targets choose first: with ``fast`` and ``fast:gpt-4.1-mini``, the
+    mini call belongs to the second whichever started first, and the first takes the rest.
+    """
+    left = list(rows)
+    found: dict[int, CallRecord] = {}
+    by_detail = sorted(range(len(targets)), key=lambda i: _loose(targets[i]))
+    for index in by_detail:
+        target = targets[index]
+        match = next((r for r in left if _sent_to(target, r)), None)
+        if match is not None:
+            left.remove(match)
+            found[index] = match
+    return [
+        TargetSummary.from_row(i, t, found[i]) if i in found else None
+        for i, t in enumerate(targets)
+    ]
+
+
+def _loose(target: Target) -> int:
+    """How many of a target's fields are left as recorded (0: provider and model both named)."""
+    return (target.provider is None) + (target.model is None)
+
+
+def _sent_to(target: Target, row: CallRecord) -> bool:
+    return (target.provider is None or row.get("provider") == target.provider) and (
+        target.model is None or row.get("model") == target.model
     )

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
 )
 
 from relayscope.actions.compare import Target, TargetSummary
-from relayscope.calls.record import CallRecord
 from relayscope.ui import theme
 from relayscope.ui.compare_view.columns import (
     SUMMARY_COLUMNS,
@@ -117,25 +116,3 @@ class CompareResults(QWidget):
         call_id = table_item(self.summary, row, column).data(Qt.ItemDataRole.UserRole)
         if call_id:
             self.call_link_activated.emit(str(call_id))
-
-
-def match_rows(targets: Sequence[Target], rows: Sequence[CallRecord]) -> list[TargetSummary | None]:
-    """A reopened group's recorded calls, matched to its targets by provider and model."""
-    left = list(rows)
-    out: list[TargetSummary | None] = []
-    for index, target in enumerate(targets):
-        match = next(
-            (
-                r
-                for r in left
-                if (target.provider is None or r.get("provider") == target.provider)
-                and (target.model is None or r.get("model") == target.model)
-            ),
-            None,
-        )
-        if match is not None:
-            left.remove(match)
-            out.append(TargetSummary.from_row(index, target, match))
-        else:
-            out.append(None)
-    return out

@@ -31,6 +31,7 @@ from relayscope.actions.compare import (
     compare,
     list_groups,
     load_group,
+    match_rows,
     rerun,
 )
 from relayscope.actions.replay import JsonError, ReplayEvent
@@ -38,7 +39,7 @@ from relayscope.store.call_store import CallStore, StoreError
 from relayscope.ui import theme
 from relayscope.ui.compare_view.columns import TargetColumn
 from relayscope.ui.compare_view.groups_dialog import GroupsDialog
-from relayscope.ui.compare_view.results import CompareResults, match_rows
+from relayscope.ui.compare_view.results import CompareResults
 from relayscope.ui.compare_view.targets import TargetsTable
 from relayscope.ui.inspector._format import ms
 from relayscope.ui.inspector._json_text import as_text
