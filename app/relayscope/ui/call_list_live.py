@@ -44,15 +44,15 @@ COALESCE_MS = 30
 #: loaded machine) catches up in slices, painting and taking input between them, instead
 #: of in one long stall. The rest comes half a tick later, oldest first (a call's later
 #: events wait with it); with no backlog nothing is left, so no batch is added...
-BATCH_MS = 20.0
+BATCH_MS = 14.0
 #: ... and the slices grow, so that a backlog is applied within this time if it can be...
 CATCH_UP_S = 0.6
 #: ... up to this much work each: a bigger backlog takes longer, and the window stays
 #: responsive meanwhile...
-MAX_BATCH_MS = 35.0
+MAX_BATCH_MS = 26.0
 #: ... and less when the list's repaint is slow (Group by turn, a big window): a slice and
 #: the repaint after it, in the same pass of the event loop, stay within this.
-PASS_MS = 42.0
+PASS_MS = 32.0
 #: Two pieces of deferred work (a paced batch, the view's trim) start at least this long
 #: after the last one ended: timers due together fire in one pass of the event loop, and
 #: their work would add up into one stall, with no paint or input between them.
